@@ -1,0 +1,120 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+
+def get_provider_info() -> dict:
+    # "package-name" must equal the distribution name exactly, or the airflow CLI breaks.
+    return {
+        "package-name": "airflow-provider-wecube",
+        "name": "WeCube",
+        "description": "WeCube-style plugin registry and calls, approvals, Prometheus monitoring and capacity models.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {"integration-name": "WeCube", "external-doc-url": "https://github.com/WeBankPartners/wecube-platform", "tags": ["software"]},
+            {"integration-name": "Prometheus", "external-doc-url": "https://prometheus.io/", "tags": ["software"]},
+        ],
+        "hooks": [
+            {"integration-name": "WeCube", "python-modules": ["airflow_wecube.hooks.plugin"]},
+            {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.hooks.prometheus"]},
+        ],
+        "operators": [
+            {"integration-name": "WeCube", "python-modules": ["airflow_wecube.operators.plugin"]},
+            {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.operators.prometheus"]},
+        ],
+        "sensors": [
+            {"integration-name": "WeCube", "python-modules": ["airflow_wecube.sensors.approval"]},
+            {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.sensors.prometheus"]},
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_wecube.hooks.plugin.WeCubePluginHook",
+                "hook-name": "WeCube plugin",
+                "connection-type": "wecube",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login"],
+                    "relabeling": {"host": "Plugin base URL", "password": "Token"},
+                    "placeholders": {"host": "http://127.0.0.1:19090", "password": "bearer token sent as Authorization"},
+                },
+                "conn-fields": {
+                    "operator": {
+                        "label": "Operator",
+                        "description": "Name sent as 'operator' in every plugin request.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {
+                        "label": "Timeout (s)",
+                        "description": "HTTP timeout for one plugin call.",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                },
+            },
+            {
+                "hook-class-name": "airflow_wecube.hooks.prometheus.PrometheusHook",
+                "hook-name": "Prometheus",
+                "connection-type": "prometheus",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema"],
+                    "relabeling": {"host": "Prometheus URL", "login": "Basic auth user", "password": "Password or bearer token"},
+                    "placeholders": {"host": "http://127.0.0.1:9090"},
+                },
+                "conn-fields": {
+                    "file_sd_dir": {
+                        "label": "file_sd folder",
+                        "description": "Folder of file_sd JSON target files Prometheus watches.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "rules_dir": {
+                        "label": "Rules folder",
+                        "description": "Folder of rule files Prometheus loads.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "bearer_token": {
+                        "label": "Use password as bearer token",
+                        "description": "Send the password as 'Authorization: Bearer' instead of basic auth.",
+                        "schema": {"type": ["boolean", "null"]},
+                    },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "Verify the server certificate (default true).",
+                        "schema": {"type": ["boolean", "null"]},
+                    },
+                },
+            },
+        ],
+        "config": {
+            "wecube": {
+                "description": "airflow-provider-wecube settings.",
+                "options": {
+                    "registry_path": {
+                        "description": "Folder of registered plugin manifests. Default: wecube_plugins/ beside the DAGs folder.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/dags/wecube_plugins",
+                        "default": None,
+                    },
+                    "file_sd_dir": {
+                        "description": "Default folder for Prometheus file_sd target files.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": None,
+                        "default": None,
+                    },
+                    "rules_dir": {
+                        "description": "Default folder for Prometheus rule files.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": None,
+                        "default": None,
+                    },
+                    "capacity_store": {
+                        "description": "Where capacity model fits are stored (local path or object storage URL).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://bucket/capacity",
+                        "default": None,
+                    },
+                },
+            }
+        },
+    }

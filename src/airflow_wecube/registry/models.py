@@ -1,0 +1,224 @@
+"""Pydantic models of a plugin package as WeCube's ``register.xml`` describes it.
+
+Pure data: no Airflow import, so DAG files can load the registry cheaply at parse time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DataType = Literal["string", "int", "object", "list"]
+InterfaceType = Literal["EXECUTION", "APPROVAL", "DYNAMICFORM"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Parameter(_Model):
+    """One input or output parameter of an interface."""
+
+    name: str = Field(min_length=1, pattern=r"^\S+$")
+    datatype: DataType = "string"
+    required: bool = False
+    sensitive: bool = False
+    mapping_type: str | None = None
+    mapping_entity_expression: str | None = None
+    mapping_system_variable_name: str | None = None
+    multiple: bool = False
+    description: str = ""
+
+
+class Interface(_Model):
+    """One callable action of a plugin: an HTTP endpoint with typed parameters."""
+
+    action: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    http_method: HttpMethod = "POST"
+    is_async: bool = False
+    type: InterfaceType = "EXECUTION"
+    filter_rule: str = ""
+    description: str = ""
+    inputs: tuple[Parameter, ...] = ()
+    outputs: tuple[Parameter, ...] = ()
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"interface path must start with '/': {v!r}")
+        return v
+
+    @property
+    def sensitive_inputs(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.inputs if p.sensitive)
+
+
+class Plugin(_Model):
+    """A ``<plugin>`` element: a group of interfaces acting on one target entity."""
+
+    name: str = Field(min_length=1)
+    register_name: str = ""
+    target_package: str = ""
+    target_entity: str = ""
+    target_entity_filter_rule: str = ""
+    interfaces: tuple[Interface, ...] = ()
+
+
+class PackageDependency(_Model):
+    name: str
+    version: str = ""
+
+
+class SystemParameter(_Model):
+    name: str
+    scope_type: str = ""
+    default_value: str = ""
+
+
+class EntityAttribute(_Model):
+    name: str
+    datatype: str = ""
+    description: str = ""
+    ref_package: str = ""
+    ref_entity: str = ""
+
+
+class Entity(_Model):
+    name: str
+    display_name: str = ""
+    description: str = ""
+    attributes: tuple[EntityAttribute, ...] = ()
+
+
+class Menu(_Model):
+    code: str
+    category: str = ""
+    display_name: str = ""
+    local_display_name: str = ""
+    url: str = ""
+
+
+class Authority(_Model):
+    role: str
+    menus: tuple[str, ...] = ()
+
+
+class ResourceDependency(_Model):
+    """A runtime resource the plugin needs (docker, mysql, s3...); described, not run by us."""
+
+    kind: str
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class Service(_Model):
+    """One interface of one plugin, addressable by its WeCube service name."""
+
+    name: str
+    package: str
+    version: str
+    plugin: str
+    register_name: str = ""
+    interface: Interface
+
+    @property
+    def method(self) -> str:
+        return self.interface.http_method
+
+    @property
+    def path(self) -> str:
+        return self.interface.path
+
+    def summary(self) -> dict[str, Any]:
+        """The flat row ``wecube plugins list --json`` prints."""
+        i = self.interface
+        return {
+            "service": self.name,
+            "package": self.package,
+            "version": self.version,
+            "plugin": self.plugin,
+            "action": i.action,
+            "path": i.path,
+            "method": i.http_method,
+            "async": i.is_async,
+            "type": i.type,
+            "inputs": [p.name for p in i.inputs],
+            "outputs": [p.name for p in i.outputs],
+        }
+
+
+def service_name(package: str, plugin: str, action: str, register_name: str = "") -> str:
+    """WeCube's service name: ``pkg/plugin/action`` or ``pkg/plugin(registerName)/action``."""
+    middle = f"{plugin}({register_name})" if register_name else plugin
+    return f"{package}/{middle}/{action}"
+
+
+class DuplicateServiceWarning(UserWarning):
+    """Two interfaces of one package share a service name (WeCube accepts it; we keep both)."""
+
+
+class Package(_Model):
+    """A plugin package: the unit that is registered, versioned and pinned."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    version: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-+]+$")
+    description: str = ""
+    source_format: Literal["register.xml", "yaml", "zip"] = "register.xml"
+    dependencies: tuple[PackageDependency, ...] = ()
+    system_parameters: tuple[SystemParameter, ...] = ()
+    entities: tuple[Entity, ...] = ()
+    menus: tuple[Menu, ...] = ()
+    authorities: tuple[Authority, ...] = ()
+    resource_dependencies: tuple[ResourceDependency, ...] = ()
+    plugins: tuple[Plugin, ...] = ()
+
+    def duplicate_services(self) -> list[tuple[str, list[str]]]:
+        """``[(service name, [path, path, ...])]`` for names shared by several interfaces."""
+        seen: dict[str, list[str]] = {}
+        for plugin in self.plugins:
+            for itf in plugin.interfaces:
+                seen.setdefault(service_name(self.name, plugin.name, itf.action, plugin.register_name), []).append(
+                    itf.path
+                )
+        return [(name, paths) for name, paths in seen.items() if len(paths) > 1]
+
+    def services(self) -> dict[str, Service]:
+        """Every interface by service name.
+
+        When several interfaces share a name (open-monitor's two ``snmp_exporter`` ``add``), the
+        first keeps the plain name and the n-th is addressed as ``name#n`` (``...add#2``).
+        """
+        out: dict[str, Service] = {}
+        for plugin in self.plugins:
+            for itf in plugin.interfaces:
+                base = service_name(self.name, plugin.name, itf.action, plugin.register_name)
+                name, n = base, 1
+                while name in out:
+                    n += 1
+                    name = f"{base}#{n}"
+                out[name] = Service(
+                    name=name,
+                    package=self.name,
+                    version=self.version,
+                    plugin=plugin.name,
+                    register_name=plugin.register_name,
+                    interface=itf,
+                )
+        return out
+
+    def warnings(self) -> list[str]:
+        """Problems that WeCube accepts and so do we, reported to the user at registration."""
+        msgs = []
+        for name, paths in self.duplicate_services():
+            aliases = [name] + [f"{name}#{i}" for i in range(2, len(paths) + 1)]
+            pairs = ", ".join(f"{a} -> {p}" for a, p in zip(aliases, paths))
+            msgs.append(f"service {name} is declared {len(paths)} times ({pairs})")
+        return msgs
+
+    def warn(self) -> None:
+        for msg in self.warnings():
+            warnings.warn(msg, DuplicateServiceWarning, stacklevel=2)
