@@ -1,0 +1,41 @@
+# Two commands: `make demo` (the whole stack on this machine) and `make test` (the test suite).
+# Each sets up what it needs: a virtualenv in .venv, the package, Prometheus from Debian.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo demo-stop install prometheus bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's prometheus package (2.42): the binary and promtool; no service is started.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+	  { (apt-get update -q || sudo apt-get update -q) && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus || \
+	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus); }
+
+test: install prometheus
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+demo: install prometheus
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+demo-stop:
+	bash scripts/demo-stop.sh
+
+bench: install prometheus
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/plugin_call.py
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info

@@ -1,0 +1,247 @@
+"""Ordinary least squares with inference, an optional outlier-robust pre-pass, VIF and headroom.
+
+The fit is statsmodels' OLS (coefficients, standard errors, 95% intervals, p-values, R²); the
+robust option uses scikit-learn's Huber or RANSAC only to find outliers, which are then left
+out of the OLS so the report keeps its inference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from airflow_wecube.capacity.dataset import Dataset
+from airflow_wecube.capacity.errors import DatasetError
+from airflow_wecube.capacity.spec import CapacitySpec, parse_duration
+
+INTERCEPT = "intercept"
+VIF_WARNING = 10.0
+
+
+@dataclass
+class FitResult:
+    """The outcome of one fit; :meth:`to_dict` is what the store and reports keep."""
+
+    model: str
+    features: list[str]
+    coefficients: dict[str, dict[str, float]]
+    intercept: dict[str, float]
+    r2: float
+    adj_r2: float
+    resid_std: float
+    n: int
+    vif: dict[str, float]
+    formula: str
+    start: str | None
+    end: str | None
+    robust: dict[str, Any]
+    headroom: dict[str, Any] | None
+    stats: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    fitted: pd.Series | None = field(default=None, repr=False)
+    actual: pd.Series | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "features": list(self.features),
+            "coefficients": self.coefficients,
+            "intercept": self.intercept,
+            "r2": self.r2,
+            "adj_r2": self.adj_r2,
+            "resid_std": self.resid_std,
+            "n": self.n,
+            "vif": self.vif,
+            "formula": self.formula,
+            "start": self.start,
+            "end": self.end,
+            "robust": self.robust,
+            "headroom": self.headroom,
+            "warnings": list(self.warnings),
+            "stats": self.stats,
+        }
+
+
+def format_number(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits in plain notation (0.145, 0.005, 12.5, 1234)."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def formula_text(target_label: str, coefficients: dict[str, float], intercept: float) -> str:
+    """The model in WeCube's form: ``cpu% = 0.145*accounts_opened + 0.267*accounts_closed + 0.005``."""
+    parts: list[str] = []
+    for name, value in coefficients.items():
+        term = f"{format_number(abs(value))}*{name}"
+        parts.append(("- " if value < 0 else "+ ") + term if parts else ("-" if value < 0 else "") + term)
+    b0 = format_number(abs(intercept))
+    parts.append(("- " if intercept < 0 else "+ ") + b0)
+    return f"{target_label} = " + " ".join(parts)
+
+
+def vif(X: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Variance inflation factors: the diagonal of the inverse correlation matrix of the features."""
+    if X.shape[1] == 1:
+        return {names[0]: 1.0}
+    corr = np.corrcoef(X, rowvar=False)
+    try:
+        inv = np.linalg.inv(corr)
+        values = np.diag(inv)
+    except np.linalg.LinAlgError:
+        values = np.full(len(names), np.inf)
+    return {n: (float(v) if np.isfinite(v) and v > 0 else math.inf) for n, v in zip(names, values)}
+
+
+def _outlier_mask(X: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
+    """True for rows the robust regressor treats as inliers."""
+    if method == "huber":
+        from sklearn.linear_model import HuberRegressor
+
+        scale = X.std(axis=0)
+        scale[scale == 0] = 1.0
+        reg = HuberRegressor(epsilon=1.35, alpha=0.0, max_iter=500).fit(X / scale, y)
+        return ~reg.outliers_
+    if method == "ransac":
+        from sklearn.linear_model import LinearRegression, RANSACRegressor
+
+        reg = RANSACRegressor(LinearRegression(), random_state=0).fit(X, y)
+        return reg.inlier_mask_
+    raise ValueError(f"unknown robust method {method!r}")
+
+
+def fit_model(dataset: Dataset, spec: CapacitySpec) -> FitResult:
+    """Fit ``target ~ features`` by OLS and collect the inference the report shows.
+
+    :raises DatasetError: when the features are perfectly collinear (the fit is not identifiable)
+    """
+    import statsmodels.api as sm
+
+    names = dataset.features
+    X = dataset.X.to_numpy(dtype="float64")
+    y = dataset.y.to_numpy(dtype="float64")
+    index = dataset.y.index
+    warnings = list(dataset.notes)
+
+    robust: dict[str, Any] = {"method": spec.robust, "outliers": 0}
+    if spec.robust != "none":
+        mask = _outlier_mask(X, y, spec.robust)
+        dropped = int((~mask).sum())
+        if mask.sum() <= len(names) + 1:
+            raise DatasetError(f"model {spec.name}: the {spec.robust} pass kept only {int(mask.sum())} inliers")
+        robust["outliers"] = dropped
+        if dropped:
+            warnings.append(f"{spec.robust} left out {dropped} outlier(s) of {len(y)} samples")
+        X, y, index = X[mask], y[mask], index[mask]
+
+    n, k = X.shape
+    design = np.column_stack([np.ones(n), X])
+    rank = np.linalg.matrix_rank(design)
+    if rank < k + 1:
+        raise DatasetError(
+            f"model {spec.name}: the features {names} are perfectly collinear (rank {rank} < {k + 1}); "
+            "drop one of them"
+        )
+    res = sm.OLS(y, design).fit()
+    params = np.asarray(res.params)
+    bse = np.asarray(res.bse)
+    ci = np.asarray(res.conf_int(alpha=0.05))
+    pvalues = np.asarray(res.pvalues)
+
+    def entry(i: int) -> dict[str, float]:
+        return {
+            "value": float(params[i]),
+            "std_err": float(bse[i]),
+            "ci_low": float(ci[i, 0]),
+            "ci_high": float(ci[i, 1]),
+            "p_value": float(pvalues[i]),
+        }
+
+    coefficients = {name: entry(i + 1) for i, name in enumerate(names)}
+    intercept = entry(0)
+    vifs = vif(X, names)
+    for name, v in vifs.items():
+        if v > VIF_WARNING:
+            warnings.append(
+                f"collinearity: VIF of {name!r} is {v:.1f} (> {VIF_WARNING:g}); its coefficient is unstable "
+                "because other features move with it"
+            )
+    resid_std = float(math.sqrt(res.scale))
+    fitted = pd.Series(design @ params, index=index, name="predicted")
+    actual = pd.Series(y, index=index, name="actual")
+
+    target_label = spec.target_label or spec.name
+    formula = formula_text(target_label, {n_: c["value"] for n_, c in coefficients.items()}, intercept["value"])
+    headroom = compute_headroom(spec, dataset, coefficients, intercept["value"]) if spec.limit is not None else None
+
+    stats = {
+        # sufficient statistics of the design (intercept first): enough for a Chow test later
+        "xtx": (design.T @ design).tolist(),
+        "xty": (design.T @ y).tolist(),
+        "yty": float(y @ y),
+        "ssr": float(res.ssr),
+        "n": int(n),
+    }
+    return FitResult(
+        model=spec.name,
+        features=list(names),
+        coefficients=coefficients,
+        intercept=intercept,
+        r2=float(res.rsquared),
+        adj_r2=float(res.rsquared_adj),
+        resid_std=resid_std,
+        n=int(n),
+        vif=vifs,
+        formula=formula,
+        start=index[0].isoformat() if n else None,
+        end=index[-1].isoformat() if n else None,
+        robust=robust,
+        headroom=headroom,
+        stats=stats,
+        warnings=warnings,
+        fitted=fitted,
+        actual=actual,
+    )
+
+
+def compute_headroom(
+    spec: CapacitySpec, dataset: Dataset, coefficients: dict[str, dict[str, float]], intercept: float
+) -> dict[str, Any]:
+    """Business volume left until the predicted target reaches ``spec.limit``.
+
+    "Current" is the mean of the last ``headroom_lookback`` of the window. ``scale`` is how many
+    times today's mix of transactions fits under the limit (1.0 = at the limit); ``per_feature``
+    is how much one feature alone could grow (in its own units) with the others held.
+    """
+    limit = float(spec.limit)  # type: ignore[arg-type]
+    end = dataset.X.index[-1]
+    recent = dataset.X[dataset.X.index > end - parse_duration(spec.headroom_lookback)]
+    if recent.empty:
+        recent = dataset.X.iloc[-1:]
+    current = {name: float(recent[name].mean()) for name in dataset.features}
+    variable = sum(coefficients[n]["value"] * current[n] for n in current)
+    predicted_now = intercept + variable
+    out: dict[str, Any] = {
+        "limit": limit,
+        "current": current,
+        "predicted_now": predicted_now,
+        "scale": None,
+        "growth_pct": None,
+        "per_feature": {},
+    }
+    if variable > 0:
+        scale = (limit - intercept) / variable
+        out["scale"] = scale
+        out["growth_pct"] = (scale - 1.0) * 100.0
+    for name in current:
+        b = coefficients[name]["value"]
+        out["per_feature"][name] = (limit - predicted_now) / b if b > 0 else None
+    return out

@@ -1,0 +1,234 @@
+"""The capacity model spec: what to regress on what, over which window, and when to trust it.
+
+A spec is a small YAML file (one per model) in a ``capacity/`` folder beside the DAGs::
+
+    name: ledger_cpu
+    description: CPU of the ledger service per business transaction
+    target_label: cpu%  # left-hand side of the formula text (default: the name)
+    owners: [ledger-team@example.com]
+    target: sum(rate(app_cpu_seconds_total[1m])) * 100     # PromQL, must return one series
+    features:                                             # name -> PromQL, one series each
+      opened: sum(rate(accounts_opened_total[1m]))
+      closed: sum(rate(accounts_closed_total[1m]))
+    window: 7d          # range fitted when no explicit start/end is given
+    step: 60s           # query resolution
+    robust: none        # none | huber | ransac: drop outliers before the OLS fit
+    gates: {min_samples: 500, min_r2: 0.7, max_p_value: 0.01}
+    drift: {max_relative_change: 0.2, require_ci_overlap: true, chow_alpha: 0.001, max_r2_drop: 0.1}
+    limit: 80           # optional: headroom is the business volume left until the target reaches it
+    alert: {k: 3, for: 10m}   # alert when actual > predicted + k residual std devs
+
+Only ``name``, ``target`` and ``features`` are required.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from airflow_wecube.capacity.errors import SpecError
+
+_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """Parse a Prometheus-style duration (``90s``, ``1h30m``, ``7d``) or a number of seconds."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        pos, seconds = 0, 0.0
+        for m in _DURATION.finditer(text):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _UNITS[m.group(2)]
+            pos = m.end()
+        if not text or pos != len(text):
+            raise ValueError(f"not a duration: {value!r} (use e.g. 15s, 5m, 1h30m, 7d)")
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive: {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(td: timedelta) -> str:
+    """The shortest Prometheus duration text for ``td`` (whole seconds)."""
+    seconds = int(round(td.total_seconds()))
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Gates(_Strict):
+    """Acceptance gates: a fit becomes the baseline only when it passes all of them.
+
+    :param min_samples: fewest aligned samples worth fitting
+    :param min_r2: lowest R² (below it the features do not explain the target)
+    :param max_p_value: highest p-value any feature coefficient may have (intercept excluded)
+    :param max_vif: when set, a VIF above it fails the gate instead of only warning
+    """
+
+    min_samples: int = Field(500, ge=1)
+    min_r2: float = Field(0.7, ge=0, le=1)
+    max_p_value: float = Field(0.01, gt=0, le=1)
+    max_vif: float | None = Field(None, gt=1)
+
+
+class DriftThresholds(_Strict):
+    """When a new fit counts as drifted from the accepted baseline.
+
+    :param max_relative_change: a coefficient moved when ``|new - old| / |old|`` exceeds this
+    :param require_ci_overlap: a coefficient moved when its 95% interval no longer overlaps the baseline's
+    :param chow_alpha: the Chow test across both windows flags drift below this p-value
+        (``null``: report the test only)
+    :param max_r2_drop: an R² lower than the baseline's by more than this flags drift (a missing factor)
+    """
+
+    max_relative_change: float = Field(0.2, gt=0)
+    require_ci_overlap: bool = True
+    chow_alpha: float | None = Field(0.001, gt=0, lt=1)
+    max_r2_drop: float = Field(0.1, ge=0, le=1)
+
+
+class AlertSpec(_Strict):
+    """The efficiency-regression alert published beside the recording rule.
+
+    :param k: alert when actual exceeds the prediction by ``k`` residual standard deviations
+    :param for_: how long the excess must last (YAML key ``for``)
+    :param severity: label put on the alert
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    k: float = Field(3.0, gt=0)
+    for_: str = Field("10m", alias="for")
+    severity: str = "warning"
+    enabled: bool = True
+
+    @field_validator("for_")
+    @classmethod
+    def _for(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class CapacitySpec(_Strict):
+    """One capacity model: regress ``target`` on ``features`` (all PromQL)."""
+
+    name: str
+    description: str = ""
+    target_label: str | None = None
+    owners: list[str] = Field(default_factory=list)
+    target: str
+    features: dict[str, str]
+    window: str = "7d"
+    step: str = "60s"
+    robust: Literal["none", "huber", "ransac"] = "none"
+    gates: Gates = Field(default_factory=Gates)
+    drift: DriftThresholds = Field(default_factory=DriftThresholds)
+    limit: float | None = None
+    headroom_lookback: str = "1h"
+    alert: AlertSpec = Field(default_factory=AlertSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"model name {v!r} must match [a-zA-Z_][a-zA-Z0-9_]* (it becomes part of a Prometheus rule name)")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        if not v or not v.strip():
+            raise ValueError("target PromQL is empty")
+        return v.strip()
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("at least one feature is needed")
+        for key, query in v.items():
+            if not _NAME.match(key):
+                raise ValueError(f"feature name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
+            if key == "intercept":
+                raise ValueError("'intercept' is reserved")
+            if not isinstance(query, str) or not query.strip():
+                raise ValueError(f"feature {key!r} has an empty PromQL")
+        return {k: q.strip() for k, q in v.items()}
+
+    @field_validator("window", "step", "headroom_lookback")
+    @classmethod
+    def _durations(cls, v: Any) -> str:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = f"{v}s"
+        parse_duration(v)
+        return str(v)
+
+    @model_validator(mode="after")
+    def _window_vs_step(self) -> "CapacitySpec":
+        if parse_duration(self.step) >= parse_duration(self.window):
+            raise ValueError(f"step {self.step} must be shorter than window {self.window}")
+        return self
+
+    @property
+    def window_td(self) -> timedelta:
+        return parse_duration(self.window)
+
+    @property
+    def step_td(self) -> timedelta:
+        return parse_duration(self.step)
+
+    def queries(self) -> dict[str, str]:
+        """Every PromQL by column name: the target under ``__target__`` then the features."""
+        return {TARGET: self.target, **self.features}
+
+
+TARGET = "__target__"
+
+
+def load_spec(source: str | Path | dict) -> CapacitySpec:
+    """Load and validate a spec from a YAML file path, YAML text, or a dict.
+
+    :raises SpecError: naming the file and every problem found
+    """
+    where = "<spec>"
+    data: Any = source
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yml", ".yaml"))):
+        path = Path(source)
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise SpecError(f"{where}: cannot read spec: {e.strerror or e}") from e
+        data = text
+    if isinstance(data, str):
+        try:
+            data = yaml.safe_load(data)
+        except yaml.YAMLError as e:
+            raise SpecError(f"{where}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: a spec must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return CapacitySpec.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors())
+        raise SpecError(f"{where}: invalid capacity spec: {problems}") from None

@@ -1,0 +1,121 @@
+"""``wecube plugins ...``: validate, register, list, show and remove plugin manifests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from airflow_wecube.config import default_registry
+from airflow_wecube.registry import load_manifest, split_service
+
+
+def _out(args, data, text: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+
+
+def _warn(package) -> None:
+    for msg in package.warnings():
+        print(f"warning: {msg}", file=sys.stderr)
+
+
+def cmd_validate(args) -> int:
+    package = load_manifest(args.path, version=args.version)
+    _warn(package)
+    n = len(package.services())
+    print(f"ok: {package.name} {package.version}: {len(package.plugins)} plugins, {n} interfaces")
+    return 0
+
+
+def cmd_register(args) -> int:
+    package = load_manifest(args.path, version=args.version)
+    _warn(package)
+    registry = default_registry(args.registry)
+    path = registry.register(package, replace=args.replace)
+    print(f"registered {package.name} {package.version} ({len(package.services())} interfaces) -> {path}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    registry = default_registry(args.registry)
+    rows = [s.summary() for s in registry.services(all_versions=args.all_versions)]
+    if args.json:
+        _out(args, rows, "")
+        return 0
+    if not rows:
+        print(f"no plugins registered in {registry.root}")
+        return 0
+    width = max(len(r["service"]) for r in rows)
+    for r in rows:
+        flags = ",".join(f for f, on in (("async", r["async"]), (r["type"].lower(), r["type"] != "EXECUTION")) if on)
+        print(f"{r['service']:<{width}}  {r['version']:<10} {r['method']:<6} {r['path']}" + (f"  [{flags}]" if flags else ""))
+    return 0
+
+
+def cmd_show(args) -> int:
+    registry = default_registry(args.registry)
+    svc = registry.service(args.service, args.version)
+    data = svc.summary() | {"interface": svc.interface.model_dump()}
+    if args.json:
+        _out(args, data, "")
+        return 0
+    i = svc.interface
+    lines = [
+        f"{svc.name}  ({svc.package} {svc.version})",
+        f"  {i.http_method} {i.path}  type={i.type} async={'Y' if i.is_async else 'N'}",
+    ]
+    if i.description:
+        lines.append(f"  {i.description}")
+    for title, params in (("inputs", i.inputs), ("outputs", i.outputs)):
+        lines.append(f"  {title}:")
+        for p in params:
+            marks = [p.datatype] + (["required"] if p.required else []) + (["sensitive"] if p.sensitive else [])
+            marks += [f"mapping={p.mapping_type}"] if p.mapping_type else []
+            lines.append(f"    {p.name:<24} {' '.join(marks)}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_remove(args) -> int:
+    name, _, version = args.package.partition("@")
+    removed = default_registry(args.registry).remove(name, version or None)
+    print(f"removed {name} {', '.join(removed)}")
+    return 0
+
+
+def register(groups) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--registry", help="registry folder (default: $WECUBE_REGISTRY_PATH, [wecube] registry_path, DAGs/wecube_plugins)"
+    )
+    p = groups.add_parser("plugins", help="register and inspect plugin manifests")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("validate", parents=[common], help="check a manifest; writes nothing")
+    s.add_argument("path", help="register.xml, YAML manifest or package zip")
+    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}})")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("register", parents=[common], help="validate and store a manifest")
+    s.add_argument("path", help="register.xml, YAML manifest or package zip")
+    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}})")
+    s.add_argument("--replace", action="store_true", help="overwrite the same name+version")
+    s.set_defaults(func=cmd_register)
+
+    s = sub.add_parser("list", parents=[common], help="list registered services")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--all-versions", action="store_true", help="every registered version, not only the highest")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", parents=[common], help="show one service's parameters")
+    s.add_argument("service", help="package/plugin/action, optionally package@version/plugin/action")
+    s.add_argument("--version")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("remove", parents=[common], help="remove a package (all versions) or PKG@VERSION")
+    s.add_argument("package")
+    s.set_defaults(func=cmd_remove)
+
+
+__all__ = ["register", "split_service"]

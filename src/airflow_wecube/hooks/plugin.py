@@ -1,0 +1,277 @@
+"""Call a registered WeCube plugin interface over HTTP (DESIGN §4)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+from requests.auth import AuthBase
+
+from airflow.providers.http.hooks.http import HttpHook
+from airflow_wecube.exceptions import WeCubePluginError
+from airflow_wecube.protocol import PluginRequest, PluginResponse, output_failed
+from airflow_wecube.registry import Registry, Service
+from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
+
+# Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
+OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "registry_path"})
+MASK = "***"
+
+
+class BearerAuth(AuthBase):
+    """``Authorization: Bearer <token>``; the token never appears in ``repr``."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, r):
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+@dataclass
+class PluginResult:
+    """What one plugin call returned.
+
+    :param outputs: one dict per entity, in input order (sensitive output values masked)
+    :param failed: the outputs whose ``errorCode`` is not ``"0"``
+    """
+
+    service: str
+    request_id: str
+    result_code: str
+    result_message: str
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.result_code == "0" and not self.failed
+
+    @property
+    def succeeded(self) -> list[dict[str, Any]]:
+        return [o for o in self.outputs if not output_failed(o)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mask_secret(value: Any) -> None:
+    """Register a value with Airflow's secrets masker (logs, rendered fields)."""
+    if value in (None, ""):
+        return
+    from airflow.sdk.log import mask_secret as _mask
+
+    _mask(value)
+
+
+class WeCubePluginHook(HttpHook):
+    """Speak the WeCube plugin protocol to a plugin whose manifest is in the registry.
+
+    The connection (type ``wecube``) holds the plugin's base URL as host and its bearer token as
+    password. Inputs are validated against the manifest before any request is sent.
+
+    :param wecube_conn_id: connection to the plugin (default ``wecube_default``)
+    :param registry: the plugin registry (default: :func:`airflow_wecube.config.registry_path`)
+    :param retry_limit: retries after a connection error or HTTP 5xx (same ``requestId`` each time)
+    :param retry_delay: seconds before the first retry; doubles each time
+    :param timeout: seconds for one HTTP request (else extra ``timeout``, else 60)
+    """
+
+    conn_name_attr = "wecube_conn_id"
+    default_conn_name = "wecube_default"
+    conn_type = "wecube"
+    hook_name = "WeCube plugin"
+
+    def __init__(
+        self,
+        wecube_conn_id: str = default_conn_name,
+        *,
+        registry: Registry | None = None,
+        retry_limit: int = 3,
+        retry_delay: float = 1.0,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(method="POST", http_conn_id=wecube_conn_id, **kwargs)
+        self.wecube_conn_id = wecube_conn_id
+        self._registry = registry
+        self.retry_limit = retry_limit
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self._conn_cache = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from airflow_wecube.config import default_registry
+
+            self._registry = default_registry()
+        return self._registry
+
+    # -- HttpHook customisation ------------------------------------------------------------
+    def _configure_session_from_auth(self, session, connection):
+        # The token is the password; login is unused. Never basic auth: the token is no password.
+        session.auth = BearerAuth(connection.password) if connection.password else None
+        return session
+
+    def _configure_session_from_extra(self, session, connection, extra_options):
+        extra = {k: v for k, v in connection.extra_dejson.items() if k not in OWN_EXTRAS}
+        shim = SimpleNamespace(extra_dejson=extra, host=connection.host)
+        return super()._configure_session_from_extra(session, shim, extra_options)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_wecube.get_provider_info import get_provider_info
+
+        for ct in get_provider_info()["connection-types"]:
+            if ct["connection-type"] == cls.conn_type:
+                return ct["ui-field-behaviour"]
+        return {}
+
+    # -- the protocol ----------------------------------------------------------------------
+    def prepare(
+        self, service: str | Service, inputs: dict[str, Any] | list[dict[str, Any]], *, version: str | None = None
+    ) -> tuple[Service, list[dict[str, Any]]]:
+        """Resolve the service and validate inputs; raises before any HTTP call."""
+        svc = service if isinstance(service, Service) else self.registry.service(service, version)
+        entities = normalise_inputs(inputs)
+        validate_inputs(svc, entities)
+        for p in svc.interface.inputs:
+            if p.sensitive:
+                for e in entities:
+                    mask_secret(e.get(p.name))
+        return svc, entities
+
+    def call(
+        self,
+        service: str | Service,
+        inputs: dict[str, Any] | list[dict[str, Any]],
+        *,
+        version: str | None = None,
+        request_id: str | None = None,
+        operator: str | None = None,
+    ) -> PluginResult:
+        """Call one interface for one or many entities in a single request.
+
+        :param service: ``package/plugin/action`` (``package@version/...`` pins a version)
+        :param inputs: a dict (one entity) or a list of dicts (one per entity)
+        :param request_id: stable id for retries and de-duplication (default: a new UUID)
+        :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
+        """
+        svc, entities = self.prepare(service, inputs, version=version)
+        conn = self.get_connection(self.wecube_conn_id)
+        extra = conn.extra_dejson
+        request_id = request_id or str(uuid.uuid4())
+        body = PluginRequest(
+            requestId=request_id,
+            operator=operator or extra.get("operator") or "airflow",
+            serviceName=svc.name,
+            inputs=entities,
+        ).to_wire()
+        self.method = svc.method
+        self.log.info(
+            "Calling %s (%s %s) for %d entit%s, requestId=%s",
+            svc.name, svc.method, svc.path, len(entities), "y" if len(entities) == 1 else "ies", request_id,
+        )
+        response = self._send(svc, body, extra)
+        return self._result(svc, request_id, entities, response)
+
+    def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
+        timeout = self.timeout or extra.get("timeout") or 60
+        retries = int(extra.get("retry_limit", self.retry_limit))
+        delay = float(extra.get("retry_delay", self.retry_delay))
+        last: str = ""
+        for attempt in range(retries + 1):
+            if attempt:
+                self.log.warning("Retry %d/%d of %s after: %s", attempt, retries, svc.name, last)
+                time.sleep(delay * 2 ** (attempt - 1))
+            try:
+                response = self.run(
+                    svc.path, json=body, extra_options={"check_response": False, "timeout": float(timeout)}
+                )
+            except (requests.ConnectionError, requests.Timeout) as e:
+                last = f"{type(e).__name__}: {e}"
+                continue
+            if response.status_code >= 500:
+                last = f"HTTP {response.status_code} {response.reason}"
+                continue
+            if response.status_code >= 400:
+                raise WeCubePluginError(
+                    f"{svc.name}: HTTP {response.status_code} {response.reason}: {response.text[:500]}",
+                    status_code=response.status_code,
+                )
+            return response
+        raise WeCubePluginError(f"{svc.name}: failed after {retries + 1} attempts: {last}")
+
+    def _result(self, svc, request_id, entities, response: requests.Response) -> PluginResult:
+        try:
+            payload = response.json()
+        except ValueError:
+            raise WeCubePluginError(
+                f"{svc.name}: plugin answered HTTP {response.status_code} with a body that is not JSON: "
+                f"{response.text[:200]!r}",
+                status_code=response.status_code,
+            ) from None
+        try:
+            parsed = PluginResponse.model_validate(payload)
+        except ValidationError as e:
+            raise WeCubePluginError(
+                f"{svc.name}: the answer is not the WeCube plugin protocol ({e.error_count()} problem(s), "
+                f"e.g. {e.errors()[0]['loc']}: {e.errors()[0]['msg']}): {str(payload)[:200]}",
+                status_code=response.status_code,
+            ) from None
+        outputs = self._ordered(entities, parsed.outputs)
+        sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
+        for o in outputs:
+            for name in sensitive_out & o.keys():
+                mask_secret(o[name])
+                o[name] = MASK
+        result = PluginResult(
+            service=svc.name,
+            request_id=request_id,
+            result_code=str(parsed.result_code),
+            result_message=parsed.result_message,
+            outputs=outputs,
+            failed=[o for o in outputs if output_failed(o)],
+        )
+        if result.result_code != "0":
+            details = "; ".join(f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in result.failed)
+            raise WeCubePluginError(
+                f"{svc.name}: resultCode {result.result_code}: {result.result_message}"
+                + (f" [{details}]" if details else ""),
+                result=result,
+                status_code=response.status_code,
+            )
+        return result
+
+    @staticmethod
+    def _ordered(entities: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Outputs in input order (matched on callbackParameter); unmatched ones at the end."""
+        by_cb: dict[str, dict[str, Any]] = {}
+        rest = []
+        for o in outputs:
+            cb = str(o.get(CALLBACK)) if o.get(CALLBACK) is not None else None
+            if cb is not None and cb not in by_cb:
+                by_cb[cb] = dict(o)
+            else:
+                rest.append(dict(o))
+        ordered = [by_cb.pop(e[CALLBACK]) for e in entities if e[CALLBACK] in by_cb]
+        return ordered + list(by_cb.values()) + rest
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            conn = self.get_connection(self.wecube_conn_id)
+            self._set_base_url(conn)
+            r = requests.get(self.base_url.rstrip("/") + "/health", timeout=10)
+            return (r.ok, f"{self.base_url}/health answered HTTP {r.status_code}")
+        except Exception as e:
+            return False, str(e)

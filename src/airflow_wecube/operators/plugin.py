@@ -1,0 +1,188 @@
+"""Operators that call WeCube plugin interfaces."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
+from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
+from airflow_wecube.registry import Registry, Service
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: XCom key under which the outputs of the entities that succeeded are pushed when others failed.
+SUCCEEDED_XCOM_KEY = "succeeded_outputs"
+#: XCom key of the full call result (request id, result code and message, outputs, failed).
+RESULT_XCOM_KEY = "plugin_result"
+
+
+def stable_request_id(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+    """The same id on every retry of one task instance, so a plugin can drop a duplicate."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow://{dag_id}/{run_id}/{task_id}/{map_index}"))
+
+
+class WeCubePluginOperator(BaseOperator):
+    """Call one WeCube plugin interface for one or many entities in one request.
+
+    The return value (XCom ``return_value``) is the outputs: a dict when ``inputs`` is a dict,
+    a list in input order when it is a list. When some entities fail, the task fails listing each
+    one's ``callbackParameter`` and ``errorMessage``; the outputs that succeeded are still pushed
+    under XCom key ``succeeded_outputs``. Values of ``sensitiveData="Y"`` parameters are masked.
+
+    :param service: ``package/plugin/action``; ``package@version/plugin/action`` pins a version
+    :param inputs: parameters of one entity (dict) or of many (list of dicts). Templated.
+    :param version: package version to use (default: the highest registered)
+    :param wecube_conn_id: connection to the plugin
+    :param registry_path: registry folder (default from config)
+    """
+
+    template_fields: Sequence[str] = ("service", "inputs", "version")
+    template_fields_renderers = {"inputs": "json"}
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        inputs: dict[str, Any] | list[dict[str, Any]],
+        version: str | None = None,
+        wecube_conn_id: str = WeCubePluginHook.default_conn_name,
+        registry_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+        self.inputs = inputs
+        self.version = version
+        self.wecube_conn_id = wecube_conn_id
+        self.registry_path = registry_path
+
+    def _registry(self) -> Registry:
+        from airflow_wecube.config import default_registry
+
+        return default_registry(self.registry_path)
+
+    def _sensitive(self, svc: Service) -> set[str]:
+        return set(svc.interface.sensitive_inputs)
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        # Mask sensitive values before Airflow stores the rendered fields.
+        try:
+            svc = self._registry().service(self.service, self.version)
+        except Exception:
+            return  # execute() reports an unknown service clearly
+        entities = [self.inputs] if isinstance(self.inputs, dict) else self.inputs or []
+        for name in self._sensitive(svc):
+            for e in entities:
+                if isinstance(e, dict):
+                    mask_secret(e.get(name))
+
+    def execute(self, context: Context) -> Any:
+        ti = context["ti"]
+        request_id = stable_request_id(ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
+        hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
+        try:
+            result = hook.call(self.service, self.inputs, version=self.version, request_id=request_id)
+        except ParameterValidationError:
+            raise
+        except WeCubePluginError as e:
+            if e.result is not None:
+                ti.xcom_push(key=SUCCEEDED_XCOM_KEY, value=e.result.succeeded)
+                ti.xcom_push(key=RESULT_XCOM_KEY, value=e.result.to_dict())
+                if e.result.failed:
+                    lines = "\n".join(
+                        f"  - {o.get('callbackParameter')}: {o.get('errorMessage') or '(no message)'}"
+                        for o in e.result.failed
+                    )
+                    raise WeCubePluginError(
+                        f"{e.result.service}: {len(e.result.failed)} of {len(e.result.outputs)} entities failed "
+                        f"({e.result.result_message}):\n{lines}\n"
+                        f"outputs of the {len(e.result.succeeded)} that succeeded are in XCom '{SUCCEEDED_XCOM_KEY}'",
+                        result=e.result,
+                    ) from None
+            raise
+        ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
+        self.log.info("%s: %d output(s), resultMessage=%r", result.service, len(result.outputs), result.result_message)
+        if isinstance(self.inputs, dict):
+            return result.outputs[0] if result.outputs else {}
+        return result.outputs
+
+
+_BASE_ARGS: frozenset[str] | None = None
+
+
+def _base_operator_args() -> frozenset[str]:
+    global _BASE_ARGS
+    if _BASE_ARGS is None:
+        names = set()
+        for cls in (WeCubePluginOperator, BaseOperator):
+            names |= set(inspect.signature(cls.__init__).parameters)
+        _BASE_ARGS = frozenset(names - {"self", "kwargs", "args", "inputs", "service"})
+    return _BASE_ARGS
+
+
+def _class_name(svc: Service) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", f"{svc.package} {svc.plugin} {svc.register_name} {svc.interface.action}")
+    return "".join(w[:1].upper() + w[1:] for w in words if w) + "Operator"
+
+
+def _docstring(svc: Service) -> str:
+    i = svc.interface
+    lines = [
+        f"Call WeCube service ``{svc.name}`` ({svc.package} {svc.version}): {i.http_method} {i.path}.",
+        "",
+        i.description or "Operator class made from the plugin manifest.",
+        "",
+    ]
+    for p in i.inputs:
+        flags = ", ".join(x for x in (p.datatype, "required" if p.required else "optional", "sensitive" if p.sensitive else "") if x)
+        lines.append(f":param {p.name}: ({flags}) {p.description}".rstrip())
+    lines.append(":param callback_parameter: the entity id sent as ``callbackParameter`` (default ``0``)")
+    outs = ", ".join(p.name for p in i.outputs)
+    lines.append(f"\nReturns the plugin's output dict ({outs}).")
+    return "\n".join(lines)
+
+
+def plugin_operator(service: str, *, version: str | None = None, registry_path: str | None = None) -> type[WeCubePluginOperator]:
+    """An operator class for one interface, whose keyword arguments are its input parameters.
+
+    Made at DAG parse time from the registry (cheap). A DAG passing an unknown parameter or
+    leaving out a required one fails to import with a message naming it. Interface parameters
+    win over ``BaseOperator`` arguments of the same name; pass ``inputs=`` for full control.
+    """
+    from airflow_wecube.config import default_registry
+
+    registry = default_registry(registry_path)
+    svc = registry.service(service, version)
+    params = {p.name: p for p in svc.interface.inputs}
+    pinned = version or svc.version
+
+    def __init__(self, *, callback_parameter: str | None = None, inputs=None, **kwargs):
+        values = {k: kwargs.pop(k) for k in list(kwargs) if k in params}
+        unknown = [k for k in kwargs if k not in _base_operator_args()]
+        problems = []
+        if unknown:
+            problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(params) or 'none'})")
+        if inputs is None:
+            missing = [n for n, p in params.items() if p.required and values.get(n) is None]
+            if missing:
+                problems.append(f"missing required {', '.join(missing)}")
+            inputs = dict(values)
+            if callback_parameter is not None:
+                inputs["callbackParameter"] = callback_parameter
+        elif values:
+            problems.append(f"pass parameters either as keywords or in inputs=, not both ({', '.join(values)})")
+        if problems:
+            raise ParameterValidationError(svc.name, problems)
+        kwargs.setdefault("registry_path", registry_path)
+        WeCubePluginOperator.__init__(self, service=svc.name, inputs=inputs, version=pinned, **kwargs)
+
+    name = _class_name(svc)
+    return type(name, (WeCubePluginOperator,), {"__init__": __init__, "__doc__": _docstring(svc), "__module__": __name__})

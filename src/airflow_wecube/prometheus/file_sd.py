@@ -1,0 +1,189 @@
+"""file_sd target files, the open-monitor way: one JSON file per job, edited under a file lock.
+
+A file ``<file_sd_dir>/<job>.json`` holds Prometheus target groups
+``[{"targets": ["host:port", ...], "labels": {"job": "<job>", ...}}]``. Edits are idempotent
+(registering a registered target changes nothing and does not rewrite the file), atomic (write a
+temporary file, rename) and serialised by ``<job>.json.lock`` so parallel tasks lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from airflow_wecube.prometheus.errors import PrometheusConfigError
+from airflow_wecube.prometheus.files import atomic_write_text
+
+JOB_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")
+LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# reserved labels that file_sd may set on purpose
+ALLOWED_RESERVED = {"__metrics_path__", "__scheme__", "__scrape_interval__", "__scrape_timeout__"}
+
+
+def validate_job(job: str) -> str:
+    """A job name that is also a safe file name (letters, digits, ``_ . -``)."""
+    if not isinstance(job, str) or not JOB_RE.match(job):
+        raise PrometheusConfigError(f"invalid job name {job!r}: use letters, digits, '_', '.', '-' (no path)")
+    return job
+
+
+def validate_targets(targets: str | Iterable[str]) -> list[str]:
+    """``host:port`` strings (one string or several), de-duplicated in order."""
+    if isinstance(targets, str):
+        targets = [targets]
+    try:
+        items = list(targets)
+    except TypeError:
+        raise PrometheusConfigError(f"targets must be 'host:port' strings, got {targets!r}") from None
+    if not items:
+        raise PrometheusConfigError("no targets given")
+    out: list[str] = []
+    for target in items:
+        match = TARGET_RE.match(target.strip()) if isinstance(target, str) else None
+        if not match:
+            raise PrometheusConfigError(
+                f"invalid target {target!r}: use 'host:port' (no scheme, path or spaces; set __scheme__ / "
+                "__metrics_path__ labels for those)"
+            )
+        if match.group("port") is not None and not 0 < int(match.group("port")) < 65536:
+            raise PrometheusConfigError(f"invalid target {target!r}: port out of range")
+        if target.strip() not in out:
+            out.append(target.strip())
+    return out
+
+
+def validate_labels(job: str, labels: Mapping[str, str] | None) -> dict[str, str]:
+    """The group labels: the caller's labels plus ``job``; names must be valid Prometheus label names."""
+    result: dict[str, str] = {}
+    if labels is not None and not isinstance(labels, Mapping):
+        raise PrometheusConfigError(f"labels must be a mapping of label name to string, got {labels!r}")
+    for name, value in (labels or {}).items():
+        if not isinstance(name, str) or not LABEL_RE.match(name):
+            raise PrometheusConfigError(f"invalid label name {name!r}")
+        if name.startswith("__") and name not in ALLOWED_RESERVED:
+            raise PrometheusConfigError(f"label {name!r} is reserved; allowed: {sorted(ALLOWED_RESERVED)}")
+        if not isinstance(value, str):
+            raise PrometheusConfigError(f"label {name!r} must be a string, got {value!r}")
+        result[name] = value
+    if result.get("job", job) != job:
+        raise PrometheusConfigError(f"label job={result['job']!r} contradicts the job {job!r}")
+    result["job"] = job
+    return dict(sorted(result.items()))
+
+
+def target_file(file_sd_dir: str | Path, job: str) -> Path:
+    """``<file_sd_dir>/<job>.json``; the folder must exist."""
+    folder = Path(file_sd_dir)
+    if not folder.is_dir():
+        raise PrometheusConfigError(f"file_sd folder {str(folder)!r} does not exist")
+    return folder / f"{validate_job(job)}.json"
+
+
+def read_groups(path: Path) -> list[dict]:
+    """The target groups in ``path`` (``[]`` when it does not exist); refuses a malformed file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    if not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PrometheusConfigError(f"{path} is not valid JSON ({exc}); fix or remove it, nothing was changed") from None
+    if not isinstance(data, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("targets", []), list) and isinstance(g.get("labels", {}), dict)
+        for g in data
+    ):
+        raise PrometheusConfigError(f"{path} is not a file_sd target group list; nothing was changed")
+    return [{"targets": list(g.get("targets", [])), "labels": dict(g.get("labels", {}))} for g in data]
+
+
+def _write(path: Path, groups: list[dict]) -> None:
+    groups = [g for g in groups if g["targets"]]
+    if groups:
+        atomic_write_text(path, json.dumps(groups, indent=2, sort_keys=True) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _lock(path: Path, timeout: float) -> FileLock:
+    return FileLock(str(path) + ".lock", timeout=timeout)
+
+
+def register(
+    file_sd_dir: str | Path,
+    job: str,
+    targets: str | Iterable[str],
+    labels: Mapping[str, str] | None = None,
+    *,
+    lock_timeout: float = 60.0,
+) -> list[str]:
+    """Add ``targets`` to ``job`` with ``labels``; returns the targets that were added or relabelled.
+
+    A target already in the job with other labels moves to the group with these labels.
+    """
+    targets = validate_targets(targets)
+    wanted = validate_labels(job, labels)
+    path = target_file(file_sd_dir, job)
+    try:
+        with _lock(path, lock_timeout):
+            groups = read_groups(path)
+            changed = []
+            for target in targets:
+                if any(target in g["targets"] and g["labels"] == wanted for g in groups):
+                    continue
+                for g in groups:
+                    if target in g["targets"]:
+                        g["targets"].remove(target)
+                group = next((g for g in groups if g["labels"] == wanted), None)
+                if group is None:
+                    group = {"targets": [], "labels": wanted}
+                    groups.append(group)
+                group["targets"].append(target)
+                changed.append(target)
+            if changed:
+                for g in groups:
+                    g["targets"].sort()
+                _write(path, groups)
+            return changed
+    except Timeout:
+        raise PrometheusConfigError(f"could not lock {path} within {lock_timeout}s; nothing was changed") from None
+
+
+def deregister(
+    file_sd_dir: str | Path,
+    job: str,
+    targets: str | Iterable[str],
+    *,
+    lock_timeout: float = 60.0,
+) -> list[str]:
+    """Remove ``targets`` from ``job``; returns the ones that were there. The file goes when empty."""
+    targets = validate_targets(targets)
+    path = target_file(file_sd_dir, job)
+    try:
+        with _lock(path, lock_timeout):
+            groups = read_groups(path)
+            removed = []
+            for target in targets:
+                for g in groups:
+                    if target in g["targets"]:
+                        g["targets"].remove(target)
+                        if target not in removed:
+                            removed.append(target)
+            if removed:
+                _write(path, groups)
+            return removed
+    except Timeout:
+        raise PrometheusConfigError(f"could not lock {path} within {lock_timeout}s; nothing was changed") from None
+
+
+def registered(file_sd_dir: str | Path, job: str) -> dict[str, dict[str, str]]:
+    """``{target: labels}`` currently in the job's file."""
+    path = target_file(file_sd_dir, job)
+    return {t: g["labels"] for g in read_groups(path) for t in g["targets"]}

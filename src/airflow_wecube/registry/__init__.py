@@ -1,0 +1,43 @@
+"""Plugin registry: manifest models, loaders and the on-disk store. No Airflow import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from airflow_wecube.exceptions import ManifestError
+from airflow_wecube.registry.models import Interface, Package, Parameter, Plugin, Service, service_name
+from airflow_wecube.registry.store import Registry, split_service
+
+__all__ = [
+    "Interface",
+    "Package",
+    "Parameter",
+    "Plugin",
+    "Registry",
+    "Service",
+    "load_manifest",
+    "service_name",
+    "split_service",
+]
+
+MAX_MANIFEST_BYTES = 5 * 1024 * 1024
+
+
+def load_manifest(path: str | os.PathLike, *, version: str | None = None) -> Package:
+    """Load a manifest by its file type: ``.zip`` package, ``.yaml``/``.yml``, else ``register.xml``."""
+    from airflow_wecube.registry.xml import load_register_xml
+    from airflow_wecube.registry.yaml_manifest import load_yaml_manifest
+    from airflow_wecube.registry.zip_package import load_package_zip
+
+    p = Path(path)
+    if not p.is_file():
+        raise ManifestError("no such file", source=str(p))
+    if p.suffix.lower() == ".zip":
+        return load_package_zip(p, version=version)
+    if p.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"refused: manifest larger than {MAX_MANIFEST_BYTES} bytes", source=str(p))
+    data = p.read_bytes()
+    if p.suffix.lower() in (".yaml", ".yml"):
+        return load_yaml_manifest(data, source=str(p), version=version)
+    return load_register_xml(data, source=str(p), version=version)
