@@ -1,0 +1,168 @@
+"""Fit → gate → compare → accept, on a fetched frame and a store. Used by the DAG, the operator and the CLI.
+
+Each step reads and updates the stored version, so the DAG can run them as separate tasks and
+a report can be rebuilt from the store at any time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_wecube.capacity.dataset import build_dataset
+from airflow_wecube.capacity.drift import compare
+from airflow_wecube.capacity.fit import fit_model
+from airflow_wecube.capacity.gates import check_gates
+from airflow_wecube.capacity.spec import CapacitySpec
+from airflow_wecube.capacity.store import ModelStore
+
+EXIT_ACCEPTED = 0
+EXIT_GATE_FAILED = 2
+EXIT_DRIFT = 3
+
+
+def fit_and_save(spec: CapacitySpec, frame, store: ModelStore, *, window: dict[str, Any] | None = None,
+                 plot: bool = True) -> str:
+    """Fit the frame and store it as a new version (not yet gated nor accepted); returns the version.
+
+    :raises DatasetError: when the data cannot be fitted; nothing is stored then
+    """
+    dataset = build_dataset(frame, spec)
+    fit = fit_model(dataset, spec)
+    png = None
+    if plot:
+        from airflow_wecube.capacity.plot import render_png
+
+        png = render_png(fit.actual, fit.fitted, title=f"{spec.name}: n={fit.n}, R²={fit.r2:.3f}",
+                         formula=fit.formula, resid_std=fit.resid_std)
+    record = {
+        "spec": spec.model_dump(mode="json", by_alias=True),
+        "window": {"start": fit.start, "end": fit.end, "step": spec.step, **(window or {})},
+        "rows": {"fetched": dataset.rows_in, "dropped": dataset.rows_dropped},
+        "fit": fit.to_dict(),
+        "gates": None,
+        "drift": None,
+        "accepted": False,
+    }
+    return store.save_version(spec.name, record, png)
+
+
+def gate_version(spec: CapacitySpec, store: ModelStore, version: str) -> dict[str, Any]:
+    """Evaluate the gates on a stored version and record them."""
+    record = store.load_version(spec.name, version)
+    gates = check_gates(spec, record["fit"])
+    store.update_version(spec.name, version, gates=gates)
+    return gates
+
+
+def compare_version(spec: CapacitySpec, store: ModelStore, version: str) -> dict[str, Any] | None:
+    """Compare a stored version with the model's baseline (None when there is none) and record it."""
+    base_version = store.baseline_version(spec.name)
+    if base_version is None or base_version == version:
+        store.update_version(spec.name, version, drift=None, baseline_version=None)
+        return None
+    baseline = store.load_version(spec.name, base_version)
+    drift = compare(baseline["fit"], store.load_version(spec.name, version)["fit"], spec.drift,
+                    baseline_version=base_version)
+    store.update_version(spec.name, version, drift=drift, baseline_version=base_version)
+    return drift
+
+
+def accept_if_clean(spec: CapacitySpec, store: ModelStore, version: str) -> bool:
+    """Make the version the baseline when its gates passed and no drift was found."""
+    record = store.load_version(spec.name, version)
+    if not (record.get("gates") or {}).get("passed"):
+        return False
+    if (record.get("drift") or {}).get("found"):
+        return False
+    store.accept(spec.name, version)
+    store.update_version(spec.name, version, accepted=True)
+    return True
+
+
+def run(spec: CapacitySpec, frame, store: ModelStore, *, window: dict[str, Any] | None = None,
+        accept: bool = True, plot: bool = True) -> dict[str, Any]:
+    """All steps at once; returns :func:`build_report` of the new version."""
+    version = fit_and_save(spec, frame, store, window=window, plot=plot)
+    gate_version(spec, store, version)
+    compare_version(spec, store, version)
+    if accept:
+        accept_if_clean(spec, store, version)
+    return build_report(store, spec.name, version)
+
+
+def build_report(store: ModelStore, model: str, version: str) -> dict[str, Any]:
+    """The report of a stored version (the CLI's JSON)."""
+    record = store.load_version(model, version)
+    fit = record["fit"]
+    plot = store.plot_path(model, version) if record.get("plot") else None
+    return {
+        "model": model,
+        "version": version,
+        "window": record.get("window"),
+        "formula": fit["formula"],
+        "coefficients": fit["coefficients"],
+        "intercept": fit["intercept"],
+        "r2": fit["r2"],
+        "adj_r2": fit["adj_r2"],
+        "resid_std": fit["resid_std"],
+        "n": fit["n"],
+        "vif": fit["vif"],
+        "robust": fit["robust"],
+        "headroom": fit["headroom"],
+        "warnings": fit["warnings"],
+        "gates": record.get("gates"),
+        "drift": record.get("drift"),
+        "accepted": bool(record.get("accepted")),
+        "baseline_version": store.baseline_version(model),
+        "plot": str(plot) if plot is not None else None,
+    }
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0 accepted (or passed without accepting), 2 a gate failed, 3 drift found (baseline kept)."""
+    if not (report.get("gates") or {}).get("passed"):
+        return EXIT_GATE_FAILED
+    if (report.get("drift") or {}).get("found"):
+        return EXIT_DRIFT
+    return EXIT_ACCEPTED
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A human-readable report."""
+    lines = [f"model {report['model']}  version {report['version']}", f"  {report['formula']}"]
+    w = report.get("window") or {}
+    lines.append(f"  window {w.get('start')} .. {w.get('end')} step {w.get('step')}  n={report['n']}")
+    lines.append(f"  R² {report['r2']:.4f}  adj R² {report['adj_r2']:.4f}  residual std {report['resid_std']:.4g}")
+    lines.append("  coefficient        value        95% CI                     p-value     VIF")
+    for name, c in {**report["coefficients"], "intercept": report["intercept"]}.items():
+        v = report["vif"].get(name)
+        lines.append(f"  {name:<16} {c['value']:>10.4g}   [{c['ci_low']:>10.4g}, {c['ci_high']:>10.4g}]   {c['p_value']:>9.3g}"
+                     + (f"   {v:6.2f}" if v is not None else ""))
+    h = report.get("headroom")
+    if h:
+        if h.get("scale") is not None:
+            lines.append(f"  headroom: predicted {h['predicted_now']:.4g} now, limit {h['limit']:g}: "
+                         f"volume can grow ×{h['scale']:.2f} ({h['growth_pct']:+.0f}%) at today's mix")
+        else:
+            lines.append(f"  headroom: predicted {h['predicted_now']:.4g} now, limit {h['limit']:g}: volume does not raise the target")
+    for wmsg in report.get("warnings") or []:
+        lines.append(f"  warning: {wmsg}")
+    gates = report.get("gates") or {}
+    lines.append("  gates: " + ("passed" if gates.get("passed") else "FAILED"))
+    for c in gates.get("checks", []):
+        if not c["passed"]:
+            lines.append(f"    - {c['message']}")
+    drift = report.get("drift")
+    if drift is None:
+        lines.append("  drift: no baseline to compare with")
+    else:
+        lines.append(f"  drift vs {drift['baseline_version']}: " + ("FOUND" if drift["found"] else "none"))
+        for m in drift["messages"]:
+            lines.append(f"    - {m}")
+        chow = drift.get("chow") or {}
+        if chow.get("applicable"):
+            lines.append(f"    Chow F={chow['f']:.2f} p={chow['p_value']:.3g}")
+    lines.append(f"  accepted: {'yes' if report['accepted'] else 'no'}  baseline: {report.get('baseline_version')}")
+    if report.get("plot"):
+        lines.append(f"  plot: {report['plot']}")
+    return "\n".join(lines)
