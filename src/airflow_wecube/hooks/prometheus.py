@@ -1,0 +1,664 @@
+"""Prometheus hook: PromQL queries, file_sd target registration and rule groups.
+
+Importing this module stays light (no pandas, no requests session) so DAG files can import it at
+parse time; pandas is imported inside the methods that build frames.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_wecube.prometheus import file_sd
+from airflow_wecube.prometheus import rules as rule_files
+from airflow_wecube.prometheus.errors import (
+    PrometheusConfigError,
+    PrometheusError,
+    PrometheusQueryError,
+    PrometheusRuleError,
+    PrometheusUnreachableError,
+)
+from airflow_wecube.prometheus.files import atomic_write_text
+from airflow_wecube.prometheus.ranges import MAX_POINTS, split_range
+from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, to_ms, to_unix
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import requests
+    from prometheus_api_client import PrometheusConnect
+
+    from airflow_wecube.prometheus.conditions import ConditionResult
+
+TimeLike = datetime | int | float | str
+StepLike = str | int | float
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off", ""}
+
+
+def _as_bool(value: Any, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise PrometheusConfigError(f"connection extra {name!r} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """What a ``prometheus`` connection says, resolved (secrets kept out of ``repr``)."""
+
+    url: str
+    verify: bool | str = True
+    timeout: float = 30.0
+    file_sd_dir: str | None = None
+    rules_dir: str | None = None
+    promtool: str | None = None
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> PrometheusSettings:
+        """Build from an Airflow connection.
+
+        ``host`` is the full URL (``http://127.0.0.1:9090``, a path prefix allowed); a bare host
+        with ``port`` and ``schema`` (http/https) works too. ``login``/``password`` are basic auth,
+        or ``password`` alone is a bearer token when extra ``bearer_token`` is true.
+        """
+        extra = conn.extra_dejson or {}
+        host = (conn.host or "").strip()
+        if not host:
+            raise PrometheusConfigError(f"connection {conn.conn_id!r} has no host (the Prometheus URL)")
+        if "://" in host:
+            url = host.rstrip("/")
+            if conn.port and not re.match(r"^[a-z]+://[^/]*:\d+", url, re.IGNORECASE):
+                scheme, rest = url.split("://", 1)
+                netloc, _, path = rest.partition("/")
+                url = f"{scheme}://{netloc}:{conn.port}" + (f"/{path}" if path else "")
+        else:
+            scheme = (conn.schema or "http").lower()
+            if scheme not in ("http", "https"):
+                scheme = "http"
+            url = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+            url = url.rstrip("/")
+        verify_raw = extra.get("verify")
+        if isinstance(verify_raw, str) and verify_raw.strip().lower() not in _TRUE | _FALSE:
+            verify: bool | str = verify_raw  # a CA bundle path
+        else:
+            verify = _as_bool(verify_raw, "verify", True)
+        auth = None
+        headers: dict[str, str] = {}
+        if _as_bool(extra.get("bearer_token"), "bearer_token", False):
+            if not conn.password:
+                raise PrometheusConfigError(f"connection {conn.conn_id!r}: bearer_token is set but password is empty")
+            headers["Authorization"] = f"Bearer {conn.password}"
+        elif conn.login:
+            auth = (conn.login, conn.password or "")
+        try:
+            timeout = float(extra.get("timeout") or 30.0)
+        except (TypeError, ValueError):
+            raise PrometheusConfigError(f"connection extra 'timeout' must be seconds, got {extra.get('timeout')!r}") from None
+        return cls(
+            url=url,
+            verify=verify,
+            timeout=timeout,
+            file_sd_dir=extra.get("file_sd_dir") or _conf_fallback("file_sd_dir"),
+            rules_dir=extra.get("rules_dir") or _conf_fallback("rules_dir"),
+            promtool=extra.get("promtool") or None,
+            auth=auth,
+            headers=headers,
+        )
+
+
+def _conf_fallback(key: str) -> str | None:
+    from airflow.sdk import conf
+
+    try:
+        return conf.get("wecube", key, fallback=None) or None
+    except Exception:  # section unknown to an old config: no fallback
+        return None
+
+
+def _error_message(body: Any) -> tuple[str | None, str | None]:
+    """(errorType, error) from a Prometheus error body (bytes, str or dict)."""
+    try:
+        if isinstance(body, (bytes, str)):
+            body = json.loads(body)
+        if isinstance(body, dict) and body.get("error"):
+            return body.get("errorType"), str(body["error"])
+    except (ValueError, TypeError):
+        pass
+    return None, None
+
+
+def _from_client_exception(exc: Exception, promql: str) -> PrometheusError:
+    """Turn prometheus-api-client's ``HTTP Status Code N (b'...')`` into Prometheus's own message."""
+    text = str(exc)
+    match = re.match(r"^HTTP Status Code (\d+) \((.*)\)$", text, re.DOTALL)
+    status = int(match.group(1)) if match else None
+    body: Any = None
+    if match:
+        try:
+            body = ast.literal_eval(match.group(2))
+        except (ValueError, SyntaxError):
+            body = match.group(2)
+    error_type, message = _error_message(body)
+    detail = message or (body.decode(errors="replace") if isinstance(body, bytes) else str(body or text)).strip()
+    cls = PrometheusQueryError if status in (400, 422) else PrometheusError
+    return cls(
+        f"Prometheus refused query {promql!r} (HTTP {status}"
+        + (f", {error_type}" if error_type else "")
+        + f"): {detail}",
+        status_code=status,
+        error_type=error_type,
+    )
+
+
+def series_name(labels: Mapping[str, str]) -> str:
+    """``metric{a="b",c="d"}`` (labels sorted): the column name of a series."""
+    labels = dict(labels)
+    name = labels.pop("__name__", "")
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def parse_instant_result(data: Any) -> list[dict[str, Any]]:
+    """Normalise ``data.result`` of an instant query into ``[{labels, value, timestamp}]``.
+
+    A scalar becomes one series with no labels; a range-vector selector keeps ``values``
+    (``[(timestamp, value), ...]``) with ``value`` the last one.
+    """
+    result_type = data.get("resultType") if isinstance(data, dict) else None
+    result = data.get("result") if isinstance(data, dict) else data
+    if result_type in ("scalar", "string") or (
+        isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict)
+    ):
+        ts, value = result
+        return [{"labels": {}, "value": _to_float(value), "timestamp": float(ts)}]
+    out = []
+    for item in result or []:
+        if "values" in item:
+            values = [(float(t), _to_float(v)) for t, v in item["values"]]
+            ts, value = values[-1] if values else (None, float("nan"))
+            out.append({"labels": dict(item.get("metric", {})), "value": value, "timestamp": ts, "values": values})
+        else:
+            ts, value = item["value"]
+            out.append({"labels": dict(item.get("metric", {})), "value": _to_float(value), "timestamp": float(ts)})
+    return out
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+class PrometheusHook(BaseHook):
+    """Talk to Prometheus: PromQL queries, file_sd targets and rule groups.
+
+    :param prometheus_conn_id: the ``prometheus`` connection: URL, optional basic auth or bearer
+        token, TLS ``verify``, and extras ``file_sd_dir`` / ``rules_dir`` (falling back to
+        ``[wecube] file_sd_dir`` / ``rules_dir``) for the folders Prometheus reads.
+    """
+
+    conn_name_attr = "prometheus_conn_id"
+    default_conn_name = "prometheus_default"
+    conn_type = "prometheus"
+    hook_name = "Prometheus"
+
+    def __init__(self, prometheus_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prometheus_conn_id = prometheus_conn_id
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> PrometheusSettings:
+        """The resolved connection (read once per hook)."""
+        return PrometheusSettings.from_connection(self.get_connection(self.prometheus_conn_id))
+
+    @cached_property
+    def _session(self) -> requests.Session:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        session = requests.Session()
+        session.verify = self.settings.verify
+        session.headers.update(self.settings.headers)
+        if self.settings.auth:
+            session.auth = self.settings.auth
+        # few quick retries on a proxy hiccup or a Prometheus still starting (503); no long backoff
+        retry = Retry(
+            total=2,
+            connect=1,
+            backoff_factor=0.2,
+            status_forcelist=[502, 503, 504],
+            allowed_methods=None,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def get_conn(self) -> PrometheusConnect:
+        """A ``prometheus_api_client.PrometheusConnect`` on this connection (shared HTTP session)."""
+        from prometheus_api_client import PrometheusConnect
+
+        client = PrometheusConnect(
+            url=self.settings.url,
+            session=self._session,
+            headers=dict(self.settings.headers) or None,
+            auth=self.settings.auth,
+            timeout=self.settings.timeout,
+        )
+        return client
+
+    @cached_property
+    def client(self) -> PrometheusConnect:
+        """The cached :meth:`get_conn` client."""
+        return self.get_conn()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        import requests
+
+        url = f"{self.settings.url}{path}"
+        try:
+            return self._session.request(method, url, timeout=self.settings.timeout, **kwargs)
+        except requests.exceptions.RequestException as exc:
+            raise PrometheusUnreachableError(f"Prometheus at {self.settings.url} is unreachable: {exc}") from None
+
+    def _api(self, path: str, **params: Any) -> Any:
+        """GET ``/api/v1/<path>`` and return ``data``; errors carry Prometheus's message."""
+        response = self._request("GET", f"/api/v1/{path}", params=params or None)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
+            error_type, message = _error_message(body)
+            raise PrometheusError(
+                f"Prometheus /api/v1/{path} answered HTTP {response.status_code}: "
+                f"{message or response.text[:500].strip()}",
+                status_code=response.status_code,
+                error_type=error_type,
+            )
+        return body.get("data")
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Used by the UI's Test button: ask for the build info."""
+        try:
+            info = self._api("status/buildinfo")
+        except PrometheusError as exc:
+            return False, str(exc)
+        return True, f"Connected to Prometheus {info.get('version', '?')} at {self.settings.url}"
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _query_call(self, fn, promql: str, *args: Any, **kwargs: Any) -> Any:
+        import requests
+        from prometheus_api_client import PrometheusApiClientException
+
+        if not isinstance(promql, str) or not promql.strip():
+            raise PrometheusQueryError(f"PromQL must be a non-empty string, got {promql!r}")
+        try:
+            return fn(promql, *args, **kwargs)
+        except PrometheusApiClientException as exc:
+            raise _from_client_exception(exc, promql) from None
+        except requests.exceptions.RequestException as exc:
+            raise PrometheusUnreachableError(f"Prometheus at {self.settings.url} is unreachable: {exc}") from None
+
+    def query(self, promql: str, at: TimeLike | None = None) -> list[dict[str, Any]]:
+        """Instant query.
+
+        :param promql: the PromQL expression
+        :param at: evaluation time (datetime or unix seconds); default now
+        :return: one dict per series: ``labels``, ``value`` (float), ``timestamp`` (unix seconds)
+        """
+        params = {"time": format_ms(to_ms(at))} if at is not None else None
+        result = self._query_call(self.client.custom_query, promql, params=params)
+        return parse_instant_result(result)
+
+    def _range_chunks(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> Iterable[list[dict]]:
+        start_ms, end_ms, step_ms = to_ms(start), to_ms(end), duration_ms(step)
+        if end_ms < start_ms:
+            raise PrometheusQueryError(f"end ({end}) is before start ({start})")
+        step_s = format_ms(step_ms)
+        for chunk_start, chunk_end in split_range(start_ms, end_ms, step_ms, MAX_POINTS):
+            # start/end passed as exact strings: the client's own rounding to whole seconds is overridden
+            params = {"start": format_ms(chunk_start), "end": format_ms(chunk_end)}
+            yield self._query_call(
+                self.client.custom_query_range,
+                promql,
+                start_time=datetime.fromtimestamp(chunk_start / 1000),
+                end_time=datetime.fromtimestamp(chunk_end / 1000),
+                step=step_s,
+                params=params,
+            )
+
+    def _range_columns(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> dict[str, tuple]:
+        """``{series name: (timestamps ms int64 array, values float array)}`` stitched over chunks."""
+        import numpy as np
+
+        parts: dict[str, list[tuple]] = {}
+        for result in self._range_chunks(promql, start, end, step):
+            for item in result:
+                values = item.get("values") or []
+                if not values:
+                    continue
+                ts, vals = zip(*values)
+                ts_ms = np.rint(np.asarray(ts, dtype=np.float64) * 1000).astype(np.int64)
+                arr = np.asarray(vals, dtype=object).astype(np.float64)
+                parts.setdefault(series_name(item.get("metric", {})), []).append((ts_ms, arr))
+        return {
+            name: (np.concatenate([p[0] for p in chunks]), np.concatenate([p[1] for p in chunks]))
+            for name, chunks in parts.items()
+        }
+
+    def query_range(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> pd.DataFrame:
+        """Range query into a frame: UTC ``DatetimeIndex`` named ``timestamp``, one column per series.
+
+        Ranges longer than Prometheus's 11,000 points per series are split on the step grid and
+        stitched: every instant once, none missing.
+
+        :param start: first instant (datetime, unix seconds or ISO 8601)
+        :param end: last instant (inclusive)
+        :param step: seconds or a Prometheus duration (``"15s"``, ``"1m"``)
+        """
+        columns = self._range_columns(promql, start, end, step)
+        return _frame({name: columns[name] for name in sorted(columns)})
+
+    def query_range_frame(
+        self, queries: Mapping[str, str], start: TimeLike, end: TimeLike, step: StepLike
+    ) -> pd.DataFrame:
+        """Several range queries into one aligned frame, one column per name.
+
+        Each query must return exactly one series (aggregate it, e.g. ``sum(...)``); instants
+        where a query has no sample are NaN.
+
+        :param queries: ``{column name: promql}``
+        """
+        if not isinstance(queries, Mapping) or not queries:
+            raise PrometheusQueryError("queries must be a non-empty mapping of column name to PromQL")
+        columns = {}
+        for name, promql in queries.items():
+            got = self._range_columns(promql, start, end, step)
+            if len(got) != 1:
+                shown = ", ".join(sorted(got)[:5]) + (" ..." if len(got) > 5 else "")
+                raise PrometheusQueryError(
+                    f"query {name!r} ({promql}) returned {len(got)} series, expected exactly 1"
+                    + (f": {shown}" if got else "")
+                    + "; aggregate it (e.g. sum(...)) or narrow its labels"
+                )
+            columns[name] = next(iter(got.values()))
+        return _frame(columns)
+
+    async def aquery(self, promql: str, at: TimeLike | None = None) -> list[dict[str, Any]]:
+        """Async instant query (for triggers), same result as :meth:`query`."""
+        import httpx
+
+        if not isinstance(promql, str) or not promql.strip():
+            raise PrometheusQueryError(f"PromQL must be a non-empty string, got {promql!r}")
+        settings = PrometheusSettings.from_connection(await self.aget_connection(self.prometheus_conn_id))
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = format_ms(to_ms(at))
+        try:
+            async with httpx.AsyncClient(
+                verify=settings.verify, headers=settings.headers, auth=settings.auth, timeout=settings.timeout
+            ) as client:
+                response = await client.get(f"{settings.url}/api/v1/query", params=params)
+        except httpx.HTTPError as exc:
+            raise PrometheusUnreachableError(f"Prometheus at {settings.url} is unreachable: {exc!r}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
+            error_type, message = _error_message(body)
+            cls = PrometheusQueryError if response.status_code in (400, 422) else PrometheusError
+            raise cls(
+                f"Prometheus refused query {promql!r} (HTTP {response.status_code}"
+                + (f", {error_type}" if error_type else "")
+                + f"): {message or response.text[:500].strip()}",
+                status_code=response.status_code,
+                error_type=error_type,
+            )
+        return parse_instant_result(body.get("data"))
+
+    def check(self, promql: str, condition: str) -> tuple[ConditionResult, list[dict[str, Any]]]:
+        """Query now and evaluate a sensor condition (see :mod:`airflow_wecube.prometheus.conditions`)."""
+        from airflow_wecube.prometheus.conditions import parse_condition
+
+        parsed = parse_condition(condition)
+        series = self.query(promql)
+        return parsed.evaluate(series), series
+
+    # -- targets (file_sd) --------------------------------------------------------------------
+
+    def _folder(self, key: str) -> Path:
+        value = getattr(self.settings, key)
+        if not value:
+            raise PrometheusConfigError(
+                f"connection {self.prometheus_conn_id!r} has no extra {key!r} and [wecube] {key} is not set"
+            )
+        return Path(value)
+
+    def active_targets(self) -> list[dict[str, Any]]:
+        """``/api/v1/targets`` active targets as Prometheus lists them."""
+        return list((self._api("targets", state="active") or {}).get("activeTargets") or [])
+
+    def _listed(self, job: str) -> dict[str, dict[str, Any]]:
+        listed = {}
+        for t in self.active_targets():
+            if (t.get("labels") or {}).get("job") == job:
+                listed[(t.get("discoveredLabels") or {}).get("__address__")] = t
+        return listed
+
+    def wait_for_targets(self, job: str, targets: Iterable[str], *, present: bool = True, timeout: float = 60.0) -> None:
+        """Wait (bounded) until Prometheus lists all ``targets`` of ``job`` (or none of them)."""
+        targets = file_sd.validate_targets(targets)
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = self._listed(job)
+            missing = [t for t in targets if (t in listed) != present]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                state = "listed" if present else "gone"
+                raise PrometheusError(
+                    f"targets {missing} of job {job!r} not {state} in Prometheus's /api/v1/targets after {timeout:.0f}s; "
+                    f"the file {file_sd.target_file(self._folder('file_sd_dir'), job)} was written: check that "
+                    "Prometheus's file_sd_configs covers it"
+                )
+            time.sleep(0.5)
+
+    def register_targets(
+        self,
+        job: str,
+        targets: str | Iterable[str],
+        labels: Mapping[str, str] | None = None,
+        *,
+        confirm: bool = True,
+        timeout: float = 60.0,
+    ) -> list[str]:
+        """Add ``targets`` (``host:port``) to the file_sd file of ``job``; idempotent, under a file lock.
+
+        :param labels: labels for these targets (``job`` is set to ``job``)
+        :param confirm: wait until ``/api/v1/targets`` lists every target (bounded by ``timeout``)
+        :return: the targets that were added or relabelled (empty when all were already there)
+        """
+        targets = file_sd.validate_targets(targets)
+        changed = file_sd.register(self._folder("file_sd_dir"), job, targets, labels)
+        self.log.info("job %s: registered %s (already there: %s)", job, changed, [t for t in targets if t not in changed])
+        if confirm:
+            self.wait_for_targets(job, targets, present=True, timeout=timeout)
+        return changed
+
+    def deregister_targets(
+        self, job: str, targets: str | Iterable[str], *, confirm: bool = True, timeout: float = 60.0
+    ) -> list[str]:
+        """Remove ``targets`` from ``job``'s file_sd file; idempotent, under a file lock.
+
+        :param confirm: wait until ``/api/v1/targets`` no longer lists them
+        :return: the targets that were removed
+        """
+        targets = file_sd.validate_targets(targets)
+        removed = file_sd.deregister(self._folder("file_sd_dir"), job, targets)
+        self.log.info("job %s: deregistered %s (not registered: %s)", job, removed, [t for t in targets if t not in removed])
+        if confirm:
+            self.wait_for_targets(job, targets, present=False, timeout=timeout)
+        return removed
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """``POST /-/reload`` (needs ``--web.enable-lifecycle``); raises with Prometheus's message."""
+        response = self._request("POST", "/-/reload")
+        if response.status_code != 200:
+            raise PrometheusError(
+                f"Prometheus reload failed (HTTP {response.status_code}): {response.text.strip()[:2000]}"
+                + (" (is --web.enable-lifecycle set?)" if response.status_code == 403 else ""),
+                status_code=response.status_code,
+            )
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """``/api/v1/rules`` groups as Prometheus lists them."""
+        return list((self._api("rules") or {}).get("groups") or [])
+
+    def _loaded_group(self, name: str) -> dict[str, Any] | None:
+        for group in self.rule_groups():
+            if group.get("name") == name and Path(group.get("file", "")).name == f"{name}.yml":
+                return group
+        return None
+
+    def apply_rule_group(
+        self,
+        name: str,
+        rules: Iterable[Mapping[str, Any]],
+        *,
+        interval: str | int | float | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Write rule group ``name`` (file ``<rules_dir>/<name>.yml``), reload Prometheus, confirm it loaded.
+
+        The file is checked with ``promtool check rules`` before it goes live; if promtool or the
+        reload refuses it, the previous file is kept (or none) and the error carries their message.
+
+        :param rules: dicts with ``alert`` or ``record``, ``expr``, and optional ``for``, ``labels``,
+            ``annotations`` (as in a Prometheus rule file)
+        :param interval: evaluation interval of the group (default: Prometheus's global one)
+        :return: the group as ``/api/v1/rules`` lists it
+        """
+        text = rule_files.render_group(name, rules, interval)
+        path = rule_files.rule_file(self._folder("rules_dir"), name)
+        rule_files.check_rules_text(text, promtool=self.settings.promtool, display_name=path.name)
+        expected = [r.get("alert") or r.get("record") for r in rule_files.normalise_rules(rules)]
+        try:
+            with rule_files.group_lock(path):
+                previous = rule_files.read_text(path)
+                if previous != text:
+                    atomic_write_text(path, text)
+                try:
+                    self.reload()
+                except PrometheusError as exc:
+                    rule_files.restore(path, previous)
+                    self._reload_quietly()
+                    raise PrometheusRuleError(
+                        f"Prometheus did not load rule group {name!r}; the previous file was restored: {exc}",
+                        output=str(exc),
+                    ) from None
+        except rule_files.Timeout:
+            raise PrometheusRuleError(f"could not lock {path}; nothing was changed") from None
+        group = self._wait_group(name, present=True, timeout=timeout)
+        loaded = [r.get("name") for r in group.get("rules", [])]
+        if loaded != expected:
+            raise PrometheusRuleError(f"rule group {name!r} loaded with rules {loaded}, expected {expected}")
+        self.log.info("rule group %s live in %s (%d rules)", name, path, len(loaded))
+        return group
+
+    def delete_rule_group(self, name: str, *, timeout: float = 30.0) -> bool:
+        """Remove rule group ``name``'s file, reload, confirm it is gone; False if there was none."""
+        path = rule_files.rule_file(self._folder("rules_dir"), name)
+        try:
+            with rule_files.group_lock(path):
+                previous = rule_files.read_text(path)
+                if previous is None:
+                    return False
+                path.unlink()
+                try:
+                    self.reload()
+                except PrometheusError as exc:
+                    rule_files.restore(path, previous)
+                    self._reload_quietly()
+                    raise PrometheusRuleError(
+                        f"Prometheus reload failed while removing rule group {name!r}; file restored: {exc}",
+                        output=str(exc),
+                    ) from None
+        except rule_files.Timeout:
+            raise PrometheusRuleError(f"could not lock {path}; nothing was changed") from None
+        self._wait_group(name, present=False, timeout=timeout)
+        self.log.info("rule group %s removed (%s)", name, path)
+        return True
+
+    def _reload_quietly(self) -> None:
+        try:
+            self.reload()
+        except PrometheusError as exc:
+            self.log.warning("reload after restoring a rule file failed too: %s", exc)
+
+    def _wait_group(self, name: str, *, present: bool, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            group = self._loaded_group(name)
+            if (group is not None) == present:
+                return group or {}
+            if time.monotonic() >= deadline:
+                state = "listed" if present else "gone"
+                raise PrometheusRuleError(
+                    f"rule group {name!r} not {state} in Prometheus's /api/v1/rules after {timeout:.0f}s; "
+                    "check that the config's rule_files cover the rules folder"
+                )
+            time.sleep(0.25)
+
+
+def _frame(columns: Mapping[str, tuple]) -> pd.DataFrame:
+    """Aligned frame from ``{name: (ts_ms, values)}``: outer join on timestamps, UTC index."""
+    import numpy as np
+    import pandas as pd
+
+    if not columns:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype=float)
+    all_ts = [ts for ts, _ in columns.values()]
+    first = all_ts[0]
+    if all(len(ts) == len(first) and np.array_equal(ts, first) for ts in all_ts[1:]):
+        index_ms = first
+        data = {name: vals for name, (_, vals) in columns.items()}
+    else:
+        index_ms = np.unique(np.concatenate(all_ts))
+        data = {}
+        for name, (ts, vals) in columns.items():
+            col = np.full(len(index_ms), np.nan)
+            col[np.searchsorted(index_ms, ts)] = vals
+            data[name] = col
+    index = pd.DatetimeIndex(pd.to_datetime(index_ms, unit="ms", utc=True), name="timestamp")
+    return pd.DataFrame(data, index=index, columns=list(columns))
+
+
+__all__ = ["PrometheusHook", "PrometheusSettings", "parse_instant_result", "series_name", "to_unix"]
