@@ -38,9 +38,9 @@ def registry_path(explicit: str | os.PathLike | None = None) -> Path:
     """The plugin registry folder: explicit, else ``$WECUBE_REGISTRY_PATH``, else
     ``[wecube] registry_path``, else ``wecube_plugins/`` in the DAGs folder (so it travels with the
     DAG bundle to every scheduler and worker)."""
-    for candidate in (explicit, os.environ.get("WECUBE_REGISTRY_PATH"), airflow_option("registry_path")):
-        if candidate:
-            return Path(candidate).expanduser()
+    candidate = explicit or os.environ.get("WECUBE_REGISTRY_PATH") or airflow_option("registry_path")
+    if candidate:
+        return Path(candidate).expanduser()
     return dags_folder() / "wecube_plugins"
 
 

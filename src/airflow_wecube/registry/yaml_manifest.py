@@ -79,13 +79,10 @@ def load_yaml_manifest(data: bytes | str, *, source: str = "manifest.yaml", vers
     try:
         return Package.model_validate(fields)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple("package" if p == "name" and i == 0 else p for i, p in enumerate(err["loc"]))
-        at = _node_at(node, loc)
-        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise ManifestError(
-            f"{'.'.join(str(p) for p in loc)}: {err['msg']}{more}",
-            source=source,
-            line=at.start_mark.line + 1,
-            element=".".join(str(p) for p in loc),
-        ) from None
+        found = []
+        for err in e.errors()[:10]:
+            loc = tuple("package" if p == "name" and i == 0 else p for i, p in enumerate(err["loc"]))
+            found.append((_node_at(node, loc).start_mark.line + 1, ".".join(str(p) for p in loc), err["msg"]))
+        line, key, _ = found[0]
+        text = "; ".join(f"line {ln} {k}: {msg}" for ln, k, msg in found)
+        raise ManifestError(text, source=source, line=line, element=key) from None

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_wecube.exceptions import RegistryError
+from airflow_wecube.registry import Registry, split_service
+from airflow_wecube.registry.xml import load_register_xml
+
+
+def pkg(version: str, path: str = "/a"):
+    return load_register_xml(
+        f"<package name='demo' version='{version}'><plugins><plugin name='p'>"
+        f"<interface action='a' path='{path}'/></plugin></plugins></package>".encode()
+    )
+
+
+def test_versions_side_by_side_highest_wins(tmp_path):
+    reg = Registry(tmp_path)
+    for v in ("1.2.9", "1.2.10", "1.10.0", "v1.3.0"):
+        reg.register(pkg(v, path=f"/{v}"))
+    assert reg.packages() == {"demo": ["1.2.9", "1.2.10", "v1.3.0", "1.10.0"]}
+    assert reg.service("demo/p/a").version == "1.10.0"
+    assert reg.service("demo@1.2.10/p/a").path == "/1.2.10"
+    assert reg.service("demo/p/a", version="1.2.9").path == "/1.2.9"
+
+
+def test_same_version_twice_refused_unless_replace(tmp_path):
+    reg = Registry(tmp_path)
+    reg.register(pkg("1.0", "/old"))
+    with pytest.raises(RegistryError, match="already registered.*--replace"):
+        reg.register(pkg("1.0", "/new"))
+    assert reg.service("demo/p/a").path == "/old"
+    reg.register(pkg("1.0", "/new"), replace=True)
+    assert reg.service("demo/p/a").path == "/new"
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    reg = Registry(tmp_path)
+    reg.register(pkg("1.0"))
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["1.0.json"]
+
+
+def test_remove(tmp_path):
+    reg = Registry(tmp_path)
+    reg.register(pkg("1.0"))
+    reg.register(pkg("2.0"))
+    assert reg.remove("demo", "1.0") == ["1.0"]
+    assert reg.packages() == {"demo": ["2.0"]}
+    with pytest.raises(RegistryError, match="not registered"):
+        reg.remove("demo", "1.0")
+    assert reg.remove("demo") == ["2.0"]
+    assert reg.packages() == {}
+
+
+def test_unknown_lookups_are_clear(tmp_path):
+    reg = Registry(tmp_path)
+    with pytest.raises(RegistryError, match="not registered"):
+        reg.service("nope/p/a")
+    reg.register(pkg("1.0"))
+    with pytest.raises(RegistryError, match="no service 'demo/p/b'.*demo/p/a"):
+        reg.service("demo/p/b")
+    with pytest.raises(RegistryError, match="no version '9'"):
+        reg.service("demo@9/p/a")
+    with pytest.raises(RegistryError, match="not a service name"):
+        split_service("just-a-name")
+
+
+def test_cache_sees_replacement(tmp_path):
+    reg = Registry(tmp_path)
+    reg.register(pkg("1.0", "/one"))
+    assert reg.service("demo/p/a").path == "/one"
+    reg.register(pkg("1.0", "/two"), replace=True)
+    assert Registry(tmp_path).service("demo/p/a").path == "/two"
+
+
+def test_corrupt_file_is_reported(tmp_path):
+    reg = Registry(tmp_path)
+    reg.register(pkg("1.0"))
+    (tmp_path / "demo" / "1.0.json").write_text("{broken")
+    with pytest.raises(RegistryError, match="corrupt"):
+        reg.get("demo")
