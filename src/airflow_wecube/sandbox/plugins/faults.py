@@ -71,7 +71,7 @@ def delay(call: Call) -> PluginResponse:
         return failure(f"bad request: {e}")
     slept = max(waits, default=0.0)
     time.sleep(slept)
-    return success([ok_output(e.get("callbackParameter", ""), slept=slept) for e in call.request.inputs])
+    return success([ok_output(e.get("callbackParameter", ""), slept=f"{slept:g}") for e in call.request.inputs])
 
 
 @fault.request("flaky")

@@ -1,0 +1,80 @@
+"""The sandbox FastAPI app: health, call introspection, and one router per plugin package."""
+
+from __future__ import annotations
+
+import hmac
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Header, HTTPException, Query
+
+from airflow_wecube.registry.models import Package
+from airflow_wecube.registry.xml import load_register_xml
+from airflow_wecube.sandbox import DEFAULT_TOKEN, manifests_dir
+from airflow_wecube.sandbox.plugins import packages
+from airflow_wecube.sandbox.store import Store
+
+
+def load_manifest(package: str) -> Package:
+    """The shipped ``register.xml`` of one sandbox package."""
+    path = manifests_dir() / f"{package}.register.xml"
+    return load_register_xml(path.read_bytes(), source=str(path))
+
+
+def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
+    """Build the app; creates the SQLite tables at ``db_path``.
+
+    :param db_path: the SQLite file holding the plugins' state and the calls received
+    :param token: the bearer token every plugin endpoint and ``/sandbox/calls`` require
+    :raises RuntimeError: when a served interface is not declared, at the same path, in its manifest
+    """
+    if not token:
+        raise ValueError("the sandbox needs a non-empty token")
+    plugin_packages = packages()
+    store = Store(db_path, schemas=[p.schema for p in plugin_packages if p.schema])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="WeCube sandbox plugins",
+        description="Reference plugin server speaking the WeCube plugin protocol (airflow-provider-wecube).",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.services = {}
+    for package in plugin_packages:
+        app.include_router(package.router(store, token, load_manifest(package.name)))
+        app.state.services.update(package.services())
+
+    def check(authorization: str | None) -> None:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(status_code=401, detail="unauthorized: expected 'Authorization: Bearer <token>'")
+
+    @app.get("/health", tags=["sandbox"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/sandbox/calls", tags=["sandbox"])
+    def calls(
+        request_id: str | None = Query(default=None, description="only the calls carrying this requestId"),
+        authorization: str | None = Header(default=None),
+    ) -> list[dict]:
+        """Calls received by the plugin endpoints, oldest first: ids, path, every header, inputs."""
+        check(authorization)
+        return store.calls(request_id)
+
+    @app.delete("/sandbox/calls", tags=["sandbox"])
+    def clear_calls(authorization: str | None = Header(default=None)) -> dict[str, int]:
+        check(authorization)
+        return {"deleted": store.clear_calls()}
+
+    @app.get("/sandbox/services", tags=["sandbox"])
+    def services() -> dict[str, str]:
+        """Every service served, with its path (no secret here, so no auth)."""
+        return dict(app.state.services)
+
+    return app
