@@ -23,3 +23,17 @@ def wecube_fixtures() -> Path:
     path = FIXTURES / "wecube"
     assert path.is_dir(), f"shared fixtures missing at {path}"
     return path
+
+
+@pytest.fixture(scope="session")
+def plugin_registry():
+    """The session's plugin registry ($WECUBE_REGISTRY_PATH) with the sandbox plugins registered."""
+    import os
+
+    from airflow_wecube.registry import Registry, load_manifest
+    from airflow_wecube.sandbox import manifest_paths
+
+    registry = Registry(os.environ["WECUBE_REGISTRY_PATH"])
+    for path in manifest_paths():
+        registry.register(load_manifest(path), replace=True)
+    return registry

@@ -1,0 +1,159 @@
+"""WeCubePluginHook against the real sandbox plugin server on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
+from airflow_wecube.hooks.plugin import WeCubePluginHook
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hook(wecube_conn, plugin_registry):
+    return WeCubePluginHook(registry=plugin_registry, retry_delay=0.05)
+
+
+def test_one_call_for_many_entities_in_input_order(hook, sandbox):
+    inputs = [{"callbackParameter": f"e{i}", "message": f"m{i}", "count": i} for i in (3, 1, 2)]
+    result = hook.call("faults/fault/echo", inputs, request_id="order-1")
+    assert [o["callbackParameter"] for o in result.outputs] == ["e3", "e1", "e2"]
+    assert [o["message"] for o in result.outputs] == ["m3", "m1", "m2"]
+    assert result.ok and result.failed == []
+    assert len(sandbox.calls("order-1")) == 1
+
+
+def test_dict_input_gets_callback_parameter(hook):
+    result = hook.call("cmdb/ci/create", {"type": "vpc", "name": "hook-vpc"})
+    assert result.outputs[0]["callbackParameter"] == "0"
+    assert result.outputs[0]["guid"]
+    again = hook.call("cmdb/ci/create", {"type": "vpc", "name": "hook-vpc"})
+    assert again.outputs[0]["guid"] == result.outputs[0]["guid"]
+
+
+def test_invalid_inputs_fail_before_any_http(hook, sandbox):
+    with pytest.raises(ParameterValidationError) as e:
+        hook.call(
+            "cmdb/ci/create",
+            [{"callbackParameter": "a", "name": "x", "colour": "red"}, {"callbackParameter": "b", "type": {"no": 1}, "name": "y"}],
+            request_id="invalid-1",
+        )
+    msg = str(e.value)
+    assert "entity a: missing required type" in msg
+    assert "entity a: unknown parameter(s) colour" in msg
+    assert "entity b: type: expected string, got dict" in msg
+    assert sandbox.calls("invalid-1") == []
+
+
+def test_int_and_list_datatypes(hook):
+    with pytest.raises(ParameterValidationError, match="count: expected int, got str.*items: expected list"):
+        hook.call("faults/fault/echo", {"count": "many", "items": "a,b"})
+    assert hook.call("faults/fault/echo", {"count": "7", "items": ["a"]}).ok
+
+
+def test_retries_5xx_with_the_same_request_id(hook, sandbox):
+    result = hook.call("faults/fault/flaky", {"fail_times": 2}, request_id="flaky-1")
+    assert int(result.outputs[0]["attempt"]) == 3
+    calls = sandbox.calls("flaky-1")
+    assert len(calls) == 3
+    assert {c["requestId"] for c in calls} == {"flaky-1"}
+
+
+def test_gives_up_after_retry_limit(wecube_conn, plugin_registry, sandbox):
+    hook = WeCubePluginHook(registry=plugin_registry, retry_limit=2, retry_delay=0.01)
+    with pytest.raises(WeCubePluginError, match="failed after 3 attempts: HTTP 500"):
+        hook.call("faults/fault/flaky", {"fail_times": 10}, request_id="flaky-2")
+    assert len(sandbox.calls("flaky-2")) == 3
+
+
+def test_unreachable_plugin_is_retried_then_fails(plugin_registry, monkeypatch):
+    from tests.fixtures.sandbox import free_port
+
+    conn = {"conn_type": "wecube", "host": f"http://127.0.0.1:{free_port()}", "password": "t"}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_DOWN", json.dumps(conn))
+    hook = WeCubePluginHook("wecube_down", registry=plugin_registry, retry_limit=1, retry_delay=0.01)
+    with pytest.raises(WeCubePluginError, match="failed after 2 attempts: ConnectionError"):
+        hook.call("faults/fault/echo", {"message": "hi"})
+
+
+def test_result_code_1_fails_with_its_message_and_is_not_retried(hook, sandbox):
+    with pytest.raises(WeCubePluginError, match="resultCode 1: quota exceeded") as e:
+        hook.call("faults/fault/result-code-1", {"message": "quota exceeded"}, request_id="rc1")
+    assert e.value.result is not None
+    assert len(sandbox.calls("rc1")) == 1
+
+
+def test_body_not_json(hook):
+    with pytest.raises(WeCubePluginError, match="not JSON"):
+        hook.call("faults/fault/invalid-json", {})
+
+
+def test_body_not_the_protocol(hook):
+    with pytest.raises(WeCubePluginError, match="not the WeCube plugin protocol"):
+        hook.call("faults/fault/not-protocol", {})
+
+
+def test_partial_failure_keeps_successful_outputs(hook):
+    inputs = [
+        {"callbackParameter": "ok1", "value": "a"},
+        {"callbackParameter": "bad", "fail": "Y"},
+        {"callbackParameter": "ok2", "value": "b"},
+    ]
+    with pytest.raises(WeCubePluginError, match="failed on purpose: bad") as e:
+        hook.call("faults/fault/entity-errors", inputs)
+    result = e.value.result
+    assert [o["callbackParameter"] for o in result.failed] == ["bad"]
+    assert [o["value"] for o in result.succeeded] == ["a", "b"]
+
+
+def test_wrong_token_is_a_failure_with_the_plugin_message(sandbox, plugin_registry, monkeypatch):
+    conn = {"conn_type": "wecube", "host": sandbox.url, "password": "wrong-token"}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_BADTOKEN", json.dumps(conn))
+    hook = WeCubePluginHook("wecube_badtoken", registry=plugin_registry, retry_delay=0.01)
+    with pytest.raises(WeCubePluginError, match="resultCode 1: unauthorized"):
+        hook.call("faults/fault/echo", {"message": "hi"})
+
+
+def test_headers_bearer_token_and_own_extras_stripped(sandbox, plugin_registry, monkeypatch):
+    conn = {
+        "conn_type": "wecube",
+        "host": sandbox.url,
+        "password": sandbox.token,
+        "extra": {"operator": "ops-bot", "timeout": 30, "X-Team": "platform"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_HEADERS", json.dumps(conn))
+    hook = WeCubePluginHook("wecube_headers", registry=plugin_registry)
+    hook.call("faults/fault/echo", {"message": "hi"}, request_id="headers-1")
+    (call,) = sandbox.calls("headers-1")
+    headers = call["headers"]
+    assert headers["authorization"] == f"Bearer {sandbox.token}"
+    assert headers["x-team"] == "platform"
+    assert "operator" not in headers and "timeout" not in headers
+    body_operator = call.get("operator")
+    if body_operator is not None:
+        assert body_operator == "ops-bot"
+
+
+def test_sensitive_value_sent_but_never_returned(hook, sandbox):
+    secret = "s3cr3t-hook-value"
+    result = hook.call("faults/fault/echo", {"message": "hi", "token": secret}, request_id="secret-1")
+    assert secret not in json.dumps(result.to_dict())
+    (call,) = sandbox.calls("secret-1")
+    assert call["inputs"][0]["token"] == secret  # it did reach the plugin
+    assert secret not in json.dumps(call["headers"])
+
+
+def test_unknown_service_is_clear(hook):
+    from airflow_wecube.exceptions import RegistryError
+
+    with pytest.raises(RegistryError, match="no service 'cmdb/ci/destroy'"):
+        hook.call("cmdb/ci/destroy", {})
+
+
+def test_thousand_entities_in_one_call(hook):
+    inputs = [{"callbackParameter": str(i), "message": str(i)} for i in range(1000)]
+    result = hook.call("faults/fault/echo", inputs)
+    assert len(result.outputs) == 1000 and result.outputs[999]["message"] == "999"
