@@ -24,7 +24,7 @@ Only ``name``, ``target`` and ``features`` are required.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -232,3 +232,36 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors())
         raise SpecError(f"{where}: invalid capacity spec: {problems}") from None
+
+
+def parse_time(value: "str | int | float | datetime") -> datetime:
+    """A point in time from ISO 8601 (``2025-01-31T02:00:00Z``; naive means UTC) or Unix seconds.
+
+    :raises SpecError: when the text is neither
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    text = str(value).strip()
+    try:
+        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise SpecError(f"not a time: {value!r} (use ISO 8601 such as 2025-01-31T02:00:00Z, or Unix seconds)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def resolve_window(spec: CapacitySpec, start=None, end=None, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The fit window: explicit ``start``/``end`` win; a missing end is now, a missing start is end - window.
+
+    :raises SpecError: when start is not before end
+    """
+    end_dt = parse_time(end) if end not in (None, "") else (now or datetime.now(timezone.utc))
+    start_dt = parse_time(start) if start not in (None, "") else end_dt - spec.window_td
+    if start_dt >= end_dt:
+        raise SpecError(f"start {start_dt.isoformat()} is not before end {end_dt.isoformat()}")
+    return start_dt, end_dt

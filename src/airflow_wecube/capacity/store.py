@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import uuid
@@ -33,6 +34,17 @@ def _check(kind: str, value: str) -> str:
     if not isinstance(value, str) or not _SAFE.match(value) or ".." in value:
         raise StoreError(f"invalid {kind} {value!r}")
     return value
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN/Infinity: store them as null (e.g. a p-value of a perfect fit)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _now() -> datetime:
@@ -84,6 +96,7 @@ class ModelStore:
                 fh.write(data)
 
     def _write_json(self, path, obj: Any) -> None:
+        obj = _finite(obj)
         self._write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False).encode() + b"\n")
 
     def _read_json(self, path) -> Any:
