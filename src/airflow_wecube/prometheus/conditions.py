@@ -143,3 +143,14 @@ def parse_condition(condition: str) -> Condition:
             raise ValueError(f"invalid condition {condition!r}: NaN never compares true")
         clauses.append(Clause(quantifier, match.group(2), number))
     return Condition(text=condition.strip(), clauses=tuple(clauses))
+
+
+def jsonable_series(series: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Series as plain JSON (for XCom and trigger events): labels, value, timestamp; NaN/Inf as strings."""
+    out = []
+    for s in series:
+        value = s.get("value")
+        if isinstance(value, float) and not math.isfinite(value):
+            value = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        out.append({"labels": dict(s.get("labels") or {}), "value": value, "timestamp": s.get("timestamp")})
+    return out
