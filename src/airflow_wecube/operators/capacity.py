@@ -33,6 +33,13 @@ def asset_uri(model: str) -> str:
     return f"{ASSET_URI_SCHEME}://{model}"
 
 
+def capacity_asset(model: str):
+    """The Asset other DAGs schedule on to react to a new accepted ``model``: ``schedule=[capacity_asset("ledger_cpu")]``."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"wecube_capacity_{model}", uri=asset_uri(model), group="capacity")
+
+
 def dags_folder() -> Path:
     return Path(conf.get("core", "dags_folder")).expanduser()
 

@@ -1,0 +1,149 @@
+"""Nightly capacity refit: for every model spec in ``capacity/*.yml`` beside this file,
+fetch → fit → gate → compare → publish.
+
+* **fetch**: range-query the spec's target and features from Prometheus (connection
+  ``prometheus_default``) over the spec's window ending at the run's time; staged in the store.
+* **fit**: OLS with inference (coefficients, 95% intervals, p-values, R², VIF, headroom), stored as
+  a new version with its plot.
+* **gate**: min samples, min R², max p-value. A failed gate fails the task: the baseline stays.
+* **compare**: drift against the accepted baseline (coefficient intervals and relative change,
+  Chow test, R² drop). Drift tells the owners through ``ON_DRIFT_NOTIFIERS`` and fails the task,
+  so the run shows it; otherwise the fit becomes the baseline.
+* **publish**: recording rule ``capacity:<model>:predicted`` and an efficiency-regression alert in
+  Prometheus, and an Asset event ``wecube-capacity://<model>`` (other DAGs may schedule on
+  ``airflow_wecube.operators.capacity.capacity_asset(model)``).
+
+Run parameters ``start``/``end`` (ISO 8601 or Unix seconds) override the window, e.g. to replay a day.
+The store is ``[wecube] capacity_store`` (local folder or object storage URL). The spec folder can be
+moved with the environment variable ``WECUBE_CAPACITY_SPECS``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG, AssetAlias, Param, get_current_context, task, task_group
+
+SPECS_DIR = Path(os.environ.get("WECUBE_CAPACITY_SPECS") or Path(__file__).resolve().parent / "capacity")
+SPEC_FILES = sorted(str(p) for p in SPECS_DIR.glob("*.yml"))  # listing only; specs are read in the tasks
+PROMETHEUS_CONN_ID = "prometheus_default"
+MODELS_ALIAS = AssetAlias("wecube-capacity-models")
+# Notifiers told when a model drifts, e.g. SmtpNotifier(to="{{ ... }}") from the smtp provider;
+# each is called with the task context plus "capacity_report" and "capacity_drift".
+ON_DRIFT_NOTIFIERS: list = []
+
+
+def _context_window(spec):
+    from airflow_wecube.capacity.spec import resolve_window
+
+    ctx = get_current_context()
+    params = ctx.get("params") or {}
+    end = params.get("end") or ctx.get("data_interval_end") or ctx["dag_run"].run_after
+    return resolve_window(spec, params.get("start"), end)
+
+
+with DAG(
+    dag_id="wecube_capacity_refit",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["wecube", "capacity"],
+    doc_md=__doc__,
+    params={
+        "start": Param(None, type=["null", "string", "integer"], description="window start (default: end - spec window)"),
+        "end": Param(None, type=["null", "string", "integer"], description="window end (default: the run's time)"),
+    },
+) as dag:
+
+    @task_group(group_id="refit")
+    def refit(spec_path: str):
+        @task
+        def fetch(spec_path: str) -> dict:
+            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.operators.capacity import fetch_frame, open_store
+
+            spec = load_spec(Path(spec_path))
+            start, end = _context_window(spec)
+            frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
+            ctx = get_current_context()
+            key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ctx['run_id']}-{ctx['ti'].map_index}")
+            open_store().write_frame(spec.name, key, frame)
+            print(f"{spec.name}: fetched {len(frame)} rows {start.isoformat()} .. {end.isoformat()}")
+            return {"spec_path": spec_path, "model": spec.name, "key": key,
+                    "window": {"start": start.isoformat(), "end": end.isoformat()}}
+
+        @task
+        def fit(fetched: dict) -> dict:
+            from airflow_wecube.capacity.pipeline import fit_and_save
+            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.operators.capacity import open_store
+
+            spec, store = load_spec(Path(fetched["spec_path"])), open_store()
+            try:
+                version = fit_and_save(spec, store.read_frame(spec.name, fetched["key"]), store, window=fetched["window"])
+            finally:
+                store.delete_frame(spec.name, fetched["key"])
+            record = store.load_version(spec.name, version)
+            print(f"{spec.name}: version {version}: {record['fit']['formula']} (R² {record['fit']['r2']:.4f}, n={record['fit']['n']})")
+            return {**fetched, "version": version}
+
+        @task
+        def gate(fitted: dict) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from airflow_wecube.capacity.gates import failed_messages
+            from airflow_wecube.capacity.pipeline import gate_version
+            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.operators.capacity import open_store
+
+            spec = load_spec(Path(fitted["spec_path"]))
+            gates = gate_version(spec, open_store(), fitted["version"])
+            if not gates["passed"]:
+                raise AirflowFailException(
+                    f"{spec.name} version {fitted['version']} failed its gates, baseline kept: "
+                    + "; ".join(failed_messages(gates))
+                )
+            return fitted
+
+        @task
+        def compare(gated: dict) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from airflow_wecube.capacity.pipeline import accept_if_clean, build_report, compare_version, format_report
+            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.operators.capacity import drift_summary, notify_drift, open_store
+
+            spec, store = load_spec(Path(gated["spec_path"])), open_store()
+            drift = compare_version(spec, store, gated["version"])
+            accepted = accept_if_clean(spec, store, gated["version"])
+            report = build_report(store, spec.name, gated["version"])
+            print(format_report(report))
+            if drift and drift["found"]:
+                notify_drift(ON_DRIFT_NOTIFIERS, get_current_context(), report)
+                raise AirflowFailException(drift_summary(report))
+            return {**gated, "accepted": accepted}
+
+        @task(outlets=[MODELS_ALIAS])
+        def publish(compared: dict) -> dict:
+            from airflow_wecube.capacity.rules import recording_rule_name
+            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.operators.capacity import capacity_asset, open_store, publish_rules
+
+            spec, store = load_spec(Path(compared["spec_path"])), open_store()
+            record = store.load_version(spec.name, compared["version"])
+            publish_rules(spec, record, prometheus_conn_id=PROMETHEUS_CONN_ID)
+            fit_ = record["fit"]
+            get_current_context()["outlet_events"][MODELS_ALIAS].add(
+                capacity_asset(spec.name),
+                extra={"version": compared["version"], "formula": fit_["formula"], "r2": fit_["r2"], "n": fit_["n"]},
+            )
+            print(f"{spec.name}: published {recording_rule_name(spec.name)} from version {compared['version']}")
+            return {"model": spec.name, "version": compared["version"], "rule": recording_rule_name(spec.name)}
+
+        publish(compare(gate(fit(fetch(spec_path)))))
+
+    refit.expand(spec_path=SPEC_FILES)
