@@ -125,6 +125,20 @@ class PrometheusSettings:
         )
 
 
+def _retry():
+    """Few quick retries on a proxy hiccup or a Prometheus still starting (503); no long backoff."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=2,
+        connect=1,
+        backoff_factor=0.2,
+        status_forcelist=[502, 503, 504],
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+
+
 def _conf_fallback(key: str) -> str | None:
     from airflow.sdk import conf
 
@@ -236,23 +250,13 @@ class PrometheusHook(BaseHook):
     def _session(self) -> requests.Session:
         import requests
         from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
 
         session = requests.Session()
         session.verify = self.settings.verify
         session.headers.update(self.settings.headers)
         if self.settings.auth:
             session.auth = self.settings.auth
-        # few quick retries on a proxy hiccup or a Prometheus still starting (503); no long backoff
-        retry = Retry(
-            total=2,
-            connect=1,
-            backoff_factor=0.2,
-            status_forcelist=[502, 503, 504],
-            allowed_methods=None,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = HTTPAdapter(max_retries=_retry())
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -264,6 +268,7 @@ class PrometheusHook(BaseHook):
         client = PrometheusConnect(
             url=self.settings.url,
             session=self._session,
+            retry=_retry(),
             headers=dict(self.settings.headers) or None,
             auth=self.settings.auth,
             timeout=self.settings.timeout,

@@ -1,0 +1,103 @@
+"""PrometheusHook connection handling (no server needed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import subprocess
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_wecube.hooks.prometheus import PrometheusHook, PrometheusSettings
+from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusUnreachableError
+
+
+def settings(**kw) -> PrometheusSettings:
+    return PrometheusSettings.from_connection(Connection(conn_id="p", conn_type="prometheus", **kw))
+
+
+def test_hook_metadata():
+    assert PrometheusHook.conn_name_attr == "prometheus_conn_id"
+    assert PrometheusHook.default_conn_name == "prometheus_default"
+    assert PrometheusHook.conn_type == "prometheus"
+    assert PrometheusHook.hook_name == "Prometheus"
+    assert PrometheusHook().prometheus_conn_id == "prometheus_default"
+
+
+@pytest.mark.parametrize(
+    ("kw", "url"),
+    [
+        ({"host": "http://127.0.0.1:9090"}, "http://127.0.0.1:9090"),
+        ({"host": "https://prom.example/prometheus/"}, "https://prom.example/prometheus"),
+        ({"host": "http://prom.example", "port": 9091}, "http://prom.example:9091"),
+        ({"host": "prom.example", "port": 9090}, "http://prom.example:9090"),
+        ({"host": "prom.example", "port": 443, "schema": "https"}, "https://prom.example:443"),
+        ({"host": "prom.example", "schema": "db"}, "http://prom.example"),
+    ],
+)
+def test_url_from_host_port_schema(kw, url):
+    assert settings(**kw).url == url
+
+
+def test_basic_auth_and_bearer_token_stay_out_of_repr():
+    basic = settings(host="http://h:1", login="u", password="s3cret-basic")
+    assert basic.auth == ("u", "s3cret-basic") and basic.headers == {}
+    bearer = settings(host="http://h:1", password="s3cret-token", extra=json.dumps({"bearer_token": True}))
+    assert bearer.auth is None and bearer.headers == {"Authorization": "Bearer s3cret-token"}
+    assert "s3cret" not in repr(basic) + repr(bearer)
+
+
+def test_verify_and_folders_from_extras():
+    s = settings(host="http://h:1", extra=json.dumps({"verify": "false", "file_sd_dir": "/a", "rules_dir": "/b"}))
+    assert (s.verify, s.file_sd_dir, s.rules_dir) == (False, "/a", "/b")
+    assert settings(host="http://h:1", extra=json.dumps({"verify": "/etc/ca.pem"})).verify == "/etc/ca.pem"
+    assert settings(host="http://h:1").verify is True
+
+
+def test_folders_fall_back_to_wecube_config(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__WECUBE__FILE_SD_DIR", "/from/conf/sd")
+    monkeypatch.setenv("AIRFLOW__WECUBE__RULES_DIR", "/from/conf/rules")
+    s = settings(host="http://h:1")
+    assert (s.file_sd_dir, s.rules_dir) == ("/from/conf/sd", "/from/conf/rules")
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({}, "no host"),
+        ({"host": "http://h:1", "extra": json.dumps({"bearer_token": True})}, "password is empty"),
+        ({"host": "http://h:1", "extra": json.dumps({"bearer_token": "maybe"})}, "true or false"),
+    ],
+)
+def test_bad_connections(kw, message):
+    with pytest.raises(PrometheusConfigError, match=message):
+        settings(**kw)
+
+
+def test_unreachable_prometheus_says_so(monkeypatch):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"}))
+    with pytest.raises(PrometheusUnreachableError, match=f"127.0.0.1:{port} is unreachable"):
+        PrometheusHook().query("up")
+    ok, message = PrometheusHook().test_connection()
+    assert not ok and "unreachable" in message
+
+
+def test_missing_folder_config_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": "http://127.0.0.1:1"}))
+    with pytest.raises(PrometheusConfigError, match="no extra 'file_sd_dir'"):
+        PrometheusHook().register_targets("web", ["a:1"])
+
+
+def test_importing_the_hook_stays_light():
+    code = (
+        "import sys, airflow_wecube.hooks.prometheus, airflow_wecube.sensors.prometheus, "
+        "airflow_wecube.operators.prometheus, airflow_wecube.triggers.prometheus;"
+        "print(sorted(m for m in ('pandas', 'numpy', 'requests', 'prometheus_api_client') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
