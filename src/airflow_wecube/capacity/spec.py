@@ -224,7 +224,11 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
         try:
             data = yaml.safe_load(data)
         except yaml.YAMLError as e:
-            raise SpecError(f"{where}: not valid YAML: {e}") from e
+            hint = ""
+            if "flow" in str(e):
+                hint = (" (hint: PromQL holding [ ] { } or , inside a {...} mapping must be quoted, "
+                        "or write one 'name: query' per line)")
+            raise SpecError(f"{where}: not valid YAML: {e}{hint}") from e
     if not isinstance(data, dict):
         raise SpecError(f"{where}: a spec must be a YAML mapping, got {type(data).__name__}")
     try:

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from airflow_wecube.capacity.errors import StoreError
+from airflow_wecube.capacity.store import ModelStore
+
+from .synth import make_frame
+
+PASSED = {"passed": True, "checks": []}
+FAILED = {"passed": False, "checks": [{"name": "min_r2", "passed": False}]}
+
+
+def _record(r2=0.9, gates=PASSED):
+    return {"fit": {"r2": r2, "nan_p": float("nan")}, "gates": gates}
+
+
+def test_versions_baseline_and_history(tmp_path):
+    store = ModelStore(tmp_path)
+    assert store.baseline(model="m") is None and store.versions("m") == []
+    v1 = store.save_version("m", _record(), png=b"\x89PNG fake")
+    v2 = store.save_version("m", _record(0.5, FAILED))
+    assert store.versions("m") == [v1, v2]
+    assert store.load_version("m", v1)["plot"] == f"{v1}.png" and store.plot_path("m", v1).read_bytes() == b"\x89PNG fake"
+    assert store.load_version("m", v1)["fit"]["nan_p"] is None  # JSON has no NaN
+    store.accept("m", v1)
+    with pytest.raises(StoreError, match="gates did not pass"):
+        store.accept("m", v2)
+    assert store.baseline_version("m") == v1
+    v3 = store.save_version("m", _record(0.95))
+    store.accept("m", v3)
+    assert store.baseline("m")["fit"]["r2"] == 0.95
+    assert [h["version"] for h in store.baseline_history("m")] == [v1, v3]
+    assert store.models() == ["m"]
+    store.update_version("m", v2, drift={"found": True})
+    assert store.load_version("m", v2)["drift"] == {"found": True}
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_failed_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    store = ModelStore(tmp_path)
+    v1 = store.save_version("m", _record())
+    store.accept("m", v1)
+    before = (tmp_path / "m" / "baseline.json").read_bytes()
+    v2 = store.save_version("m", _record())
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        store.accept("m", v2)
+    monkeypatch.undo()
+    assert (tmp_path / "m" / "baseline.json").read_bytes() == before
+    assert store.baseline_version("m") == v1
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_bad_names_and_missing_versions(tmp_path):
+    store = ModelStore(tmp_path)
+    with pytest.raises(StoreError, match="invalid model name"):
+        store.save_version("../etc", _record())
+    with pytest.raises(StoreError, match="no version"):
+        store.load_version("m", "nope")
+    with pytest.raises(StoreError, match="invalid version"):
+        store.load_version("m", "../../x")
+    (tmp_path / "m" / "versions").mkdir(parents=True)
+    (tmp_path / "m" / "versions" / "broken.json").write_text("{not json")
+    with pytest.raises(StoreError, match="cannot read"):
+        store.load_version("m", "broken")
+    with pytest.raises(StoreError, match="ObjectStoragePath"):
+        ModelStore("s3://bucket/capacity")
+
+
+def test_pathlib_like_object_storage_root():
+    """Any pathlib-like root works (here fsspec's in-memory filesystem through universal_pathlib)."""
+    upath = pytest.importorskip("upath")
+    root = upath.UPath("memory://capacity-test")
+    store = ModelStore(root)
+    assert not store.local
+    v = store.save_version("m", _record(), png=b"png")
+    store.accept("m", v)
+    assert store.baseline_version("m") == v
+    assert json.loads((root / "m" / "baseline.json").read_text())["version"] == v
+    frame = make_frame(50)
+    store.write_frame("m", "run1", frame)
+    back = store.read_frame("m", "run1")
+    assert back.index.equals(frame.index) and back.shape == frame.shape
+    store.delete_frame("m", "run1")
+    with pytest.raises(StoreError, match="no staged data"):
+        store.read_frame("m", "run1")
