@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# `make demo`: airflow standalone + the sandbox WeCube plugin server, on this machine.
+#
+# Project-local state in .demo/: airflow/ (AIRFLOW_HOME, SQLite), wecube_plugins/ (the plugin
+# registry), sandbox.db, *.log, *.pgid (one process group each, for scripts/demo-stop.sh) and env
+# (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, SANDBOX_URL, SANDBOX_TOKEN for other scripts).
+# Running it again while the demo is up starts nothing and prints the same details.
+#
+# Settings: DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), WECUBE_SANDBOX_TOKEN
+# (sandbox-token), DEMO_TIMEOUT (seconds to wait for health, 240).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEMO="$REPO/.demo"
+AIRFLOW_PORT="${DEMO_AIRFLOW_PORT:-8080}"
+SANDBOX_PORT="${DEMO_SANDBOX_PORT:-19090}"
+SANDBOX_TOKEN="${WECUBE_SANDBOX_TOKEN:-sandbox-token}"
+TIMEOUT="${DEMO_TIMEOUT:-240}"
+AIRFLOW_URL="http://localhost:$AIRFLOW_PORT"
+SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+
+# The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
+if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then
+    export PATH="$REPO/.venv/bin:$PATH"
+fi
+for tool in python airflow wecube setsid; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "demo: '$tool' not found on PATH (run 'make demo')" >&2; exit 1; }
+done
+
+mkdir -p "$DEMO/airflow" "$DEMO/wecube_plugins"
+export AIRFLOW_HOME="$DEMO/airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM=4
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__API__PORT="$AIRFLOW_PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/execution/"
+export WECUBE_REGISTRY_PATH="$DEMO/wecube_plugins"
+export WECUBE_SANDBOX_TOKEN="$SANDBOX_TOKEN"
+PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+
+log() { printf 'demo: %s\n' "$*" >&2; }
+
+# A process group recorded in .demo/NAME.pgid that still has a live member.
+alive() {
+    local file="$DEMO/$1.pgid" pgid
+    [ -s "$file" ] || return 1
+    pgid="$(cat "$file")"
+    [[ "$pgid" =~ ^[0-9]+$ ]] && kill -0 -- "-$pgid" 2>/dev/null
+}
+
+port_free() {
+    python - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+EOF
+}
+
+# start NAME CMD...: in a new session (its own process group), output to .demo/NAME.log
+start() {
+    local name="$1"; shift
+    rm -f "$DEMO/$name.pgid"
+    # the inner shell is the session leader, so its pid is the process group id
+    setsid bash -c 'echo $$ > "$0"; exec "$@"' "$DEMO/$name.pgid" "$@" \
+        >"$DEMO/$name.log" 2>&1 </dev/null &
+    for _ in $(seq 50); do [ -s "$DEMO/$name.pgid" ] && break; sleep 0.1; done
+    log "started $name (process group $(cat "$DEMO/$name.pgid"), log .demo/$name.log)"
+}
+
+stop_started() {
+    local name
+    for name in "${STARTED[@]}"; do
+        if alive "$name"; then kill -TERM -- "-$(cat "$DEMO/$name.pgid")" 2>/dev/null || true; fi
+        rm -f "$DEMO/$name.pgid"
+    done
+}
+
+fail() {
+    local name="$1"; shift
+    echo "demo: $*" >&2
+    if [ -f "$DEMO/$name.log" ]; then
+        echo "---- last lines of .demo/$name.log ----" >&2
+        tail -n 40 "$DEMO/$name.log" >&2
+        echo "----" >&2
+    fi
+    stop_started
+    exit 1
+}
+
+# wait_for NAME PYTHON-CHECK: poll (bounded by $TIMEOUT) until the check exits 0
+wait_for() {
+    local name="$1" check="$2" deadline=$((SECONDS + TIMEOUT))
+    until python -c "$check" 2>/dev/null; do
+        alive "$name" || fail "$name" "$name exited before it was healthy"
+        [ "$SECONDS" -lt "$deadline" ] || fail "$name" "$name not healthy after ${TIMEOUT}s"
+        sleep 1
+    done
+}
+
+print_details() {
+    # shellcheck disable=SC1091
+    . "$DEMO/env"
+    cat <<EOF
+
+  Airflow UI     $AIRFLOW_URL
+  login          $AIRFLOW_USER / $AIRFLOW_PASSWORD
+  sandbox        $SANDBOX_URL  (token $SANDBOX_TOKEN; API docs $SANDBOX_URL/docs)
+  details        .demo/env      logs .demo/*.log      stop with: make demo-stop
+
+EOF
+}
+
+if alive airflow && alive sandbox && [ -s "$DEMO/env" ]; then
+    log "already running"
+    print_details
+    exit 0
+fi
+
+STARTED=()
+
+# 1. the sandbox plugin server
+if ! alive sandbox; then
+    port_free "$SANDBOX_PORT" || fail sandbox "port $SANDBOX_PORT is in use by another program (set DEMO_SANDBOX_PORT)"
+    start sandbox python -m airflow_wecube.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" \
+        --db "$DEMO/sandbox.db" --token "$SANDBOX_TOKEN"
+    STARTED+=(sandbox)
+fi
+wait_for sandbox "
+import json, urllib.request
+assert json.load(urllib.request.urlopen('$SANDBOX_URL/health', timeout=2)) == {'status': 'ok'}"
+log "sandbox healthy at $SANDBOX_URL"
+
+# 2. its plugins in the registry the DAGs read
+while IFS= read -r manifest; do
+    wecube plugins register "$manifest" --registry "$WECUBE_REGISTRY_PATH" --replace >&2 \
+        || fail sandbox "could not register $manifest"
+done < <(python -c "from airflow_wecube.sandbox import manifest_paths; print(*manifest_paths(), sep='\n')")
+
+# 3. Airflow: metadata DB, the wecube_default connection, then standalone
+if ! alive airflow; then
+    port_free "$AIRFLOW_PORT" || fail airflow "port $AIRFLOW_PORT is in use by another program (set DEMO_AIRFLOW_PORT)"
+    airflow db migrate >"$DEMO/migrate.log" 2>&1 || fail migrate "airflow db migrate failed"
+fi
+airflow connections delete wecube_default >/dev/null 2>&1 || true
+airflow connections add wecube_default --conn-type wecube --conn-host "$SANDBOX_URL" \
+    --conn-password "$SANDBOX_TOKEN" >/dev/null || fail airflow "could not create connection wecube_default"
+log "connection wecube_default -> $SANDBOX_URL"
+if ! alive airflow; then
+    start airflow airflow standalone
+    STARTED+=(airflow)
+fi
+wait_for airflow "
+import json, urllib.request
+h = json.load(urllib.request.urlopen('$AIRFLOW_URL/api/v2/monitor/health', timeout=3))
+assert all((h.get(k) or {}).get('status') == 'healthy' for k in ('metadatabase', 'scheduler', 'dag_processor'))"
+deadline=$((SECONDS + 60))
+until [ -s "$PASSWORDS" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail airflow "no admin password in $PASSWORDS"
+    sleep 1
+done
+AIRFLOW_PASSWORD="$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['admin'])" "$PASSWORDS")"
+log "airflow healthy at $AIRFLOW_URL"
+
+cat >"$DEMO/env" <<EOF
+AIRFLOW_URL=$AIRFLOW_URL
+AIRFLOW_USER=admin
+AIRFLOW_PASSWORD=$AIRFLOW_PASSWORD
+SANDBOX_URL=$SANDBOX_URL
+SANDBOX_TOKEN=$SANDBOX_TOKEN
+EOF
+
+# 4. the example DAGs parsed (a report, not a failure: the UI shows import errors too)
+python - "$AIRFLOW_URL" "$AIRFLOW_PASSWORD" "$REPO/dags" <<'EOF' || true
+import json, sys, time, urllib.request
+from pathlib import Path
+
+url, password, dags = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+wanted = {p.stem for p in dags.glob("wecube_*.py")} if dags.is_dir() else set()
+
+def call(path, token=None, body=None):
+    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+token = call("/auth/token", body={"username": "admin", "password": password})["access_token"]
+deadline, found = time.monotonic() + 90, set()
+while wanted - found and time.monotonic() < deadline:
+    found = {d["dag_id"] for d in call("/api/v2/dags?limit=1000", token)["dags"]}
+    errors = call("/api/v2/importErrors", token).get("import_errors", [])
+    if errors:
+        break
+    time.sleep(2)
+print(f"demo: DAGs in Airflow: {', '.join(sorted(found)) or 'none yet'}", file=sys.stderr)
+if wanted - found:
+    print(f"demo: not parsed yet: {', '.join(sorted(wanted - found))}", file=sys.stderr)
+for e in errors:
+    print(f"demo: import error in {e.get('filename')}:\n{e.get('stack_trace')}", file=sys.stderr)
+EOF
+
+print_details
