@@ -291,7 +291,15 @@ def _endpoint(store: Store, token: str, service: str, interface: Interface, spec
             )
             return payload, failure(f"bad request: not a WeCube plugin request ({problems})")
         call = Call(store=store, request=parsed, service=service, interface=interface, headers=headers)
-        return payload, (_per_entity(call, spec.handler) if spec.kind == "entity" else spec.handler(call))
+        if spec.kind == "entity":
+            return payload, _per_entity(call, spec.handler)
+        try:
+            return payload, spec.handler(call)
+        except EntityError as e:
+            return payload, failure(f"bad request: {e}")
+        except Exception as e:  # a sandbox bug: answer in protocol, keep the traceback in the log
+            log.exception("%s failed", service)
+            return payload, failure(f"internal error: {type(e).__name__}: {e}")
 
     def process(method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         payload, result = answer(method, path, headers, body)
