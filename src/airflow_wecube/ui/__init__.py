@@ -1,1 +1,1 @@
-"""ui"""
+"""Airflow UI plugin: the WeCube page and JSON endpoints."""
