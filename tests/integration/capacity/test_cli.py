@@ -1,0 +1,115 @@
+"""``wecube capacity fit`` against a real Prometheus with 8 days of backfilled history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_wecube.capacity.store import ModelStore
+from tests.unit.capacity.synth import TRUE, TRUE_INTERCEPT
+
+from .conftest import DRIFT_CLOSED, iso, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _state(store: Path) -> tuple[str | None, list[str]]:
+    s = ModelStore(store)
+    return s.baseline_version("ledger_cpu"), s.versions("ledger_cpu")
+
+
+def test_seven_days_fit_recovers_the_seed_model(accepted_baseline):
+    r = accepted_baseline.report
+    assert accepted_baseline.exit_code == 0 and r["accepted"]
+    for name, true in TRUE.items():
+        c = r["coefficients"][name]
+        assert c["ci_low"] <= true <= c["ci_high"], (name, c)
+        assert c["p_value"] < 0.01
+    assert r["intercept"]["ci_low"] <= TRUE_INTERCEPT <= r["intercept"]["ci_high"]
+    assert r["r2"] > 0.98 and 0 < r["adj_r2"] <= r["r2"]
+    assert r["n"] >= 7 * 1440 - 2  # 7 days at the spec's 60 s step
+    assert r["formula"].startswith("cpu% = 0.145*accounts_opened + 0.267*accounts_closed")
+    assert r["gates"]["passed"] and r["drift"] is None
+    assert r["headroom"]["scale"] > 1
+    assert Path(r["plot"]).read_bytes()[:4] == b"\x89PNG"
+    assert ModelStore(accepted_baseline.store).baseline_version("ledger_cpu") == r["version"]
+
+
+def test_drift_window_exits_3_and_keeps_the_baseline(capacity_history, accepted_baseline):
+    """The real console script, as a user runs it."""
+    before, versions = _state(accepted_baseline.store)
+    env = {**os.environ, "AIRFLOW_CONN_PROMETHEUS_DEFAULT": capacity_history.conn_json}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "wecube"), "capacity", "fit", str(accepted_baseline.spec),
+         "--start", iso(capacity_history.b_start), "--end", str(capacity_history.b_end),
+         "--store", str(accepted_baseline.store), "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["gates"]["passed"] and r["drift"]["found"] and not r["accepted"]
+    moved = [row for row in r["drift"]["coefficients"] if row["moved"]]
+    assert [row["name"] for row in moved] == ["accounts_closed"]
+    row = moved[0]
+    assert row["new"] == pytest.approx(DRIFT_CLOSED, abs=0.01) and row["old"] == pytest.approx(0.267, abs=0.005)
+    assert r["coefficients"]["accounts_closed"]["ci_low"] <= DRIFT_CLOSED <= r["coefficients"]["accounts_closed"]["ci_high"]
+    assert "accounts_closed: 0.267 → 0.35" in r["drift"]["messages"][0]
+    after, versions_after = _state(accepted_baseline.store)
+    assert after == before and len(versions_after) == len(versions) + 1
+
+
+def test_text_report_and_too_few_samples_exit_2(capacity_history, accepted_baseline, capacity_conn):
+    before, _ = _state(accepted_baseline.store)
+    end = capacity_history.a_end
+    code, out = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--start", str(end - 1800),
+                         "--end", str(end), "--store", str(accepted_baseline.store)])
+    assert code == 2
+    assert "gates: FAILED" in out and "fewer than the 500 required" in out
+    assert _state(accepted_baseline.store)[0] == before
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  frozen: accounts_frozen\n"},
+         "feature 'frozen' is constant"),
+        ({"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  queue: queue_depth\n"},
+         "returned 2 series"),
+        ({"target: cpu_percent": "target: cpu_percent{"}, "cpu_percent{"),
+    ],
+    ids=["constant-feature", "multi-series", "bad-promql"],
+)
+def test_bad_data_is_a_clear_error_and_stores_nothing(capacity_history, accepted_baseline, capacity_conn, capsys,
+                                                     change, needle):
+    spec = capacity_history.spec_file("ledger_cpu", **change)
+    before = _state(accepted_baseline.store)
+    code, _ = run_cli(["capacity", "fit", str(spec), "--start", str(capacity_history.b_start),
+                       "--end", str(capacity_history.b_end), "--store", str(accepted_baseline.store)])
+    assert code == 1
+    assert needle in capsys.readouterr().err
+    assert _state(accepted_baseline.store) == before
+
+
+def test_prometheus_down_is_a_clear_error(accepted_baseline, monkeypatch, capsys):
+    from tests.fixtures.prometheus import free_port
+
+    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT",
+                       json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"}))
+    before = _state(accepted_baseline.store)
+    code, _ = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--store", str(accepted_baseline.store)])
+    assert code == 1
+    assert "unreachable" in capsys.readouterr().err
+    assert _state(accepted_baseline.store) == before
+
+
+def test_store_from_airflow_config(capacity_history, accepted_baseline, capacity_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(tmp_path / "cfgstore"))
+    code, out = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--start", str(capacity_history.a_end - 2 * 86400),
+                         "--end", str(capacity_history.a_end), "--json"])
+    assert code == 0, out
+    assert ModelStore(tmp_path / "cfgstore").baseline_version("ledger_cpu") == json.loads(out)["version"]
