@@ -3,8 +3,9 @@
 History, 15 s resolution, from ``promtool tsdb create-blocks-from openmetrics``:
 
 * window A, 7 days: ``cpu_percent = 0.145*accounts_opened + 0.267*accounts_closed + 0.005 + noise``
-* window B, the last day (running ~20 minutes into the future so rules evaluated now see data):
-  closing an account now costs 0.35
+* window B, the last day up to the fixture's start: closing an account now costs 0.35. History
+  must not reach into the future: Prometheus refuses new samples (recording rules) older than
+  its newest block ("out of bounds"). Rules evaluated within 5 minutes (the lookback) still see it.
 * ``accounts_frozen`` (constant) and ``queue_depth`` (two series) for the bad-input tests.
 """
 
@@ -92,7 +93,7 @@ def write_openmetrics(path: Path, a_start: int, b_start: int, b_end: int, seed: 
 def capacity_history(tmp_path_factory: pytest.TempPathFactory) -> CapacityHistory:
     workdir = tmp_path_factory.mktemp("capacity-prometheus")
     now = int(time.time()) // STEP * STEP
-    b_end = now + 20 * 60
+    b_end = now
     b_start = now - 86400
     a_start = b_start - 7 * 86400
     om = workdir / "history.om"
