@@ -1,0 +1,78 @@
+"""The nightly refit DAG, run with ``dag.test()`` against the backfilled Prometheus."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_wecube.capacity.store import ModelStore
+
+from .conftest import iso
+
+pytestmark = pytest.mark.integration
+
+DAG_FILE = Path(__file__).resolve().parents[3] / "dags" / "wecube_capacity_refit.py"
+
+
+def _load_dag():
+    spec = importlib.util.spec_from_file_location("wecube_capacity_refit_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def test_dag_file_parses_light_and_without_errors():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    dag = bag.dags.get("wecube_capacity_refit")
+    assert dag is not None
+    assert [t.task_id for t in dag.tasks] == ["refit.fetch", "refit.fit", "refit.gate", "refit.compare", "refit.publish"]
+    code = ("import sys, runpy; runpy.run_path(%r); "
+            "heavy=[m for m in ('pandas','sklearn','statsmodels','matplotlib') if m in sys.modules]; assert not heavy, heavy" % str(DAG_FILE))
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
+    capacity_history, capacity_conn, airflow_db, monkeypatch, tmp_path
+):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    specs.joinpath("ledger_cpu.yml").write_text(capacity_history.spec_file().read_text())
+    store = tmp_path / "store"
+    monkeypatch.setenv("WECUBE_CAPACITY_SPECS", str(specs))
+    monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(store))
+    dag = _load_dag()
+
+    run = dag.test(run_conf={"start": iso(capacity_history.a_start), "end": iso(capacity_history.a_end)})
+    assert run.state == "success"
+    s = ModelStore(store)
+    baseline = s.baseline_version("ledger_cpu")
+    assert baseline is not None and s.load_version("ledger_cpu", baseline)["accepted"]
+    groups = capacity_history.server.api("rules")["data"]["groups"]
+    assert any(g["name"] == "capacity_ledger_cpu" for g in groups)
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                  .filter(AssetModel.uri.like("wecube-capacity://ledger_cpu%")).all())
+        assert [e.extra.get("version") for e in events] == [baseline]
+
+    run = dag.test(run_conf={"start": iso(capacity_history.b_start), "end": iso(capacity_history.b_end)})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["refit.compare"] == "failed" and states["refit.publish"] == "upstream_failed"
+    assert s.baseline_version("ledger_cpu") == baseline
+    drifted = s.load_version("ledger_cpu", s.versions("ledger_cpu")[-1])
+    assert drifted["drift"]["found"] and not drifted["accepted"]
+    assert json.dumps(drifted["drift"]["messages"]).count("accounts_closed") >= 1
