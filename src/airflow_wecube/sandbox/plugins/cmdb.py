@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -43,6 +44,38 @@ credential = package.plugin("credential")
 
 def _row(row: Any) -> dict[str, Any]:
     return {"guid": row["guid"], "type": row["type"], "name": row["name"], "attributes": json.loads(row["attributes"])}
+
+
+def put_ci(db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create the CI ``(ci_type, name)`` or merge ``attributes`` into it; for other sandbox plugins.
+
+    Runs on ``db``, a connection inside the caller's :meth:`~airflow_wecube.sandbox.store.Store.transaction`,
+    so the resource and its CMDB record are written together. A ``None`` value removes that attribute.
+
+    :returns: the CI (as ``cmdb/ci/query`` lists it) and whether this call created it
+    """
+    now = time.time()
+    clean = {k: v for k, v in attributes.items() if v is not None}
+    inserted = db.execute(
+        "INSERT INTO cmdb_ci (guid, type, name, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (type, name) DO NOTHING",
+        (f"ci-{uuid.uuid4().hex}", ci_type, name, json.dumps(clean), now, now),
+    ).rowcount
+    row = db.execute("SELECT * FROM cmdb_ci WHERE type = ? AND name = ?", (ci_type, name)).fetchone()
+    if not inserted:
+        merged = json.loads(row["attributes"])
+        for key, value in attributes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        if merged != json.loads(row["attributes"]):
+            db.execute(
+                "UPDATE cmdb_ci SET attributes = ?, updated_at = ? WHERE guid = ?",
+                (json.dumps(merged), now, row["guid"]),
+            )
+        return {**_row(row), "attributes": merged}, False
+    return _row(row), True
 
 
 def _nonblank(entity: dict[str, Any], name: str) -> str:
