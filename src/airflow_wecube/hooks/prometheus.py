@@ -340,40 +340,64 @@ class PrometheusHook(BaseHook):
         result = self._query_call(self.client.custom_query, promql, params=params)
         return parse_instant_result(result)
 
-    def _range_chunks(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> Iterable[list[dict]]:
+    #: chunks fetched at once; HTTP waits overlap with decoding the previous chunks
+    range_concurrency = 4
+
+    def _range_columns_many(
+        self, queries: Mapping[str, str], start: TimeLike, end: TimeLike, step: StepLike
+    ) -> dict[str, dict[str, tuple]]:
+        """``{key: {series name: (timestamps ms int64, values float64)}}``, chunks stitched in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
+
+        for promql in queries.values():
+            if not isinstance(promql, str) or not promql.strip():
+                raise PrometheusQueryError(f"PromQL must be a non-empty string, got {promql!r}")
         start_ms, end_ms, step_ms = to_ms(start), to_ms(end), duration_ms(step)
         if end_ms < start_ms:
             raise PrometheusQueryError(f"end ({end}) is before start ({start})")
+        chunks = split_range(start_ms, end_ms, step_ms, MAX_POINTS)
         step_s = format_ms(step_ms)
-        for chunk_start, chunk_end in split_range(start_ms, end_ms, step_ms, MAX_POINTS):
-            # start/end passed as exact strings: the client's own rounding to whole seconds is overridden
-            params = {"start": format_ms(chunk_start), "end": format_ms(chunk_end)}
-            yield self._query_call(
-                self.client.custom_query_range,
-                promql,
+        client = self.client
+
+        def fetch(task: tuple[str, int, int]) -> list[tuple[str, Any, Any]]:
+            key, chunk_start, chunk_end = task
+            result = self._query_call(
+                client.custom_query_range,
+                queries[key],
                 start_time=datetime.fromtimestamp(chunk_start / 1000),
                 end_time=datetime.fromtimestamp(chunk_end / 1000),
                 step=step_s,
-                params=params,
+                # exact start/end strings override the client's rounding to whole seconds
+                params={"start": format_ms(chunk_start), "end": format_ms(chunk_end)},
             )
-
-    def _range_columns(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> dict[str, tuple]:
-        """``{series name: (timestamps ms int64 array, values float array)}`` stitched over chunks."""
-        import numpy as np
-
-        parts: dict[str, list[tuple]] = {}
-        for result in self._range_chunks(promql, start, end, step):
+            out = []
             for item in result:
                 values = item.get("values") or []
                 if not values:
                     continue
-                ts, vals = zip(*values)
-                ts_ms = np.rint(np.asarray(ts, dtype=np.float64) * 1000).astype(np.int64)
-                arr = np.asarray(vals, dtype=object).astype(np.float64)
-                parts.setdefault(series_name(item.get("metric", {})), []).append((ts_ms, arr))
+                ts = np.fromiter((v[0] for v in values), dtype=np.float64, count=len(values))
+                vals = np.array([v[1] for v in values], dtype=np.float64)  # "NaN", "+Inf" parse too
+                out.append((series_name(item.get("metric", {})), np.rint(ts * 1000).astype(np.int64), vals))
+            return out
+
+        tasks = [(key, cs, ce) for key in queries for cs, ce in chunks]
+        parts: dict[str, dict[str, list]] = {key: {} for key in queries}
+        if len(tasks) == 1:
+            fetched = [fetch(tasks[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.range_concurrency, len(tasks))) as pool:
+                fetched = list(pool.map(fetch, tasks))  # in task order: stitching keeps time order
+        for (key, _, _), series in zip(tasks, fetched):
+            for name, ts, vals in series:
+                parts[key].setdefault(name, []).append((ts, vals))
         return {
-            name: (np.concatenate([p[0] for p in chunks]), np.concatenate([p[1] for p in chunks]))
-            for name, chunks in parts.items()
+            key: {
+                name: (np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
+                for name, pieces in by_name.items()
+            }
+            for key, by_name in parts.items()
         }
 
     def query_range(self, promql: str, start: TimeLike, end: TimeLike, step: StepLike) -> pd.DataFrame:
@@ -386,7 +410,7 @@ class PrometheusHook(BaseHook):
         :param end: last instant (inclusive)
         :param step: seconds or a Prometheus duration (``"15s"``, ``"1m"``)
         """
-        columns = self._range_columns(promql, start, end, step)
+        columns = self._range_columns_many({"q": promql}, start, end, step)["q"]
         return _frame({name: columns[name] for name in sorted(columns)})
 
     def query_range_frame(
@@ -402,8 +426,9 @@ class PrometheusHook(BaseHook):
         if not isinstance(queries, Mapping) or not queries:
             raise PrometheusQueryError("queries must be a non-empty mapping of column name to PromQL")
         columns = {}
+        fetched = self._range_columns_many(queries, start, end, step)
         for name, promql in queries.items():
-            got = self._range_columns(promql, start, end, step)
+            got = fetched[name]
             if len(got) != 1:
                 shown = ", ".join(sorted(got)[:5]) + (" ..." if len(got) > 5 else "")
                 raise PrometheusQueryError(
