@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,12 @@ class SandboxPackage:
     name: str
     schema: str = ""
     specs: list[_Spec] = field(default_factory=list)
+    shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_shutdown(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Run ``fn`` (blocking is fine) when the server shuts down, before the store closes."""
+        self.shutdown_hooks.append(fn)
+        return fn
 
     def plugin(self, name: str, register_name: str = "") -> SandboxPlugin:
         return SandboxPlugin(self, name, register_name)
@@ -93,7 +100,7 @@ class SandboxPackage:
     def router(self, store: Store, token: str, manifest: Package) -> APIRouter:
         """An APIRouter serving every interface; each must be declared in ``manifest`` at the same path."""
         declared = manifest.services()
-        router = APIRouter(tags=[self.name])
+        router = APIRouter(tags=[self.name], lifespan=self._lifespan() if self.shutdown_hooks else None)
         for spec in self.specs:
             name = service_name(self.name, spec.plugin, spec.action, spec.register_name)
             service = declared.get(name)
@@ -111,6 +118,21 @@ class SandboxPackage:
                 response_class=JSONResponse,
             )
         return router
+
+
+    def _lifespan(self):
+        hooks = list(self.shutdown_hooks)
+
+        @asynccontextmanager
+        async def lifespan(app):
+            yield
+            for hook in hooks:
+                try:
+                    await run_in_threadpool(hook)
+                except Exception:  # one failing hook must not keep the others from running
+                    log.exception("shutdown hook %s of sandbox package %s failed", hook, self.name)
+
+        return lifespan
 
 
 @dataclass

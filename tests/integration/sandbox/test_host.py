@@ -93,17 +93,16 @@ def test_a_port_in_use_is_never_handed_out(sandbox):
 def test_a_full_subnet_is_a_clear_error_and_destroy_frees_the_address(sandbox):
     subnet = make_subnet(sandbox, prefix_length=29)  # 6 host addresses, the first is the gateway
     names = [uniq("h") for _ in range(6)]
-    out = outputs(
-        sandbox.post("/host/v1/host/create", [{"callbackParameter": n, "name": n, "subnet": subnet["guid"]} for n in names]),
-        code="1",
-    )
+    inputs = [{"callbackParameter": n, "name": n, "subnet": subnet["guid"]} for n in names]
+    out = outputs(sandbox.post("/host/v1/host/create", inputs), code="1")
     assert [o["errorCode"] for o in out] == ["0"] * 5 + ["1"]
     assert f"cannot place host {names[5]}: subnet {subnet['cidr']} has no free address left" in out[5]["errorMessage"]
     assert query_ci(sandbox, "host", names[5]) == []
 
     victim = out[1]
     gone = one(sandbox, "/host/v1/host/destroy", host=victim["name"])
-    assert (gone["guid"], gone["status"], gone["destroyed"], gone["stopped_apps"]) == (victim["guid"], "destroyed", "Y", [])
+    assert (gone["guid"], gone["status"], gone["destroyed"]) == (victim["guid"], "destroyed", "Y")
+    assert gone["stopped_apps"] == []
     assert not Path(victim["workspace"]).exists()
     (ci,) = query_ci(sandbox, "host", victim["name"])
     assert ci["attributes"]["status"] == "destroyed" and "destroyed_at" in ci["attributes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,9 @@ import pytest
 import requests
 
 pytestmark = pytest.mark.integration
+
+RT = "/network/v1/route-table/create"
+SG = "/network/v1/security-group/create"
 
 
 def uniq(prefix: str) -> str:
@@ -25,16 +29,18 @@ def outputs(response: requests.Response, code: str = "0") -> list[dict]:
     return body["results"]["outputs"]
 
 
-def make_vpc(sandbox, cidr: str = "10.10.0.0/16", dc: str = "dc-test") -> dict:
-    name = uniq("vpc")
-    (out,) = outputs(sandbox.post("/network/v1/vpc/create", [{"callbackParameter": "v", "name": name, "cidr": cidr,
-                                                              "data_center": dc}]))
+def one(sandbox, path: str, code: str = "0", **entity) -> dict:
+    """Call ``path`` for one entity; its output."""
+    (out,) = outputs(sandbox.post(path, [{"callbackParameter": "x", **entity}]), code=code)
     return out
 
 
+def make_vpc(sandbox, cidr: str = "10.10.0.0/16", dc: str = "dc-test") -> dict:
+    return one(sandbox, "/network/v1/vpc/create", name=uniq("vpc"), cidr=cidr, data_center=dc)
+
+
 def query_ci(sandbox, ci_type: str, name: str) -> list[dict]:
-    (out,) = outputs(sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": ci_type, "name": name}]))
-    return out["items"]
+    return one(sandbox, "/cmdb/v1/ci/query", type=ci_type, name=name)["items"]
 
 
 def test_vpc_with_three_subnets_in_one_call_then_rerun_changes_nothing(sandbox):
@@ -58,9 +64,8 @@ def test_vpc_with_three_subnets_in_one_call_then_rerun_changes_nothing(sandbox):
     # a rerun (new requestId; the VPC by guid this time) finds the same subnets
     rerun = outputs(sandbox.post("/network/v1/subnet/create", [{**e, "vpc": vpc["guid"]} for e in inputs]))
     assert [(o["guid"], o["cidr"], o["created"]) for o in rerun] == [(o["guid"], o["cidr"], "N") for o in first]
-    again = outputs(sandbox.post("/network/v1/vpc/create", [{"callbackParameter": "v", "name": vpc["name"],
-                                                             "cidr": "10.10.0.0/16", "data_center": dc}]))
-    assert again[0]["guid"] == vpc["guid"] and again[0]["created"] == "N"
+    again = one(sandbox, "/network/v1/vpc/create", name=vpc["name"], cidr="10.10.0.0/16", data_center=dc)
+    assert again["guid"] == vpc["guid"] and again["created"] == "N"
 
     # CMDB: data center <- vpc <- subnets, guids shared with the resources
     (dc_ci,) = query_ci(sandbox, "data_center", dc)
@@ -77,8 +82,7 @@ def test_vpc_with_three_subnets_in_one_call_then_rerun_changes_nothing(sandbox):
 def test_overlap_fails_only_that_entity_and_writes_nothing_for_it(sandbox):
     vpc = make_vpc(sandbox, cidr="10.20.0.0/16")
     taken = uniq("taken")
-    (t,) = outputs(sandbox.post("/network/v1/subnet/create", [{"callbackParameter": "t", "name": taken, "vpc": vpc["guid"],
-                                                               "zone": "a", "cidr": "10.20.0.0/23"}]))
+    t = one(sandbox, "/network/v1/subnet/create", name=taken, vpc=vpc["guid"], zone="a", cidr="10.20.0.0/23")
     assert t["cidr"] == "10.20.0.0/23"
     ok1, clash, ok2 = uniq("ok1"), uniq("clash"), uniq("ok2")
     out = outputs(
@@ -112,7 +116,8 @@ def test_exhausted_vpc_is_a_clear_per_entity_error(sandbox):
     )
     assert [o["cidr"] for o in out[:2]] == ["192.168.7.0/29", "192.168.7.8/29"]
     assert out[2]["errorCode"] == "1"
-    assert out[2]["errorMessage"].startswith(f"VPC {vpc['name']} (192.168.7.0/28) is exhausted: cannot allocate subnet {names[2]}")
+    expected = f"VPC {vpc['name']} (192.168.7.0/28) is exhausted: cannot allocate subnet {names[2]}"
+    assert out[2]["errorMessage"].startswith(expected)
     assert "no free /29 block left" in out[2]["errorMessage"]
 
 
@@ -170,18 +175,10 @@ def test_a_name_reused_with_another_spec_is_refused(sandbox):
     ]:
         (out,) = outputs(sandbox.post("/network/v1/subnet/create", [{**base, **change}]), code="1")
         assert message in out["errorMessage"]
-    (vpc_out,) = outputs(
-        sandbox.post("/network/v1/vpc/create", [{"callbackParameter": "v", "name": vpc["name"], "cidr": "10.60.0.0/16",
-                                                 "data_center": "dc-test"}]),
-        code="1",
-    )
-    assert "already exists with cidr 10.50.0.0/16" in vpc_out["errorMessage"]
-    (vpc_bad,) = outputs(
-        sandbox.post("/network/v1/vpc/create", [{"callbackParameter": "v", "name": uniq("v"), "cidr": "16.0.0.0/4",
-                                                 "data_center": "dc-test"}]),
-        code="1",
-    )
-    assert "a VPC cidr must be a /8 to /28 block" in vpc_bad["errorMessage"]
+    moved = one(sandbox, "/network/v1/vpc/create", "1", name=vpc["name"], cidr="10.60.0.0/16", data_center="dc-test")
+    assert "already exists with cidr 10.50.0.0/16" in moved["errorMessage"]
+    huge = one(sandbox, "/network/v1/vpc/create", "1", name=uniq("v"), cidr="16.0.0.0/4", data_center="dc-test")
+    assert "a VPC cidr must be a /8 to /28 block" in huge["errorMessage"]
 
 
 def test_route_tables_and_security_groups_converge(sandbox):
@@ -193,35 +190,27 @@ def test_route_tables_and_security_groups_converge(sandbox):
         {"direction": "ingress", "protocol": "tcp", "port_range": "20000-20009", "cidr": "10.70.0.0/16"},
         {"direction": "egress", "protocol": "all", "port_range": "", "cidr": "0.0.0.0/0"},
     ]
-    (r1,) = outputs(sandbox.post("/network/v1/route-table/create", [{"callbackParameter": "r", "name": rt,
-                                                                     "vpc": vpc["name"], "routes": routes}]))
-    (s1,) = outputs(sandbox.post("/network/v1/security-group/create", [{"callbackParameter": "s", "name": sg,
-                                                                        "vpc": vpc["guid"], "rules": rules}]))
+    r1 = one(sandbox, RT, name=rt, vpc=vpc["name"], routes=routes)
+    s1 = one(sandbox, SG, name=sg, vpc=vpc["guid"], rules=rules)
     assert (r1["created"], r1["updated"], r1["routes"]) == ("Y", "N", routes)
     assert s1["created"] == "Y" and [r["port_range"] for r in s1["rules"]] == ["443", "20000-20009", "all"]
 
     # the same design again (rules as a JSON string, as WeCube may send them): nothing changes
-    import json
-
-    (r2,) = outputs(sandbox.post("/network/v1/route-table/create", [{"callbackParameter": "r", "name": rt,
-                                                                     "vpc": vpc["name"], "routes": json.dumps(routes)}]))
-    (s2,) = outputs(sandbox.post("/network/v1/security-group/create", [{"callbackParameter": "s", "name": sg,
-                                                                        "vpc": vpc["name"], "rules": rules}]))
+    r2 = one(sandbox, RT, name=rt, vpc=vpc["name"], routes=json.dumps(routes))
+    s2 = one(sandbox, SG, name=sg, vpc=vpc["name"], rules=rules)
     assert (r2["guid"], r2["created"], r2["updated"]) == (r1["guid"], "N", "N")
     assert (s2["guid"], s2["created"], s2["updated"]) == (s1["guid"], "N", "N")
 
     # a bad rule is refused and changes nothing
     bad = [*rules, {"direction": "ingress", "protocol": "tcp", "port_range": "99999", "cidr": "0.0.0.0/0"}]
-    (s3,) = outputs(sandbox.post("/network/v1/security-group/create", [{"callbackParameter": "s", "name": sg,
-                                                                        "vpc": vpc["name"], "rules": bad}]), code="1")
+    s3 = one(sandbox, SG, "1", name=sg, vpc=vpc["name"], rules=bad)
     assert "rule #3: port_range 99999 must lie within 1-65535" in s3["errorMessage"]
     (ci,) = query_ci(sandbox, "security_group", sg)
     assert ci["guid"] == s1["guid"] and len(ci["attributes"]["rules"]) == 3
     assert ci["attributes"]["vpc_guid"] == vpc["guid"]
 
     # another design: the rules are replaced, the guid stays
-    (s4,) = outputs(sandbox.post("/network/v1/security-group/create", [{"callbackParameter": "s", "name": sg,
-                                                                        "vpc": vpc["name"], "rules": rules[:1]}]))
+    s4 = one(sandbox, SG, name=sg, vpc=vpc["name"], rules=rules[:1])
     assert (s4["guid"], s4["created"], s4["updated"]) == (s1["guid"], "N", "Y")
     (ci,) = query_ci(sandbox, "security_group", sg)
     assert ci["attributes"]["rules"] == s4["rules"]

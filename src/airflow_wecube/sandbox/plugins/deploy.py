@@ -15,8 +15,9 @@ Every app is the account service under a name of the caller's choosing. Each (ho
 ``app_instance`` CMDB CI named ``<app>@<host>`` with the host reference, port, version, pid and
 URLs (``metrics_url`` is what Prometheus scrapes).
 
-The processes are children of the sandbox: :func:`stop_all` (registered with :mod:`atexit`) stops
-them when the sandbox shuts down, and each watches the sandbox's pid and exits if it dies.
+The processes are children of the sandbox: :func:`stop_all` (a shutdown hook of the server, and
+an :mod:`atexit` hook) stops them and marks them stopped when the sandbox shuts down; each process
+also watches the sandbox's pid and exits if the sandbox dies without shutting down.
 """
 
 from __future__ import annotations
@@ -266,6 +267,9 @@ def stop_all() -> None:
         _children.clear()
 
 
+# uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone would not run: stop the
+# apps in the server's lifespan shutdown, and at exit for any other way the process ends
+package.on_shutdown(stop_all)
 atexit.register(stop_all)
 
 

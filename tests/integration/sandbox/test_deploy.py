@@ -1,0 +1,265 @@
+"""The sandbox ``deploy`` plugin over real HTTP: real account-service processes on sandbox hosts,
+health checks, rollback, stop; every process started is gone at the end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures.sandbox import SandboxServer, free_port
+
+pytestmark = pytest.mark.integration
+
+SERVICE = b"airflow_wecube.sandbox.account_service"
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def outputs(response: requests.Response, code: str = "0") -> list[dict]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resultCode"] == code, body
+    return body["results"]["outputs"]
+
+
+def one(sandbox, path: str, code: str = "0", request_id: str | None = None, **entity) -> dict:
+    (out,) = outputs(sandbox.post(path, [{"callbackParameter": "x", **entity}], request_id=request_id), code=code)
+    return out
+
+
+def services_on(port: int) -> list[int]:
+    """Pids of account-service processes started for ``port`` (from /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if SERVICE in args and str(port).encode() in args:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def metric_values(url: str) -> dict[str, float]:
+    text = requests.get(url, timeout=5).text
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+@pytest.fixture(scope="module")
+def hosts(sandbox):
+    """Two hosts in one subnet; at the end they are destroyed and no account service is left."""
+    vpc = one(sandbox, "/network/v1/vpc/create", name=uniq("vpc"), cidr="10.90.0.0/16", data_center="dc-deploy")
+    subnet = one(sandbox, "/network/v1/subnet/create", name=uniq("sn"), vpc=vpc["guid"], zone="a", prefix_length=24)
+    names = [uniq("app-host") for _ in range(2)]
+    made = outputs(
+        sandbox.post(
+            "/host/v1/host/create", [{"callbackParameter": n, "name": n, "subnet": subnet["guid"]} for n in names]
+        )
+    )
+    yield made
+    for h in made:
+        sandbox.post("/host/v1/host/destroy", [{"callbackParameter": h["name"], "host": h["guid"]}])
+    for h in made:
+        assert services_on(h["port_base"]) == []
+
+
+def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts):
+    host = hosts[0]
+    app = uniq("accounts")
+    out = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0", rate=20)
+    port = host["port_base"]
+    assert (out["status"], out["version"], out["port"], out["changed"]) == ("running", "1.0.0", port, "Y")
+    assert out["previous_version"] == ""
+    assert out["metrics_url"] == f"http://127.0.0.1:{port}/metrics" and out["target"] == f"127.0.0.1:{port}"
+    assert services_on(port) == [out["pid"]]
+    health = requests.get(out["health_url"], timeout=5)
+    assert health.status_code == 200 and health.json() == {"status": "ok", "version": "1.0.0", "pid": out["pid"]}
+
+    time.sleep(0.5)  # 20 opens/s: about ten by now
+    values = metric_values(out["metrics_url"])
+    assert values["accounts_opened_total"] >= 3
+    assert "accounts_closed_total" in values and values["account_errors_total"] >= 0
+    assert values["process_cpu_seconds_total"] > 0
+    assert values["account_load_rate"] == 20
+
+    (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
+    assert ci["guid"] == out["guid"]
+    attrs = ci["attributes"]
+    assert (attrs["host_guid"], attrs["port"], attrs["version"], attrs["pid"], attrs["status"]) == (
+        host["guid"], port, "1.0.0", out["pid"], "running"
+    )
+    assert attrs["metrics_url"] == out["metrics_url"]
+    assert (Path(host["workspace"]) / app / "service.log").exists()
+
+    again = one(sandbox, "/deploy/v1/app/deploy", host=host["guid"], app=app, version="1.0.0", rate=20)
+    assert (again["changed"], again["pid"], again["guid"]) == ("N", out["pid"], out["guid"])
+    assert services_on(port) == [out["pid"]]
+
+    stopped = one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
+    assert (stopped["status"], stopped["pid"], stopped["changed"]) == ("stopped", "", "Y")
+    assert services_on(port) == [] and not listening(port)
+    assert one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)["changed"] == "N"
+    (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
+    assert ci["attributes"]["status"] == "stopped" and "pid" not in ci["attributes"]
+
+
+def test_upgrade_broken_version_and_rollback(sandbox, hosts):
+    host = hosts[1]
+    app = uniq("accounts")
+    v1 = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0")
+    v2 = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="2.0.0")
+    port = v1["port"]
+    assert (v2["version"], v2["previous_version"], v2["changed"]) == ("2.0.0", "1.0.0", "Y")
+    assert v2["pid"] != v1["pid"] and services_on(port) == [v2["pid"]]
+
+    # a broken version fails its health check: entity error, and no process left behind
+    started = time.monotonic()
+    broken = one(sandbox, "/deploy/v1/app/deploy", code="1", host=host["name"], app=app, version="3.0.0-broken")
+    assert time.monotonic() - started < 15
+    message = broken["errorMessage"]
+    assert "health check" in message and "3.0.0-broken" in message and "answered 500" in message
+    assert "the process was stopped" in message
+    assert services_on(port) == [] and not listening(port)
+    (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
+    assert (ci["attributes"]["status"], ci["attributes"]["version"]) == ("failed", "3.0.0-broken")
+    assert ci["attributes"]["previous_version"] == "2.0.0"
+
+    # rollback: back to the version that served before the failed one
+    rid = uniq("rollback")
+    back = one(sandbox, "/deploy/v1/app/rollback", request_id=rid, host=host["guid"], app=app)
+    assert (back["version"], back["status"], back["rolled_back_from"], back["previous_version"]) == (
+        "2.0.0", "running", "3.0.0-broken", ""
+    )
+    assert services_on(port) == [back["pid"]]
+    assert requests.get(back["health_url"], timeout=5).json()["version"] == "2.0.0"
+    # the same request again (a retry) answers the same; a new one has nothing to roll back to
+    retry = one(sandbox, "/deploy/v1/app/rollback", request_id=rid, host=host["guid"], app=app)
+    assert (retry["pid"], retry["version"], retry["changed"]) == (back["pid"], "2.0.0", "N")
+    nothing = one(sandbox, "/deploy/v1/app/rollback", code="1", host=host["guid"], app=app)
+    assert nothing["errorMessage"] == f"app {app} on host {host['name']} has no previous version to roll back to"
+
+    # upgrade once more, then roll back from a healthy version: the old process is replaced
+    v4 = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="4.0.0")
+    back = one(sandbox, "/deploy/v1/app/rollback", host=host["name"], app=app)
+    assert (back["version"], back["rolled_back_from"]) == ("2.0.0", "4.0.0")
+    assert services_on(port) == [back["pid"]] and back["pid"] != v4["pid"]
+
+    # destroying the host stops what runs on it
+    gone = one(sandbox, "/host/v1/host/destroy", host=host["guid"])
+    assert gone["stopped_apps"] == [app]
+    assert services_on(port) == [] and not listening(port)
+    (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
+    assert ci["attributes"]["status"] == "destroyed"
+
+
+def test_one_call_deploys_per_entity(sandbox, hosts):
+    host = hosts[0]
+    good, bad = uniq("good"), uniq("bad")
+    out = outputs(
+        sandbox.post(
+            "/deploy/v1/app/deploy",
+            [
+                {"callbackParameter": "g", "host": host["name"], "app": good, "version": "1.0.0"},
+                {"callbackParameter": "b", "host": host["name"], "app": bad, "version": "1.0.0-broken"},
+                {"callbackParameter": "n", "host": "no-such-host", "app": good, "version": "1.0.0"},
+                {"callbackParameter": "v", "host": host["name"], "app": good, "version": "1.0 final"},
+            ],
+        ),
+        code="1",
+    )
+    assert [o["errorCode"] for o in out] == ["0", "1", "1", "1"]
+    assert "unknown host 'no-such-host'" in out[2]["errorMessage"]
+    assert "input version must be" in out[3]["errorMessage"]
+    assert services_on(out[0]["port"]) == [out[0]["pid"]]
+    (bad_ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{bad}@{host['name']}")["items"]
+    assert services_on(bad_ci["attributes"]["port"]) == []
+    assert bad_ci["attributes"]["port"] != out[0]["port"]  # two apps on one host get two ports
+    one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=good)
+    assert services_on(out[0]["port"]) == []
+
+
+def _start_sandbox(folder: Path, port: int, port_base: int) -> tuple[subprocess.Popen, SandboxServer]:
+    env = {**os.environ, "WECUBE_SANDBOX_PORT_BASE": str(port_base), "WECUBE_SANDBOX_HOST_PORTS": "3"}
+    log = (folder / "sandbox.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_wecube.sandbox", "--port", str(port), "--db", str(folder / "s.db")]
+        + ["--token", "own-token"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    server = SandboxServer(url, "own-token", port, folder / "s.db", folder / "sandbox.log", proc.pid)
+    deadline = time.monotonic() + 20
+    while True:
+        assert proc.poll() is None, (folder / "sandbox.log").read_text()
+        try:
+            if requests.get(server.url + "/health", timeout=1).ok:
+                return proc, server
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "sandbox did not start"
+        time.sleep(0.1)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_sandbox_shutdown_stops_its_apps_and_a_restart_sees_the_state(tmp_path):
+    """SIGTERM: the sandbox stops its apps on the way out; SIGKILL: the apps notice and exit."""
+    port, port_base = free_port(), 20000 + 10 * secrets.randbelow(3000)
+    proc, own = _start_sandbox(tmp_path, port, port_base)
+    app_pids: list[int] = []
+    try:
+        one(own, "/network/v1/vpc/create", name="v", cidr="10.1.0.0/16", data_center="dc")
+        one(own, "/network/v1/subnet/create", name="s", vpc="v", zone="a", prefix_length=24)
+        host = one(own, "/host/v1/host/create", name="h", subnet="s")
+        assert host["ports"].endswith(f"-{host['port_base'] + 2}")  # WECUBE_SANDBOX_HOST_PORTS=3
+        assert host["port_base"] >= port_base and (host["port_base"] - port_base) % 3 == 0
+        first = one(own, "/deploy/v1/app/deploy", host="h", app="acc", version="1.0.0", rate=0)
+        app_pids.append(first["pid"])
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after shutdown
+        assert services_on(first["port"]) == []
+
+        proc, own = _start_sandbox(tmp_path, port, port_base)
+        (ci,) = one(own, "/cmdb/v1/ci/query", type="app_instance", name="acc@h")["items"]
+        assert ci["attributes"]["status"] == "stopped"
+        assert one(own, "/host/v1/host/create", name="h", subnet="s")["created"] == "N"
+        again = one(own, "/deploy/v1/app/deploy", host="h", app="acc", version="1.0.0", rate=0)
+        app_pids.append(again["pid"])
+        assert again["changed"] == "Y" and services_on(again["port"]) == [again["pid"]]
+        _kill(proc)
+        deadline = time.monotonic() + 10
+        while services_on(again["port"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert services_on(again["port"]) == []
+    finally:
+        _kill(proc)
+        for pid in app_pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
