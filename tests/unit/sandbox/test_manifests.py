@@ -25,13 +25,13 @@ def app(tmp_path_factory):
 
 def test_manifests_ship_in_the_package():
     assert manifests_dir().is_dir()
-    assert [p.name for p in manifest_paths()] == ["cmdb.register.xml", "faults.register.xml"]
-    assert sorted(PACKAGES) == ["cmdb", "faults"]
+    assert [p.name for p in manifest_paths()] == [f"{n}.register.xml" for n in sorted(PACKAGES)]
+    assert sorted(PACKAGES) == ["cmdb", "deploy", "faults", "host", "network"]
 
 
 def test_each_manifest_loads_with_a_concrete_version():
     loaded = {pkg.name: pkg for pkg in _manifests().values()}
-    assert set(loaded) == {"cmdb", "faults"}
+    assert set(loaded) == {"cmdb", "deploy", "faults", "host", "network"}
     for pkg in loaded.values():
         assert pkg.version == "1.0.0"
         assert pkg.warnings() == []
