@@ -116,3 +116,27 @@ def test_timezone_naive_index_is_taken_as_utc():
     ds = build_dataset(frame, load_spec(SPEC))
     assert str(ds.y.index.tz) == "UTC"
     assert isinstance(ds.start, pd.Timestamp)
+
+
+def test_qr_engine_matches_statsmodels():
+    import statsmodels.api as sm
+
+    frame = make_frame(3000, seed=21)
+    spec = load_spec(SPEC)
+    ds = build_dataset(frame, spec)
+    fast = fit_model(ds, spec).to_dict()
+    ref = fit_model(ds, spec, engine="statsmodels").to_dict()
+    res = sm.OLS(ds.y.to_numpy(), sm.add_constant(ds.X.to_numpy())).fit()
+    assert fast["r2"] == pytest.approx(res.rsquared, rel=1e-9) and fast["adj_r2"] == pytest.approx(res.rsquared_adj, rel=1e-9)
+    for name in ["intercept", *SPEC["features"]]:
+        a = fast["intercept"] if name == "intercept" else fast["coefficients"][name]
+        b = ref["intercept"] if name == "intercept" else ref["coefficients"][name]
+        for key in ("value", "std_err", "ci_low", "ci_high"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), (name, key)
+        assert a["p_value"] == pytest.approx(b["p_value"], rel=1e-6, abs=1e-300)
+    assert fast["resid_std"] == pytest.approx(ref["resid_std"], rel=1e-9)
+    for i, row in enumerate(fast["stats"]["xtx"]):
+        assert row == pytest.approx(ref["stats"]["xtx"][i], rel=1e-9)
+    assert fast["stats"]["ssr"] == pytest.approx(res.ssr, rel=1e-9)
+    with pytest.raises(ValueError, match="unknown engine"):
+        fit_model(ds, spec, engine="R")
