@@ -1,0 +1,454 @@
+"""docker-compose.yaml, deploy/Dockerfile and deploy/prometheus/prometheus.yml are consistent with
+each other, with the provider and with ``make demo`` (scripts/demo.sh).
+
+No Docker engine runs here, so these tests read the files: the compose file with PyYAML (anchors and
+merge keys resolved as Compose resolves them, ``${VAR:-default}`` interpolated with the defaults),
+scripts/demo.sh's top-level assignments and the config it writes, and the Prometheus config checked
+by ``promtool check config`` on a copy whose paths exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from airflow.sdk import Connection
+
+from airflow_wecube.get_provider_info import get_provider_info
+from airflow_wecube.hooks.prometheus import PrometheusSettings
+from airflow_wecube.sandbox import TOKEN_ENV
+
+REPO = Path(__file__).resolve().parents[3]
+COMPOSE = REPO / "docker-compose.yaml"
+DOCKERFILE = REPO / "deploy" / "Dockerfile"
+PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
+DEMO_SH = REPO / "scripts" / "demo.sh"
+PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
+
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+}
+REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "sandbox"}
+# demo.sh settings that only make sense on one machine: compose uses the image's defaults
+# (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080)
+DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT"}
+
+_INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def interpolate(value: str) -> str:
+    """Compose interpolation with nothing set in the environment: defaults apply, ``$$`` is ``$``."""
+
+    def repl(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return match.group(2) or ""
+
+    return _INTERPOLATION.sub(repl, value)
+
+
+@cache
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def services() -> dict:
+    return compose()["services"]
+
+
+def env_of(name: str) -> dict[str, str]:
+    env = services()[name].get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: interpolate(str(v)) for k, v in env.items()}
+
+
+def common_env() -> dict[str, str]:
+    return {k: interpolate(str(v)) for k, v in compose()["x-airflow-common"]["environment"].items()}
+
+
+def mounts(name: str) -> dict[str, str]:
+    """``{target: source}`` of a service's volumes (short syntax)."""
+    result = {}
+    for entry in services()[name].get("volumes", []):
+        assert isinstance(entry, str), f"{name}: use the short volume syntax, got {entry!r}"
+        source, target, *_ = interpolate(entry).split(":")
+        result[target] = source
+    return result
+
+
+def command_args(name: str) -> list[str]:
+    command = services()[name].get("command", [])
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def option(args: list[str], flag: str) -> str:
+    """The value of ``--flag=value`` or ``--flag value`` in ``args``."""
+    for i, arg in enumerate(args):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag:
+            return args[i + 1]
+    raise AssertionError(f"{flag} not in {args}")
+
+
+def conn(conn_id: str, env: dict[str, str] | None = None) -> Connection:
+    env = common_env() if env is None else env
+    raw = env[f"AIRFLOW_CONN_{conn_id.upper()}"]
+    data = json.loads(raw)  # a JSON connection, not a URI
+    assert isinstance(data, dict) and data.get("conn_type"), raw
+    return Connection.from_json(raw, conn_id=conn_id)
+
+
+@cache
+def demo() -> dict[str, str]:
+    """scripts/demo.sh's top-level ``[export] NAME=VALUE`` assignments, expanded as bash would with
+    nothing set in the environment (``${X:-default}`` gives the default), REPO=/repo."""
+    values: dict[str, str] = {"REPO": "/repo"}
+    assignment = re.compile(r"^(?:export )?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    heredoc_end = None
+    for line in DEMO_SH.read_text().splitlines():
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        heredoc = re.search(r"<<-?\s*'?\"?([A-Za-z_]+)'?\"?", line)
+        if heredoc:
+            heredoc_end = heredoc.group(1)
+            continue
+        match = assignment.match(line)
+        if not match or "$(" in match.group(2):
+            continue
+        name, raw = match.groups()
+        words = shlex.split(raw)
+        if len(words) != 1:
+            continue
+        values[name] = expand(words[0], values)
+    return values
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    def repl(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$$"
+        name = match.group(1) or match.group(3)
+        if match.group(2) is not None and match.group(1):
+            return expand(match.group(2), values)
+        return values.get(name, "")
+
+    return _INTERPOLATION.sub(repl, text)
+
+
+def demo_prometheus_config() -> str:
+    """The prometheus.yml that scripts/demo.sh writes, expanded for the default ports."""
+    text = DEMO_SH.read_text()
+    match = re.search(r'cat >"\$PROM/prometheus\.yml\.tmp" <<EOF\n(.*?)\nEOF\n', text, re.DOTALL)
+    assert match, "scripts/demo.sh no longer writes .demo/prometheus/prometheus.yml from a heredoc"
+    return expand(match.group(1), {**demo(), "PROM": "/repo/.demo/prometheus"})
+
+
+def as_bool(value: str) -> bool:
+    assert value.lower() in {"true", "false"}, value
+    return value.lower() == "true"
+
+
+# ---- services, image, common settings -------------------------------------------------------------
+
+
+def test_required_services_exist_and_each_has_an_image_or_build():
+    assert REQUIRED_SERVICES <= set(services()), REQUIRED_SERVICES - set(services())
+    for name, service in services().items():
+        assert service.get("image") or service.get("build"), f"service {name} has neither image nor build"
+
+
+def test_airflow_services_share_the_image_built_from_deploy_dockerfile_and_the_common_env():
+    common = compose()["x-airflow-common"]
+    assert common["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
+    for name in AIRFLOW_SERVICES:
+        service = services()[name]
+        assert service["image"] == common["image"], name
+        assert service["build"] == common["build"], name
+        env = env_of(name)
+        missing = {k: v for k, v in common_env().items() if env.get(k) != v}
+        assert not missing, f"{name} lacks or overrides common settings: {sorted(missing)}"
+        assert service["user"] == common["user"] or name == "airflow-init", name
+    # the sandbox runs from the same image (the provider ships it)
+    assert services()["sandbox"]["image"] == common["image"]
+    assert services()["sandbox"]["build"] == common["build"]
+
+
+def test_celery_layout_commands():
+    expected = {
+        "airflow-apiserver": ["api-server"],
+        "airflow-scheduler": ["scheduler"],
+        "airflow-dag-processor": ["dag-processor"],
+        "airflow-triggerer": ["triggerer"],
+        "airflow-worker": ["celery", "worker"],
+    }
+    for name, command in expected.items():
+        assert command_args(name) == command, name
+    env = common_env()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert urlsplit(env["AIRFLOW__CELERY__BROKER_URL"]).hostname == "redis"
+    assert "@postgres/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("SimpleAuthManager")
+
+
+def test_healthchecks_and_depends_on():
+    for name, service in services().items():
+        if name != "airflow-init":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        for dependency, spec in (service.get("depends_on") or {}).items():
+            assert dependency in services(), f"{name} depends on unknown service {dependency}"
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert services()[dependency].get("healthcheck"), f"{name} waits for {dependency}'s health: it has none"
+            elif condition == "service_completed_successfully":
+                assert dependency == "airflow-init", f"{name} waits for {dependency} to complete"
+    for name in AIRFLOW_SERVICES - {"airflow-init"}:
+        depends = services()[name]["depends_on"]
+        assert depends["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy", name
+    # tasks call the sandbox and Prometheus: the worker starts once both answer
+    worker = services()["airflow-worker"]["depends_on"]
+    assert worker["sandbox"]["condition"] == worker["prometheus"]["condition"] == "service_healthy"
+
+
+def test_execution_api_url_points_at_the_api_server():
+    url = urlsplit(common_env()["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    assert url.hostname == "airflow-apiserver"
+    assert url.path == "/execution/"
+    published = [interpolate(p).split(":") for p in services()["airflow-apiserver"]["ports"]]
+    assert str(url.port) in {container for *_, container in published}
+    assert str(url.port) in services()["airflow-apiserver"]["healthcheck"]["test"][-1]
+
+
+# ---- provider settings ------------------------------------------------------------------------------
+
+
+def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
+    env = common_env()
+    for key in get_provider_info()["config"]["wecube"]["options"]:
+        if key == "registry_path":  # airflow_wecube.config.registry_path reads WECUBE_REGISTRY_PATH first
+            assert env.get("WECUBE_REGISTRY_PATH") or env.get("AIRFLOW__WECUBE__REGISTRY_PATH")
+        else:
+            assert env.get(f"AIRFLOW__WECUBE__{key.upper()}"), f"[wecube] {key} not set in x-airflow-common"
+    assert env_of("sandbox")[TOKEN_ENV] == env[TOKEN_ENV]
+
+
+def test_connections_are_json_with_provider_connection_types():
+    known = {c["connection-type"] for c in get_provider_info()["connection-types"]}
+    ids = {k[len("AIRFLOW_CONN_") :].lower() for k in common_env() if k.startswith("AIRFLOW_CONN_")}
+    assert ids == {"wecube_default", "prometheus_default"}
+    assert conn("wecube_default").conn_type == "wecube"
+    assert conn("prometheus_default").conn_type == "prometheus"
+    assert {conn(i).conn_type for i in ids} <= known
+
+
+def test_wecube_connection_reaches_the_sandbox_with_its_token():
+    wecube = conn("wecube_default")
+    url = urlsplit(wecube.host)
+    assert url.hostname == "sandbox"
+    args = command_args("sandbox")
+    assert args[:3] == ["python", "-m", "airflow_wecube.sandbox"]
+    assert option(args, "--host") == "0.0.0.0"
+    assert int(option(args, "--port")) == url.port
+    assert wecube.password == env_of("sandbox")[TOKEN_ENV] == common_env()[TOKEN_ENV]
+    assert str(url.port) in " ".join(services()["sandbox"]["healthcheck"]["test"])
+
+
+def test_prometheus_connection_reaches_prometheus_with_lifecycle_api():
+    settings = PrometheusSettings.from_connection(conn("prometheus_default"))
+    url = urlsplit(settings.url)
+    prometheus = services()["prometheus"]
+    args = command_args("prometheus")
+    assert "--web.enable-lifecycle" in args
+    assert option(args, "--web.listen-address").rsplit(":", 1)[1] == str(url.port)
+    network_mode = prometheus.get("network_mode", "")
+    if network_mode.startswith("service:"):
+        # Prometheus lives in another service's network namespace: reach it there, publish its port there
+        owner = network_mode.split(":", 1)[1]
+        assert url.hostname == owner
+        assert "ports" not in prometheus, "a service in another's network namespace cannot publish ports"
+        published = [interpolate(p).split(":") for p in services()[owner]["ports"]]
+        assert str(url.port) in {container for *_, container in published}
+        assert prometheus["depends_on"][owner]["condition"] == "service_healthy"
+    else:
+        assert url.hostname == "prometheus"
+
+
+def test_file_sd_and_rules_volumes_shared_by_workers_and_prometheus_at_the_configured_paths():
+    settings = PrometheusSettings.from_connection(conn("prometheus_default"))
+    env = common_env()
+    assert settings.file_sd_dir == env["AIRFLOW__WECUBE__FILE_SD_DIR"]
+    assert settings.rules_dir == env["AIRFLOW__WECUBE__RULES_DIR"]
+    named = set(compose()["volumes"])
+
+    prometheus_mounts = mounts("prometheus")
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    config_path = option(command_args("prometheus"), "--config.file")
+    assert REPO / prometheus_mounts[config_path] == PROMETHEUS_YML
+    file_sd_globs = [f for job in config["scrape_configs"] for sd in job.get("file_sd_configs", []) for f in sd["files"]]
+    assert len(file_sd_globs) == 1 and PurePosixPath(file_sd_globs[0]).name == "*.json"
+    assert len(config["rule_files"]) == 1 and PurePosixPath(config["rule_files"][0]).name == "*.yml"
+    prometheus_dirs = {
+        "file_sd": str(PurePosixPath(file_sd_globs[0]).parent),
+        "rules": str(PurePosixPath(config["rule_files"][0]).parent),
+    }
+    task_dirs = {"file_sd": settings.file_sd_dir, "rules": settings.rules_dir}
+
+    workers = [n for n in services() if command_args(n)[:2] == ["celery", "worker"]]
+    assert workers, "no Celery worker"
+    for kind in ("file_sd", "rules"):
+        volume = prometheus_mounts.get(prometheus_dirs[kind])
+        assert volume in named, f"prometheus.yml reads {prometheus_dirs[kind]}, not a named volume in prometheus"
+        # every Airflow service (workers run tasks; the others may run them too, e.g. dag.test)
+        for name in sorted(AIRFLOW_SERVICES | set(workers)):
+            assert mounts(name).get(task_dirs[kind]) == volume, f"{name} does not mount {volume} at {task_dirs[kind]}"
+
+
+def test_registry_and_capacity_store_on_shared_volumes():
+    env = common_env()
+    named = set(compose()["volumes"])
+    for path in (env["WECUBE_REGISTRY_PATH"], env["AIRFLOW__WECUBE__CAPACITY_STORE"]):
+        for name in AIRFLOW_SERVICES:
+            assert mounts(name).get(path) in named, f"{name} does not mount a named volume at {path}"
+    assert mounts("sandbox").get(option(command_args("sandbox"), "--db").rsplit("/", 1)[0]) in named
+
+
+def test_airflow_init_migrates_and_registers_the_sandbox_manifests():
+    init = services()["airflow-init"]
+    assert init["entrypoint"] == "/bin/bash"
+    assert as_bool(env_of("airflow-init")["_AIRFLOW_DB_MIGRATE"])
+    script = interpolate(command_args("airflow-init")[-1])
+    assert "from airflow_wecube.sandbox import manifest_paths" in script
+    register = re.search(r"wecube plugins register (.*)", script)
+    assert register, "airflow-init does not run `wecube plugins register`"
+    args = shlex.split(register.group(1))
+    assert "--replace" in args
+    assert option(args, "--registry") in ("${WECUBE_REGISTRY_PATH}", "$WECUBE_REGISTRY_PATH", common_env()["WECUBE_REGISTRY_PATH"])
+    assert "airflow config list" in script  # the shared config file with the generated jwt_secret
+    syntax = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, timeout=30)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+# ---- the same settings as make demo -----------------------------------------------------------------
+
+
+def test_same_settings_as_make_demo():
+    d, env = demo(), common_env()
+    exported = {
+        name
+        for name in re.findall(r"^export ([A-Z_][A-Z0-9_]*)=", DEMO_SH.read_text(), re.MULTILINE)
+        if name not in DEMO_ONLY
+    }
+    assert exported, "no exports parsed from scripts/demo.sh"
+    assert exported <= set(env), f"set by make demo, missing in docker-compose.yaml: {sorted(exported - set(env))}"
+    assert env["AIRFLOW__CORE__PARALLELISM"] == d["AIRFLOW__CORE__PARALLELISM"]
+    assert as_bool(env["AIRFLOW__CORE__LOAD_EXAMPLES"]) == as_bool(d["AIRFLOW__CORE__LOAD_EXAMPLES"])
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == d["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
+    assert env[TOKEN_ENV] == d[TOKEN_ENV] == d["SANDBOX_TOKEN"]
+    # folders: the same names (their parents are .demo/ on one machine, /opt/wecube/ in compose)
+    for name in ("WECUBE_REGISTRY_PATH", "AIRFLOW__WECUBE__FILE_SD_DIR", "AIRFLOW__WECUBE__RULES_DIR", "AIRFLOW__WECUBE__CAPACITY_STORE"):
+        assert PurePosixPath(env[name]).name == PurePosixPath(d[name]).name, name
+    # ports of the sandbox and Prometheus, and the execution API path
+    assert urlsplit(conn("wecube_default").host).port == int(d["SANDBOX_PORT"]) == urlsplit(d["SANDBOX_URL"]).port
+    assert urlsplit(conn("prometheus_default").host).port == int(d["PROMETHEUS_PORT"])
+    assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == urlsplit(d["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+    assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).port == int(d["AIRFLOW_PORT"])
+
+
+def test_same_connections_as_make_demo():
+    text = DEMO_SH.read_text()
+    demo_conns = dict(re.findall(r"airflow connections add (\S+) --conn-type (\S+)", text))
+    assert demo_conns == {"wecube_default": "wecube", "prometheus_default": "prometheus"}
+    for conn_id, conn_type in demo_conns.items():
+        assert conn(conn_id).conn_type == conn_type
+    # the demo's prometheus_default extras name the same keys
+    extra_keys = set(re.findall(r'"(\w+)": sys\.argv\[\d\]', text))
+    assert extra_keys == set(conn("prometheus_default").extra_dejson) == {"file_sd_dir", "rules_dir"}
+
+
+def test_prometheus_config_has_the_same_jobs_as_the_demo():
+    demo_config = yaml.safe_load(demo_prometheus_config())
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    assert config["global"] == demo_config["global"]
+    assert [j["job_name"] for j in config["scrape_configs"]] == [j["job_name"] for j in demo_config["scrape_configs"]]
+    demo_dirs = {PurePosixPath(p).parent.name for p in demo_config["rule_files"]}
+    assert demo_dirs == {PurePosixPath(p).parent.name for p in config["rule_files"]} == {"rules"}
+
+
+def _relocated(config: dict, root: Path) -> dict:
+    """``config`` with its rule and file_sd globs moved under ``root`` (folders created, one file each)."""
+    (root / "rules").mkdir()
+    (root / "file_sd").mkdir()
+    (root / "rules" / "demo.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "demo", "rules": [{"alert": "Down", "expr": "up == 0", "for": "1m"}]}]})
+    )
+    (root / "file_sd" / "demo.json").write_text(json.dumps([{"targets": ["127.0.0.1:9100"], "labels": {"job": "demo"}}]))
+    config = json.loads(json.dumps(config))
+    config["rule_files"] = [str(root / "rules" / PurePosixPath(p).name) for p in config["rule_files"]]
+    for job in config["scrape_configs"]:
+        for sd in job.get("file_sd_configs", []):
+            sd["files"] = [str(root / "file_sd" / PurePosixPath(f).name) for f in sd["files"]]
+    return config
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (make test installs it)")
+@pytest.mark.parametrize("which", ["deploy/prometheus/prometheus.yml", "make demo"])
+def test_promtool_accepts_the_prometheus_config(tmp_path: Path, which: str):
+    text = PROMETHEUS_YML.read_text() if which.startswith("deploy") else demo_prometheus_config()
+    config = _relocated(yaml.safe_load(text), tmp_path)
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 rules found" in proc.stdout + proc.stderr
+
+
+# ---- the image ----------------------------------------------------------------------------------------
+
+
+def dockerfile_lines() -> list[str]:
+    """Instructions of deploy/Dockerfile, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_dockerfile_builds_on_airflow_3_3_2_with_the_provider_and_promtool():
+    lines = dockerfile_lines()
+    froms = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
+    assert froms == ["apache/airflow:3.3.2"]
+    # the image runs the Airflow this repository is tested against
+    assert froms[0].split(":")[1] == version("apache-airflow")
+    prometheus_image = services()["prometheus"]["image"]
+    assert f"COPY --from={prometheus_image} /bin/promtool /usr/local/bin/promtool" in lines
+    install = next(line for line in lines if line.startswith("RUN pip install"))
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in install and "/opt/wecube-src" in install
+
+
+def test_dockerfile_copies_what_the_package_build_needs_and_the_ignore_file_lets_it_through():
+    copies = [line.split()[1:] for line in dockerfile_lines() if line.startswith("COPY ") and "--from=" not in line]
+    sources = [s for words in copies for s in words[:-1] if not s.startswith("--")]
+    assert set(sources) >= {"pyproject.toml", "src"}
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().split()
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert f"!{source}" in ignore or f"!{source}/" in ignore, f"{source} is excluded by Dockerfile.dockerignore"
+    readme = re.search(r'^readme\s*=\s*"([^"]+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    if readme:  # setuptools needs the readme named in pyproject.toml
+        assert readme.group(1) in sources
