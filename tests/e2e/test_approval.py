@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -43,13 +42,12 @@ def timeout_run(sa):
     return sa.trigger(TIMEOUTS)["dag_run_id"]
 
 
-# Airflow 3.3.2 race (see docs/approvals.md): an answer that lands within ~1 s after a task parks
-# can make the scheduler fail the resumed task, because the executor's late "success" event for the
-# parked process carries the same key as the re-queued one. Humans are slower than that; tests wait.
-SETTLE = 2.5
+# Airflow 3.3.2 race (see docs/approvals.md): an answer that lands before the scheduler has seen the
+# executor's "success" event of the process that parked the task makes it fail the resumed task.
+# Humans are slower than that; tests wait until the scheduler has settled (Standalone.wait_settled).
 
 
-def _wait_open(sa, dag_id, run_id, task_id="gate", timeout=90, settle=SETTLE):
+def _wait_open(sa, dag_id, run_id, task_id="gate", timeout=90):
     """Wait until the task is parked AND its request has no response (i.e. (re-)opened), then settle."""
 
     def check():
@@ -63,7 +61,7 @@ def _wait_open(sa, dag_id, run_id, task_id="gate", timeout=90, settle=SETTLE):
         return d if not d["response_received"] else None
 
     detail = sa.wait_for(check, timeout, f"{dag_id}/{run_id}/{task_id} open for an answer")
-    time.sleep(settle)
+    sa.wait_settled(dag_id, run_id, task_id)
     return detail
 
 
