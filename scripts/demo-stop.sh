@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make demo-stop`: stop every process group that scripts/demo.sh recorded in .demo/*.pgid.
-# State (.demo/airflow, the registry, the sandbox DB) is kept for the next `make demo`.
+# `make demo-stop`: stop every process group that scripts/demo.sh recorded in .demo/*.pgid
+# (airflow: standalone with its scheduler, DAG processor, API server and task processes; sandbox:
+# the plugin server, which stops the apps it deployed as it shuts down; prometheus).
+# State (.demo/airflow, the registry, the sandbox DB, Prometheus data) is kept for the next `make demo`.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
