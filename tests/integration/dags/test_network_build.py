@@ -1,0 +1,125 @@
+"""dags/wecube_network_build.py under dag.test() against the real sandbox: build, rerun, bad design."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+import os
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+DAG_ID = "wecube_network_build"
+
+
+def _dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "wecube_network_build.py"))
+    assert DAG_ID in bag.dags, bag.import_errors
+    return bag.dags[DAG_ID]
+
+
+def _xcom(dr, task_id, key="return_value", map_index=-1):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key=key, map_index=map_index)
+            .one_or_none()
+        )
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def _states(dr):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {(t.task_id, t.map_index): t.state for t in session.query(TaskInstance).filter_by(run_id=dr.run_id)}
+
+
+def _design(prefix: str) -> dict:
+    """The shipped design with names of our own (the session sandbox is shared)."""
+    from pathlib import Path
+
+    design = yaml.safe_load((Path(__file__).resolve().parents[3] / "dags" / "designs" / "network.yml").read_text())
+    design = copy.deepcopy(design)
+    design["data_center"] = f"{prefix}-dc"
+    design["vpc"]["name"] = f"{prefix}-vpc"
+    for kind in ("route_tables", "security_groups"):
+        for item in design[kind]:
+            item["name"] = f"{prefix}-{item['name']}"
+    return design
+
+
+def test_build_then_rerun_changes_nothing(airflow_db, wecube_conn, plugin_registry, sandbox):
+    design = _design("it-net")
+    dag = _dag()
+    first = dag.test(run_conf={"design": design})
+    assert first.state == "success", _states(first)
+    topo = _xcom(first, "topology")
+    n_subnets = len(design["zones"]) * len(design["subnets"])
+    assert len(topo["subnets"]) == n_subnets
+    assert topo["created"] == 1 + n_subnets + len(design["route_tables"]) + len(design["security_groups"])
+    assert topo["updated"] == 0
+    vpc = ipaddress.ip_network(design["vpc"]["cidr"])
+    blocks = [ipaddress.ip_network(s["cidr"]) for s in topo["subnets"]]
+    assert all(b.subnet_of(vpc) for b in blocks)
+    assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
+    assert {s["name"] for s in topo["subnets"]} == {
+        f"it-net-vpc-{t['tier']}-{z}" for t in design["subnets"] for z in design["zones"]
+    }
+    assert {g["name"] for g in topo["security_groups"]} == {g["name"] for g in design["security_groups"]}
+
+    second = dag.test(run_conf={"design": design})
+    assert second.state == "success", _states(second)
+    again = _xcom(second, "topology")
+    assert again["created"] == 0 and again["updated"] == 0
+    assert again["vpc"]["guid"] == topo["vpc"]["guid"]
+    assert [(s["guid"], s["cidr"]) for s in again["subnets"]] == [(s["guid"], s["cidr"]) for s in topo["subnets"]]
+
+
+def test_bad_design_fails_before_any_call(airflow_db, wecube_conn, plugin_registry, sandbox):
+    design = _design("it-bad")
+    design["subnets"][1]["prefix_length"] = 8  # wider than the /16 VPC
+    dr = _dag().test(run_conf={"design": design})
+    assert dr.state == "failed"
+    states = _states(dr)
+    assert states[("plan", -1)] == "failed"
+    assert states[("create_vpc", -1)] == "upstream_failed"
+    r = sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "vpc", "name": "it-bad-vpc"}])
+    assert r.json()["results"]["outputs"][0]["count"] == 0  # nothing was created
+
+
+def test_design_checks():
+    """The pure design checks name the field at fault."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "dags" / "wecube_network_build.py"
+    spec = importlib.util.spec_from_file_location("_network_build", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    good = _design("unit")
+    assert len(mod.plan_design(good)["subnets_by_zone"]) == len(good["zones"])
+    cases = {
+        "design.vpc.cidr": lambda d: d["vpc"].__setitem__("cidr", "10.20.0.1/16"),
+        "design.zones repeats": lambda d: d.__setitem__("zones", ["a", "a"]),
+        "tier web appears twice": lambda d: d["subnets"].append({"tier": "web", "prefix_length": 24}),
+        "unknown key": lambda d: d.__setitem__("vpcs", []),
+        "design.security_groups[0].name": lambda d: d["security_groups"][0].__setitem__("name", "bad name"),
+        "need": lambda d: d["subnets"].__setitem__(0, {"tier": "web", "prefix_length": 17}),
+    }
+    for message, change in cases.items():
+        d = copy.deepcopy(good)
+        change(d)
+        with pytest.raises(mod.DesignError, match=re.escape(message)):
+            mod.plan_design(d)
+    assert mod.overlaps([{"name": "a", "cidr": "10.0.0.0/24"}, {"name": "b", "cidr": "10.0.0.128/25"},
+                         {"name": "c", "cidr": "10.0.1.0/24"}]) == ["a (10.0.0.0/24) overlaps b (10.0.0.128/25)"]
