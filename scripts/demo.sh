@@ -27,8 +27,9 @@ TIMEOUT="${DEMO_TIMEOUT:-240}"
 AIRFLOW_URL="http://localhost:$AIRFLOW_PORT"
 SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
-# the example DAGs unpaused once parsed (those not in dags/ are skipped)
-EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_capacity_refit}"
+# the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
+# stays paused: it needs a window of history first (run a rollout, then trigger it by hand).
+EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout}"
 
 # The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
 if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then
