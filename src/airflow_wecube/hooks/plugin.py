@@ -20,6 +20,9 @@ from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_input
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
 OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "registry_path"})
+# Extras whose names look like credentials are never sent as headers: the token goes only in
+# ``Authorization``, from the connection password.
+SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
 MASK = "***"
 
 
@@ -124,7 +127,14 @@ class WeCubePluginHook(HttpHook):
         return session
 
     def _configure_session_from_extra(self, session, connection, extra_options):
-        extra = {k: v for k, v in connection.extra_dejson.items() if k not in OWN_EXTRAS}
+        extra = {}
+        for key, value in connection.extra_dejson.items():
+            if key in OWN_EXTRAS:
+                continue
+            if any(word in key.lower().replace("-", "_") for word in SECRET_WORDS):
+                self.log.warning("Connection extra %r looks like a credential: not sent as an HTTP header", key)
+                continue
+            extra[key] = value
         shim = SimpleNamespace(extra_dejson=extra, host=connection.host)
         return super()._configure_session_from_extra(session, shim, extra_options)
 

@@ -122,7 +122,7 @@ def test_headers_bearer_token_and_own_extras_stripped(sandbox, plugin_registry, 
         "conn_type": "wecube",
         "host": sandbox.url,
         "password": sandbox.token,
-        "extra": {"operator": "ops-bot", "timeout": 30, "X-Team": "platform"},
+        "extra": {"operator": "ops-bot", "timeout": 30, "X-Team": "platform", "X-Api-Token": "leak-me-not"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_HEADERS", json.dumps(conn))
     hook = WeCubePluginHook("wecube_headers", registry=plugin_registry)
@@ -132,6 +132,7 @@ def test_headers_bearer_token_and_own_extras_stripped(sandbox, plugin_registry, 
     assert headers["authorization"] == f"Bearer {sandbox.token}"
     assert headers["x-team"] == "platform"
     assert "operator" not in headers and "timeout" not in headers
+    assert "x-api-token" not in headers and "leak-me-not" not in json.dumps(headers)
     body_operator = call.get("operator")
     if body_operator is not None:
         assert body_operator == "ops-bot"
