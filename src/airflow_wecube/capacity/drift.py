@@ -6,8 +6,14 @@ Three signals, each reported with its numbers:
   change passes ``max_relative_change`` (the intercept is judged on interval overlap only, since a
   relative change of a near-zero intercept means nothing); the report gives old → new, the change,
   and a z-test of the difference;
-* a **Chow test** across the two windows (same features): do both windows share one model?
-  Computed from the sufficient statistics stored with each fit, so the baseline's raw data is not needed;
+* a **Chow-type test** across the two windows (same features): do both windows share one model?
+  With HAC fits (the default) it is a Wald test of equal coefficients,
+  ``W = (b_new - b_base)' (V_new + V_base)^-1 (b_new - b_base)`` with each window's HAC covariance,
+  χ² with p degrees of freedom (p = features + intercept): the classical Chow F assumes independent
+  residuals of equal variance in both windows and, on autocorrelated rate data, finds "drift" between
+  two windows of one unchanged system. With ``cov_type: nonrobust`` fits it is the classical Chow F.
+  Both are computed from statistics stored with each fit, so the baseline's raw data is not needed;
+  the classical F is always reported beside the robust test for comparison;
 * an **R² drop** beyond ``max_r2_drop``: the target now moves with something the model lacks.
 
 A factor added to or removed from the spec is reported as drift too.
@@ -53,6 +59,62 @@ def chow_test(base_stats: dict[str, Any], new_stats: dict[str, Any]) -> dict[str
         return {"applicable": False, "reason": "zero residuals"}
     f = max(ssr_pooled - ssr_split, 0.0) / k / (ssr_split / dof)
     return {"applicable": True, "f": float(f), "df1": k, "df2": dof, "p_value": float(sps.f.sf(f, k, dof))}
+
+
+def _aligned(fit: dict[str, Any], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(intercept, coefficients in ``names`` order) and their covariance from a stored fit."""
+    order = [0] + [1 + list(fit["features"]).index(n) for n in names]
+    params = np.array([fit["intercept"]["value"]] + [fit["coefficients"][n]["value"] for n in names])
+    cov = np.asarray(fit["stats"]["cov"], dtype=float)[np.ix_(order, order)]
+    return params, cov
+
+
+def wald_equality_test(baseline: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Wald test that both windows share one coefficient vector (intercept included), robust to autocorrelation.
+
+    ``W = d' (V_base + V_new)^-1 d`` with ``d`` the difference of the coefficient vectors and ``V``
+    each fit's stored covariance (HAC unless the fit was ``nonrobust``); the windows do not overlap, so
+    their estimates are independent. Under one model for both, W is χ² with p degrees of freedom.
+    """
+    from scipy import stats as sps
+
+    names = list(baseline.get("coefficients", {}))
+    if sorted(names) != sorted(new.get("coefficients", {})):
+        return {"applicable": False, "reason": "the two fits have different features"}
+    if "cov" not in baseline.get("stats", {}) or "cov" not in new.get("stats", {}):
+        return {"applicable": False, "reason": "a fit stored no covariance matrix (fitted by an older version)"}
+    b1, v1 = _aligned(baseline, names)
+    b2, v2 = _aligned(new, names)
+    d = b2 - b1
+    v = v1 + v2
+    if not np.all(np.isfinite(v)) or not np.all(np.isfinite(d)):
+        return {"applicable": False, "reason": "non-finite coefficients or covariance"}
+    try:
+        w = float(d @ np.linalg.solve(v, d))
+    except np.linalg.LinAlgError:
+        return {"applicable": False, "reason": "the summed covariance is singular"}
+    k = len(d)
+    return {
+        "applicable": True, "statistic": w, "df": k, "f": w / k, "p_value": float(sps.chi2.sf(w, k)),
+        "cov_types": [baseline["stats"].get("cov_type", "nonrobust"), new["stats"].get("cov_type", "nonrobust")],
+    }
+
+
+def structural_break_test(baseline: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The test drift decisions use, with the classical Chow F beside it for comparison.
+
+    HAC on either side (and both covariances stored): :func:`wald_equality_test` (``method: "wald"``);
+    otherwise the classical :func:`chow_test` (``method: "chow_f"``), exact for independent residuals.
+    """
+    classical = chow_test(baseline["stats"], new["stats"])
+    cov_types = {baseline["stats"].get("cov_type", "nonrobust"), new["stats"].get("cov_type", "nonrobust")}
+    if "HAC" in cov_types:
+        wald = wald_equality_test(baseline, new)
+        if wald["applicable"]:
+            return {**wald, "method": "wald", "classical": classical}
+        return {**classical, "method": "chow_f", "classical": classical,
+                "fallback": f"robust test not possible ({wald['reason']}): classical Chow F used"}
+    return {**classical, "method": "chow_f", "classical": classical}
 
 
 def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThresholds,
@@ -102,12 +164,18 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
                 f"baseline {format_number(old['ci_low'])}..{format_number(old['ci_high'])}]"
             )
 
-    chow = chow_test(baseline["stats"], new["stats"]) if not new_factors and not dropped else {
-        "applicable": False, "reason": "the two fits have different features"}
+    chow = structural_break_test(baseline, new) if not new_factors and not dropped else {
+        "applicable": False, "method": None, "reason": "the two fits have different features"}
     chow_drift = bool(chow.get("applicable") and thresholds.chow_alpha is not None and chow["p_value"] < thresholds.chow_alpha)
     chow["drift"] = chow_drift
     if chow_drift:
-        messages.append(f"Chow test: one model does not fit both windows (F={chow['f']:.1f}, p={chow['p_value']:.2g} < {thresholds.chow_alpha:g})")
+        if chow["method"] == "wald":
+            stat = f"Wald χ²={chow['statistic']:.1f}, df={chow['df']}"
+            what = f"Chow test (Wald test of equal coefficients, {'/'.join(chow['cov_types'])} covariances)"
+        else:
+            stat = f"F={chow['f']:.1f}"
+            what = "Chow test (classical F, iid residuals)"
+        messages.append(f"{what}: one model does not fit both windows ({stat}, p={chow['p_value']:.2g} < {thresholds.chow_alpha:g})")
 
     r2_drop = float(baseline["r2"]) - float(new["r2"])
     r2 = {"old": baseline["r2"], "new": new["r2"], "drop": r2_drop, "drift": r2_drop > thresholds.max_r2_drop}
@@ -115,6 +183,11 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
         messages.append(f"R² fell {baseline['r2']:.3f} → {new['r2']:.3f} (drop {r2_drop:.3f} > {thresholds.max_r2_drop:g}): "
                         "a factor the model lacks now drives the target")
 
+    notes: list[str] = []
+    base_cov, new_cov = (baseline.get("inference") or {}).get("cov_type", "nonrobust"), (new.get("inference") or {}).get("cov_type", "nonrobust")
+    if base_cov != new_cov:
+        notes.append(f"the baseline's standard errors are {base_cov}, the new fit's {new_cov}: intervals and tests mix "
+                     "both; accept a fresh fit to compare like with like")
     found = bool(new_factors or dropped or any(r["moved"] for r in rows) or chow_drift or r2["drift"])
     return {
         "found": found,
@@ -125,4 +198,6 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
         "dropped_factors": dropped,
         "chow": chow,
         "r2": r2,
+        "standard_errors": {"baseline": base_cov, "new": new_cov},
+        "notes": notes,
     }

@@ -1,10 +1,17 @@
 """Ordinary least squares with inference, an optional outlier-robust pre-pass, VIF and headroom.
 
 The fit is OLS (coefficients, standard errors, 95% intervals, p-values, R²) from the normal
-equations of standardised features and scipy's t distribution, checked number for number against statsmodels' OLS in the
-tests (``engine="statsmodels"`` runs statsmodels itself, at about three times the cost); the
-robust option uses scikit-learn's Huber or RANSAC only to find outliers, which are then left
-out of the OLS so the report keeps its inference.
+equations of standardised features and scipy's t distribution, checked number for number against
+statsmodels' OLS in the tests (``engine="statsmodels"`` runs statsmodels itself, at several times the
+cost); the robust option uses scikit-learn's Huber or RANSAC only to find outliers, which are then
+left out of the OLS so the report keeps its inference.
+
+Standard errors are autocorrelation-robust by default (``cov_type: HAC``, Newey-West with Bartlett
+weights, as statsmodels' ``cov_type="HAC"`` with ``use_correction=True``): PromQL rates over a
+``[1m]`` window sampled every 15 s share most of their data with their neighbours, so consecutive
+residuals are strongly correlated and the classical (iid) standard errors are several times too
+small; intervals, p-values, gates and drift decisions built on them would cry wolf. The lag window
+comes from the spec (:meth:`CapacitySpec.hac_lags_for`). ``cov_type: nonrobust`` gives the classical ones.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class FitResult:
     robust: dict[str, Any]
     headroom: dict[str, Any] | None
     stats: dict[str, Any]
+    inference: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     fitted: pd.Series | None = field(default=None, repr=False)
     actual: pd.Series | None = field(default=None, repr=False)
@@ -63,6 +71,7 @@ class FitResult:
             "end": self.end,
             "robust": self.robust,
             "headroom": self.headroom,
+            "inference": self.inference,
             "warnings": list(self.warnings),
             "stats": self.stats,
         }
@@ -120,8 +129,31 @@ def _outlier_mask(X: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
     raise ValueError(f"unknown robust method {method!r}")
 
 
-def _ols_fast(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """OLS of ``y`` on an intercept and ``X`` with classical inference, in one pass over the data.
+def hac_meat(gt: np.ndarray, maxlags: int) -> np.ndarray:
+    """Newey-West's inner matrix ``S = Σ_{|l|<=L} (1 - |l|/(L+1)) Σ_t g_t g_{t-l}'`` of scores ``gt`` (p×n).
+
+    Bartlett weights are a triangle, and a triangle is a box convolved with itself: with
+    ``h_s = g_s + ... + g_{s-L}`` (moving sums of the zero-padded scores, ``s = 0 .. n+L-1``),
+    ``Σ_s h_s h_s' = (L+1) S`` exactly, edges included. So S costs one cumulative sum and one p×p
+    product whatever L is, instead of L+1 lagged products (statsmodels' loop); the tests check both agree.
+    """
+    p, n = gt.shape
+    lags = max(0, min(int(maxlags), n - 1))
+    if lags == 0:
+        return np.einsum("ij,kj->ik", gt, gt)
+    c = np.cumsum(gt, axis=1)
+    head = c.copy()
+    head[:, lags + 1:] -= c[:, : n - lags - 1]  # h_s for s < n
+    tail = c[:, n - 1:n] - c[:, n - lags - 1:n - 1]  # h_s for n <= s < n+L (g is zero past the end)
+    return (np.einsum("ij,kj->ik", head, head) + np.einsum("ij,kj->ik", tail, tail)) / (lags + 1)
+
+
+def _ols_fast(X: np.ndarray, y: np.ndarray, maxlags: int | None = None) -> dict[str, Any]:
+    """OLS of ``y`` on an intercept and ``X`` with inference, in a few passes over the data.
+
+    :param maxlags: ``None`` for classical (iid) standard errors, else the Newey-West lag window of
+        HAC standard errors (Bartlett weights, small-sample factor ``n/(n-p)``, as statsmodels'
+        ``cov_type="HAC", cov_kwds={"maxlags": L, "use_correction": True}``)
 
     Works on standardised features (centred, unit variance), so the k×k cross-product is a
     correlation matrix: well conditioned unless features are collinear, and its eigenvalues give
@@ -159,11 +191,25 @@ def _ols_fast(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     scale = ssr / dof
     beta = gamma / sd
     intercept = ybar - float(mu @ beta)
-    cov_b = scale * inv_ztz / np.outer(sd, sd)
-    cov = np.empty((p, p))
-    cov[1:, 1:] = cov_b
-    cov[0, 1:] = cov[1:, 0] = -(cov_b @ mu)
-    cov[0, 0] = scale / n + float(mu @ cov_b @ mu)
+    # covariance of theta = (ybar, gamma), the coefficients on [1, z]; [1, z]'[1, z] = diag(n, ztz)
+    if maxlags is None:
+        cov_theta = np.zeros((p, p))
+        cov_theta[0, 0] = scale / n
+        cov_theta[1:, 1:] = scale * inv_ztz
+    else:
+        gt = np.empty((p, n))
+        gt[0] = resid
+        np.multiply(zt, resid, out=gt[1:])
+        hinv = np.zeros((p, p))
+        hinv[0, 0] = 1.0 / n
+        hinv[1:, 1:] = inv_ztz
+        cov_theta = hinv @ hac_meat(gt, maxlags) @ hinv * (n / (n - p))
+    # raw parameters = A theta: intercept = ybar - (mu/sd)'gamma, beta = gamma/sd
+    A = np.zeros((p, p))
+    A[0, 0] = 1.0
+    A[0, 1:] = -mu / sd
+    A[1:, 1:] = np.diag(1.0 / sd)
+    cov = A @ cov_theta @ A.T
     params = np.concatenate([[intercept], beta])
     bse = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -183,15 +229,18 @@ def _ols_fast(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return {
         "rank": rank, "params": params, "bse": bse, "ci": np.column_stack([params - half, params + half]),
         "pvalues": pvalues, "r2": r2, "adj_r2": 1 - (1 - r2) * (n - 1) / dof, "scale": scale, "ssr": ssr,
-        "xtx": xtx, "xty": xty, "vif": vifs,
+        "xtx": xtx, "xty": xty, "vif": vifs, "cov": cov,
     }
 
 
-def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast") -> FitResult:
+def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov_type: str | None = None,
+              hac_lags: int | None = None) -> FitResult:
     """Fit ``target ~ features`` by OLS and collect the inference the report shows.
 
     :param engine: ``"fast"`` (default, numpy/scipy on standardised features) or ``"statsmodels"`` (``statsmodels.OLS``);
         both give the same coefficients, standard errors, intervals, p-values and R²
+    :param cov_type: ``"HAC"`` or ``"nonrobust"``; default the spec's ``cov_type`` (to compare both on one dataset)
+    :param hac_lags: Newey-West lag window; default from the spec (:meth:`CapacitySpec.hac_lags_for`)
 
     :raises DatasetError: when the features are perfectly collinear (the fit is not identifiable)
     """
@@ -213,17 +262,39 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast") -> 
         X, y, index = X[mask], y[mask], index[mask]
 
     n, k = X.shape
+    cov_type = cov_type or spec.cov_type
+    if cov_type not in ("HAC", "nonrobust"):
+        raise ValueError(f"unknown cov_type {cov_type!r} (HAC or nonrobust)")
+    inference: dict[str, Any] = {"cov_type": cov_type, "distribution": f"t({n - k - 1})"}
+    maxlags = None
+    if cov_type == "HAC":
+        lag_info = spec.hac_lags_for(n)
+        if hac_lags is not None:
+            lag_info.update(maxlags=max(0, min(int(hac_lags), n - 1)), source="argument")
+        maxlags = lag_info["maxlags"]
+        inference.update(kernel="bartlett", small_sample_correction=True, **lag_info)
+        inference["description"] = (
+            f"HAC (Newey-West, Bartlett) standard errors, {maxlags} lag(s) of {spec.step} "
+            f"({_lag_reason(lag_info)}), small-sample factor n/(n-p)"
+        )
+    else:
+        inference["description"] = "classical (nonrobust) standard errors: assume independent, equal-variance residuals"
     if engine == "statsmodels":
         import statsmodels.api as sm
 
         design = np.column_stack([np.ones(n), X])
-        res = sm.OLS(y, design, hasconst=True).fit()
+        model = sm.OLS(y, design, hasconst=True)
+        if maxlags is None:
+            res = model.fit()
+        else:
+            res = model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}, use_t=True)
         rank = int(res.model.rank)
         ols = {"params": np.asarray(res.params), "bse": np.asarray(res.bse), "ci": np.asarray(res.conf_int(alpha=0.05)),
                "pvalues": np.asarray(res.pvalues), "r2": float(res.rsquared), "adj_r2": float(res.rsquared_adj),
-               "scale": float(res.scale), "ssr": float(res.ssr), "xtx": design.T @ design, "xty": design.T @ y}
+               "scale": float(res.scale), "ssr": float(res.ssr), "xtx": design.T @ design, "xty": design.T @ y,
+               "cov": np.asarray(res.cov_params())}
     elif engine == "fast":
-        ols = _ols_fast(X, y)
+        ols = _ols_fast(X, y, maxlags)
         rank = ols["rank"]
     else:
         raise ValueError(f"unknown engine {engine!r}")
@@ -267,6 +338,9 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast") -> 
         "yty": float(np.einsum("i,i->", y, y)),
         "ssr": ols["ssr"],
         "n": int(n),
+        # covariance of (intercept, coefficients) as the inference used it: enough for a robust Wald test later
+        "cov": np.asarray(ols["cov"]).tolist(),
+        "cov_type": cov_type,
     }
     return FitResult(
         model=spec.name,
@@ -284,10 +358,19 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast") -> 
         robust=robust,
         headroom=headroom,
         stats=stats,
+        inference=inference,
         warnings=warnings,
         fitted=fitted,
         actual=actual,
     )
+
+
+def _lag_reason(info: dict[str, Any]) -> str:
+    if info["source"] in ("spec", "argument"):
+        return f"set by {'the spec' if info['source'] == 'spec' else 'the caller'}"
+    rng = f"largest PromQL range {info['largest_range']} = {info['range_lags']} step(s)" if info["largest_range"] \
+        else "no range selector in the PromQL"
+    return f"{rng}; rule of thumb for n: {info['rule_of_thumb']}"
 
 
 def compute_headroom(

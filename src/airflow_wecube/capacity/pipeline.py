@@ -108,6 +108,7 @@ def build_report(store: ModelStore, model: str, version: str) -> dict[str, Any]:
         "n": fit["n"],
         "vif": fit["vif"],
         "robust": fit["robust"],
+        "inference": fit.get("inference") or {"cov_type": "nonrobust", "description": "classical (nonrobust) standard errors"},
         "headroom": fit["headroom"],
         "warnings": fit["warnings"],
         "gates": record.get("gates"),
@@ -133,6 +134,9 @@ def format_report(report: dict[str, Any]) -> str:
     w = report.get("window") or {}
     lines.append(f"  window {w.get('start')} .. {w.get('end')} step {w.get('step')}  n={report['n']}")
     lines.append(f"  R² {report['r2']:.4f}  adj R² {report['adj_r2']:.4f}  residual std {report['resid_std']:.4g}")
+    inference = report.get("inference") or {}
+    if inference.get("description"):
+        lines.append(f"  standard errors: {inference['description']}")
     lines.append("  coefficient        value        95% CI                     p-value     VIF")
     for name, c in {**report["coefficients"], "intercept": report["intercept"]}.items():
         v = report["vif"].get(name)
@@ -161,7 +165,16 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"    - {m}")
         chow = drift.get("chow") or {}
         if chow.get("applicable"):
-            lines.append(f"    Chow F={chow['f']:.2f} p={chow['p_value']:.3g}")
+            if chow.get("method") == "wald":
+                line = (f"    Chow test as Wald (HAC): χ²={chow['statistic']:.2f} df={chow['df']} p={chow['p_value']:.3g}")
+                classical = chow.get("classical") or {}
+                if classical.get("applicable"):
+                    line += f"  (classical F={classical['f']:.2f} p={classical['p_value']:.3g}, assumes iid residuals)"
+                lines.append(line)
+            else:
+                lines.append(f"    Chow F={chow['f']:.2f} p={chow['p_value']:.3g}" + (f"  ({chow['fallback']})" if chow.get("fallback") else ""))
+        for note in drift.get("notes") or []:
+            lines.append(f"    note: {note}")
     lines.append(f"  accepted: {'yes' if report['accepted'] else 'no'}  baseline: {report.get('baseline_version')}")
     if report.get("plot"):
         lines.append(f"  plot: {report['plot']}")

@@ -13,6 +13,8 @@ A spec is a small YAML file (one per model) in a ``capacity/`` folder beside the
     window: 7d          # range fitted when no explicit start/end is given
     step: 60s           # query resolution
     robust: none        # none | huber | ransac: drop outliers before the OLS fit
+    cov_type: HAC       # HAC (Newey-West, default) | nonrobust: standard errors for inference and drift
+    hac_lags: auto      # auto | an integer >= 0: lags of the Newey-West (Bartlett) window
     gates: {min_samples: 500, min_r2: 0.7, max_p_value: 0.01}
     drift: {max_relative_change: 0.2, require_ci_overlap: true, chow_alpha: 0.001, max_r2_drop: 0.1}
     limit: 80           # optional: headroom is the business volume left until the target reaches it
@@ -23,6 +25,7 @@ Only ``name``, ``target`` and ``features`` are required.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,8 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airflow_wecube.capacity.errors import SpecError
 
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+# a PromQL range selector or subquery range: [1m], [5m:30s], [1h30m:]
+_RANGE = re.compile(r"\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::\s*(?:(?:\d+(?:ms|s|m|h|d|w|y))+)?\s*)?\]")
+# PromQL string literals ("...", '...', `...`): a [..] inside one (a regex) is not a range
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -141,6 +148,8 @@ class CapacitySpec(_Strict):
     window: str = "7d"
     step: str = "60s"
     robust: Literal["none", "huber", "ransac"] = "none"
+    cov_type: Literal["HAC", "nonrobust"] = "HAC"
+    hac_lags: Literal["auto"] | int = "auto"
     gates: Gates = Field(default_factory=Gates)
     drift: DriftThresholds = Field(default_factory=DriftThresholds)
     limit: float | None = None
@@ -175,6 +184,27 @@ class CapacitySpec(_Strict):
                 raise ValueError(f"feature {key!r} has an empty PromQL")
         return {k: q.strip() for k, q in v.items()}
 
+    @field_validator("cov_type", mode="before")
+    @classmethod
+    def _cov_type(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            low = v.strip().lower()
+            return {"hac": "HAC", "newey-west": "HAC", "nonrobust": "nonrobust", "iid": "nonrobust"}.get(low, v)
+        return v
+
+    @field_validator("hac_lags", mode="before")
+    @classmethod
+    def _hac_lags(cls, v: Any) -> Any:
+        if isinstance(v, bool) or v is None:
+            raise ValueError("hac_lags must be 'auto' or an integer >= 0")
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"hac_lags must be 'auto' or an integer >= 0, got {v}")
+        return v
+
     @field_validator("window", "step", "headroom_lookback")
     @classmethod
     def _durations(cls, v: Any) -> str:
@@ -201,8 +231,48 @@ class CapacitySpec(_Strict):
         """Every PromQL by column name: the target under ``__target__`` then the features."""
         return {TARGET: self.target, **self.features}
 
+    def largest_range(self) -> timedelta | None:
+        """The longest range-vector window (``[1m]``, or a subquery's ``[30m:1m]``) in any of the PromQL."""
+        ranges = [r for q in self.queries().values() for r in promql_ranges(q)]
+        return max(ranges) if ranges else None
+
+    def hac_lags_for(self, n: int) -> dict[str, Any]:
+        """The Newey-West lag window for a fit of ``n`` consecutive samples, and how it was chosen.
+
+        A rate over a ``[1m]`` window sampled every 15 s shares 45 s of data with its neighbours, so
+        the residuals are correlated over ``ceil(range / step)`` samples at least (``range_lags``).
+        Business load itself moves in bursts longer than that, so ``auto`` never goes below the
+        Newey-West rule of thumb ``floor(4 (n/100)^(2/9))`` (``rule_of_thumb``). An integer
+        ``hac_lags`` in the spec overrides both. The result is capped at ``n - 1``.
+        """
+        rng = self.largest_range()
+        range_lags = math.ceil(rng / self.step_td - 1e-9) if rng is not None else 0
+        rule = newey_west_rule(n)
+        if self.hac_lags == "auto":
+            lags, source = max(range_lags, rule), ("range" if range_lags > rule else "rule_of_thumb")
+        else:
+            lags, source = int(self.hac_lags), "spec"
+        return {
+            "maxlags": max(0, min(lags, n - 1)),
+            "source": source,
+            "largest_range": format_duration(rng) if rng is not None else None,
+            "range_lags": range_lags,
+            "rule_of_thumb": rule,
+        }
+
 
 TARGET = "__target__"
+
+
+def promql_ranges(query: str) -> list[timedelta]:
+    """Range windows of the range selectors and subqueries in a PromQL expression (string literals skipped)."""
+    text = _STRING.sub('""', query)
+    return [parse_duration(m.group(1)) for m in _RANGE.finditer(text)]
+
+
+def newey_west_rule(n: int) -> int:
+    """Newey and West's (1994) rule-of-thumb lag window ``floor(4 (n/100)^(2/9))`` (statsmodels' default)."""
+    return int(math.floor(4 * (max(n, 1) / 100.0) ** (2.0 / 9.0)))
 
 
 def load_spec(source: str | Path | dict) -> CapacitySpec:

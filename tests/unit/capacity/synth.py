@@ -39,3 +39,41 @@ SPEC = {
     "step": "60s",
     "limit": 80,
 }
+
+
+RATE_SPEC = {
+    **SPEC,
+    "target": "sum(rate(app_cpu_seconds_total[1m])) * 100",
+    "features": {"accounts_opened": "sum(rate(accounts_opened_total[1m]))",
+                 "accounts_closed": "sum(rate(accounts_closed_total[1m]))"},
+    "step": "15s",
+}
+
+
+def make_rate_frame(n: int, *, seed: int, closed_coef: float = 0.267, phi: float = 0.5, noise: float = NOISE,
+                    step_s: float = 15.0, window_steps: int = 4, t0: float = 0.0) -> pd.DataFrame:
+    """What ``rate(...[1m])`` sampled every 15 s gives for the seed model: autocorrelated residuals.
+
+    Per scrape interval the CPU has noise that lingers (AR(1) with ``phi``: a GC pause or a burst
+    spans several scrapes); Prometheus's rate over ``window_steps`` intervals then averages each
+    series over a moving window, so neighbouring samples share most of their data (MA of order
+    ``window_steps - 1`` on top). The true coefficients are exactly those of :data:`TRUE`.
+    """
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    m = n + window_steps - 1
+    opened, closed = volumes(m, step_s, rng, t0=t0)
+    shocks = rng.normal(0, noise * np.sqrt(1 - phi**2), m)
+    shocks[0] = rng.normal(0, noise)
+    errors = lfilter([1.0], [1.0, -phi], shocks)
+    cpu = TRUE["accounts_opened"] * opened + closed_coef * closed + TRUE_INTERCEPT + errors
+    box = np.ones(window_steps) / window_steps
+
+    def rate(v: np.ndarray) -> np.ndarray:
+        return np.convolve(v, box, mode="valid")
+
+    index = pd.date_range(pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(seconds=t0), periods=n,
+                          freq=pd.Timedelta(seconds=step_s), name="timestamp")
+    return pd.DataFrame({"__target__": rate(cpu), "accounts_opened": rate(opened), "accounts_closed": rate(closed)},
+                        index=index)

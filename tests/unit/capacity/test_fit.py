@@ -118,25 +118,38 @@ def test_timezone_naive_index_is_taken_as_utc():
     assert isinstance(ds.start, pd.Timestamp)
 
 
-def test_qr_engine_matches_statsmodels():
+@pytest.mark.parametrize(("cov_type", "hac_lags"), [("nonrobust", None), ("HAC", None), ("HAC", 0), ("HAC", 25)])
+def test_fast_engine_matches_statsmodels(cov_type, hac_lags):
     import statsmodels.api as sm
 
     frame = make_frame(3000, seed=21)
     spec = load_spec(SPEC)
     ds = build_dataset(frame, spec)
-    fast = fit_model(ds, spec).to_dict()
-    ref = fit_model(ds, spec, engine="statsmodels").to_dict()
-    res = sm.OLS(ds.y.to_numpy(), sm.add_constant(ds.X.to_numpy())).fit()
+    fast = fit_model(ds, spec, cov_type=cov_type, hac_lags=hac_lags).to_dict()
+    ref = fit_model(ds, spec, engine="statsmodels", cov_type=cov_type, hac_lags=hac_lags).to_dict()
+    model = sm.OLS(ds.y.to_numpy(), sm.add_constant(ds.X.to_numpy()))
+    if cov_type == "HAC":
+        lags = fast["inference"]["maxlags"]
+        assert lags == (hac_lags if hac_lags is not None else spec.hac_lags_for(ds.n)["maxlags"])
+        res = model.fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
+    else:
+        res = model.fit()
+    assert fast["inference"]["cov_type"] == ref["inference"]["cov_type"] == cov_type
     assert fast["r2"] == pytest.approx(res.rsquared, rel=1e-9) and fast["adj_r2"] == pytest.approx(res.rsquared_adj, rel=1e-9)
-    for name in ["intercept", *SPEC["features"]]:
+    for i, name in enumerate(["intercept", *SPEC["features"]]):
         a = fast["intercept"] if name == "intercept" else fast["coefficients"][name]
         b = ref["intercept"] if name == "intercept" else ref["coefficients"][name]
         for key in ("value", "std_err", "ci_low", "ci_high"):
             assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), (name, key)
         assert a["p_value"] == pytest.approx(b["p_value"], rel=1e-6, abs=1e-300)
+        assert a["std_err"] == pytest.approx(float(res.bse[i]), rel=1e-9)
+        assert a["p_value"] == pytest.approx(float(res.pvalues[i]), rel=1e-6, abs=1e-300)
+    assert np.asarray(fast["stats"]["cov"]) == pytest.approx(np.asarray(res.cov_params()), rel=1e-9, abs=1e-15)
     assert fast["resid_std"] == pytest.approx(ref["resid_std"], rel=1e-9)
     for i, row in enumerate(fast["stats"]["xtx"]):
         assert row == pytest.approx(ref["stats"]["xtx"][i], rel=1e-9)
     assert fast["stats"]["ssr"] == pytest.approx(res.ssr, rel=1e-9)
     with pytest.raises(ValueError, match="unknown engine"):
         fit_model(ds, spec, engine="R")
+    with pytest.raises(ValueError, match="unknown cov_type"):
+        fit_model(ds, spec, cov_type="HC3")
