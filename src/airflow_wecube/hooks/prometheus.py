@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,34 @@ def _error_message(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _query_error(status: int | None, body: Any, promql: str) -> PrometheusError:
+    """The error for a refused query, with Prometheus's own ``errorType`` and message."""
+    error_type, message = _error_message(body)
+    if message is None:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
+        message = text.strip()[:2000] or "(empty body)"
+    cls = PrometheusQueryError if status in (400, 422) else PrometheusError
+    return cls(
+        f"Prometheus refused query {promql!r} (HTTP {status}"
+        + (f", {error_type}" if error_type else "")
+        + f"): {message}",
+        status_code=status,
+        error_type=error_type,
+    )
+
+
+@lru_cache(maxsize=1)
+def _range_decoder():
+    """msgspec decoder for a ``query_range`` answer: one pass from bytes to typed structs."""
+    import msgspec
+
+    # defstruct, not class bodies: this module's postponed annotations would not resolve here
+    series = msgspec.defstruct("Series", [("metric", dict[str, str], {}), ("values", list[tuple[float, str]], [])])
+    data = msgspec.defstruct("Data", [("result", list[series], [])])
+    body = msgspec.defstruct("Body", [("status", str), ("data", data | None, None)])
+    return msgspec.json.Decoder(body)
+
+
 def _from_client_exception(exc: Exception, promql: str) -> PrometheusError:
     """Turn prometheus-api-client's ``HTTP Status Code N (b'...')`` into Prometheus's own message."""
     text = str(exc)
@@ -171,16 +199,7 @@ def _from_client_exception(exc: Exception, promql: str) -> PrometheusError:
             body = ast.literal_eval(match.group(2))
         except (ValueError, SyntaxError):
             body = match.group(2)
-    error_type, message = _error_message(body)
-    detail = message or (body.decode(errors="replace") if isinstance(body, bytes) else str(body or text)).strip()
-    cls = PrometheusQueryError if status in (400, 422) else PrometheusError
-    return cls(
-        f"Prometheus refused query {promql!r} (HTTP {status}"
-        + (f", {error_type}" if error_type else "")
-        + f"): {detail}",
-        status_code=status,
-        error_type=error_type,
-    )
+    return _query_error(status, body if match else text, promql)
 
 
 def series_name(labels: Mapping[str, str]) -> str:
@@ -340,8 +359,46 @@ class PrometheusHook(BaseHook):
         result = self._query_call(self.client.custom_query, promql, params=params)
         return parse_instant_result(result)
 
-    #: chunks fetched at once; HTTP waits overlap with decoding the previous chunks
+    #: chunk requests in flight at once: Prometheus prepares (and gzips) the next chunks while
+    #: this process decodes the previous ones; measured best on 2 cores in bench/prometheus.md
     range_concurrency = 4
+
+    def _range_chunk(self, promql: str, start_ms: int, end_ms: int, step: str) -> list[tuple[str, Any, Any]]:
+        """One ``/api/v1/query_range`` request on the hook's session: ``[(series name, ts ms, values)]``.
+
+        The body is decoded once, straight into typed structs (msgspec), and the value strings
+        (``"1.5"``, ``"NaN"``, ``"+Inf"``) become a float64 array in one pass.
+        """
+        import msgspec
+        import numpy as np
+
+        response = self._request(
+            "GET",
+            "/api/v1/query_range",
+            params={"query": promql, "start": format_ms(start_ms), "end": format_ms(end_ms), "step": step},
+        )
+        if response.status_code != 200:
+            raise _query_error(response.status_code, response.content, promql)
+        try:
+            body = _range_decoder().decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise PrometheusError(
+                f"Prometheus answered query {promql!r} with an unexpected body ({exc}): "
+                f"{response.text[:200].strip()!r}",
+                status_code=response.status_code,
+            ) from None
+        if body.status != "success" or body.data is None:
+            raise _query_error(response.status_code, response.content, promql)
+        out = []
+        for item in body.data.result:
+            values = item.values
+            if not values:
+                continue
+            n = len(values)
+            ts = np.fromiter([v[0] for v in values], dtype=np.float64, count=n)
+            vals = np.fromiter([v[1] for v in values], dtype=np.float64, count=n)  # "NaN", "+Inf" parse too
+            out.append((series_name(item.metric), np.rint(ts * 1000).astype(np.int64), vals))
+        return out
 
     def _range_columns_many(
         self, queries: Mapping[str, str], start: TimeLike, end: TimeLike, step: StepLike
@@ -359,39 +416,26 @@ class PrometheusHook(BaseHook):
             raise PrometheusQueryError(f"end ({end}) is before start ({start})")
         chunks = split_range(start_ms, end_ms, step_ms, MAX_POINTS)
         step_s = format_ms(step_ms)
-        client = self.client
 
         def fetch(task: tuple[str, int, int]) -> list[tuple[str, Any, Any]]:
             key, chunk_start, chunk_end = task
-            result = self._query_call(
-                client.custom_query_range,
-                queries[key],
-                start_time=datetime.fromtimestamp(chunk_start / 1000),
-                end_time=datetime.fromtimestamp(chunk_end / 1000),
-                step=step_s,
-                # exact start/end strings override the client's rounding to whole seconds
-                params={"start": format_ms(chunk_start), "end": format_ms(chunk_end)},
-            )
-            out = []
-            for item in result:
-                values = item.get("values") or []
-                if not values:
-                    continue
-                ts = np.fromiter((v[0] for v in values), dtype=np.float64, count=len(values))
-                vals = np.array([v[1] for v in values], dtype=np.float64)  # "NaN", "+Inf" parse too
-                out.append((series_name(item.get("metric", {})), np.rint(ts * 1000).astype(np.int64), vals))
-            return out
+            return self._range_chunk(queries[key], chunk_start, chunk_end, step_s)
 
         tasks = [(key, cs, ce) for key in queries for cs, ce in chunks]
         parts: dict[str, dict[str, list]] = {key: {} for key in queries}
-        if len(tasks) == 1:
-            fetched = [fetch(tasks[0])]
+        workers = max(1, min(int(self.range_concurrency), len(tasks)))
+        if workers == 1:
+            fetched = map(fetch, tasks)
         else:
-            with ThreadPoolExecutor(max_workers=min(self.range_concurrency, len(tasks))) as pool:
-                fetched = list(pool.map(fetch, tasks))  # in task order: stitching keeps time order
-        for (key, _, _), series in zip(tasks, fetched):
-            for name, ts, vals in series:
-                parts[key].setdefault(name, []).append((ts, vals))
+            pool = ThreadPoolExecutor(max_workers=workers)
+            fetched = pool.map(fetch, tasks)  # in task order: stitching keeps time order
+        try:
+            for (key, _, _), series in zip(tasks, fetched):
+                for name, ts, vals in series:
+                    parts[key].setdefault(name, []).append((ts, vals))
+        finally:
+            if workers > 1:
+                pool.shutdown(wait=True, cancel_futures=True)  # a failed chunk stops the rest
         return {
             key: {
                 name: (np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
