@@ -19,3 +19,7 @@ class DatasetError(CapacityError):
 
 class StoreError(CapacityError):
     """The model store refused an operation or is corrupt."""
+
+
+class GateRefusal(StoreError):
+    """A version was refused as the baseline because its gates did not pass (nothing changed)."""

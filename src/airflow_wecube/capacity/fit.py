@@ -274,11 +274,11 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
         maxlags = lag_info["maxlags"]
         inference.update(kernel="bartlett", small_sample_correction=True, **lag_info)
         inference["description"] = (
-            f"HAC (Newey-West, Bartlett) standard errors, {maxlags} lag(s) of {spec.step} "
+            f"HAC (Newey-West, Bartlett kernel), {maxlags} lag(s) of {spec.step} "
             f"({_lag_reason(lag_info)}), small-sample factor n/(n-p)"
         )
     else:
-        inference["description"] = "classical (nonrobust) standard errors: assume independent, equal-variance residuals"
+        inference["description"] = "classical (nonrobust): assume independent, equal-variance residuals"
     if engine == "statsmodels":
         import statsmodels.api as sm
 

@@ -13,6 +13,7 @@ from airflow_wecube.capacity.drift import compare
 from airflow_wecube.capacity.fit import fit_model
 from airflow_wecube.capacity.gates import check_gates
 from airflow_wecube.capacity.spec import CapacitySpec
+from airflow_wecube.capacity.errors import GateRefusal, StoreError
 from airflow_wecube.capacity.store import ModelStore
 
 EXIT_ACCEPTED = 0
@@ -108,7 +109,7 @@ def build_report(store: ModelStore, model: str, version: str) -> dict[str, Any]:
         "n": fit["n"],
         "vif": fit["vif"],
         "robust": fit["robust"],
-        "inference": fit.get("inference") or {"cov_type": "nonrobust", "description": "classical (nonrobust) standard errors"},
+        "inference": fit.get("inference") or {"cov_type": "nonrobust", "description": "classical (nonrobust), fitted before HAC"},
         "headroom": fit["headroom"],
         "warnings": fit["warnings"],
         "gates": record.get("gates"),
@@ -117,6 +118,107 @@ def build_report(store: ModelStore, model: str, version: str) -> dict[str, Any]:
         "baseline_version": store.baseline_version(model),
         "plot": str(plot) if plot is not None else None,
     }
+
+
+def version_status(record: dict[str, Any], baseline_version: str | None) -> str:
+    """One word for a stored version: baseline, accepted (earlier), drift, gate-failed, not-gated or passed."""
+    if record.get("version") == baseline_version:
+        return "baseline"
+    if record.get("accepted"):
+        return "accepted"
+    gates = record.get("gates")
+    if gates is None:
+        return "not-gated"
+    if not gates.get("passed"):
+        return "gate-failed"
+    if (record.get("drift") or {}).get("found"):
+        return "drift"
+    return "passed"
+
+
+def list_versions(store: ModelStore, model: str) -> dict[str, Any]:
+    """The model's history, oldest first, with the current baseline marked (``wecube capacity list``).
+
+    :raises StoreError: when the model has no version in the store
+    """
+    versions = store.versions(model)
+    if not versions:
+        known = store.models()
+        raise StoreError(f"model {model!r} has no versions in {store}" + (f" (models there: {', '.join(known)})" if known else ""))
+    baseline = store.baseline_version(model)
+    accepted_at = {h["version"]: h for h in store.baseline_history(model)}
+    rows = []
+    for version in versions:
+        record = store.load_version(model, version)
+        fit = record.get("fit") or {}
+        window = record.get("window") or {}
+        drift = record.get("drift")
+        rows.append({
+            "version": version,
+            "created_at": record.get("created_at"),
+            "start": window.get("start"),
+            "end": window.get("end"),
+            "n": fit.get("n"),
+            "r2": fit.get("r2"),
+            "formula": fit.get("formula"),
+            "standard_errors": (fit.get("inference") or {}).get("cov_type", "nonrobust"),
+            "gates_passed": (record.get("gates") or {}).get("passed") if record.get("gates") is not None else None,
+            "drift_found": drift.get("found") if drift is not None else None,
+            "compared_with": record.get("baseline_version"),
+            "status": version_status(record, baseline),
+            "baseline": version == baseline,
+            "accepted_at": (accepted_at.get(version) or {}).get("accepted_at"),
+            "accept_reason": (accepted_at.get(version) or {}).get("reason"),
+        })
+    return {"model": model, "baseline_version": baseline, "versions": rows,
+            "history": store.baseline_history(model)}
+
+
+def format_versions(listing: dict[str, Any]) -> str:
+    """A table of :func:`list_versions`: ``*`` marks the accepted baseline."""
+    lines = [f"model {listing['model']}  baseline: {listing['baseline_version'] or 'none'}",
+             "  version                          status       n        R²      window"]
+    for r in listing["versions"]:
+        mark = "*" if r["baseline"] else " "
+        r2 = f"{r['r2']:.4f}" if isinstance(r["r2"], (int, float)) else "-"
+        lines.append(f"{mark} {r['version']:<32} {r['status']:<12} {r['n'] or '-':<8} {r2:<7} "
+                     f"{r['start'] or '?'} .. {r['end'] or '?'}")
+        lines.append(f"      {r['formula'] or ''}")
+    lines.append("  (* accepted baseline)")
+    return "\n".join(lines)
+
+
+def accept_version(store: ModelStore, model: str, version: str, *, reason: str = "") -> dict[str, Any]:
+    """Make a stored version the baseline by hand, after an intended change (a release that made closing dearer).
+
+    Only a version whose gates passed may become the baseline: the gates say the fit is trustworthy,
+    drift only says it differs from the old baseline, which is the point of an intended change.
+
+    :return: ``{"model", "version", "previous", "changed", "drift"}``
+    :raises StoreError: unknown version, or its gates failed or were never evaluated (nothing changes then)
+    """
+    from airflow_wecube.capacity.gates import failed_messages
+
+    if version == "latest":
+        versions = store.versions(model)
+        if not versions:
+            raise StoreError(f"model {model!r} has no versions in {store}")
+        version = versions[-1]
+    record = store.load_version(model, version)
+    previous = store.baseline_version(model)
+    if previous == version:
+        return {"model": model, "version": version, "previous": previous, "changed": False, "drift": record.get("drift")}
+    gates = record.get("gates")
+    if gates is None:
+        raise GateRefusal(f"model {model!r} version {version} was never gated (its run stopped before the gate); "
+                          "refusing to make it the baseline")
+    if not gates.get("passed"):
+        raise GateRefusal(f"model {model!r} version {version} failed its gates, refusing to make it the baseline: "
+                          + "; ".join(failed_messages(gates)))
+    note = "accepted by hand" + (f": {reason}" if reason else "")
+    store.accept(model, version, reason=note)
+    store.update_version(model, version, accepted=True, accepted_by_hand={"previous_baseline": previous, "reason": reason})
+    return {"model": model, "version": version, "previous": previous, "changed": True, "drift": record.get("drift")}
 
 
 def exit_code(report: dict[str, Any]) -> int:

@@ -30,6 +30,7 @@ def test_first_fit_becomes_the_baseline_with_a_readable_report(store):
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     text = pipeline.format_report(report)
     assert "cpu% = 0.145*accounts_opened + 0.267*accounts_closed" in text and "accepted: yes" in text
+    assert report["inference"]["cov_type"] == "HAC" and "standard errors: HAC (Newey-West, Bartlett kernel)" in text
 
 
 def test_drift_keeps_the_baseline(store):
