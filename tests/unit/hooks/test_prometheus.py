@@ -7,11 +7,12 @@ import socket
 import sys
 import subprocess
 
+import numpy as np
 import pytest
 from airflow.sdk import Connection
 
 from airflow_wecube.hooks.prometheus import PrometheusHook, PrometheusSettings
-from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusUnreachableError
+from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusError, PrometheusUnreachableError
 
 
 def settings(**kw) -> PrometheusSettings:
@@ -85,6 +86,49 @@ def test_unreachable_prometheus_says_so(monkeypatch):
         PrometheusHook().query("up")
     ok, message = PrometheusHook().test_connection()
     assert not ok and "unreachable" in message
+
+
+def test_unreachable_prometheus_in_a_range_query_says_so(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"}))
+    hook = PrometheusHook()
+    hook.range_concurrency = 2
+    with pytest.raises(PrometheusUnreachableError, match=f"127.0.0.1:{port} is unreachable"):
+        hook.query_range_frame({"a": "up", "b": "up"}, 0, 3 * 86400, "15s")  # 4 chunks, 2 in flight
+
+
+def _range_body(*series) -> bytes:
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": m, "values": v} for m, v in series]}}
+    ).encode()
+
+
+def test_range_body_values_parse_special_floats_and_exact_timestamps():
+    body = _range_body(
+        ({"__name__": "m", "b": "2", "a": "1"}, [[1700000000, "1.5"], [1700000000.25, "NaN"], [1700000015, "+Inf"],
+                                                [1700000030, "-Inf"], [1700000045, "1e+06"], [1700000060, "-0"]]),
+        ({}, []),  # a series with no samples in this chunk is left out
+    )
+    [(name, ts, vals)] = PrometheusHook()._range_decode(body, "m")
+    assert name == 'm{a="1",b="2"}'
+    assert ts.dtype == np.int64 and ts.tolist() == [1700000000000, 1700000000250, 1700000015000, 1700000030000, 1700000045000, 1700000060000]
+    assert vals.dtype == np.float64 and np.isnan(vals[1])
+    assert [vals[0], *vals[2:]] == [1.5, np.inf, -np.inf, 1e6, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (b"<html>proxy login</html>", PrometheusError, r"unexpected body .*proxy login"),
+        (b'{"status": "success", "data": {"result": [{"metric": {}, "values": [[1, 2]]}]}}', PrometheusError, "unexpected body"),
+        (b'{"status": "error", "errorType": "timeout", "error": "query timed out"}', PrometheusError, r"HTTP 200, timeout\): query timed out"),
+    ],
+)
+def test_range_body_that_is_not_a_matrix_is_refused(body, error, message):
+    with pytest.raises(error, match=message):
+        PrometheusHook()._range_decode(body, "m")
 
 
 def test_missing_folder_config_is_a_clear_error(monkeypatch):
