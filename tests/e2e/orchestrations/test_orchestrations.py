@@ -117,6 +117,8 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
     states = o.states(ROLLOUT, run_id)
     assert states["rollback"] == "skipped" and states["report_failure"] == "skipped"
     assert states["create_hosts[0]"] == states["create_hosts[1]"] == "success"
+    tis = o.sa.client().task_instances(ROLLOUT, run_id)
+    assert {tis[f"create_hosts[{i}]"]["rendered_map_index"] for i in (0, 1)} == {"e2e-shop-1", "e2e-shop-2"}
 
     # the approver saw the plan: hosts, their IPs and the version
     detail = o.sa.client().get_hitl_detail(ROLLOUT, run_id, "approve")

@@ -44,6 +44,15 @@ def _states(dr):
         return {(t.task_id, t.map_index): t.state for t in session.query(TaskInstance).filter_by(run_id=dr.run_id)}
 
 
+def _map_labels(dr, task_id):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(run_id=dr.run_id, task_id=task_id)
+        return sorted(t.rendered_map_index for t in tis)
+
+
 def _design(prefix: str) -> dict:
     """The shipped design with names of our own (the session sandbox is shared)."""
     from pathlib import Path
@@ -76,6 +85,9 @@ def test_build_then_rerun_changes_nothing(airflow_db, wecube_conn, plugin_regist
         f"it-net-vpc-{t['tier']}-{z}" for t in design["subnets"] for z in design["zones"]
     }
     assert {g["name"] for g in topo["security_groups"]} == {g["name"] for g in design["security_groups"]}
+
+    # one mapped instance per zone, labelled with its zone in the grid
+    assert _map_labels(first, "create_subnets") == sorted(design["zones"])
 
     second = dag.test(run_conf={"design": design})
     assert second.state == "success", _states(second)
