@@ -7,15 +7,19 @@ fetch → fit → gate → compare → publish.
   a new version with its plot.
 * **gate**: min samples, min R², max p-value. A failed gate fails the task: the baseline stays.
 * **compare**: drift against the accepted baseline (coefficient intervals and relative change,
-  Chow test, R² drop). Drift tells the owners through ``ON_DRIFT_NOTIFIERS`` and fails the task,
-  so the run shows it; otherwise the fit becomes the baseline.
+  Chow test, R² drop), on autocorrelation-robust (HAC / Newey-West) standard errors so that the
+  overlapping windows of PromQL rates do not raise false alarms. Drift tells the owners through
+  ``ON_DRIFT_NOTIFIERS`` and fails the task, so the run shows it; otherwise the fit becomes the
+  baseline. After an intended change, ``wecube capacity accept MODEL VERSION`` makes the drifted
+  version the baseline (``wecube capacity list MODEL`` shows the versions).
 * **publish**: recording rule ``capacity:<model>:predicted`` and an efficiency-regression alert in
   Prometheus, and an Asset event ``wecube-capacity://<model>`` (other DAGs may schedule on
   ``airflow_wecube.operators.capacity.capacity_asset(model)``).
 
 Run parameters ``start``/``end`` (ISO 8601 or Unix seconds) override the window, e.g. to replay a day.
 The store is ``[wecube] capacity_store`` (local folder or object storage URL). The spec folder can be
-moved with the environment variable ``WECUBE_CAPACITY_SPECS``.
+moved with the environment variable ``WECUBE_CAPACITY_SPECS``. Spec keys, gates, drift rules, store
+layout and CLI exit codes: ``docs/capacity.md``.
 """
 
 from __future__ import annotations

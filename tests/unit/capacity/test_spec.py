@@ -100,3 +100,22 @@ def test_window_resolution():
     assert resolve_window(spec, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")[1] == datetime(2025, 1, 2, tzinfo=timezone.utc)
     with pytest.raises(SpecError, match="not before"):
         resolve_window(spec, "2025-01-02", "2025-01-01")
+
+
+def test_the_documented_spec_loads():
+    """docs/capacity.md lists every key: its example must stay a valid spec, and the flow-mapping form too."""
+    import re
+
+    doc = (DAG_SPECS.parents[1] / "docs" / "capacity.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+    spec = load_spec(blocks[0])
+    assert spec.name == "ledger_cpu" and spec.cov_type == "HAC" and spec.hac_lags == "auto"
+    documented = set(re.findall(r"^([a-z_]+):", blocks[0], flags=re.M))
+    assert documented == set(type(spec).model_fields), "the doc example must show every top-level key"
+    from airflow_wecube.capacity.spec import AlertSpec, DriftThresholds, Gates
+
+    for prefix, model in (("gates", Gates), ("drift", DriftThresholds), ("alert", AlertSpec)):
+        for name, field in model.model_fields.items():
+            assert f"`{prefix}.{field.alias or name}`" in doc, f"{prefix}.{name} is not in the key table"
+    flow = load_spec("name: m\ntarget: up\n" + blocks[1])
+    assert flow.features["opened"] == "sum(rate(accounts_opened_total[1m]))"
