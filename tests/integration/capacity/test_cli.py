@@ -35,6 +35,7 @@ def test_seven_days_fit_recovers_the_seed_model(accepted_baseline):
     assert r["n"] >= 7 * 1440 - 2  # 7 days at the spec's 60 s step
     assert r["formula"].startswith("cpu% = 0.145*accounts_opened + 0.267*accounts_closed")
     assert r["gates"]["passed"] and r["drift"] is None
+    assert r["inference"]["cov_type"] == "HAC" and r["inference"]["maxlags"] == 11  # rule of thumb for 7 days at 60 s
     assert r["headroom"]["scale"] > 1
     assert Path(r["plot"]).read_bytes()[:4] == b"\x89PNG"
     assert ModelStore(accepted_baseline.store).baseline_version("ledger_cpu") == r["version"]
@@ -59,8 +60,15 @@ def test_drift_window_exits_3_and_keeps_the_baseline(capacity_history, accepted_
     assert row["new"] == pytest.approx(DRIFT_CLOSED, abs=0.01) and row["old"] == pytest.approx(0.267, abs=0.005)
     assert r["coefficients"]["accounts_closed"]["ci_low"] <= DRIFT_CLOSED <= r["coefficients"]["accounts_closed"]["ci_high"]
     assert "accounts_closed: 0.267 → 0.35" in r["drift"]["messages"][0]
+    chow = r["drift"]["chow"]
+    assert chow["method"] == "wald" and chow["drift"] and chow["p_value"] < 1e-10
     after, versions_after = _state(accepted_baseline.store)
     assert after == before and len(versions_after) == len(versions) + 1
+    # the history shows the drifted version next to the baseline, which stays marked
+    code, out = run_cli(["capacity", "list", "ledger_cpu", "--store", str(accepted_baseline.store), "--json"])
+    assert code == 0
+    statuses = {row["version"]: row["status"] for row in json.loads(out)["versions"]}
+    assert statuses[r["version"]] == "drift" and statuses[before] == "baseline"
 
 
 def test_text_report_and_too_few_samples_exit_2(capacity_history, accepted_baseline, capacity_conn):
