@@ -234,6 +234,7 @@ with DAG(
             "version": p["version"],
             "instances": [{"host": d["host"], "guid": d["guid"], "target": d["target"], "url": d["url"]} for d in deployed],
             "prometheus_job": f"wecube_app_{p['app']}",
+            "targets_added_by_this_run": list(targets_added or []),
             "alert_rule_group": rule_group.get("group"),
             "alert_rules": rule_group.get("rules"),
             "rolled_out_by": run_id,
@@ -244,7 +245,7 @@ with DAG(
         return {"guid": ci["guid"], "name": p["app"], **attributes}
 
     @task(trigger_rule="one_failed")
-    def rollback(params: dict | None = None, ti=None, dag_run=None) -> dict[str, Any]:
+    def rollback(params: dict | None = None, ti=None) -> dict[str, Any]:
         """Put back what ran before on the hosts this run changed; say why the rollout failed."""
         from airflow.sdk.exceptions import AirflowSkipException
 
