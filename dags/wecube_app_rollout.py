@@ -71,20 +71,6 @@ def error_rate_promql(selector: str, window: str) -> str:
     )
 
 
-# The approval step is made outside the DAG context and added to the DAG below: inside it, Airflow
-# merges the DAG-level params into every operator's ``params`` argument, which ApprovalSensor
-# refuses (its form fields are ``form``). Templates still see ``params`` at run time.
-approve = ApprovalSensor(
-    task_id="approve",
-    subject="Roll out {{ params.app }} {{ params.version }} to {{ params.host_count }} host(s)",
-    body="{{ ti.xcom_pull(task_ids='plan', key='markdown') }}",
-    evidence="{{ ti.xcom_pull(task_ids='plan', key='deploy_inputs') | tojson }}",
-    response_timeout=timedelta(hours=8),
-    on_timeout="reject",
-    priority="high",
-)
-
-
 with DAG(
     dag_id="wecube_app_rollout",
     description="Hosts → approval → deploy → Prometheus targets and rules → PromQL gate → CMDB; rollback on failure",
@@ -150,7 +136,15 @@ with DAG(
 
     the_plan = plan(hosts.output)
 
-    dag.add_task(approve)
+    approve = ApprovalSensor(
+        task_id="approve",
+        subject="Roll out {{ params.app }} {{ params.version }} to {{ params.host_count }} host(s)",
+        body="{{ ti.xcom_pull(task_ids='plan', key='markdown') }}",
+        evidence="{{ ti.xcom_pull(task_ids='plan', key='deploy_inputs') | tojson }}",
+        response_timeout=timedelta(hours=8),
+        on_timeout="reject",
+        priority="high",
+    )
 
     deploy = WeCubePluginOperator(task_id="deploy", service="deploy/app/deploy", inputs=the_plan["deploy_inputs"])
 

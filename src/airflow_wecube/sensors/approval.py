@@ -93,7 +93,17 @@ class ApprovalSensor(HITLOperator):
         soft_fail: bool = False,
         **kwargs: Any,
     ) -> None:
-        for fixed in ("defaults", "multiple", "assigned_users", "params"):
+        if "params" in kwargs:
+            # Airflow passes the DAG's params to every task; only params set on this task are refused.
+            from airflow.sdk.definitions.param import ParamsDict
+
+            given = kwargs.pop("params")
+            given = given if isinstance(given, ParamsDict) else ParamsDict(given or {})
+            if hasattr(ParamsDict, "filter_params_by_source"):
+                given = ParamsDict.filter_params_by_source(given, source="task")
+            if given:
+                raise ValueError("ApprovalSensor does not take 'params'; use 'form'")
+        for fixed in ("defaults", "multiple", "assigned_users"):
             if fixed in kwargs:
                 alt = {"assigned_users": "approvers", "params": "form"}.get(fixed)
                 raise ValueError(

@@ -251,3 +251,17 @@ def test_timeout_approve():
 def test_other_errors_fail():
     with pytest.raises(AirflowFailException, match="approval request failed"):
         sensor().execute_complete(ctx(), {"error": "boom", "error_type": "other"}, wecube_state=state())
+
+
+def test_works_inside_a_dag_with_dag_level_params():
+    """Airflow hands DAG params to every task: they are not the sensor's form."""
+    import pendulum
+
+    from airflow.sdk import DAG, Param
+
+    with DAG("p", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), schedule=None, params={"app": Param("x")}):
+        s = ApprovalSensor(task_id="approve", subject="Deploy {{ params.app }}")
+    assert "app" not in s.params and "comment" in s.params
+    with pytest.raises(ValueError, match="use 'form'"):
+        with DAG("q", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), schedule=None, params={"app": "x"}):
+            ApprovalSensor(task_id="approve", subject="s", params={"own": 1})
