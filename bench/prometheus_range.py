@@ -1,10 +1,16 @@
 """Benchmark: 30 days at 15 s for 3 series into ``PrometheusHook.query_range_frame``.
 
-Compares against the floor, a raw HTTP fetch of the very same chunks (bytes only, and bytes
-plus ``json.loads``). Each measured run is a fresh subprocess so peak RSS is its own.
+Compares against the floor: a raw HTTP fetch of the very same chunks (same URLs: the hook's
+exact start/end/step strings; same ``requests`` defaults, so the same gzip encoding), bytes only,
+with 1, 2 and 4 requests in flight; the floor is the fastest of those. ``raw+json`` adds a
+``json.loads`` per chunk (for reference). Each measured run is a fresh subprocess so peak RSS is
+its own; modes are interleaved round by round and the best of ``--repeat`` rounds is kept.
 Run by hand (not part of the test suite)::
 
     .venv/bin/python bench/prometheus_range.py [--days 30] [--repeat 3] [--workdir DIR] [--workers 1,2,4]
+
+``--workdir`` keeps the backfilled TSDB (the backfill takes 1-2 min) and reuses it next time.
+``WECUBE_BENCH_SRC=/path/to/src`` measures another checkout of the package (e.g. an older hook).
 
 Targets (issue 3): frame time <= 1.5x the raw fetch time; peak RSS <= 300 MB.
 """
@@ -136,7 +142,7 @@ def main() -> int:
     hook_workers = args.hook_workers or PrometheusHook.range_concurrency
     server, start, end, work = prepare(args.workdir, args.days)
     conn = prometheus_conn_json(server)
-    env = {**os.environ, "AIRFLOW_HOME": str(work / "airflow"), "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "AIRFLOW_HOME": str(work / "airflow"), "PYTHONPATH": os.environ.get("WECUBE_BENCH_SRC", str(REPO / "src"))}
     runs = [("raw", w) for w in workers] + [("raw+json", w) for w in workers]
     runs += [("frame", w) for w in sorted(set(workers) | {hook_workers})]
     results: dict[tuple[str, int], list[dict]] = {}
