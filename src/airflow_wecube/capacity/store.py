@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_wecube.capacity.errors import StoreError
+from airflow_wecube.files import atomic_write_bytes
 
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -77,16 +78,7 @@ class ModelStore:
     def _write_bytes(self, path, data: bytes) -> None:
         if self.local:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+            atomic_write_bytes(path, data)
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from airflow_wecube.prometheus.errors import (
     PrometheusRuleError,
     PrometheusUnreachableError,
 )
-from airflow_wecube.prometheus.files import atomic_write_text
+from airflow_wecube.files import atomic_write_text
 from airflow_wecube.prometheus.ranges import MAX_POINTS, split_range
 from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, to_ms, to_unix
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from airflow_wecube.prometheus.errors import PrometheusConfigError
-from airflow_wecube.prometheus.files import atomic_write_text
+from airflow_wecube.files import atomic_write_text
 
 JOB_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from functools import cmp_to_key
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from airflow_wecube.exceptions import RegistryError
+from airflow_wecube.files import atomic_write_bytes
 from airflow_wecube.registry.models import Package, Service
 
 _CACHE: dict[Path, tuple[int, Package]] = {}
@@ -125,17 +125,7 @@ class Registry:
                 f"{package.name} {package.version} is already registered ({path}); use --replace to overwrite"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = package.model_dump_json(indent=1).encode()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{package.version}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, package.model_dump_json(indent=1).encode())
         return path
 
     def remove(self, name: str, version: str | None = None) -> list[str]:
