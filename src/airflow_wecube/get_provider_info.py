@@ -21,6 +21,10 @@ def get_provider_info() -> dict:
         "operators": [
             {"integration-name": "WeCube", "python-modules": ["airflow_wecube.operators.plugin"]},
             {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.operators.prometheus"]},
+            {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.operators.capacity"]},
+        ],
+        "triggers": [
+            {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.triggers.prometheus"]},
         ],
         "sensors": [
             {"integration-name": "WeCube", "python-modules": ["airflow_wecube.sensors.approval"]},

@@ -9,16 +9,11 @@ from airflow_wecube.exceptions import WeCubeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from airflow_wecube.cli import plugins
+    from airflow_wecube.cli import approvals, capacity, plugins
 
     parser = argparse.ArgumentParser(prog="wecube", description="WeCube-style DevOps on Airflow.")
     groups = parser.add_subparsers(dest="group", required=True, metavar="{plugins,approvals,capacity}")
-    plugins.register(groups)
-    for name in ("approvals", "capacity"):
-        try:
-            module = __import__(f"airflow_wecube.cli.{name}", fromlist=["register"])
-        except ImportError:
-            continue
+    for module in (plugins, approvals, capacity):
         module.register(groups)
     return parser
 

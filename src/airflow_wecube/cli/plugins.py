@@ -7,7 +7,7 @@ import json
 import sys
 
 from airflow_wecube.config import default_registry
-from airflow_wecube.registry import load_manifest, split_service
+from airflow_wecube.registry import load_manifest
 
 
 def _out(args, data, text: str) -> None:
@@ -117,5 +117,3 @@ def register(groups) -> None:
     s.add_argument("package")
     s.set_defaults(func=cmd_remove)
 
-
-__all__ = ["register", "split_service"]

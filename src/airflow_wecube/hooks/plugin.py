@@ -19,7 +19,7 @@ from airflow_wecube.registry import Registry, Service
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
-OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "registry_path"})
+OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay"})
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
 SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
@@ -84,9 +84,10 @@ class WeCubePluginHook(HttpHook):
 
     :param wecube_conn_id: connection to the plugin (default ``wecube_default``)
     :param registry: the plugin registry (default: :func:`airflow_wecube.config.registry_path`)
-    :param retry_limit: retries after a connection error or HTTP 5xx (same ``requestId`` each time)
-    :param retry_delay: seconds before the first retry; doubles each time
-    :param timeout: seconds for one HTTP request (else extra ``timeout``, else 60)
+    :param retry_limit: retries after a connection error or HTTP 5xx (same ``requestId`` each time);
+        else the connection extra ``retry_limit``, else 3
+    :param retry_delay: seconds before the first retry, doubling each time; else extra ``retry_delay``, else 1
+    :param timeout: seconds for one HTTP request; else extra ``timeout``, else 60
     """
 
     conn_name_attr = "wecube_conn_id"
@@ -99,8 +100,8 @@ class WeCubePluginHook(HttpHook):
         wecube_conn_id: str = default_conn_name,
         *,
         registry: Registry | None = None,
-        retry_limit: int = 3,
-        retry_delay: float = 1.0,
+        retry_limit: int | None = None,
+        retry_delay: float | None = None,
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -195,10 +196,17 @@ class WeCubePluginHook(HttpHook):
         response = self._send(svc, body, extra)
         return self._result(svc, request_id, entities, response)
 
+    @staticmethod
+    def _setting(name: str, explicit: Any, extra: dict[str, Any], default: Any) -> Any:
+        """An argument given to the hook wins over the connection extra, which wins over the default."""
+        if explicit is not None:
+            return explicit
+        return extra.get(name, default)
+
     def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
-        timeout = self.timeout or extra.get("timeout") or 60
-        retries = int(extra.get("retry_limit", self.retry_limit))
-        delay = float(extra.get("retry_delay", self.retry_delay))
+        timeout = self._setting("timeout", self.timeout, extra, 60)
+        retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
+        delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
         last: str = ""
         for attempt in range(retries + 1):
             if attempt:
@@ -253,7 +261,7 @@ class WeCubePluginHook(HttpHook):
             outputs=outputs,
             failed=[o for o in outputs if output_failed(o)],
         )
-        if result.result_code != "0":
+        if not result.ok:  # resultCode other than "0", or an entity whose errorCode is not "0"
             details = "; ".join(f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in result.failed)
             raise WeCubePluginError(
                 f"{svc.name}: resultCode {result.result_code}: {result.result_message}"

@@ -68,9 +68,6 @@ class WeCubePluginOperator(BaseOperator):
 
         return default_registry(self.registry_path)
 
-    def _sensitive(self, svc: Service) -> set[str]:
-        return set(svc.interface.sensitive_inputs)
-
     def render_template_fields(self, context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
         # Mask sensitive values before Airflow stores the rendered fields.
@@ -79,7 +76,7 @@ class WeCubePluginOperator(BaseOperator):
         except Exception:
             return  # execute() reports an unknown service clearly
         entities = [self.inputs] if isinstance(self.inputs, dict) else self.inputs or []
-        for name in self._sensitive(svc):
+        for name in svc.interface.sensitive_inputs:
             for e in entities:
                 if isinstance(e, dict):
                     mask_secret(e.get(name))
@@ -90,8 +87,6 @@ class WeCubePluginOperator(BaseOperator):
         hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
         try:
             result = hook.call(self.service, self.inputs, version=self.version, request_id=request_id)
-        except ParameterValidationError:
-            raise
         except WeCubePluginError as e:
             if e.result is not None:
                 ti.xcom_push(key=SUCCEEDED_XCOM_KEY, value=e.result.succeeded)

@@ -21,14 +21,12 @@ __all__ = [
     "split_service",
 ]
 
-MAX_MANIFEST_BYTES = 5 * 1024 * 1024
-
 
 def load_manifest(path: str | os.PathLike, *, version: str | None = None) -> Package:
     """Load a manifest by its file type: ``.zip`` package, ``.yaml``/``.yml``, else ``register.xml``."""
     from airflow_wecube.registry.xml import load_register_xml
     from airflow_wecube.registry.yaml_manifest import load_yaml_manifest
-    from airflow_wecube.registry.zip_package import load_package_zip
+    from airflow_wecube.registry.zip_package import MAX_MANIFEST_BYTES, load_package_zip
 
     p = Path(path)
     if not p.is_file():

@@ -18,6 +18,19 @@ from airflow_wecube.registry.models import Package
 _ALIASES = {"method": "http_method", "async": "is_async", "sensitiveData": "sensitive"}
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Manifests are untrusted: YAML aliases (``*a``) are refused, since nested ones expand
+    exponentially (the "billion laughs" of YAML); a manifest never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in a manifest", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def _rename(value: Any) -> Any:
     if isinstance(value, dict):
         return {_ALIASES.get(k, k): _rename(v) for k, v in value.items()}
@@ -50,8 +63,8 @@ def load_yaml_manifest(data: bytes | str, *, source: str = "manifest.yaml", vers
     :param version: overrides the manifest's ``version`` (needed when it is a build placeholder)
     """
     try:
-        node = yaml.compose(data, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(data)
+        node = yaml.compose(data, Loader=_NoAliasLoader)
+        raw = yaml.load(data, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise ManifestError(

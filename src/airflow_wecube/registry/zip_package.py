@@ -8,6 +8,7 @@ absolute paths or ``..`` are refused, and so is a manifest larger than ``MAX_MAN
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from airflow_wecube.exceptions import ManifestError
@@ -41,8 +42,12 @@ def load_package_zip(path: str | Path, *, version: str | None = None) -> Package
             raise ManifestError(
                 f"refused: {info.filename} is {info.file_size} bytes (limit {MAX_MANIFEST_BYTES})", source=source
             )
-        with zf.open(info) as f:
-            data = f.read(MAX_MANIFEST_BYTES + 1)
+        try:
+            with zf.open(info) as f:
+                data = f.read(MAX_MANIFEST_BYTES + 1)
+        except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
+            # encrypted members, unknown compression, CRC errors, truncated archives
+            raise ManifestError(f"cannot read {info.filename}: {e}", source=source) from None
         if len(data) > MAX_MANIFEST_BYTES:
             raise ManifestError(f"refused: {info.filename} inflates past {MAX_MANIFEST_BYTES} bytes", source=source)
     package = load_register_xml(data, source=f"{source}!{info.filename}", version=version)

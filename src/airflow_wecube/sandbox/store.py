@@ -8,6 +8,7 @@ enforced by constraints, so concurrent requests never see half a change or creat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -32,6 +33,13 @@ CREATE TABLE IF NOT EXISTS sandbox_calls (
 );
 CREATE INDEX IF NOT EXISTS sandbox_calls_request_id ON sandbox_calls(request_id);
 """
+
+
+def redact_authorization(value: str) -> str:
+    """``Bearer <token>`` -> ``Bearer sha256:<16 hex>``: calls are recorded without the token itself,
+    yet a test can still check which token was sent (compare fingerprints)."""
+    scheme, _, secret = value.partition(" ")
+    return f"{scheme} sha256:{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
 
 
 class Store:
@@ -104,6 +112,7 @@ class Store:
         status_code: int,
         result_code: str | None,
     ) -> None:
+        headers = {k: redact_authorization(v) if k.lower() == "authorization" else v for k, v in headers.items()}
         self.connection().execute(
             "INSERT INTO sandbox_calls (received_at, method, path, service_name, request_id, headers, inputs,"
             " status_code, result_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from airflow_wecube.sandbox.store import redact_authorization
+
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 
@@ -129,7 +131,8 @@ def test_headers_bearer_token_and_own_extras_stripped(sandbox, plugin_registry, 
     hook.call("faults/fault/echo", {"message": "hi"}, request_id="headers-1")
     (call,) = sandbox.calls("headers-1")
     headers = call["headers"]
-    assert headers["authorization"] == f"Bearer {sandbox.token}"
+    assert headers["authorization"] == redact_authorization(f"Bearer {sandbox.token}")
+    assert sandbox.token not in json.dumps(call)  # the sandbox keeps no token
     assert headers["x-team"] == "platform"
     assert "operator" not in headers and "timeout" not in headers
     assert "x-api-token" not in headers and "leak-me-not" not in json.dumps(headers)
@@ -158,3 +161,23 @@ def test_thousand_entities_in_one_call(hook):
     inputs = [{"callbackParameter": str(i), "message": str(i)} for i in range(1000)]
     result = hook.call("faults/fault/echo", inputs)
     assert len(result.outputs) == 1000 and result.outputs[999]["message"] == "999"
+
+
+def test_failed_entity_fails_the_call_even_under_result_code_0(hook):
+    inputs = [{"callbackParameter": "ok", "value": "a"}, {"callbackParameter": "bad", "fail": "Y"}]
+    with pytest.raises(WeCubePluginError, match="resultCode 0.*bad: failed on purpose: bad") as e:
+        hook.call("faults/fault/quiet-entity-errors", inputs)
+    assert [o["value"] for o in e.value.result.succeeded] == ["a"]
+
+
+def test_hook_arguments_win_over_connection_extras(sandbox, plugin_registry, monkeypatch):
+    conn = {"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token, "extra": {"retry_limit": 5, "retry_delay": 0.01}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_RETRIES", json.dumps(conn))
+    with pytest.raises(WeCubePluginError, match="failed after 2 attempts"):
+        WeCubePluginHook("wecube_retries", registry=plugin_registry, retry_limit=1).call(
+            "faults/fault/flaky", {"fail_times": 10}, request_id="prec-1"
+        )
+    with pytest.raises(WeCubePluginError, match="failed after 6 attempts"):
+        WeCubePluginHook("wecube_retries", registry=plugin_registry).call(
+            "faults/fault/flaky", {"fail_times": 10}, request_id="prec-2"
+        )

@@ -10,6 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from airflow_wecube.sandbox.store import redact_authorization
 import requests
 
 pytestmark = pytest.mark.integration
@@ -327,7 +329,8 @@ def test_calls_record_every_header_lowercased(sandbox):
     assert call["method"] == "POST"
     assert call["inputs"] == [{"callbackParameter": "a", "message": "m"}]
     assert call["headers"]["x-trace-id"] == "trace-1"
-    assert call["headers"]["authorization"] == f"Bearer {sandbox.token}"
+    assert call["headers"]["authorization"] == redact_authorization(f"Bearer {sandbox.token}")
+    assert sandbox.token not in json.dumps(call)  # the sandbox keeps no token
     assert call["headers"]["content-type"] == "application/json"
     assert all(k == k.lower() for k in call["headers"])
     assert call["statusCode"] == 200 and call["resultCode"] == "0"

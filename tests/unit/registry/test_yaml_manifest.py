@@ -68,3 +68,17 @@ def test_malformed_yaml():
 def test_not_a_mapping():
     with pytest.raises(ManifestError, match="mapping"):
         load_yaml_manifest("- a\n- b\n")
+
+
+def test_aliases_are_refused_quickly():
+    """Nested aliases would expand exponentially (YAML's billion laughs)."""
+    import time
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    ) + "package: evil\nversion: 1\nplugins: *i\n"
+    t = time.perf_counter()
+    with pytest.raises(ManifestError, match="aliases") as e:
+        load_yaml_manifest(bomb, source="bomb.yaml")
+    assert time.perf_counter() - t < 1.0
+    assert e.value.line == 2

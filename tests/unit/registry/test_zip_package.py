@@ -46,3 +46,26 @@ def test_not_a_zip_and_missing_manifest(tmp_path):
     z = make_zip(tmp_path / "q.zip", {"image.tar": b"x"})
     with pytest.raises(ManifestError, match="no register.xml"):
         load_package_zip(z)
+
+
+def test_corrupt_member_is_a_clear_error(tmp_path, wecube_fixtures):
+    xml = (wecube_fixtures / "capacity.register.xml").read_bytes()
+    z = make_zip(tmp_path / "p.zip", {"register.xml": xml})
+    raw = bytearray(z.read_bytes())
+    at = 30 + len("register.xml") + 100  # past the local header: inside the deflated data
+    raw[at : at + 16] = b"\x00" * 16
+    z.write_bytes(bytes(raw))
+    with pytest.raises(ManifestError, match="cannot read register.xml"):
+        load_package_zip(z, version="1")
+
+
+def test_encrypted_member_is_a_clear_error(tmp_path):
+    z = make_zip(tmp_path / "p.zip", {"register.xml": b"<package/>"})
+    raw = bytearray(z.read_bytes())
+    # set the "encrypted" flag bit in the local and the central directory headers
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = raw.index(sig) + off
+        raw[i] |= 0x01
+    z.write_bytes(bytes(raw))
+    with pytest.raises(ManifestError, match="cannot read register.xml"):
+        load_package_zip(z, version="1")

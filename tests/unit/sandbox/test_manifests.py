@@ -43,7 +43,7 @@ def test_each_manifest_loads_with_a_concrete_version():
     }
     assert set(loaded["faults"].services()) == {
         f"faults/fault/{a}"
-        for a in ("echo", "delay", "flaky", "invalid-json", "not-protocol", "result-code-1", "entity-errors")
+        for a in ("echo", "delay", "flaky", "invalid-json", "not-protocol", "result-code-1", "entity-errors", "quiet-entity-errors")
     }
 
 

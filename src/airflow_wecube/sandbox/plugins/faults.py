@@ -8,6 +8,7 @@ real plugin fails. Services are ``faults/fault/<action>``:
 ``not-protocol``   HTTP 200 with JSON that is not the protocol
 ``result-code-1``  ``resultCode "1"`` with the ``message`` input as ``resultMessage``
 ``entity-errors``  entities with ``fail`` = Y fail with ``failed on purpose: <callbackParameter>``
+``quiet-entity-errors``  the same, but the call answers ``resultCode "0"`` (per-entity errors only)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from airflow_wecube.protocol import PluginResponse, ok_output
+from airflow_wecube.protocol import PluginResponse, error_output, ok_output
 from airflow_wecube.sandbox.plugin import (
     Call,
     EntityError,
@@ -121,3 +122,16 @@ def entity_errors(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     if flag(entity, "fail"):
         raise EntityError(f"failed on purpose: {entity.get('callbackParameter')}")
     return {"value": entity.get("value", "")}
+
+
+@fault.request("quiet-entity-errors")
+def quiet_entity_errors(call: Call) -> PluginResponse:
+    """Per-entity errors under ``resultCode "0"``: the caller must still notice them."""
+    outputs = []
+    for e in call.request.inputs:
+        cb = str(e.get("callbackParameter", ""))
+        if flag(e, "fail"):
+            outputs.append(error_output(cb, f"failed on purpose: {cb}"))
+        else:
+            outputs.append(ok_output(cb, value=e.get("value", "")))
+    return success(outputs)
