@@ -105,7 +105,7 @@ class ApprovalSensor(HITLOperator):
                 raise ValueError("ApprovalSensor does not take 'params'; use 'form'")
         for fixed in ("defaults", "multiple", "assigned_users"):
             if fixed in kwargs:
-                alt = {"assigned_users": "approvers", "params": "form"}.get(fixed)
+                alt = {"assigned_users": "approvers"}.get(fixed)
                 raise ValueError(
                     f"ApprovalSensor does not take {fixed!r}" + (f"; use {alt!r}" if alt else "")
                 )
