@@ -40,8 +40,6 @@ DESIGN_FILE = Path(__file__).parent / "designs" / "network.yml"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$"
 #: how long a gate waits for Prometheus to show healthy targets (also the DAG's upper bound)
 GATE_TIMEOUT = 180
-#: tasks whose failure triggers the rollback
-WATCHED = ("deploy", "register_targets", "alert_rules", "gate_up", "wait_error_rate", "gate_error_rate")
 
 
 def default_subnet() -> str:
@@ -238,6 +236,10 @@ with DAG(
         hook.call("cmdb/ci/update", {"callbackParameter": p["app"], "guid": ci["guid"], "attributes": attributes})
         return {"guid": ci["guid"], "name": p["app"], **attributes}
 
+    # the tasks whose failure triggers the rollback (its upstream), and their ids for the rollback itself
+    watched = [deploy, register, rules, gate_up, wait_errors, gate_errors.operator]
+    WATCHED = tuple(t.task_id for t in watched)
+
     @task(trigger_rule="one_failed")
     def rollback(params: dict | None = None, ti=None) -> dict[str, Any]:
         """Put back what ran before on the hosts this run changed; say why the rollout failed."""
@@ -246,6 +248,7 @@ with DAG(
         from airflow_wecube.exceptions import WeCubePluginError
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
+        from airflow_wecube.protocol import output_failed
 
         p = params or {}
         app, version, job = p["app"], p["version"], f"wecube_app_{p['app']}"
@@ -280,7 +283,7 @@ with DAG(
         planned = ti.xcom_pull(task_ids="plan", key="deploy_inputs") or []
         if result:
             touched = [o["callbackParameter"] for o in result["outputs"]
-                       if o.get("errorCode", "0") != "0" or o.get("changed") == "Y"]
+                       if output_failed(o) or o.get("changed") == "Y"]
         else:  # the call itself failed: any planned host may have been changed
             touched = [d["callbackParameter"] for d in planned]
 
@@ -348,5 +351,5 @@ with DAG(
     the_plan >> approve >> deploy >> register >> rules >> gate_up >> wait_errors
     record_cmdb(deploy.output, register.output, rules.output) << gate_errors
     undo = rollback()
-    [deploy, register, rules, gate_up, wait_errors, gate_errors] >> undo
+    watched >> undo
     report_failure(undo)

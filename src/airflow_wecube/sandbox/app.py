@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI, Header, HTTPException, Query
 from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.xml import load_register_xml
 from airflow_wecube.sandbox import DEFAULT_TOKEN, manifests_dir
+from airflow_wecube.sandbox.plugin import _authorized
 from airflow_wecube.sandbox.plugins import packages
 from airflow_wecube.sandbox.store import Store
 
@@ -50,9 +50,9 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
         app.state.services.update(package.services())
 
     def check(authorization: str | None) -> None:
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise HTTPException(status_code=401, detail="unauthorized: expected 'Authorization: Bearer <token>'")
+        denied = _authorized({"authorization": authorization or ""}, token)
+        if denied:
+            raise HTTPException(status_code=401, detail=denied)
 
     @app.get("/health", tags=["sandbox"])
     def health() -> dict[str, str]:

@@ -190,19 +190,32 @@ def text(entity: dict[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
-def obj(entity: dict[str, Any], name: str) -> dict[str, Any]:
-    """An object input: a JSON object, or a string holding one (WeCube sends both)."""
+def _json_input(entity: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """An input of type ``kind``, sent as such or as a string holding its JSON (WeCube sends both).
+
+    Missing or empty gives an empty ``kind``; anything else is refused for this entity.
+    """
     value = entity.get(name)
     if value is None or value == "":
-        return {}
+        return kind()
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise EntityError(f"input {name} must be an object, got a string that is not JSON") from None
-    if not isinstance(value, dict):
-        raise EntityError(f"input {name} must be an object, got {type(value).__name__}")
+            raise EntityError(f"input {name} must be {what}, got a string that is not JSON") from None
+    if not isinstance(value, kind):
+        raise EntityError(f"input {name} must be {what}, got {type(value).__name__}")
     return value
+
+
+def obj(entity: dict[str, Any], name: str) -> dict[str, Any]:
+    """An object input: a JSON object, or a string holding one (WeCube sends both)."""
+    return _json_input(entity, name, dict, "an object")
+
+
+def array(entity: dict[str, Any], name: str) -> list[Any]:
+    """A list input: a JSON list, or a string holding one (WeCube sends both)."""
+    return _json_input(entity, name, list, "a list")
 
 
 def integer(entity: dict[str, Any], name: str, default: int = 0) -> int:

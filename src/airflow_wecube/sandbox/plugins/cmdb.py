@@ -46,12 +46,15 @@ def _row(row: Any) -> dict[str, Any]:
     return {"guid": row["guid"], "type": row["type"], "name": row["name"], "attributes": json.loads(row["attributes"])}
 
 
-def put_ci(db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def put_ci(
+    db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str, Any], *, merge: bool = True
+) -> tuple[dict[str, Any], bool]:
     """Create the CI ``(ci_type, name)`` or merge ``attributes`` into it; for other sandbox plugins.
 
     Runs on ``db``, a connection inside the caller's :meth:`~airflow_wecube.sandbox.store.Store.transaction`,
     so the resource and its CMDB record are written together. A ``None`` value removes that attribute.
 
+    :param merge: ``False`` leaves an existing CI as it is (``cmdb/ci/create`` never changes one)
     :returns: the CI (as ``cmdb/ci/query`` lists it) and whether this call created it
     """
     now = time.time()
@@ -62,7 +65,7 @@ def put_ci(db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str
         (f"ci-{uuid.uuid4().hex}", ci_type, name, json.dumps(clean), now, now),
     ).rowcount
     row = db.execute("SELECT * FROM cmdb_ci WHERE type = ? AND name = ?", (ci_type, name)).fetchone()
-    if not inserted:
+    if not inserted and merge:
         merged = json.loads(row["attributes"])
         for key, value in attributes.items():
             if value is None:
@@ -75,7 +78,7 @@ def put_ci(db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str
                 (json.dumps(merged), now, row["guid"]),
             )
         return {**_row(row), "attributes": merged}, False
-    return _row(row), True
+    return _row(row), bool(inserted)
 
 
 def _nonblank(entity: dict[str, Any], name: str) -> str:
@@ -90,15 +93,9 @@ def create(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Create a CI, or return the existing one with the same type and name (never a duplicate)."""
     ci_type, name = _nonblank(entity, "type"), _nonblank(entity, "name")
     attributes = obj(entity, "attributes")
-    now = time.time()
     with call.store.transaction() as db:
-        inserted = db.execute(
-            "INSERT INTO cmdb_ci (guid, type, name, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (type, name) DO NOTHING",
-            (f"ci-{uuid.uuid4().hex}", ci_type, name, json.dumps(attributes), now, now),
-        ).rowcount
-        row = db.execute("SELECT * FROM cmdb_ci WHERE type = ? AND name = ?", (ci_type, name)).fetchone()
-    return {**_row(row), "created": "Y" if inserted else "N"}
+        found, created = put_ci(db, ci_type, name, attributes, merge=False)
+    return {**found, "created": "Y" if created else "N"}
 
 
 @ci.entity("query")

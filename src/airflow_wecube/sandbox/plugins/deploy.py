@@ -388,6 +388,16 @@ def _target(call: Call, entity: dict[str, Any]) -> tuple[Any, str]:
     return host, app
 
 
+def _existing_instance(store: Store, host: Any, app: str) -> sqlite3.Row:
+    """The app's row on the host; an entity error when it was never deployed there."""
+    row = store.connection().execute(
+        "SELECT * FROM deploy_instance WHERE host_guid = ? AND app = ?", (host["guid"], app)
+    ).fetchone()
+    if row is None:
+        raise EntityError(f"app {app} was never deployed on host {host['name']}")
+    return row
+
+
 # -- interfaces -------------------------------------------------------------------------------
 
 
@@ -439,11 +449,7 @@ def stop(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Stop the app's process on the host; stopping a stopped app changes nothing."""
     host, app = _target(call, entity)
     with _host_lock(host["guid"]):
-        row = call.store.connection().execute(
-            "SELECT * FROM deploy_instance WHERE host_guid = ? AND app = ?", (host["guid"], app)
-        ).fetchone()
-        if row is None:
-            raise EntityError(f"app {app} was never deployed on host {host['name']}")
+        row = _existing_instance(call.store, host, app)
         was_running = stop_process(row["pid"], row["port"])
         changed = was_running or row["status"] == "running"
         status = row["status"] if row["status"] in ("failed", "new") and not was_running else "stopped"
@@ -458,11 +464,7 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     host, app = _target(call, entity)
     marker = f"{call.request_id}:{entity.get('callbackParameter')}"
     with _host_lock(host["guid"]):
-        row = call.store.connection().execute(
-            "SELECT * FROM deploy_instance WHERE host_guid = ? AND app = ?", (host["guid"], app)
-        ).fetchone()
-        if row is None:
-            raise EntityError(f"app {app} was never deployed on host {host['name']}")
+        row = _existing_instance(call.store, host, app)
         if not row["previous_version"]:
             # a retry of the rollback that already happened answers the same
             if row["last_request"] == marker and row["status"] == "running" and is_running(row["pid"], row["port"]):

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
-from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, integer, present, text
+from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, array, integer, present, text
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -178,21 +178,6 @@ def name_input(entity: dict[str, Any], field: str = "name") -> str:
             f"input {field} must be 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit,"
             f" got {value!r}"
         )
-    return value
-
-
-def list_input(entity: dict[str, Any], field: str) -> list[Any]:
-    """A list input: a JSON list, or a string holding one (WeCube sends both)."""
-    value = entity.get(field)
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise EntityError(f"input {field} must be a list, got a string that is not JSON") from None
-    if not isinstance(value, list):
-        raise EntityError(f"input {field} must be a list, got {type(value).__name__}")
     return value
 
 
@@ -438,7 +423,7 @@ def create_route_table(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """A route table of a VPC; a rerun with other routes replaces them."""
     name = name_input(entity)
     vpc_ref = _vpc_ref(entity)
-    routes = validate_routes(list_input(entity, "routes"))
+    routes = validate_routes(array(entity, "routes"))
     return _converge(call, "network_route_table", "route_table", "routes", name, vpc_ref, routes)
 
 
@@ -505,5 +490,5 @@ def create_security_group(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """A security group of a VPC with validated rules; a rerun with other rules replaces them."""
     name = name_input(entity)
     vpc_ref = _vpc_ref(entity)
-    rules = validate_rules(list_input(entity, "rules"))
+    rules = validate_rules(array(entity, "rules"))
     return _converge(call, "network_security_group", "security_group", "rules", name, vpc_ref, rules)
