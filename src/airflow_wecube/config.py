@@ -11,11 +11,8 @@ from pathlib import Path
 
 def airflow_option(key: str) -> str | None:
     """``[wecube] key`` from Airflow's config (env ``AIRFLOW__WECUBE__KEY`` included), or None."""
-    env = os.environ.get(f"AIRFLOW__WECUBE__{key.upper()}")
-    if env:
-        return env
     try:
-        from airflow.sdk import conf
+        from airflow.sdk import conf  # reads AIRFLOW__WECUBE__<KEY> itself, before airflow.cfg
 
         return conf.get("wecube", key, fallback=None) or None
     except Exception:  # Airflow missing or not configured: fall back to defaults
