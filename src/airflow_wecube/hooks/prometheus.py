@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_wecube.config import airflow_option
+from airflow_wecube.files import atomic_write_text
 from airflow_wecube.prometheus import file_sd
 from airflow_wecube.prometheus import rules as rule_files
 from airflow_wecube.prometheus.errors import (
@@ -28,7 +30,6 @@ from airflow_wecube.prometheus.errors import (
     PrometheusRuleError,
     PrometheusUnreachableError,
 )
-from airflow_wecube.files import atomic_write_text
 from airflow_wecube.prometheus.ranges import MAX_POINTS, split_range
 from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, to_ms, to_unix
 
@@ -117,8 +118,8 @@ class PrometheusSettings:
             url=url,
             verify=verify,
             timeout=timeout,
-            file_sd_dir=extra.get("file_sd_dir") or _conf_fallback("file_sd_dir"),
-            rules_dir=extra.get("rules_dir") or _conf_fallback("rules_dir"),
+            file_sd_dir=extra.get("file_sd_dir") or airflow_option("file_sd_dir"),
+            rules_dir=extra.get("rules_dir") or airflow_option("rules_dir"),
             promtool=extra.get("promtool") or None,
             auth=auth,
             headers=headers,
@@ -137,15 +138,6 @@ def _retry():
         allowed_methods=None,
         raise_on_status=False,
     )
-
-
-def _conf_fallback(key: str) -> str | None:
-    from airflow.sdk import conf
-
-    try:
-        return conf.get("wecube", key, fallback=None) or None
-    except Exception:  # section unknown to an old config: no fallback
-        return None
 
 
 def _error_message(body: Any) -> tuple[str | None, str | None]:
@@ -534,15 +526,7 @@ class PrometheusHook(BaseHook):
         except ValueError:
             body = None
         if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
-            error_type, message = _error_message(body)
-            cls = PrometheusQueryError if response.status_code in (400, 422) else PrometheusError
-            raise cls(
-                f"Prometheus refused query {promql!r} (HTTP {response.status_code}"
-                + (f", {error_type}" if error_type else "")
-                + f"): {message or response.text[:500].strip()}",
-                status_code=response.status_code,
-                error_type=error_type,
-            )
+            raise _query_error(response.status_code, response.content, promql)
         return parse_instant_result(body.get("data"))
 
     def check(self, promql: str, condition: str) -> tuple[ConditionResult, list[dict[str, Any]]]:
