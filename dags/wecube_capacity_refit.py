@@ -2,9 +2,11 @@
 fetch → fit → gate → compare → publish.
 
 * **fetch**: range-query the spec's target and features from Prometheus (connection
-  ``prometheus_default``) over the spec's window ending at the run's time; staged in the store.
+  ``prometheus_default``) over the spec's window ending at the run's time; staged in the store
+  (staged data that earlier runs left behind for the model is cleared).
 * **fit**: OLS with inference (coefficients, 95% intervals, p-values, R², VIF, headroom), stored as
-  a new version with its plot.
+  a new version with its plot. The staged data is deleted only once the version is saved, so a
+  retried fit reads the same data.
 * **gate**: min samples, min R², max p-value. A failed gate fails the task: the baseline stays.
 * **compare**: drift against the accepted baseline (coefficient intervals and relative change,
   Chow test, R² drop), on autocorrelation-robust (HAC / Newey-West) standard errors so that the
@@ -14,7 +16,7 @@ fetch → fit → gate → compare → publish.
   version the baseline (``wecube capacity list MODEL`` shows the versions).
 * **publish**: recording rule ``capacity:<model>:predicted`` and an efficiency-regression alert in
   Prometheus, and an Asset event ``wecube-capacity://<model>`` (other DAGs may schedule on
-  ``airflow_wecube.operators.capacity.capacity_asset(model)``).
+  ``airflow_wecube.capacity_airflow.capacity_asset(model)``).
 
 Run parameters ``start``/``end`` (ISO 8601 or Unix seconds) override the window, e.g. to replay a day.
 The store is ``[wecube] capacity_store`` (local folder or object storage URL). The spec folder can be
@@ -24,20 +26,26 @@ layout and CLI exit codes: ``docs/capacity.md``.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, get_current_context, task, task_group
 
-SPECS_DIR = Path(os.environ.get("WECUBE_CAPACITY_SPECS") or Path(__file__).resolve().parent / "capacity")
+from airflow_wecube.capacity_airflow import specs_folder
+
+SPECS_DIR = specs_folder(Path(__file__).resolve().parent)
 SPEC_FILES = sorted(str(p) for p in SPECS_DIR.glob("*.yml"))  # listing only; specs are read in the tasks
 PROMETHEUS_CONN_ID = "prometheus_default"
 MODELS_ALIAS = AssetAlias("wecube-capacity-models")
 # Notifiers told when a model drifts, e.g. SmtpNotifier(to="{{ ... }}") from the smtp provider;
 # each is called with the task context plus "capacity_report" and "capacity_drift".
 ON_DRIFT_NOTIFIERS: list = []
+
+
+def _staging_key(run_id: str, map_index) -> str:
+    """Where a fetch stages its data for the fit: one file per run and mapped spec."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{map_index}")
 
 
 def _context_window(spec):
@@ -68,29 +76,42 @@ with DAG(
         @task
         def fetch(spec_path: str) -> dict:
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.operators.capacity import fetch_frame, open_store
+            from airflow_wecube.capacity_airflow import fetch_frame, open_store
 
             spec = load_spec(Path(spec_path))
             start, end = _context_window(spec)
             frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
             ctx = get_current_context()
-            key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ctx['run_id']}-{ctx['ti'].map_index}")
-            open_store().write_frame(spec.name, key, frame)
+            run = _staging_key(ctx["run_id"], "")
+            key = _staging_key(ctx["run_id"], ctx["ti"].map_index)
+            store = open_store()
+            store.write_frame(spec.name, key, frame)  # a retried fetch overwrites its own
+            stale = store.clear_staged(spec.name, keep=lambda k: k.startswith(run))
+            if stale:
+                print(f"{spec.name}: cleared staged data left by earlier runs: {', '.join(stale)}")
             print(f"{spec.name}: fetched {len(frame)} rows {start.isoformat()} .. {end.isoformat()}")
             return {"spec_path": spec_path, "model": spec.name, "key": key,
                     "window": {"start": start.isoformat(), "end": end.isoformat()}}
 
         @task
         def fit(fetched: dict) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from airflow_wecube.capacity.errors import StoreError
             from airflow_wecube.capacity.pipeline import fit_and_save
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.operators.capacity import open_store
+            from airflow_wecube.capacity_airflow import open_store
 
             spec, store = load_spec(Path(fetched["spec_path"])), open_store()
             try:
-                version = fit_and_save(spec, store.read_frame(spec.name, fetched["key"]), store, window=fetched["window"])
-            finally:
-                store.delete_frame(spec.name, fetched["key"])
+                frame = store.read_frame(spec.name, fetched["key"])
+            except StoreError as e:
+                raise AirflowFailException(
+                    f"{e}: already fitted, or cleared by a later run's fetch; clear this run's fetch task to fetch again"
+                ) from e
+            version = fit_and_save(spec, frame, store, window=fetched["window"])
+            # only now: a failed attempt keeps the data for the retry
+            store.delete_frame(spec.name, fetched["key"])
             record = store.load_version(spec.name, version)
             print(f"{spec.name}: version {version}: {record['fit']['formula']} (R² {record['fit']['r2']:.4f}, n={record['fit']['n']})")
             return {**fetched, "version": version}
@@ -102,7 +123,7 @@ with DAG(
             from airflow_wecube.capacity.gates import failed_messages
             from airflow_wecube.capacity.pipeline import gate_version
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.operators.capacity import open_store
+            from airflow_wecube.capacity_airflow import open_store
 
             spec = load_spec(Path(fitted["spec_path"]))
             gates = gate_version(spec, open_store(), fitted["version"])
@@ -119,7 +140,7 @@ with DAG(
 
             from airflow_wecube.capacity.pipeline import accept_if_clean, build_report, compare_version, format_report
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.operators.capacity import drift_summary, notify_drift, open_store
+            from airflow_wecube.capacity_airflow import drift_summary, notify_drift, open_store
 
             spec, store = load_spec(Path(gated["spec_path"])), open_store()
             drift = compare_version(spec, store, gated["version"])
@@ -135,7 +156,7 @@ with DAG(
         def publish(compared: dict) -> dict:
             from airflow_wecube.capacity.rules import recording_rule_name
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.operators.capacity import capacity_asset, open_store, publish_rules
+            from airflow_wecube.capacity_airflow import capacity_asset, open_store, publish_rules
 
             spec, store = load_spec(Path(compared["spec_path"])), open_store()
             record = store.load_version(spec.name, compared["version"])

@@ -6,7 +6,8 @@ Layout under the root (a local folder, or any pathlib-like object such as Airflo
     <model>/versions/<version>.json   the fit, its gates, its drift report (never deleted)
     <model>/versions/<version>.png    the plot
     <model>/baseline.json             {"version": ..., "accepted_at": ..., "history": [...]}
-    <model>/staging/<key>.csv         data handed from a fetch task to a fit task
+    <model>/staging/<key>.csv         data handed from a fetch task to a fit task (deleted once
+                                      fitted and saved; a later fetch clears leftovers)
 
 Writes are atomic: on a local disk a temporary file in the same folder is renamed over the target
 (``os.replace``); on object storage a single-object PUT is already all-or-nothing. The baseline
@@ -21,6 +22,7 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -217,8 +219,28 @@ class ModelStore:
         return frame
 
     def delete_frame(self, model: str, key: str) -> None:
+        """Drop a staged frame once it is fitted (a missing one is fine: deleting twice is harmless)."""
         path = self._model_dir(model) / "staging" / f"{_check('key', key)}.csv"
         try:
             path.unlink()
         except FileNotFoundError:
             pass
+
+    def staged_keys(self, model: str) -> list[str]:
+        """Keys of the frames staged for ``model`` and not yet fitted (or left by a failed run)."""
+        d = self._model_dir(model) / "staging"
+        if not d.exists():
+            return []
+        return sorted(p.name[:-4] for p in d.iterdir()
+                      if p.name.endswith(".csv") and not p.name.startswith(".") and _SAFE.match(p.name[:-4]))
+
+    def clear_staged(self, model: str, *, keep: Callable[[str], bool] | None = None) -> list[str]:
+        """Delete the frames staged for ``model``, except those whose key ``keep(key)`` is true;
+        returns the deleted keys.
+
+        A fetch calls this so that data a failed or killed run left behind does not pile up.
+        """
+        stale = [key for key in self.staged_keys(model) if not (keep and keep(key))]
+        for key in stale:
+            self.delete_frame(model, key)
+        return stale

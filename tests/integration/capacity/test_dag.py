@@ -51,10 +51,14 @@ def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
     monkeypatch.setenv("WECUBE_CAPACITY_SPECS", str(specs))
     monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(store))
     dag = _load_dag()
+    s = ModelStore(store)
+    from tests.unit.capacity.synth import make_frame
+
+    s.write_frame("ledger_cpu", "manual__killed_worker-0", make_frame(10))  # left by an earlier run
 
     run = dag.test(run_conf={"start": iso(capacity_history.a_start), "end": iso(capacity_history.a_end)})
     assert run.state == "success"
-    s = ModelStore(store)
+    assert s.staged_keys("ledger_cpu") == []  # the fetch cleared the leftover, the fit its own data
     baseline = s.baseline_version("ledger_cpu")
     assert baseline is not None and s.load_version("ledger_cpu", baseline)["accepted"]
     groups = capacity_history.server.api("rules")["data"]["groups"]
@@ -72,7 +76,7 @@ def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["refit.compare"] == "failed" and states["refit.publish"] == "upstream_failed"
-    assert s.baseline_version("ledger_cpu") == baseline
+    assert s.baseline_version("ledger_cpu") == baseline and s.staged_keys("ledger_cpu") == []
     drifted = s.load_version("ledger_cpu", s.versions("ledger_cpu")[-1])
     assert drifted["drift"]["found"] and not drifted["accepted"]
     assert json.dumps(drifted["drift"]["messages"]).count("accounts_closed") >= 1

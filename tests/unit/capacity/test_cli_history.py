@@ -111,3 +111,20 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(history, argv, needle):
     code, out, err = wecube([*argv, "--store", history["dir"]])
     assert code == 1 and needle in err, err
     assert (history["store"].baseline_history("ledger_cpu"), history["store"].versions("ledger_cpu")) == before
+
+
+def test_cli_does_not_load_the_operator_or_the_hook(history):
+    """``wecube capacity list`` needs the store only: no BaseOperator module, no Prometheus hook."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from airflow_wecube.cli import main\n"
+        f"rc = main(['capacity', 'list', 'ledger_cpu', '--store', {history['dir']!r}, '--json'])\n"
+        "heavy = [m for m in ('airflow_wecube.operators.capacity', 'airflow_wecube.hooks.prometheus') if m in sys.modules]\n"
+        "assert rc == 0 and not heavy, (rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["baseline_version"] == history["first"]

@@ -93,3 +93,23 @@ def test_pathlib_like_object_storage_root():
     store.delete_frame("m", "run1")
     with pytest.raises(StoreError, match="no staged data"):
         store.read_frame("m", "run1")
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_staged_frames_are_listed_and_stale_ones_cleared(tmp_path, kind):
+    if kind == "local":
+        root = tmp_path
+    else:
+        root = pytest.importorskip("upath").UPath(f"memory://capacity-staging-{os.getpid()}")
+    store = ModelStore(root)
+    assert store.staged_keys("m") == [] and store.clear_staged("m") == []
+    frame = make_frame(20)
+    for key in ("old_run-0", "this_run-0", "this_run-1"):
+        store.write_frame("m", key, frame)
+    store.write_frame("other", "old_run-0", frame)
+    assert store.staged_keys("m") == ["old_run-0", "this_run-0", "this_run-1"]
+    assert store.clear_staged("m", keep=lambda k: k.startswith("this_run-")) == ["old_run-0"]
+    assert store.staged_keys("m") == ["this_run-0", "this_run-1"]
+    assert store.staged_keys("other") == ["old_run-0"]  # other models untouched
+    assert store.read_frame("m", "this_run-1").shape == frame.shape
+    assert store.clear_staged("m") == ["this_run-0", "this_run-1"] and store.staged_keys("m") == []
