@@ -1,14 +1,18 @@
-"""Atomic file writes, shared by the plugin registry, Prometheus target/rule files and the capacity store.
+"""Atomic file writes and file locks, shared by the plugin registry, Prometheus target/rule files and the capacity store.
 
 Pure (no Airflow import): readers on other schedulers, workers or Prometheus itself see the old
-file or the new one, never half of one.
+file or the new one, never half of one; writers that take :func:`locked` lose no one's edit.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
@@ -34,3 +38,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
 
 def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+@contextmanager
+def locked(path: str | os.PathLike, timeout: float = 60.0, error: type[Exception] = TimeoutError) -> Iterator[None]:
+    """Hold ``<path>.lock`` (a file lock, so writers in other processes wait their turn) while editing ``path``.
+
+    The lock file sits beside ``path`` and ends in ``.lock``, outside Prometheus's ``*.json`` /
+    ``*.yml`` globs. When the lock is not free within ``timeout`` seconds, ``error`` is raised
+    (the caller's own error class) and the body never runs, so nothing was changed.
+    """
+    lock = FileLock(os.fspath(path) + ".lock", timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise error(f"could not lock {path} within {timeout}s; nothing was changed") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -13,10 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from airflow_wecube.prometheus.errors import PrometheusConfigError
-from airflow_wecube.files import atomic_write_text
+from airflow_wecube.files import atomic_write_text, locked
 
 JOB_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")
@@ -112,10 +110,6 @@ def _write(path: Path, groups: list[dict]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _lock(path: Path, timeout: float) -> FileLock:
-    return FileLock(str(path) + ".lock", timeout=timeout)
-
-
 def register(
     file_sd_dir: str | Path,
     job: str,
@@ -131,29 +125,26 @@ def register(
     targets = validate_targets(targets)
     wanted = validate_labels(job, labels)
     path = target_file(file_sd_dir, job)
-    try:
-        with _lock(path, lock_timeout):
-            groups = read_groups(path)
-            changed = []
-            for target in targets:
-                if any(target in g["targets"] and g["labels"] == wanted for g in groups):
-                    continue
-                for g in groups:
-                    if target in g["targets"]:
-                        g["targets"].remove(target)
-                group = next((g for g in groups if g["labels"] == wanted), None)
-                if group is None:
-                    group = {"targets": [], "labels": wanted}
-                    groups.append(group)
-                group["targets"].append(target)
-                changed.append(target)
-            if changed:
-                for g in groups:
-                    g["targets"].sort()
-                _write(path, groups)
-            return changed
-    except Timeout:
-        raise PrometheusConfigError(f"could not lock {path} within {lock_timeout}s; nothing was changed") from None
+    with locked(path, lock_timeout, PrometheusConfigError):
+        groups = read_groups(path)
+        changed = []
+        for target in targets:
+            if any(target in g["targets"] and g["labels"] == wanted for g in groups):
+                continue
+            for g in groups:
+                if target in g["targets"]:
+                    g["targets"].remove(target)
+            group = next((g for g in groups if g["labels"] == wanted), None)
+            if group is None:
+                group = {"targets": [], "labels": wanted}
+                groups.append(group)
+            group["targets"].append(target)
+            changed.append(target)
+        if changed:
+            for g in groups:
+                g["targets"].sort()
+            _write(path, groups)
+        return changed
 
 
 def deregister(
@@ -166,21 +157,18 @@ def deregister(
     """Remove ``targets`` from ``job``; returns the ones that were there. The file goes when empty."""
     targets = validate_targets(targets)
     path = target_file(file_sd_dir, job)
-    try:
-        with _lock(path, lock_timeout):
-            groups = read_groups(path)
-            removed = []
-            for target in targets:
-                for g in groups:
-                    if target in g["targets"]:
-                        g["targets"].remove(target)
-                        if target not in removed:
-                            removed.append(target)
-            if removed:
-                _write(path, groups)
-            return removed
-    except Timeout:
-        raise PrometheusConfigError(f"could not lock {path} within {lock_timeout}s; nothing was changed") from None
+    with locked(path, lock_timeout, PrometheusConfigError):
+        groups = read_groups(path)
+        removed = []
+        for target in targets:
+            for g in groups:
+                if target in g["targets"]:
+                    g["targets"].remove(target)
+                    if target not in removed:
+                        removed.append(target)
+        if removed:
+            _write(path, groups)
+        return removed
 
 
 def registered(file_sd_dir: str | Path, job: str) -> dict[str, dict[str, str]]:
