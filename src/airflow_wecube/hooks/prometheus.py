@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_wecube.config import airflow_option
-from airflow_wecube.files import atomic_write_text
+from airflow_wecube.files import atomic_write_text, locked
 from airflow_wecube.prometheus import file_sd
 from airflow_wecube.prometheus import rules as rule_files
 from airflow_wecube.prometheus.errors import (
@@ -657,22 +657,9 @@ class PrometheusHook(BaseHook):
         path = rule_files.rule_file(self._folder("rules_dir"), name)
         rule_files.check_rules_text(text, promtool=self.settings.promtool, display_name=path.name)
         expected = [r.get("alert") or r.get("record") for r in rule_files.normalise_rules(rules)]
-        try:
-            with rule_files.group_lock(path):
-                previous = rule_files.read_text(path)
-                if previous != text:
-                    atomic_write_text(path, text)
-                try:
-                    self.reload()
-                except PrometheusError as exc:
-                    rule_files.restore(path, previous)
-                    self._reload_quietly()
-                    raise PrometheusRuleError(
-                        f"Prometheus did not load rule group {name!r}; the previous file was restored: {exc}",
-                        output=str(exc),
-                    ) from None
-        except rule_files.Timeout:
-            raise PrometheusRuleError(f"could not lock {path}; nothing was changed") from None
+        self._swap_rule_file(
+            path, text, f"Prometheus did not load rule group {name!r}; the previous file was restored"
+        )
         group = self._wait_group(name, present=True, timeout=timeout)
         loaded = [r.get("name") for r in group.get("rules", [])]
         if loaded != expected:
@@ -683,25 +670,35 @@ class PrometheusHook(BaseHook):
     def delete_rule_group(self, name: str, *, timeout: float = 30.0) -> bool:
         """Remove rule group ``name``'s file, reload, confirm it is gone; False if there was none."""
         path = rule_files.rule_file(self._folder("rules_dir"), name)
-        try:
-            with rule_files.group_lock(path):
-                previous = rule_files.read_text(path)
+        if not self._swap_rule_file(
+            path, None, f"Prometheus reload failed while removing rule group {name!r}; file restored"
+        ):
+            return False
+        self._wait_group(name, present=False, timeout=timeout)
+        self.log.info("rule group %s removed (%s)", name, path)
+        return True
+
+    def _swap_rule_file(self, path: Path, text: str | None, failure: str) -> bool:
+        """Under the file's lock, put ``text`` in ``path`` (None: remove it) and reload Prometheus.
+
+        When the reload fails, the previous file (or none) is put back and reloaded, so a refused
+        group never stays live, and :class:`PrometheusRuleError` says ``failure`` and Prometheus's
+        message. Returns False, without a reload, when asked to remove a file that is not there.
+        """
+        with locked(path, 60.0, PrometheusRuleError):
+            previous = rule_files.read_text(path)
+            if text is None:
                 if previous is None:
                     return False
                 path.unlink()
-                try:
-                    self.reload()
-                except PrometheusError as exc:
-                    rule_files.restore(path, previous)
-                    self._reload_quietly()
-                    raise PrometheusRuleError(
-                        f"Prometheus reload failed while removing rule group {name!r}; file restored: {exc}",
-                        output=str(exc),
-                    ) from None
-        except rule_files.Timeout:
-            raise PrometheusRuleError(f"could not lock {path}; nothing was changed") from None
-        self._wait_group(name, present=False, timeout=timeout)
-        self.log.info("rule group %s removed (%s)", name, path)
+            elif previous != text:
+                atomic_write_text(path, text)
+            try:
+                self.reload()
+            except PrometheusError as exc:
+                rule_files.restore(path, previous)
+                self._reload_quietly()
+                raise PrometheusRuleError(f"{failure}: {exc}", output=str(exc)) from None
         return True
 
     def _reload_quietly(self) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from filelock import FileLock, Timeout
 
 from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusRuleError
 from airflow_wecube.files import atomic_write_text
@@ -130,11 +129,6 @@ def rule_file(rules_dir: str | Path, name: str) -> Path:
     return folder / f"{validate_group_name(name)}.yml"
 
 
-def group_lock(path: Path, timeout: float = 60.0) -> FileLock:
-    """The lock serialising writers of one rule file (``<name>.yml.lock``, outside the ``*.yml`` glob)."""
-    return FileLock(str(path) + ".lock", timeout=timeout)
-
-
 def read_text(path: Path) -> str | None:
     """The file's text, or None when absent."""
     try:
@@ -152,10 +146,8 @@ def restore(path: Path, previous: str | None) -> None:
 
 
 __all__ = [
-    "Timeout",
     "check_rules_text",
     "find_promtool",
-    "group_lock",
     "normalise_rules",
     "read_text",
     "render_group",
