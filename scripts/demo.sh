@@ -4,7 +4,8 @@
 # Project-local state in .demo/: airflow/ (AIRFLOW_HOME, SQLite), wecube_plugins/ (the plugin
 # registry), sandbox.db, capacity/ (the capacity model store), prometheus/ (prometheus.yml,
 # file_sd/, rules/, data/), *.log, *.pgid (one process group each, for scripts/demo-stop.sh) and
-# env (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, PROMETHEUS_URL, SANDBOX_URL, ... for scripts).
+# env (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, PROMETHEUS_URL, SANDBOX_URL, ... for scripts, and
+# the exported WECUBE_AIRFLOW_URL/_USER/_PASSWORD that `wecube approvals list` and AirflowClient read).
 # Running it again while the demo is up starts nothing and prints the same details.
 #
 # Settings: DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
@@ -150,7 +151,7 @@ print_details() {
 EOF
 }
 
-if alive airflow && alive sandbox && alive prometheus && grep -q '^PROMETHEUS_URL=' "$DEMO/env" 2>/dev/null; then
+if alive airflow && alive sandbox && alive prometheus && grep -q '^export WECUBE_AIRFLOW_URL=' "$DEMO/env" 2>/dev/null; then
     log "already running"
     print_details
     exit 0
@@ -251,47 +252,49 @@ PROMETHEUS_FILE_SD_DIR=$PROM/file_sd
 PROMETHEUS_RULES_DIR=$PROM/rules
 SANDBOX_URL=$SANDBOX_URL
 SANDBOX_TOKEN=$SANDBOX_TOKEN
+export WECUBE_AIRFLOW_URL=$AIRFLOW_URL
+export WECUBE_AIRFLOW_USER=admin
+export WECUBE_AIRFLOW_PASSWORD=$AIRFLOW_PASSWORD
 EOF
 mv -f "$DEMO/env.tmp" "$DEMO/env"
 
-# 5. the example DAGs parsed, then unpaused (a report, not a failure: the UI shows import errors too)
-python - "$AIRFLOW_URL" "$AIRFLOW_PASSWORD" "$REPO/dags" "$EXAMPLE_DAGS" <<'EOF' || true
-import json, sys, time, urllib.error, urllib.request
+# 5. the example DAGs parsed, then unpaused (a report, not a failure: the UI shows import errors too),
+#    through airflow_wecube.airflow_api.AirflowClient with the WECUBE_AIRFLOW_* settings of .demo/env
+( . "$DEMO/env" && python - "$REPO/dags" "$EXAMPLE_DAGS" <<'EOF' ) || true
+import sys, time
 from pathlib import Path
 
-url, password, dags, examples = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4].split()
+from airflow_wecube.airflow_api import AirflowAPIError, AirflowClient
+from airflow_wecube.exceptions import WeCubeError
+
+dags, examples = Path(sys.argv[1]), sys.argv[2].split()
 wanted = {p.stem for p in dags.glob("wecube_*.py")} if dags.is_dir() else set()
-
-def call(path, token=None, body=None, method=None):
-    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)
-
-token = call("/auth/token", body={"username": "admin", "password": password})["access_token"]
-deadline, found, errors = time.monotonic() + 90, set(), []
-while wanted - found and time.monotonic() < deadline:
-    found = {d["dag_id"] for d in call("/api/v2/dags?limit=1000", token)["dags"]}
-    errors = call("/api/v2/importErrors", token).get("import_errors", [])
-    if errors:
-        break
-    time.sleep(2)
-print(f"demo: DAGs in Airflow: {', '.join(sorted(found)) or 'none yet'}", file=sys.stderr)
-if wanted - found:
-    print(f"demo: not parsed yet: {', '.join(sorted(wanted - found))}", file=sys.stderr)
-for e in errors:
-    print(f"demo: import error in {e.get('filename')}:\n{e.get('stack_trace')}", file=sys.stderr)
-for dag_id in examples:
-    if dag_id not in found:
-        print(f"demo: {dag_id} not in Airflow (not in dags/ or not parsed): left alone", file=sys.stderr)
-        continue
-    try:  # what `airflow dags unpause` does, without starting a CLI per DAG
-        call(f"/api/v2/dags/{dag_id}", token, body={"is_paused": False}, method="PATCH")
-        print(f"demo: unpaused {dag_id}", file=sys.stderr)
-    except urllib.error.HTTPError as exc:
-        print(f"demo: could not unpause {dag_id}: HTTP {exc.code} {exc.read()[:300]!r}", file=sys.stderr)
+try:
+    with AirflowClient.from_env() as client:
+        deadline, found, errors = time.monotonic() + 90, set(), []
+        while wanted - found and time.monotonic() < deadline:
+            found = {d["dag_id"] for d in client.request("GET", "/api/v2/dags", params={"limit": 1000})["dags"]}
+            errors = client.request("GET", "/api/v2/importErrors").get("import_errors", [])
+            if errors:
+                break
+            time.sleep(2)
+        print(f"demo: DAGs in Airflow: {', '.join(sorted(found)) or 'none yet'}", file=sys.stderr)
+        if wanted - found:
+            print(f"demo: not parsed yet: {', '.join(sorted(wanted - found))}", file=sys.stderr)
+        for e in errors:
+            print(f"demo: import error in {e.get('filename')}:\n{e.get('stack_trace')}", file=sys.stderr)
+        for dag_id in examples:
+            if dag_id not in found:
+                print(f"demo: {dag_id} not in Airflow (not in dags/ or not parsed): left alone", file=sys.stderr)
+                continue
+            try:  # what `airflow dags unpause` does, without starting a CLI per DAG
+                client.unpause(dag_id)
+                print(f"demo: unpaused {dag_id}", file=sys.stderr)
+            except AirflowAPIError as exc:
+                print(f"demo: could not unpause {dag_id}: HTTP {exc.status} {str(exc.detail)[:300]}", file=sys.stderr)
+except WeCubeError as exc:
+    print(f"demo: could not list or unpause the example DAGs: {exc}", file=sys.stderr)
+    sys.exit(1)
 EOF
 
 print_details

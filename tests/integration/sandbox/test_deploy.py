@@ -17,26 +17,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.sandbox import SandboxServer, free_port
+from tests.integration.sandbox.helpers import one, outputs, uniq
 
 pytestmark = pytest.mark.integration
 
 SERVICE = b"airflow_wecube.sandbox.account_service"
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def outputs(response: requests.Response, code: str = "0") -> list[dict]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["resultCode"] == code, body
-    return body["results"]["outputs"]
-
-
-def one(sandbox, path: str, code: str = "0", request_id: str | None = None, **entity) -> dict:
-    (out,) = outputs(sandbox.post(path, [{"callbackParameter": "x", **entity}], request_id=request_id), code=code)
-    return out
 
 
 def services_on(port: int) -> list[int]:
@@ -95,7 +80,7 @@ def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts)
     time.sleep(0.5)  # 20 opens/s: about ten by now
     values = metric_values(out["metrics_url"])
     assert values["accounts_opened_total"] >= 3
-    assert "accounts_closed_total" in values and values["account_errors_total"] >= 0
+    assert "accounts_closed_total" in values and "account_errors_total" in values
     assert values["process_cpu_seconds_total"] > 0
     assert values["account_load_rate"] == 20
 
@@ -118,6 +103,24 @@ def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts)
     assert one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)["changed"] == "N"
     (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
     assert ci["attributes"]["status"] == "stopped" and "pid" not in ci["attributes"]
+
+
+def test_error_rate_fails_that_share_of_operations(sandbox, hosts):
+    """``error_rate`` reaches the service: its error counter grows with the load, about that share of it."""
+    host = hosts[0]
+    app = uniq("errors")
+    out = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0", rate=50, error_rate=0.5)
+    try:
+        start = metric_values(out["metrics_url"])["account_errors_total"]
+        deadline = time.monotonic() + 10
+        while (values := metric_values(out["metrics_url"]))["account_errors_total"] < start + 10:
+            assert time.monotonic() < deadline, f"account_errors_total did not grow: {values}"
+            time.sleep(0.2)
+        done = values["accounts_opened_total"] + values["accounts_closed_total"] + values["account_errors_total"]
+        assert 0.25 < values["account_errors_total"] / done < 0.85, values
+    finally:
+        one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
+    assert services_on(out["port"]) == []
 
 
 def test_upgrade_broken_version_and_rollback(sandbox, hosts):

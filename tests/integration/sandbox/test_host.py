@@ -6,40 +6,20 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
-import secrets
 import socket
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 
 pytestmark = pytest.mark.integration
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def outputs(response: requests.Response, code: str = "0") -> list[dict]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["resultCode"] == code, body
-    return body["results"]["outputs"]
-
-
-def one(sandbox, path: str, code: str = "0", **entity) -> dict:
-    (out,) = outputs(sandbox.post(path, [{"callbackParameter": "x", **entity}]), code=code)
-    return out
 
 
 def make_subnet(sandbox, prefix_length: int = 24) -> dict:
     vpc = one(sandbox, "/network/v1/vpc/create", name=uniq("vpc"), cidr="10.80.0.0/16", data_center="dc-host")
     return one(sandbox, "/network/v1/subnet/create", name=uniq("sn"), vpc=vpc["guid"], zone="a",
                prefix_length=prefix_length)
-
-
-def query_ci(sandbox, ci_type: str, name: str) -> list[dict]:
-    return one(sandbox, "/cmdb/v1/ci/query", type=ci_type, name=name)["items"]
 
 
 def port_range(out: dict) -> range:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
+
+from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -18,29 +18,8 @@ RT = "/network/v1/route-table/create"
 SG = "/network/v1/security-group/create"
 
 
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def outputs(response: requests.Response, code: str = "0") -> list[dict]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["resultCode"] == code, body
-    return body["results"]["outputs"]
-
-
-def one(sandbox, path: str, code: str = "0", **entity) -> dict:
-    """Call ``path`` for one entity; its output."""
-    (out,) = outputs(sandbox.post(path, [{"callbackParameter": "x", **entity}]), code=code)
-    return out
-
-
 def make_vpc(sandbox, cidr: str = "10.10.0.0/16", dc: str = "dc-test") -> dict:
     return one(sandbox, "/network/v1/vpc/create", name=uniq("vpc"), cidr=cidr, data_center=dc)
-
-
-def query_ci(sandbox, ci_type: str, name: str) -> list[dict]:
-    return one(sandbox, "/cmdb/v1/ci/query", type=ci_type, name=name)["items"]
 
 
 def test_vpc_with_three_subnets_in_one_call_then_rerun_changes_nothing(sandbox):

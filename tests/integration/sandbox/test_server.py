@@ -11,15 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_wecube.sandbox.store import redact_authorization
 import requests
 
+from airflow_wecube.sandbox.store import redact_authorization
+from tests.integration.sandbox.helpers import uniq
+
 pytestmark = pytest.mark.integration
-
-
-def uniq(prefix: str) -> str:
-    """A name no other test (or earlier run against the same DB) uses."""
-    return f"{prefix}-{secrets.token_hex(4)}"
 
 
 def wire(response: requests.Response) -> dict:
@@ -58,10 +55,11 @@ def test_bad_token_is_answered_as_resultcode_1_and_changes_nothing(sandbox, head
 
 def test_introspection_needs_the_token(sandbox):
     for method in ("get", "delete"):
+        # the same check, and reasons, as the plugin endpoints (answered as HTTP 401 here)
         r = requests.request(method, f"{sandbox.url}/sandbox/calls", headers={"Authorization": "Bearer x"}, timeout=5)
-        assert r.status_code == 401
+        assert (r.status_code, r.json()["detail"]) == (401, "unauthorized: invalid token")
         r = requests.request(method, f"{sandbox.url}/sandbox/calls", timeout=5)
-        assert r.status_code == 401
+        assert (r.status_code, r.json()["detail"]) == (401, "unauthorized: missing Authorization header")
 
 
 def test_a_body_that_is_not_a_plugin_request_is_refused(sandbox):

@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -115,13 +116,9 @@ def conn(conn_id: str, env: dict[str, str] | None = None) -> Connection:
     return Connection.from_json(raw, conn_id=conn_id)
 
 
-@cache
-def demo() -> dict[str, str]:
-    """scripts/demo.sh's top-level ``[export] NAME=VALUE`` assignments, expanded as bash would with
-    nothing set in the environment (``${X:-default}`` gives the default), REPO=/repo."""
-    values: dict[str, str] = {"REPO": "/repo"}
-    assignment = re.compile(r"^(?:export )?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-    heredoc_end = None
+def demo_lines() -> list[str]:
+    """scripts/demo.sh's own lines: the bodies of its heredocs (files it writes, inline Python) left out."""
+    lines, heredoc_end = [], None
     for line in DEMO_SH.read_text().splitlines():
         if heredoc_end is not None:
             if line.strip() == heredoc_end:
@@ -131,6 +128,17 @@ def demo() -> dict[str, str]:
         if heredoc:
             heredoc_end = heredoc.group(1)
             continue
+        lines.append(line)
+    return lines
+
+
+@cache
+def demo() -> dict[str, str]:
+    """scripts/demo.sh's top-level ``[export] NAME=VALUE`` assignments, expanded as bash would with
+    nothing set in the environment (``${X:-default}`` gives the default), REPO=/repo."""
+    values: dict[str, str] = {"REPO": "/repo"}
+    assignment = re.compile(r"^(?:export )?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    for line in demo_lines():
         match = assignment.match(line)
         if not match or "$(" in match.group(2):
             continue
@@ -354,7 +362,7 @@ def test_same_settings_as_make_demo():
     d, env = demo(), common_env()
     exported = {
         name
-        for name in re.findall(r"^export ([A-Z_][A-Z0-9_]*)=", DEMO_SH.read_text(), re.MULTILINE)
+        for name in re.findall(r"^export ([A-Z_][A-Z0-9_]*)=", "\n".join(demo_lines()), re.MULTILINE)
         if name not in DEMO_ONLY
     }
     assert exported, "no exports parsed from scripts/demo.sh"
@@ -371,6 +379,37 @@ def test_same_settings_as_make_demo():
     assert urlsplit(conn("prometheus_default").host).port == int(d["PROMETHEUS_PORT"])
     assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == urlsplit(d["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
     assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).port == int(d["AIRFLOW_PORT"])
+
+
+def demo_env_file(password: str) -> str:
+    """The .demo/env that scripts/demo.sh writes, expanded for the default ports and ``password``."""
+    match = re.search(r'cat >"\$DEMO/env\.tmp" <<EOF\n(.*?)\nEOF\n', DEMO_SH.read_text(), re.DOTALL)
+    assert match, "scripts/demo.sh no longer writes .demo/env from a heredoc"
+    return expand(match.group(1), {**demo(), "DEMO": "/repo/.demo", "PROM": "/repo/.demo/prometheus",
+                                   "AIRFLOW_PASSWORD": password}) + "\n"
+
+
+def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
+    """``. .demo/env && wecube approvals list``: sourcing the file exports what AirflowClient.from_env reads."""
+    env_file = tmp_path / "env"
+    env_file.write_text(demo_env_file("s3cret"))
+    probe = (
+        "import os\n"
+        "from airflow_wecube.airflow_api import ENV_PASSWORD, AirflowClient\n"
+        "c = AirflowClient.from_env()\n"
+        "print(c.url, c.username, os.environ[ENV_PASSWORD] == 's3cret', sep='\\n')\n"
+    )
+    # a clean environment: only what the sourced file exports reaches the child process
+    proc = subprocess.run(
+        ["bash", "-c", '. "$1" && exec "$2" -c "$3"', "bash", str(env_file), sys.executable, probe],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [demo()["AIRFLOW_URL"], "admin", "True"]
+    # the plain settings are there too, with the same values
+    plain = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("export "))
+    assert plain["AIRFLOW_URL"] == demo()["AIRFLOW_URL"] and plain["AIRFLOW_USER"] == "admin"
+    assert plain["AIRFLOW_PASSWORD"] == "s3cret"
 
 
 def test_same_connections_as_make_demo():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_wecube.sandbox.plugin import EntityError, flag, integer, obj, text
+from airflow_wecube.sandbox.plugin import EntityError, array, flag, integer, obj, text
 
 
 @pytest.mark.parametrize(("value", "expected"), [("Y", True), ("n", False), (True, True), ("true", True), (None, False), (0, False)])
@@ -34,6 +34,16 @@ def test_obj_accepts_objects_and_json_strings():
         obj({"a": [1]}, "a")
     with pytest.raises(EntityError, match="not JSON"):
         obj({"a": "{oops"}, "a")
+
+
+def test_array_accepts_lists_and_json_strings():
+    assert array({"a": [1, {"k": 2}]}, "a") == [1, {"k": 2}]
+    assert array({"a": '[1, "x"]'}, "a") == [1, "x"]
+    assert array({"a": ""}, "a") == [] and array({}, "a") == []
+    with pytest.raises(EntityError, match="input a must be a list, got dict"):
+        array({"a": '{"k": 1}'}, "a")
+    with pytest.raises(EntityError, match="input a must be a list, got a string that is not JSON"):
+        array({"a": "[oops"}, "a")
 
 
 def test_text_refuses_containers():
