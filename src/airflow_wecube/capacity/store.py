@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_wecube.capacity.errors import StoreError
-from airflow_wecube.files import atomic_write_bytes
+from airflow_wecube.files import atomic_write_bytes, locked
 
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -103,12 +103,11 @@ class ModelStore:
             raise StoreError(f"{path}: cannot read store file: {e}") from e
 
     def _lock(self, model: str):
+        """One writer per model on a local store (object stores have no locks: a PUT is atomic)."""
         if self.local:
-            from filelock import FileLock
-
             d = self._model_dir(model)
             d.mkdir(parents=True, exist_ok=True)
-            return FileLock(str(d / ".lock"), timeout=60)
+            return locked(d / "model", timeout=60, error=StoreError)
         import contextlib
 
         return contextlib.nullcontext()
