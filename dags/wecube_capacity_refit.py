@@ -10,8 +10,9 @@ fetch → fit → gate → compare → publish.
 * **gate**: min samples, min R², max p-value. A failed gate fails the task: the baseline stays.
 * **compare**: drift against the accepted baseline (coefficient intervals and relative change,
   Chow test, R² drop), on autocorrelation-robust (HAC / Newey-West) standard errors so that the
-  overlapping windows of PromQL rates do not raise false alarms. Drift tells the owners through
-  ``ON_DRIFT_NOTIFIERS`` and fails the task, so the run shows it; otherwise the fit becomes the
+  overlapping windows of PromQL rates do not raise false alarms. Drift e-mails the spec's ``owners``
+  (Airflow's ``SmtpNotifier`` on connection ``[wecube] smtp_conn_id``, default ``smtp_default``;
+  ``ON_DRIFT_NOTIFIERS`` replaces it) and fails the task, so the run shows it; otherwise the fit becomes the
   baseline. After an intended change, ``wecube capacity accept MODEL VERSION`` makes the drifted
   version the baseline (``wecube capacity list MODEL`` shows the versions).
 * **publish**: recording rule ``capacity:<model>:predicted`` and an efficiency-regression alert in
@@ -38,9 +39,12 @@ SPECS_DIR = specs_folder(Path(__file__).resolve().parent)
 SPEC_FILES = sorted(str(p) for p in SPECS_DIR.glob("*.yml"))  # listing only; specs are read in the tasks
 PROMETHEUS_CONN_ID = "prometheus_default"
 MODELS_ALIAS = AssetAlias("wecube-capacity-models")
-# Notifiers told when a model drifts, e.g. SmtpNotifier(to="{{ ... }}") from the smtp provider;
-# each is called with the task context plus "capacity_report" and "capacity_drift".
-ON_DRIFT_NOTIFIERS: list = []
+# Notifiers told when a model drifts. None: an e-mail to the spec's owners through SmtpNotifier on
+# [wecube] smtp_conn_id (default smtp_default). A list replaces that ([] tells nobody), e.g.
+# [SmtpNotifier(to=["oncall@example.com"], subject="{{ capacity_subject }}", html_content="{{ capacity_html }}")];
+# each is called with the task context plus capacity_report, capacity_drift, capacity_owners,
+# capacity_subject and capacity_html.
+ON_DRIFT_NOTIFIERS: list | None = None
 
 
 def _staging_key(run_id: str, map_index) -> str:
@@ -148,7 +152,7 @@ with DAG(
             report = build_report(store, spec.name, gated["version"])
             print(format_report(report))
             if drift and drift["found"]:
-                notify_drift(ON_DRIFT_NOTIFIERS, get_current_context(), report)
+                notify_drift(ON_DRIFT_NOTIFIERS, get_current_context(), report, owners=spec.owners)
                 raise AirflowFailException(drift_summary(report))
             return {**gated, "accepted": accepted}
 

@@ -9,6 +9,7 @@ and DAG parsing do not load ``BaseOperator`` or the hook to list a model's versi
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,22 +123,155 @@ def publish_rules(spec: CapacitySpec, record: dict[str, Any], *, prometheus_conn
     return hook.apply_rule_group(rule_group_name(spec.name), build_rules(spec, record["fit"], version=record.get("version")))
 
 
-def notify_drift(notifiers: Sequence[BaseNotifier] | None, context: Context | dict, report: dict[str, Any]) -> int:
-    """Call each notifier with the task context plus ``capacity_report`` and ``capacity_drift``.
+DEFAULT_SMTP_CONN_ID = "smtp_default"
 
+
+def smtp_conn_id(explicit: str | None = None) -> str:
+    """The SMTP connection of the default drift e-mail: ``explicit``, else ``[wecube] smtp_conn_id``, else ``smtp_default``."""
+    return explicit or config.airflow_option("smtp_conn_id") or DEFAULT_SMTP_CONN_ID
+
+
+def _moved(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Moved coefficients, the headline first: features before the intercept, larger relative change first."""
+    rows = [r for r in (report.get("drift") or {}).get("coefficients", []) if r.get("moved")]
+    return sorted(rows, key=lambda r: (r["name"] == "intercept", -abs(r.get("relative_change") or math.inf)))
+
+
+def _move_text(row: dict[str, Any]) -> str:
+    from airflow_wecube.capacity.fit import format_number
+
+    rel = row.get("relative_change")
+    pct = f" ({rel * 100:+.0f}%)" if rel is not None else " (new from 0)"
+    return f"{row['name']} {format_number(row['old'])} → {format_number(row['new'])}{pct}"
+
+
+def drift_subject(report: dict[str, Any]) -> str:
+    """One line for a mail subject: ``[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+31%)``.
+
+    The coefficient that moved most leads; without a moved coefficient (a Chow test, an R² drop, a
+    new factor), the first drift finding does.
+    """
+    moved = _moved(report)
+    if moved:
+        what = _move_text(moved[0]) + (f" and {len(moved) - 1} more" if len(moved) > 1 else "")
+    else:
+        messages = (report.get("drift") or {}).get("messages") or ["see the report"]
+        what = messages[0] if len(messages[0]) <= 100 else messages[0][:99] + "…"
+    return f"[capacity] {report['model']} drifted: {what}"
+
+
+def drift_html(report: dict[str, Any], log_url: str | None = None) -> str:
+    """The drift e-mail's body: what moved (old → new, by how much, how significant), the summary, the run's link."""
+    from html import escape
+
+    from airflow_wecube.capacity.fit import format_number
+
+    drift = report.get("drift") or {}
+    parts = [f"<h3>Capacity model {escape(report['model'])} drifted from baseline "
+             f"{escape(str(drift.get('baseline_version')))}</h3>"]
+    moved = _moved(report)
+    if moved:
+        parts.append("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>coefficient</th><th>baseline</th>"
+                     "<th>new</th><th>change</th><th>baseline 95% CI</th><th>new 95% CI</th><th>z</th><th>p-value</th>"
+                     "<th>why</th></tr>")
+        for r in moved:
+            rel = r.get("relative_change")
+            z = r.get("z")
+            cells = [r["name"], format_number(r["old"]), format_number(r["new"]),
+                     f"{rel * 100:+.1f}%" if rel is not None else "new from 0",
+                     f"{format_number(r['old_ci'][0])} .. {format_number(r['old_ci'][1])}",
+                     f"{format_number(r['new_ci'][0])} .. {format_number(r['new_ci'][1])}",
+                     f"{z:.1f}" if z is not None else "∞", f"{r['p_value']:.2g}", "; ".join(r.get("reasons", []))]
+            parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+        parts.append("</table>")
+    parts.append(f"<pre>{escape(drift_summary(report))}</pre>")
+    parts.append(f"<p>The baseline is kept. If the change was intended, make this fit the baseline: "
+                 f"<code>wecube capacity accept {escape(report['model'])} {escape(str(report['version']))}</code></p>")
+    if log_url:
+        parts.append(f'<p>Airflow task log: <a href="{escape(log_url, quote=True)}">{escape(log_url)}</a></p>')
+    return "\n".join(parts)
+
+
+def _log_url(context: Context | dict) -> str | None:
+    ti = context.get("ti") or context.get("task_instance")
+    try:
+        return getattr(ti, "log_url", None) if ti is not None else None
+    except Exception:  # no [api] base_url or a TI that cannot build it: mail without the link
+        log.debug("no log_url for %r", ti, exc_info=True)
+        return None
+
+
+def default_drift_notifiers(owners: Sequence[str] | None, model: str, *, conn_id: str | None = None) -> list[BaseNotifier]:
+    """The default on drift: one ``SmtpNotifier`` e-mail to the spec's ``owners``.
+
+    Empty (with a warning saying why) when no owner is an e-mail address, the SMTP connection does
+    not exist or no sender is known; the task fails on drift all the same, so the run shows it.
+    Subject and body come from the context (``capacity_subject``, ``capacity_html``) that
+    :func:`notify_drift` fills, so nothing in the report is read as a Jinja template.
+
+    :param owners: the spec's ``owners``; entries without ``@`` (team names) are skipped
+    :param model: the model's name, for the warnings
+    :param conn_id: SMTP connection; default :func:`smtp_conn_id`
+    """
+    from airflow.sdk import BaseHook, conf
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    conn_id = smtp_conn_id(conn_id)
+    to = [o for o in owners or () if "@" in o]
+    if not to:
+        log.warning("drift not e-mailed: capacity model %s lists no e-mail address in its spec's owners (%s)",
+                    model, ", ".join(owners or ()) or "none")
+        return []
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        log.warning("drift not e-mailed: no connection %s; set [wecube] smtp_conn_id to an SMTP connection "
+                    "(or create %s, e.g. AIRFLOW_CONN_%s) so the owners of %s (%s) are told",
+                    conn_id, conn_id, conn_id.upper(), model, ", ".join(to))
+        return []
+    from_email = conn.extra_dejson.get("from_email") or conf.get("email", "from_email", fallback=None)
+    if not from_email:
+        log.warning("drift not e-mailed: connection %s has no from_email extra and [email] from_email is unset", conn_id)
+        return []
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    return [SmtpNotifier(smtp_conn_id=conn_id, from_email=from_email, to=to,
+                         subject="{{ capacity_subject }}", html_content="{{ capacity_html }}")]
+
+
+def notify_drift(notifiers: Sequence[BaseNotifier] | None, context: Context | dict, report: dict[str, Any], *,
+                 owners: Sequence[str] | None = None, smtp_conn_id: str | None = None) -> int:
+    """Tell of a drift: call each notifier with the task context plus the drift.
+
+    The context gets ``capacity_report``, ``capacity_drift``, ``capacity_owners``,
+    ``capacity_subject`` (:func:`drift_subject`) and ``capacity_html`` (:func:`drift_html`, with the
+    task's log link), so explicit notifiers can reuse them, e.g.
+    ``SmtpNotifier(to=["oncall@example.com"], subject="{{ capacity_subject }}", html_content="{{ capacity_html }}")``.
     A notifier that fails is logged and skipped, so one broken channel does not hide the drift from
     the others. Returns how many notifiers succeeded.
+
+    :param notifiers: explicit notifiers; ``None`` means the default, an e-mail to ``owners``
+        (:func:`default_drift_notifiers`); an empty list tells nobody
+    :param owners: the spec's owners, for the default e-mail
+    :param smtp_conn_id: SMTP connection of the default e-mail; default ``[wecube] smtp_conn_id``
     """
-    ok = 0
     ctx = dict(context)
     ctx["capacity_report"] = report
     ctx["capacity_drift"] = report.get("drift")
-    for notifier in notifiers or ():
+    ctx["capacity_owners"] = list(owners or ())
+    ctx["capacity_subject"] = drift_subject(report)
+    ctx["capacity_html"] = drift_html(report, _log_url(context))
+    if notifiers is None:
+        notifiers = default_drift_notifiers(owners, report["model"], conn_id=smtp_conn_id)
+    ok = 0
+    for notifier in notifiers:
         try:
             notifier(ctx)
             ok += 1
         except Exception:
             log.exception("drift notifier %r failed", notifier)
+    if ok:
+        log.info("drift of %s told through %d notifier(s)", report["model"], ok)
     return ok
 
 

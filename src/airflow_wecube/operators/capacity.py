@@ -19,6 +19,9 @@ from airflow_wecube.capacity_airflow import (
     ASSET_URI_SCHEME,
     asset_uri,
     capacity_asset,
+    default_drift_notifiers,
+    drift_html,
+    drift_subject,
     drift_summary,
     fetch_frame,
     notify_drift,
@@ -36,6 +39,9 @@ __all__ = [
     "CapacityGateOperator",
     "asset_uri",
     "capacity_asset",
+    "default_drift_notifiers",
+    "drift_html",
+    "drift_subject",
     "drift_summary",
     "fetch_frame",
     "notify_drift",
@@ -62,7 +68,11 @@ class CapacityGateOperator(BaseOperator):
         against the accepted model, it does not redefine it)
     :param require_baseline: fail when the model has no accepted baseline to compare with
     :param fail_on_drift: fail the task on drift (else only notify and return the report)
-    :param on_drift_notifiers: Airflow notifiers told on drift; the context gets ``capacity_report``
+    :param on_drift_notifiers: Airflow notifiers told on drift (the context gets ``capacity_report``,
+        ``capacity_drift``, ``capacity_subject``, ``capacity_html``); they replace the default, an
+        e-mail to the spec's ``owners`` through ``SmtpNotifier``; ``[]`` tells nobody
+    :param smtp_conn_id: SMTP connection of the default e-mail; default ``[wecube] smtp_conn_id``
+        (``smtp_default``). Without it the drift is not mailed (a warning says so) but still fails the task
     :return: the report (XCom): coefficients, intervals, R², gates, drift
     """
 
@@ -81,6 +91,7 @@ class CapacityGateOperator(BaseOperator):
         require_baseline: bool = True,
         fail_on_drift: bool = True,
         on_drift_notifiers: Sequence[BaseNotifier] | None = None,
+        smtp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,7 +103,8 @@ class CapacityGateOperator(BaseOperator):
         self.accept = accept
         self.require_baseline = require_baseline
         self.fail_on_drift = fail_on_drift
-        self.on_drift_notifiers = list(on_drift_notifiers or [])
+        self.on_drift_notifiers = list(on_drift_notifiers) if on_drift_notifiers is not None else None
+        self.smtp_conn_id = smtp_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_wecube.capacity import pipeline
@@ -118,7 +130,7 @@ class CapacityGateOperator(BaseOperator):
                 f"(version {report['version']}): " + "; ".join(failed_messages(report["gates"]))
             )
         if code == pipeline.EXIT_DRIFT:
-            notify_drift(self.on_drift_notifiers, context, report)
+            notify_drift(self.on_drift_notifiers, context, report, owners=spec.owners, smtp_conn_id=self.smtp_conn_id)
             if self.fail_on_drift:
                 raise AirflowFailException(drift_summary(report))
             self.log.warning("%s", drift_summary(report))

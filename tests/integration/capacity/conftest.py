@@ -7,13 +7,20 @@ History, 15 s resolution, from ``promtool tsdb create-blocks-from openmetrics``:
   must not reach into the future: Prometheus refuses new samples (recording rules) older than
   its newest block ("out of bounds"). Rules evaluated within 5 minutes (the lookback) still see it.
 * ``accounts_frozen`` (constant) and ``queue_depth`` (two series) for the bad-input tests.
+
+Also one SMTP server (aiosmtpd) on loopback that keeps every mail it receives: ``smtp_server``,
+and ``smtp_conn`` pointing ``smtp_default`` at it (plain SMTP: ``disable_ssl``/``disable_tls``).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import socket
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -111,6 +118,67 @@ def capacity_conn(capacity_history: CapacityHistory, monkeypatch: pytest.MonkeyP
     """``prometheus_default`` pointing at the backfilled Prometheus."""
     monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", capacity_history.conn_json)
     return "prometheus_default"
+
+
+@dataclass
+class Mail:
+    mail_from: str
+    rcpt_tos: list[str]
+    subject: str
+    html: str
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    mails: list[Mail] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def to(self, address: str) -> list[Mail]:
+        """Mails received so far with ``address`` among the envelope recipients."""
+        with self.lock:
+            return [m for m in self.mails if address in m.rcpt_tos]
+
+    def conn_json(self, **extra) -> str:
+        return json.dumps({"conn_type": "smtp", "host": self.host, "port": self.port,
+                           "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@example.com",
+                                     "retry_limit": 0, "timeout": 10, **extra}})
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        part = msg.get_body(preferencelist=("html", "plain"))
+        with self.lock:
+            self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), str(msg["subject"]),
+                                   part.get_content() if part is not None else ""))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd, in a thread) keeping every mail it receives."""
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer("127.0.0.1", _free_port())
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_conn(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
+    """``smtp_default`` pointing at :func:`smtp_server`."""
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.conn_json())
+    return smtp_server
 
 
 def iso(ts: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from urllib.parse import quote
 from pathlib import Path
 
 import pytest
@@ -41,12 +42,14 @@ def test_dag_file_parses_light_and_without_errors():
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
-    capacity_history, capacity_conn, airflow_db, monkeypatch, tmp_path
+def test_nightly_run_accepts_then_drift_fails_keeps_the_baseline_and_mails_the_owners(
+    capacity_history, capacity_conn, smtp_conn, airflow_db, monkeypatch, tmp_path
 ):
+    owner = "ledger-dag-owner@example.com"
     specs = tmp_path / "specs"
     specs.mkdir()
-    specs.joinpath("ledger_cpu.yml").write_text(capacity_history.spec_file().read_text())
+    spec = capacity_history.spec_file(**{"limit: 80": f"limit: 80\nowners: [{owner}]"})
+    specs.joinpath("ledger_cpu.yml").write_text(spec.read_text())
     store = tmp_path / "store"
     monkeypatch.setenv("WECUBE_CAPACITY_SPECS", str(specs))
     monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(store))
@@ -71,6 +74,7 @@ def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
         events = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                   .filter(AssetModel.uri.like("wecube-capacity://ledger_cpu%")).all())
         assert [e.extra.get("version") for e in events] == [baseline]
+    assert smtp_conn.to(owner) == []  # no drift, no mail
 
     run = dag.test(run_conf={"start": iso(capacity_history.b_start), "end": iso(capacity_history.b_end)})
     assert run.state == "failed"
@@ -80,3 +84,11 @@ def test_nightly_run_accepts_then_drift_fails_and_keeps_the_baseline(
     drifted = s.load_version("ledger_cpu", s.versions("ledger_cpu")[-1])
     assert drifted["drift"]["found"] and not drifted["accepted"]
     assert json.dumps(drifted["drift"]["messages"]).count("accounts_closed") >= 1
+
+    mails = smtp_conn.to(owner)  # told once, by Airflow's SmtpNotifier through smtp_default
+    assert len(mails) == 1 and mails[0].rcpt_tos == [owner]
+    assert mails[0].subject.startswith("[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+3")
+    body = mails[0].html
+    assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in body and "accounts_closed: 0.267 → 0.35" in body
+    assert f"wecube capacity accept ledger_cpu {drifted['version']}" in body
+    assert f"/dags/wecube_capacity_refit/runs/{quote(run.run_id)}/tasks/refit.compare/mapped/0" in body, body  # ti.log_url

@@ -92,3 +92,34 @@ def test_recording_rule_computes_the_prediction_live(capacity_history, accepted_
     excess = float(server.api(f"query?query={q}&time={at}")["data"]["result"][0]["value"][1])
     expected_excess = (DRIFT_CLOSED - fit["coefficients"]["accounts_closed"]["value"]) * inputs["accounts_closed"]
     assert excess == pytest.approx(expected_excess, abs=5 * fit["resid_std"])
+
+
+def _owned_spec(history, owner: str) -> str:
+    return str(history.spec_file(**{"limit: 80": f"limit: 80\nowners: [{owner}, ledger team]"}))
+
+
+def test_gate_drift_mails_the_owners_by_default(capacity_history, accepted_baseline, capacity_conn, smtp_conn):
+    owner = "gate-owner@example.com"
+    op = CapacityGateOperator(task_id="capacity_gate", spec=_owned_spec(capacity_history, owner),
+                              start=capacity_history.b_start, end=capacity_history.b_end, store=str(accepted_baseline.store))
+    with pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
+        op.execute({})
+    mails = smtp_conn.to(owner)
+    assert len(mails) == 1 and mails[0].rcpt_tos == [owner] and mails[0].mail_from == "airflow@example.com"
+    assert mails[0].subject.startswith("[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+3")
+    assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in mails[0].html
+
+
+def test_gate_drift_without_smtp_connection_warns_and_still_fails(capacity_history, accepted_baseline, capacity_conn,
+                                                                  smtp_server, monkeypatch):
+    from tests.unit.capacity.test_drift_mail import warnings_of
+
+    owner = "nomail-owner@example.com"
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    op = CapacityGateOperator(task_id="capacity_gate", spec=_owned_spec(capacity_history, owner),
+                              start=capacity_history.b_start, end=capacity_history.b_end, store=str(accepted_baseline.store))
+    with warnings_of("airflow_wecube.capacity_airflow") as warned, \
+            pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
+        op.execute({})
+    assert any("drift not e-mailed: no connection smtp_default; set [wecube] smtp_conn_id" in w for w in warned), warned
+    assert smtp_server.to(owner) == []
