@@ -111,6 +111,14 @@ def get_provider_info() -> dict:
                         "example": None,
                         "default": None,
                     },
+                    "smtp_conn_id": {
+                        "description": "SMTP connection that e-mails a capacity model's owners when it drifts "
+                        "(unless the DAG or operator sets explicit notifiers).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "smtp_default",
+                        "default": "smtp_default",
+                    },
                     "capacity_store": {
                         "description": "Where capacity model fits are stored (local path or object storage URL).",
                         "version_added": "0.1.0",
