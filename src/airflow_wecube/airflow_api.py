@@ -7,6 +7,7 @@ HTTP only, so it works against any Airflow 3 deployment.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -85,16 +86,31 @@ class AirflowClient:
             self._token = r.json()["access_token"]
         return self._token
 
+    #: waits before retrying a request the API server refused with its "Database error" (HTTP 500)
+    db_error_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+
     def request(self, method: str, path: str, *, expect: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
-        """Call ``path`` with the bearer token (re-login once on 401); raise ``AirflowAPIError`` otherwise."""
-        for attempt in (0, 1):
-            headers = {"Authorization": f"Bearer {self.token(refresh=attempt == 1)}"}
+        """Call ``path`` with the bearer token; raise ``AirflowAPIError`` unless the status is expected.
+
+        Logs in again once on 401. An HTTP 500 "Database error" (on SQLite: "database is locked" while
+        the scheduler writes) rolled its transaction back, so the request is sent again, a few times.
+        """
+        refreshed = False
+        waits = iter(self.db_error_backoff)
+        while True:
+            headers = {"Authorization": f"Bearer {self.token(refresh=refreshed)}"}
             try:
                 r = self._http.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as e:
                 raise WeCubeError(f"cannot reach Airflow at {self.url}: {e}") from None
-            if r.status_code == 401 and attempt == 0:
+            if r.status_code == 401 and not refreshed:
+                refreshed = True
                 continue
+            if r.status_code == 500 and b"Database error" in r.content:
+                wait = next(waits, None)
+                if wait is not None:
+                    time.sleep(wait)
+                    continue
             break
         if r.status_code not in expect:
             try:
