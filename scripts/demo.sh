@@ -55,8 +55,6 @@ export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM=4
-# SQLite: wait up to 30 s for a lock instead of answering "database is locked" (HTTP 500 in the UI)
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=airflow_wecube.sqlite.CONNECT_ARGS
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/execution/"

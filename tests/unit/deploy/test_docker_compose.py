@@ -47,8 +47,7 @@ AIRFLOW_SERVICES = {
 REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "sandbox"}
 # demo.sh settings that only make sense on one machine: compose uses the image's defaults
 # (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080)
-# single-machine settings: compose has its own folders and port, and Postgres instead of SQLite
-DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"}
+DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT"}
 
 _INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
