@@ -41,10 +41,10 @@ class AirflowClient:
     :param url: Airflow API server base URL, e.g. ``http://localhost:8080``.
     :param username: user to log in as (the token carries who answers an approval).
     :param password: that user's password; never logged or shown in errors.
-    :param timeout: seconds per HTTP call.
+    :param timeout: seconds per HTTP call (generous: a busy SQLite-backed API server can take a while).
     """
 
-    def __init__(self, url: str, username: str, password: str, *, timeout: float = 15.0):
+    def __init__(self, url: str, username: str, password: str, *, timeout: float = 60.0):
         if not url:
             raise WeCubeError("Airflow API URL is empty")
         self.url = url.rstrip("/")
