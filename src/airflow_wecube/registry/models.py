@@ -5,7 +5,6 @@ Pure data: no Airflow import, so DAG files can load the registry cheaply at pars
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -157,10 +156,6 @@ def service_name(package: str, plugin: str, action: str, register_name: str = ""
     return f"{package}/{middle}/{action}"
 
 
-class DuplicateServiceWarning(UserWarning):
-    """Two interfaces of one package share a service name (WeCube accepts it; we keep both)."""
-
-
 class Package(_Model):
     """A plugin package: the unit that is registered, versioned and pinned."""
 
@@ -175,16 +170,6 @@ class Package(_Model):
     authorities: tuple[Authority, ...] = ()
     resource_dependencies: tuple[ResourceDependency, ...] = ()
     plugins: tuple[Plugin, ...] = ()
-
-    def duplicate_services(self) -> list[tuple[str, list[str]]]:
-        """``[(service name, [path, path, ...])]`` for names shared by several interfaces."""
-        seen: dict[str, list[str]] = {}
-        for plugin in self.plugins:
-            for itf in plugin.interfaces:
-                seen.setdefault(service_name(self.name, plugin.name, itf.action, plugin.register_name), []).append(
-                    itf.path
-                )
-        return [(name, paths) for name, paths in seen.items() if len(paths) > 1]
 
     def services(self) -> dict[str, Service]:
         """Every interface by service name.
@@ -212,13 +197,13 @@ class Package(_Model):
 
     def warnings(self) -> list[str]:
         """Problems that WeCube accepts and so do we, reported to the user at registration."""
-        msgs = []
-        for name, paths in self.duplicate_services():
-            aliases = [name] + [f"{name}#{i}" for i in range(2, len(paths) + 1)]
-            pairs = ", ".join(f"{a} -> {p}" for a, p in zip(aliases, paths))
-            msgs.append(f"service {name} is declared {len(paths)} times ({pairs})")
-        return msgs
-
-    def warn(self) -> None:
-        for msg in self.warnings():
-            warnings.warn(msg, DuplicateServiceWarning, stacklevel=2)
+        groups: dict[str, list[Service]] = {}
+        for svc in self.services().values():
+            groups.setdefault(svc.name.split("#", 1)[0], []).append(svc)
+        return [
+            f"service {base} is declared {len(same)} times ("
+            + ", ".join(f"{svc.name} -> {svc.path}" for svc in same)
+            + ")"
+            for base, same in groups.items()
+            if len(same) > 1
+        ]
