@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from airflow_wecube import __version__
+
 
 def get_provider_info() -> dict:
     # "package-name" must equal the distribution name exactly, or the airflow CLI breaks.
@@ -9,7 +11,7 @@ def get_provider_info() -> dict:
         "package-name": "airflow-provider-wecube",
         "name": "WeCube",
         "description": "WeCube-style plugin registry and calls, approvals, Prometheus monitoring and capacity models.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {"integration-name": "WeCube", "external-doc-url": "https://github.com/WeBankPartners/wecube-platform", "tags": ["software"]},
             {"integration-name": "Prometheus", "external-doc-url": "https://prometheus.io/", "tags": ["software"]},
