@@ -129,3 +129,33 @@ def test_zip_package_registers(tmp_path, wecube_fixtures):
     r = wecube("plugins", "register", str(z), "--version", "v1.0.0", registry=tmp_path / "reg")
     assert r.returncode == 0, r.stderr
     assert shutil.which(WECUBE)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "what"),
+    [
+        ('name=".." version="9.9.9"', "package name"),
+        ('name=".hidden" version="1.0"', "package name"),
+        ('name="demo" version=".."', "package version"),
+    ],
+)
+def test_manifest_names_cannot_leave_the_registry(tmp_path, attrs, what):
+    reg = tmp_path / "reg"
+    bad = tmp_path / "register.xml"
+    bad.write_text(f'<package {attrs}>\n<plugins><plugin name="p"><interface action="a" path="/a"/></plugin></plugins></package>')
+    r = wecube("plugins", "register", str(bad), registry=reg)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{bad}:1 <package>" in r.stderr and what in r.stderr and "not starting with a dot" in r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["register.xml"]
+
+
+def test_interface_path_with_dot_segments_is_refused(tmp_path):
+    bad = tmp_path / "register.xml"
+    bad.write_text(
+        '<package name="demo" version="1">\n<plugins><plugin name="p">\n'
+        '<interface action="a" path="/x/../../admin/reset"/></plugin></plugins></package>'
+    )
+    r = wecube("plugins", "register", str(bad), registry=tmp_path / "reg")
+    assert r.returncode == 1
+    assert f"{bad}:3 <interface>" in r.stderr and "'..' segment" in r.stderr
+    assert not (tmp_path / "reg").exists()
