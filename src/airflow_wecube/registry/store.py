@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airflow_wecube.exceptions import RegistryError
-from airflow_wecube.files import atomic_write_bytes
+from airflow_wecube.files import atomic_create_bytes, atomic_write_bytes
 from airflow_wecube.registry.models import Package, Service, path_segment_problem
 
 _CACHE: dict[Path, tuple[int, Package]] = {}
@@ -133,12 +133,20 @@ class Registry:
     def register(self, package: Package, *, replace: bool = False) -> Path:
         """Store a validated package; refuses an existing name+version unless ``replace``."""
         path = self._file(package.name, package.version)
+        taken = RegistryError(
+            f"{package.name} {package.version} is already registered ({path}); use --replace to overwrite"
+        )
         if path.exists() and not replace:
-            raise RegistryError(
-                f"{package.name} {package.version} is already registered ({path}); use --replace to overwrite"
-            )
+            raise taken
+        data = package.model_dump_json(indent=1).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, package.model_dump_json(indent=1).encode())
+        if replace:
+            atomic_write_bytes(path, data)
+            return path
+        try:  # exclusive: of two concurrent registrations exactly one creates the file
+            atomic_create_bytes(path, data)
+        except FileExistsError:
+            raise taken from None
         return path
 
     def remove(self, name: str, version: str | None = None) -> list[str]:

@@ -159,3 +159,34 @@ def test_interface_path_with_dot_segments_is_refused(tmp_path):
     assert r.returncode == 1
     assert f"{bad}:3 <interface>" in r.stderr and "'..' segment" in r.stderr
     assert not (tmp_path / "reg").exists()
+
+
+# The CLI's main in a process of its own that waits for a common instant first, so that two of
+# them register at the same moment instead of some ten milliseconds apart (process start-up).
+AT_THE_SAME_TIME = (
+    "import sys, time\n"
+    "from airflow_wecube.cli import main\n"
+    "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+def test_concurrent_registrations_exactly_one_wins(tmp_path, wecube_fixtures):
+    """Real concurrent CLI processes, registering the same package+version without --replace."""
+    import time
+
+    src = str(wecube_fixtures / "open-monitor.register.xml")
+    for attempt in range(20):
+        reg = tmp_path / f"reg{attempt}"
+        start = f"{time.time() + 1.5:.3f}"
+        cmd = [sys.executable, "-c", AT_THE_SAME_TIME, start, "plugins", "register", src, "--version", "1.0", "--registry", str(reg)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            results.append((p.returncode, out, err))
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 1], f"try {attempt}: {results}"
+        loser = next(err for code, _, err in results if code == 1)
+        assert "already registered" in loser and "--replace" in loser
+        assert [p.name for p in (reg / "monitor").iterdir()] == ["1.0.json"]
