@@ -190,3 +190,41 @@ def test_concurrent_registrations_exactly_one_wins(tmp_path, wecube_fixtures):
         loser = next(err for code, _, err in results if code == 1)
         assert "already registered" in loser and "--replace" in loser
         assert [p.name for p in (reg / "monitor").iterdir()] == ["1.0.json"]
+
+
+@pytest.mark.parametrize("name", ["taskman", "open-monitor", "capacity", "saltstack"])
+def test_validate_source_manifest_with_placeholder_notes_it(tmp_path, wecube_fixtures, name):
+    """The manifest in a plugin's repository, before its build fills the version in."""
+    src = wecube_fixtures / f"{name}.register.xml"
+    r = wecube("plugins", "validate", str(src), registry=tmp_path / "reg")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ") and "{{PLUGIN_VERSION}}" in r.stdout and "interfaces" in r.stdout
+    assert f"note: {src}:2 <package>: package version is the build placeholder {{{{PLUGIN_VERSION}}}}" in r.stderr
+    assert "--version" in r.stderr
+    assert not (tmp_path / "reg").exists()
+    # with --version the given version is checked and shown, without a note
+    r = wecube("plugins", "validate", str(src), "--version", "2.1.0")
+    assert r.returncode == 0 and " 2.1.0: " in r.stdout and "note:" not in r.stderr
+
+
+def test_validate_placeholder_still_reports_other_errors(tmp_path):
+    bad = tmp_path / "manifest.yaml"
+    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n")
+    r = wecube("plugins", "validate", str(bad))
+    assert r.returncode == 1 and "must start with '/'" in r.stderr and f"{bad}:6" in r.stderr
+    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: /a}\n")
+    r = wecube("plugins", "validate", str(bad))
+    assert r.returncode == 0 and f"note: {bad}:2 <version>" in r.stderr
+    r = wecube("plugins", "register", str(bad), registry=tmp_path / "reg")
+    assert r.returncode == 1 and "--version" in r.stderr and not (tmp_path / "reg").exists()
+
+
+def test_validate_placeholder_in_a_package_zip(tmp_path, wecube_fixtures):
+    import zipfile
+
+    z = tmp_path / "capacity.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(wecube_fixtures / "capacity.register.xml", "register.xml")
+    r = wecube("plugins", "validate", str(z))
+    assert r.returncode == 0 and "ok: capacity {{PLUGIN_VERSION}}" in r.stdout
+    assert f"note: {z}!register.xml:2 <package>" in r.stderr
