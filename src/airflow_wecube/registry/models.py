@@ -63,8 +63,10 @@ def interface_path_problem(path: str) -> str | None:
         return "it contains a backslash"
     if _ENCODED_SEPARATOR.search(decoded):
         return "it contains a percent-encoded '/' or '\\' (%2f, %5c)"
-    segments = decoded.split("?", 1)[0].split("#", 1)[0].split("/")[1:]
-    if any(s in (".", "..") for s in segments):
+    # the whole path, query included (an encoded '?' is no query to requests), and Java servers
+    # read '..;x' as '..'
+    segments = decoded.split("/")[1:]
+    if any(s.split(";", 1)[0] in (".", "..") for s in segments):
         return "it has a '.' or '..' segment (also when percent-encoded)"
     if "" in segments[:-1]:  # a trailing '/' is fine, '//' is not
         return "it contains '//'"

@@ -109,6 +109,9 @@ BAD_PATHS = [
     "/x/%5c../admin",
     "/x\\..\\admin",
     "/x/a\nb",
+    "/x/%3f/../admin",
+    "/x/..;/admin",
+    "/x/.;a/admin",
     "x/y",
 ]
 
