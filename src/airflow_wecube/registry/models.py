@@ -51,18 +51,16 @@ def interface_path_problem(path: str) -> str | None:
         return "it must start with '/'"
     if _CONTROL.search(path):
         return "it contains a control character"
-    if _ENCODED_SEPARATOR.search(path):
-        return "it contains a percent-encoded '/' or '\\' (%2f, %5c)"
     decoded = path
     for _ in range(5):  # %252e -> %2e -> .
+        if _ENCODED_SEPARATOR.search(decoded):
+            return "it contains a percent-encoded '/' or '\\' (%2f, %5c)"
         once = unquote(decoded)
         if once == decoded:
             break
         decoded = once
     if "\\" in decoded:
         return "it contains a backslash"
-    if _ENCODED_SEPARATOR.search(decoded):
-        return "it contains a percent-encoded '/' or '\\' (%2f, %5c)"
     # the whole path, query included (an encoded '?' is no query to requests), and Java servers
     # read '..;x' as '..'
     segments = decoded.split("/")[1:]

@@ -106,6 +106,7 @@ BAD_PATHS = [
     "/x/%252e%252e/admin",
     "/x/..%2fadmin",
     "/x%2F..%2Fadmin",
+    "/x/a%252fb",
     "/x/%5c../admin",
     "/x\\..\\admin",
     "/x/a\nb",
