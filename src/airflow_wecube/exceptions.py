@@ -31,6 +31,19 @@ class ManifestError(WeCubeError):
         super().__init__((" ".join(where) + ": " if where else "") + message)
 
 
+class PlaceholderVersionError(ManifestError):
+    """The manifest's version is a build placeholder (``{{PLUGIN_VERSION}}``) and no version was given.
+
+    :param placeholder: the version as the manifest writes it
+    """
+
+    def __init__(self, placeholder: str, **where: Any):
+        self.placeholder = placeholder
+        super().__init__(
+            f"package version is a build placeholder ({placeholder}); pass the version explicitly (--version)", **where
+        )
+
+
 class RegistryError(WeCubeError):
     """The registry refused an operation (unknown service, duplicate version, ...)."""
 

@@ -6,6 +6,7 @@ file or the new one, never half of one; writers that take :func:`locked` lose no
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,34 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_create_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """Like :func:`atomic_write_bytes`, but raise :class:`FileExistsError` when ``path`` exists.
+
+    The complete temporary file is hard-linked to ``path``, which fails when the name is taken,
+    so of several writers exactly one wins and readers still never see half a file. Where the
+    file system has no hard links, a file lock around check-and-rename does the same.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FUSE file systems)
+            with locked(path):
+                if path.exists():
+                    raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+                os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> None:

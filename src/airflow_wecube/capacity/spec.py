@@ -159,7 +159,7 @@ class CapacitySpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
+        if not _NAME.fullmatch(v):
             raise ValueError(f"model name {v!r} must match [a-zA-Z_][a-zA-Z0-9_]* (it becomes part of a Prometheus rule name)")
         return v
 
@@ -176,7 +176,7 @@ class CapacitySpec(_Strict):
         if not v:
             raise ValueError("at least one feature is needed")
         for key, query in v.items():
-            if not _NAME.match(key):
+            if not _NAME.fullmatch(key):
                 raise ValueError(f"feature name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
             if key == "intercept":
                 raise ValueError("'intercept' is reserved")

@@ -34,7 +34,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 def _check(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not _SAFE.match(value) or ".." in value:
+    if not isinstance(value, str) or not _SAFE.fullmatch(value) or ".." in value:
         raise StoreError(f"invalid {kind} {value!r}")
     return value
 
@@ -231,7 +231,7 @@ class ModelStore:
         if not d.exists():
             return []
         return sorted(p.name[:-4] for p in d.iterdir()
-                      if p.name.endswith(".csv") and not p.name.startswith(".") and _SAFE.match(p.name[:-4]))
+                      if p.name.endswith(".csv") and not p.name.startswith(".") and _SAFE.fullmatch(p.name[:-4]))
 
     def clear_staged(self, model: str, *, keep: Callable[[str], bool] | None = None) -> list[str]:
         """Delete the frames staged for ``model``, except those whose key ``keep(key)`` is true;

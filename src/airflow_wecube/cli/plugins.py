@@ -7,7 +7,12 @@ import json
 import sys
 
 from airflow_wecube.config import default_registry
+from airflow_wecube.exceptions import PlaceholderVersionError
 from airflow_wecube.registry import load_manifest
+
+
+# the version a placeholder manifest is validated with; never registered (register needs --version)
+PLACEHOLDER_STAND_IN = "0.0.0"
 
 
 def _out(args, data, text: str) -> None:
@@ -20,10 +25,22 @@ def _warn(package) -> None:
 
 
 def cmd_validate(args) -> int:
-    package = load_manifest(args.path, version=args.version)
+    try:
+        package = load_manifest(args.path, version=args.version)
+        version = package.version
+    except PlaceholderVersionError as e:
+        # a plugin's source manifest before its build fills the version in: check the rest
+        package = load_manifest(args.path, version=PLACEHOLDER_STAND_IN)
+        version = e.placeholder
+        where = f"{e.source}" + (f":{e.line}" if e.line else "") + (f" <{e.element}>" if e.element else "")
+        print(
+            f"note: {where}: package version is the build placeholder {e.placeholder}; "
+            "register needs the real one (--version)",
+            file=sys.stderr,
+        )
     _warn(package)
     n = len(package.services())
-    print(f"ok: {package.name} {package.version}: {len(package.plugins)} plugins, {n} interfaces")
+    print(f"ok: {package.name} {version}: {len(package.plugins)} plugins, {n} interfaces")
     return 0
 
 
@@ -93,7 +110,7 @@ def register(groups) -> None:
 
     s = sub.add_parser("validate", parents=[common], help="check a manifest; writes nothing")
     s.add_argument("path", help="register.xml, YAML manifest or package zip")
-    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}})")
+    s.add_argument("--version", help="package version to check with (a {{PLUGIN_VERSION}} placeholder is only noted)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("register", parents=[common], help="validate and store a manifest")

@@ -16,6 +16,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.protocol import PluginRequest, PluginResponse, output_failed
 from airflow_wecube.registry import Registry, Service
+from airflow_wecube.registry.models import interface_path_problem
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
@@ -154,6 +155,11 @@ class WeCubePluginHook(HttpHook):
     ) -> tuple[Service, list[dict[str, Any]]]:
         """Resolve the service and validate inputs; raises before any HTTP call."""
         svc = service if isinstance(service, Service) else self.registry.service(service, version)
+        if problem := interface_path_problem(svc.path):  # again here: a Service need not come from a manifest
+            raise WeCubePluginError(
+                f"{svc.name}: refused to call interface path {svc.path!r}: {problem}; fix the path in the manifest"
+                " and register it again"
+            )
         entities = normalise_inputs(inputs)
         validate_inputs(svc, entities)
         for p in svc.interface.inputs:

@@ -25,7 +25,7 @@ ALLOWED_RESERVED = {"__metrics_path__", "__scheme__", "__scrape_interval__", "__
 
 def validate_job(job: str) -> str:
     """A job name that is also a safe file name (letters, digits, ``_ . -``)."""
-    if not isinstance(job, str) or not JOB_RE.match(job):
+    if not isinstance(job, str) or not JOB_RE.fullmatch(job):
         raise PrometheusConfigError(f"invalid job name {job!r}: use letters, digits, '_', '.', '-' (no path)")
     return job
 
@@ -42,7 +42,7 @@ def validate_targets(targets: str | Iterable[str]) -> list[str]:
         raise PrometheusConfigError("no targets given")
     out: list[str] = []
     for target in items:
-        match = TARGET_RE.match(target.strip()) if isinstance(target, str) else None
+        match = TARGET_RE.fullmatch(target.strip()) if isinstance(target, str) else None
         if not match:
             raise PrometheusConfigError(
                 f"invalid target {target!r}: use 'host:port' (no scheme, path or spaces; set __scheme__ / "
@@ -61,7 +61,7 @@ def validate_labels(job: str, labels: Mapping[str, str] | None) -> dict[str, str
     if labels is not None and not isinstance(labels, Mapping):
         raise PrometheusConfigError(f"labels must be a mapping of label name to string, got {labels!r}")
     for name, value in (labels or {}).items():
-        if not isinstance(name, str) or not LABEL_RE.match(name):
+        if not isinstance(name, str) or not LABEL_RE.fullmatch(name):
             raise PrometheusConfigError(f"invalid label name {name!r}")
         if name.startswith("__") and name not in ALLOWED_RESERVED:
             raise PrometheusConfigError(f"label {name!r} is reserved; allowed: {sorted(ALLOWED_RESERVED)}")

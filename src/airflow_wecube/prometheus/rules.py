@@ -27,7 +27,7 @@ RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "ann
 
 def validate_group_name(name: str) -> str:
     """A group name that is also a safe file name (letters, digits, ``_ . : -``)."""
-    if not isinstance(name, str) or not GROUP_RE.match(name):
+    if not isinstance(name, str) or not GROUP_RE.fullmatch(name):
         raise PrometheusConfigError(f"invalid rule group name {name!r}: use letters, digits, '_', '.', ':', '-'")
     return name
 

@@ -5,13 +5,84 @@ Pure data: no Airflow import, so DAG files can load the registry cheaply at pars
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DataType = Literal["string", "int", "object", "list"]
 InterfaceType = Literal["EXECUTION", "APPROVAL", "DYNAMICFORM"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ENCODED_SEPARATOR = re.compile(r"%(?:2f|5c)", re.IGNORECASE)
+_PACKAGE_CHARS = re.compile(r"[A-Za-z0-9_.\-]+")
+_VERSION_CHARS = re.compile(r"[A-Za-z0-9_.\-+]+")
+
+
+def path_segment_problem(value: str) -> str | None:
+    """Why ``value`` cannot be one folder or file name of the registry, or None when it can.
+
+    Package names and versions become ``{root}/{package}/{version}.json``, and plugin names sit
+    between the ``/`` of a service name: ``.``/``..``, a leading dot (a hidden file that never
+    lists), a path separator or a control character (a trailing newline) would break out of that.
+    """
+    if value in (".", ".."):
+        return f"{value!r} is a relative folder name"
+    if value.startswith("."):
+        return f"{value!r} starts with a dot"
+    if "/" in value or "\\" in value:
+        return f"{value!r} contains a path separator"
+    if _CONTROL.search(value):
+        return f"{value!r} contains a control character (a newline?)"
+    return None
+
+
+def interface_path_problem(path: str) -> str | None:
+    """Why ``path`` may leave the plugin's base URL once joined to it, or None when it cannot.
+
+    ``requests`` collapses ``..`` and ``.`` segments, so ``/x/../../admin`` would call another
+    endpoint of the gateway than the plugin's. Percent-encoded dots and separators are decoded
+    by many servers, so they are refused too, however often they are encoded.
+    """
+    if not path.startswith("/"):
+        return "it must start with '/'"
+    if _CONTROL.search(path):
+        return "it contains a control character"
+    decoded = path
+    for _ in range(5):  # %252e -> %2e -> .
+        if _ENCODED_SEPARATOR.search(decoded):
+            return "it contains a percent-encoded '/' or '\\' (%2f, %5c)"
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if "\\" in decoded:
+        return "it contains a backslash"
+    # the whole path, query included (an encoded '?' is no query to requests), and Java servers
+    # read '..;x' as '..'
+    segments = decoded.split("/")[1:]
+    if any(s.split(";", 1)[0] in (".", "..") for s in segments):
+        return "it has a '.' or '..' segment (also when percent-encoded)"
+    if "" in segments[:-1]:  # a trailing '/' is fine, '//' is not
+        return "it contains '//'"
+    return None
+
+
+def _segment(what: str, hint: str, allowed: re.Pattern[str] | None = None):
+    """A pydantic validator refusing names that are no safe path segment (or have other characters)."""
+
+    def check(cls, v: str) -> str:
+        problem = path_segment_problem(v)
+        if problem is None and allowed is not None and not allowed.fullmatch(v):
+            problem = f"{v!r} has other characters"
+        if problem:
+            raise ValueError(f"{what} {problem}; {hint}")
+        return v
+
+    return classmethod(check)
 
 
 class _Model(BaseModel):
@@ -47,9 +118,13 @@ class Interface(_Model):
 
     @field_validator("path")
     @classmethod
-    def _path_is_absolute(cls, v: str) -> str:
-        if not v.startswith("/"):
-            raise ValueError(f"interface path must start with '/': {v!r}")
+    def _path_is_safe(cls, v: str) -> str:
+        problem = interface_path_problem(v)
+        if problem:
+            raise ValueError(
+                f"interface path {v!r} is refused: {problem}; write the plain path below the plugin's base URL,"
+                " e.g. /plugin/v1/resource/action"
+            )
         return v
 
     @property
@@ -66,6 +141,10 @@ class Plugin(_Model):
     target_entity: str = ""
     target_entity_filter_rule: str = ""
     interfaces: tuple[Interface, ...] = ()
+
+    _name = field_validator("name")(
+        _segment("plugin name", "use letters, digits, '_', '-' or '.', not starting with a dot and without '/' or '\\'")
+    )
 
 
 class PackageDependency(_Model):
@@ -159,8 +238,8 @@ def service_name(package: str, plugin: str, action: str, register_name: str = ""
 class Package(_Model):
     """A plugin package: the unit that is registered, versioned and pinned."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    version: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-+]+$")
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
     description: str = ""
     source_format: Literal["register.xml", "yaml", "zip"] = "register.xml"
     dependencies: tuple[PackageDependency, ...] = ()
@@ -170,6 +249,15 @@ class Package(_Model):
     authorities: tuple[Authority, ...] = ()
     resource_dependencies: tuple[ResourceDependency, ...] = ()
     plugins: tuple[Plugin, ...] = ()
+
+    _name = field_validator("name")(
+        _segment("package name", "use letters, digits, '_', '-' or '.', not starting with a dot", _PACKAGE_CHARS)
+    )
+    _version = field_validator("version")(
+        _segment(
+            "package version", "use letters, digits, '_', '-', '+' or '.', not starting with a dot (e.g. 1.2.0)", _VERSION_CHARS
+        )
+    )
 
     def services(self) -> dict[str, Service]:
         """Every interface by service name.

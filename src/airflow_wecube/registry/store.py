@@ -16,8 +16,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airflow_wecube.exceptions import RegistryError
-from airflow_wecube.files import atomic_write_bytes
-from airflow_wecube.registry.models import Package, Service
+from airflow_wecube.files import atomic_create_bytes, atomic_write_bytes
+from airflow_wecube.registry.models import Package, Service, path_segment_problem
 
 _CACHE: dict[Path, tuple[int, Package]] = {}
 _SERVICE_RE = re.compile(r"^(?P<pkg>[^/@]+)(?:@(?P<ver>[^/]+))?/(?P<rest>.+)$")
@@ -68,7 +68,20 @@ class Registry:
         return out
 
     def _file(self, name: str, version: str) -> Path:
-        return self.root / name / f"{version}.json"
+        """``{root}/{name}/{version}.json``, refused when it would lie anywhere else.
+
+        The models already refuse such names; this is the second lock on the door, for packages
+        built without validation and names that come straight from a caller.
+        """
+        for what, value in (("package name", name), ("package version", version)):
+            problem = path_segment_problem(value)
+            if problem:
+                raise RegistryError(f"refused {what} {problem}: it must name one folder or file inside {self.root}")
+        path = self.root / name / f"{version}.json"
+        inside = self.root.resolve() / name
+        if path.resolve().parent != inside:
+            raise RegistryError(f"refused {name} {version}: {path} resolves outside {inside}")
+        return path
 
     def get(self, name: str, version: str | None = None) -> Package:
         """A registered package; the highest version unless ``version`` is given."""
@@ -120,12 +133,20 @@ class Registry:
     def register(self, package: Package, *, replace: bool = False) -> Path:
         """Store a validated package; refuses an existing name+version unless ``replace``."""
         path = self._file(package.name, package.version)
+        taken = RegistryError(
+            f"{package.name} {package.version} is already registered ({path}); use --replace to overwrite"
+        )
         if path.exists() and not replace:
-            raise RegistryError(
-                f"{package.name} {package.version} is already registered ({path}); use --replace to overwrite"
-            )
+            raise taken
+        data = package.model_dump_json(indent=1).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, package.model_dump_json(indent=1).encode())
+        if replace:
+            atomic_write_bytes(path, data)
+            return path
+        try:  # exclusive: of two concurrent registrations exactly one creates the file
+            atomic_create_bytes(path, data)
+        except FileExistsError:
+            raise taken from None
         return path
 
     def remove(self, name: str, version: str | None = None) -> list[str]:

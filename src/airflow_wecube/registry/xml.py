@@ -14,7 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 from pydantic import ValidationError
 
-from airflow_wecube.exceptions import ManifestError
+from airflow_wecube.exceptions import ManifestError, PlaceholderVersionError
 from airflow_wecube.registry.models import (
     Authority,
     Entity,
@@ -186,9 +186,8 @@ class _Builder:
             if not declared:
                 raise self.fail(root, "package has no version; pass one explicitly (--version)")
             if PLACEHOLDER.search(declared):
-                raise self.fail(
-                    root,
-                    f"package version is a build placeholder ({declared}); pass the version explicitly (--version)",
+                raise PlaceholderVersionError(
+                    declared, source=self.source, line=getattr(root, "sourceline", None), element=root.tag
                 )
             version = declared
 

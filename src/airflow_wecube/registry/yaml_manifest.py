@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from airflow_wecube.exceptions import ManifestError
+from airflow_wecube.exceptions import ManifestError, PlaceholderVersionError
 from airflow_wecube.registry.models import Package
 
 # YAML spelling -> model field, where they differ (the YAML reads like register.xml)
@@ -80,8 +80,8 @@ def load_yaml_manifest(data: bytes | str, *, source: str = "manifest.yaml", vers
     if version is not None:
         fields["version"] = version
     elif "{{" in str(fields.get("version", "")):
-        raise ManifestError(
-            f"package version is a build placeholder ({fields['version']}); pass the version explicitly (--version)",
+        raise PlaceholderVersionError(
+            str(fields["version"]),
             source=source,
             line=_node_at(node, ("version",)).start_mark.line + 1,
             element="version",

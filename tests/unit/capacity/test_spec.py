@@ -51,6 +51,8 @@ def test_unquoted_promql_in_a_flow_mapping_gets_a_hint():
     ("change", "needle"),
     [
         ({"name": "ledger-cpu"}, "name"),
+        ({"name": "m\n"}, "model name"),
+        ({"features": {"a\n": "up"}}, "feature name"),
         ({"features": {}}, "at least one feature"),
         ({"features": {"intercept": "x"}}, "reserved"),
         ({"features": {"a": " "}}, "empty PromQL"),

@@ -76,6 +76,21 @@ def test_bad_names_and_missing_versions(tmp_path):
         ModelStore("s3://bucket/capacity")
 
 
+def test_names_ending_in_a_newline_are_refused(tmp_path):
+    store = ModelStore(tmp_path)
+    with pytest.raises(StoreError, match="invalid model name"):
+        store.save_version("m\n", _record())
+    with pytest.raises(StoreError, match="invalid key"):
+        store.write_frame("m", "run\n", make_frame(5))
+    with pytest.raises(StoreError, match="invalid version"):
+        store.plot_path("m", "v1\n")
+    assert list(tmp_path.rglob("*")) == []
+    # a staged file whose name ends in a newline (written by an older version) is not listed
+    (tmp_path / "m" / "staging").mkdir(parents=True)
+    (tmp_path / "m" / "staging" / "run\n.csv").write_text("x")
+    assert store.staged_keys("m") == []
+
+
 def test_pathlib_like_object_storage_root():
     """Any pathlib-like root works (here fsspec's in-memory filesystem through universal_pathlib)."""
     upath = pytest.importorskip("upath")

@@ -129,3 +129,102 @@ def test_zip_package_registers(tmp_path, wecube_fixtures):
     r = wecube("plugins", "register", str(z), "--version", "v1.0.0", registry=tmp_path / "reg")
     assert r.returncode == 0, r.stderr
     assert shutil.which(WECUBE)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "what"),
+    [
+        ('name=".." version="9.9.9"', "package name"),
+        ('name=".hidden" version="1.0"', "package name"),
+        ('name="demo" version=".."', "package version"),
+    ],
+)
+def test_manifest_names_cannot_leave_the_registry(tmp_path, attrs, what):
+    reg = tmp_path / "reg"
+    bad = tmp_path / "register.xml"
+    bad.write_text(f'<package {attrs}>\n<plugins><plugin name="p"><interface action="a" path="/a"/></plugin></plugins></package>')
+    r = wecube("plugins", "register", str(bad), registry=reg)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{bad}:1 <package>" in r.stderr and what in r.stderr and "not starting with a dot" in r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["register.xml"]
+
+
+def test_interface_path_with_dot_segments_is_refused(tmp_path):
+    bad = tmp_path / "register.xml"
+    bad.write_text(
+        '<package name="demo" version="1">\n<plugins><plugin name="p">\n'
+        '<interface action="a" path="/x/../../admin/reset"/></plugin></plugins></package>'
+    )
+    r = wecube("plugins", "register", str(bad), registry=tmp_path / "reg")
+    assert r.returncode == 1
+    assert f"{bad}:3 <interface>" in r.stderr and "'..' segment" in r.stderr
+    assert not (tmp_path / "reg").exists()
+
+
+# The CLI's main in a process of its own that waits for a common instant first, so that two of
+# them register at the same moment instead of some ten milliseconds apart (process start-up).
+AT_THE_SAME_TIME = (
+    "import sys, time\n"
+    "from airflow_wecube.cli import main\n"
+    "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+def test_concurrent_registrations_exactly_one_wins(tmp_path, wecube_fixtures):
+    """Real concurrent CLI processes, registering the same package+version without --replace."""
+    import time
+
+    src = str(wecube_fixtures / "open-monitor.register.xml")
+    for attempt in range(20):
+        reg = tmp_path / f"reg{attempt}"
+        start = f"{time.time() + 1.5:.3f}"
+        cmd = [sys.executable, "-c", AT_THE_SAME_TIME, start, "plugins", "register", src, "--version", "1.0", "--registry", str(reg)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            results.append((p.returncode, out, err))
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 1], f"try {attempt}: {results}"
+        loser = next(err for code, _, err in results if code == 1)
+        assert "already registered" in loser and "--replace" in loser
+        assert [p.name for p in (reg / "monitor").iterdir()] == ["1.0.json"]
+
+
+@pytest.mark.parametrize("name", ["taskman", "open-monitor", "capacity", "saltstack"])
+def test_validate_source_manifest_with_placeholder_notes_it(tmp_path, wecube_fixtures, name):
+    """The manifest in a plugin's repository, before its build fills the version in."""
+    src = wecube_fixtures / f"{name}.register.xml"
+    r = wecube("plugins", "validate", str(src), registry=tmp_path / "reg")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ") and "{{PLUGIN_VERSION}}" in r.stdout and "interfaces" in r.stdout
+    assert f"note: {src}:2 <package>: package version is the build placeholder {{{{PLUGIN_VERSION}}}}" in r.stderr
+    assert "--version" in r.stderr
+    assert not (tmp_path / "reg").exists()
+    # with --version the given version is checked and shown, without a note
+    r = wecube("plugins", "validate", str(src), "--version", "2.1.0")
+    assert r.returncode == 0 and " 2.1.0: " in r.stdout and "note:" not in r.stderr
+
+
+def test_validate_placeholder_still_reports_other_errors(tmp_path):
+    bad = tmp_path / "manifest.yaml"
+    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n")
+    r = wecube("plugins", "validate", str(bad))
+    assert r.returncode == 1 and "must start with '/'" in r.stderr and f"{bad}:6" in r.stderr
+    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: /a}\n")
+    r = wecube("plugins", "validate", str(bad))
+    assert r.returncode == 0 and f"note: {bad}:2 <version>" in r.stderr
+    r = wecube("plugins", "register", str(bad), registry=tmp_path / "reg")
+    assert r.returncode == 1 and "--version" in r.stderr and not (tmp_path / "reg").exists()
+
+
+def test_validate_placeholder_in_a_package_zip(tmp_path, wecube_fixtures):
+    import zipfile
+
+    z = tmp_path / "capacity.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(wecube_fixtures / "capacity.register.xml", "register.xml")
+    r = wecube("plugins", "validate", str(z))
+    assert r.returncode == 0 and "ok: capacity {{PLUGIN_VERSION}}" in r.stdout
+    assert f"note: {z}!register.xml:2 <package>" in r.stderr

@@ -57,11 +57,13 @@ def test_deregister_removes_and_drops_the_empty_file(tmp_path):
     ("job", "targets", "labels", "message"),
     [
         ("../etc", ["a:1"], None, "invalid job name"),
+        ("web\n", ["a:1"], None, "invalid job name"),
         ("web", ["http://a:1"], None, "invalid target"),
         ("web", ["a:1/metrics"], None, "invalid target"),
         ("web", ["a:99999"], None, "port out of range"),
         ("web", [], None, "no targets"),
         ("web", ["a:1"], {"bad-name": "x"}, "invalid label name"),
+        ("web", ["a:1"], {"env\n": "x"}, "invalid label name"),
         ("web", ["a:1"], {"__address__": "x"}, "reserved"),
         ("web", ["a:1"], {"env": 1}, "must be a string"),
         ("web", ["a:1"], {"job": "other"}, "contradicts"),

@@ -59,7 +59,7 @@ def test_bad_rules_are_refused_before_promtool(bad, message):
         rules.render_group("g1", bad)
 
 
-@pytest.mark.parametrize("name", ["", "../x", "a/b", "a b", None])
+@pytest.mark.parametrize("name", ["", "../x", "a/b", "a b", None, "g\n", "g\r"])
 def test_bad_group_names(name, tmp_path):
     with pytest.raises(PrometheusConfigError, match="invalid rule group name"):
         rules.rule_file(tmp_path, name)

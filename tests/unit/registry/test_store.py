@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from airflow_wecube.exceptions import RegistryError
@@ -79,3 +81,32 @@ def test_corrupt_file_is_reported(tmp_path):
     (tmp_path / "demo" / "1.0.json").write_text("{broken")
     with pytest.raises(RegistryError, match="corrupt"):
         reg.get("demo")
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [("..", "9.9.9"), (".hidden", "1.0"), ("demo", ".."), ("demo", "../../x"), ("a/b", "1.0"), ("m\n", "1.0")],
+)
+def test_store_refuses_paths_outside_its_folder(tmp_path, name, version):
+    """Defence in depth: a package built without validation still cannot leave the registry."""
+    root = tmp_path / "registry"
+    reg = Registry(root)
+    good = pkg("1.0")
+    bad = good.model_construct(**{**dict(good), "name": name, "version": version})
+    with pytest.raises(RegistryError, match=f"refused package (name|version) .*inside {re.escape(str(root))}"):
+        reg.register(bad)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
+    with pytest.raises(RegistryError):
+        reg.get(name, version)
+    with pytest.raises(RegistryError):
+        reg.remove(name, version)
+
+
+def test_store_refuses_a_package_folder_that_links_elsewhere(tmp_path):
+    root = tmp_path / "registry"
+    root.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (root / "demo").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RegistryError, match="resolves outside"):
+        Registry(root).register(pkg("1.0"))
+    assert list((tmp_path / "elsewhere").iterdir()) == []
