@@ -117,7 +117,9 @@ with DAG(
             # only now: a failed attempt keeps the data for the retry
             store.delete_frame(spec.name, fetched["key"])
             record = store.load_version(spec.name, version)
-            print(f"{spec.name}: version {version}: {record['fit']['formula']} (R² {record['fit']['r2']:.4f}, n={record['fit']['n']})")
+            r2 = record["fit"]["r2"]  # null when the target has no variance (the gate fails it)
+            print(f"{spec.name}: version {version}: {record['fit']['formula']} "
+                  f"(R² {'undefined' if r2 is None else format(r2, '.4f')}, n={record['fit']['n']})")
             return {**fetched, "version": version}
 
         @task
