@@ -84,11 +84,12 @@ with DAG(
 
             spec = load_spec(Path(spec_path))
             start, end = _context_window(spec)
+            store = open_store()
+            store.check_writable(spec.name)  # before the fetch: its data would have nowhere to go
             frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
             ctx = get_current_context()
             run = _staging_key(ctx["run_id"], "")
             key = _staging_key(ctx["run_id"], ctx["ti"].map_index)
-            store = open_store()
             store.write_frame(spec.name, key, frame)  # a retried fetch overwrites its own
             stale = store.clear_staged(spec.name, keep=lambda k: k.startswith(run))
             if stale:
