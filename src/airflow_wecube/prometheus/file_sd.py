@@ -4,6 +4,13 @@ A file ``<file_sd_dir>/<job>.json`` holds Prometheus target groups
 ``[{"targets": ["host:port", ...], "labels": {"job": "<job>", ...}}]``. Edits are idempotent
 (registering a registered target changes nothing and does not rewrite the file), atomic (write a
 temporary file, rename) and serialised by ``<job>.json.lock`` so parallel tasks lose nothing.
+
+Everything Prometheus would drop or misread without a word is refused before the file is touched:
+a host starting with ``-``, an IPv6 literal outside brackets or a bad one, a port with a leading zero
+or outside 1-65535, and reserved labels with values Prometheus cannot use (``__scheme__`` other than
+http/https, a ``__metrics_path__`` not starting with ``/``, scrape interval/timeout that are not
+durations or a timeout longer than the interval). Confirming a registration in ``/api/v1/targets``
+looks at the address only, so these checks are what stands between a typo and a silent scrape failure.
 """
 
 from __future__ import annotations
