@@ -200,3 +200,22 @@ def test_a_window_of_too_many_points_is_refused_before_the_fetch(capacity_histor
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "points per series, more than the 1,000,000 a fit may fetch" in proc.stderr
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(
+    ("replace", "needle"),
+    [
+        ({"limit: 80\n": "limit: 80\nlimit: 90\n"}, "duplicate key 'limit' (line 11 and line 12)"),
+        ({"limit: 80\n": "limit: -5\n"}, "limit: Value error, limit must be a finite number > 0"),
+        ({"limit: 80\n": "limit: .nan\n"}, "limit: Value error, limit must be a finite number > 0"),
+        ({"window: 7d\n": "window: 99999999999d\n"}, "window: Value error, duration too long"),
+    ],
+    ids=["duplicate-key", "negative-limit", "nan-limit", "window-overflow"],
+)
+def test_nonsense_in_a_spec_is_refused_with_the_key_named(capacity_history, tmp_path, replace, needle):
+    """Issue 16 item 7, as a user runs it: refused before any fetch, nothing stored, no traceback."""
+    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file("nonsense", **replace)),
+                    "--store", str(tmp_path / "store")], capacity_history.conn_json)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "store").exists()
