@@ -25,8 +25,9 @@ def check_gates(spec: CapacitySpec, fit: dict[str, Any]) -> dict[str, Any]:
         f"{n} samples" + (" ok" if n >= g.min_samples else f", fewer than the {g.min_samples} required"))
     if fit.get("target_constant"):
         add("target_variance", False, 0.0, "> 0",
-            f"target has no variance: it is {fit['intercept']['value']:g} at every sample of the window, so there is nothing for the features to "
-            "explain (R² and p-values are undefined); check that the target PromQL selects the series you mean" + hint)
+            f"target has no variance: it is {fit['intercept']['value']:g} at every sample of the window, so there "
+            "is nothing for the features to explain (R² and p-values are undefined); check that the target "
+            "PromQL selects the series you mean" + hint)
     r2 = _number(fit.get("r2"))
     if r2 is None:
         add("min_r2", False, None, g.min_r2, "R² undefined (the target has no variance): nothing explained" + hint)
@@ -36,7 +37,8 @@ def check_gates(spec: CapacitySpec, fit: dict[str, Any]) -> dict[str, Any]:
     for name, c in fit["coefficients"].items():
         p = _number(c.get("p_value"))
         if p is None:
-            add(f"max_p_value:{name}", False, None, g.max_p_value, f"{name}: p-value undefined: no evidence this factor costs anything")
+            add(f"max_p_value:{name}", False, None, g.max_p_value,
+                f"{name}: p-value undefined: no evidence this factor costs anything")
             continue
         ok = p <= g.max_p_value
         add(f"max_p_value:{name}", ok, p, g.max_p_value,

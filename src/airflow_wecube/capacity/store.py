@@ -238,6 +238,7 @@ class ModelStore:
         :raises StoreError: when the version's gates did not pass (a bad fit never replaces a good one)
         """
         with self._lock(model):
+            self._remove_leftovers(model)
             record = self.load_version(model, version)
             gates = record.get("gates") or {}
             if not gates.get("passed"):
