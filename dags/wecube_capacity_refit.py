@@ -84,11 +84,12 @@ with DAG(
 
             spec = load_spec(Path(spec_path))
             start, end = _context_window(spec)
+            store = open_store()
+            store.check_writable(spec.name)  # before the fetch: its data would have nowhere to go
             frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
             ctx = get_current_context()
             run = _staging_key(ctx["run_id"], "")
             key = _staging_key(ctx["run_id"], ctx["ti"].map_index)
-            store = open_store()
             store.write_frame(spec.name, key, frame)  # a retried fetch overwrites its own
             stale = store.clear_staged(spec.name, keep=lambda k: k.startswith(run))
             if stale:
@@ -117,7 +118,9 @@ with DAG(
             # only now: a failed attempt keeps the data for the retry
             store.delete_frame(spec.name, fetched["key"])
             record = store.load_version(spec.name, version)
-            print(f"{spec.name}: version {version}: {record['fit']['formula']} (R² {record['fit']['r2']:.4f}, n={record['fit']['n']})")
+            r2 = record["fit"]["r2"]  # null when the target has no variance (the gate fails it)
+            print(f"{spec.name}: version {version}: {record['fit']['formula']} "
+                  f"(R² {'undefined' if r2 is None else format(r2, '.4f')}, n={record['fit']['n']})")
             return {**fetched, "version": version}
 
         @task

@@ -102,7 +102,11 @@ def open_store(store: Any = None) -> ModelStore:
     if "://" in text and not text.startswith("file://"):
         from airflow.sdk import ObjectStoragePath
 
-        return ModelStore(ObjectStoragePath(text))
+        try:
+            return ModelStore(ObjectStoragePath(text))
+        except (ValueError, ImportError) as e:  # fsspec: "Unsupported filesystem", "Install s3fs to access S3"
+            raise StoreError(f"capacity store {text}: unsupported URL ({e}); use a local folder, file://, or an "
+                             "object storage URL whose fsspec filesystem is installed (s3:// needs s3fs)") from None
     return ModelStore(text)
 
 

@@ -17,6 +17,7 @@ comes from the spec (:meth:`CapacitySpec.hac_lags_for`). ``cov_type: nonrobust``
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from airflow_wecube.capacity.dataset import Dataset
 from airflow_wecube.capacity.errors import DatasetError
-from airflow_wecube.capacity.spec import CapacitySpec, parse_duration
+from airflow_wecube.capacity.spec import TARGET, CapacitySpec, counter_hint, parse_duration
 
 INTERCEPT = "intercept"
 VIF_WARNING = 10.0
@@ -52,6 +53,8 @@ class FitResult:
     stats: dict[str, Any]
     inference: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    target_constant: bool = False
+    hints: list[str] = field(default_factory=list)
     fitted: pd.Series | None = field(default=None, repr=False)
     actual: pd.Series | None = field(default=None, repr=False)
 
@@ -73,6 +76,8 @@ class FitResult:
             "headroom": self.headroom,
             "inference": self.inference,
             "warnings": list(self.warnings),
+            "target_constant": self.target_constant,
+            "hints": list(self.hints),
             "stats": self.stats,
         }
 
@@ -262,6 +267,8 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
     y = dataset.y.to_numpy(dtype="float64")
     index = dataset.y.index
     warnings = list(dataset.notes)
+    hints = counter_hints(spec, y)
+    warnings += hints
 
     robust: dict[str, Any] = {"method": spec.robust, "outliers": 0}
     if spec.robust != "none":
@@ -373,9 +380,28 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
         stats=stats,
         inference=inference,
         warnings=warnings,
+        target_constant=dataset.target_constant,
+        hints=hints,
         fitted=fitted,
         actual=actual,
     )
+
+
+def counter_hints(spec: CapacitySpec, y: np.ndarray) -> list[str]:
+    """Hints for a counter used where a rate belongs: by the PromQL (``x_total`` outside a range
+    selector) and, for the target, by the data (it only ever rises over the whole window)."""
+    hints = []
+    for name, query in spec.queries().items():
+        hint = counter_hint(query)
+        if hint:
+            hints.append(("the target's " if name == TARGET else f"feature {name!r}: ") + hint)
+    if not any(h.startswith("the target") for h in hints) and len(y) > 2:
+        diffs = np.diff(y)
+        if np.all(diffs >= 0) and np.count_nonzero(diffs) >= len(diffs) / 2:
+            plain = re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?", spec.target)
+            rate = f"rate({spec.target}[5m])" if plain else "rate(...) of its counter"
+            hints.append(f"the target only ever rises over the window, like a counter: did you mean {rate}?")
+    return hints
 
 
 def _lag_reason(info: dict[str, Any]) -> str:

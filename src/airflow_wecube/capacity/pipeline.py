@@ -6,6 +6,7 @@ a report can be rebuilt from the store at any time.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from airflow_wecube.capacity.dataset import build_dataset
@@ -23,12 +24,16 @@ EXIT_DRIFT = 3
 
 def fit_and_save(spec: CapacitySpec, frame, store: ModelStore, *, window: dict[str, Any] | None = None,
                  plot: bool = True) -> str:
-    """Fit the frame and store it as a new version (not yet gated nor accepted); returns the version.
+    """Fit the frame and store it as a new version with its gates (not yet compared nor accepted); returns the version.
+
+    The gates are judged before anything is stored, so a version never lacks them because the
+    gate step failed on it (a model of nothing is a failed gate, not a crash).
 
     :raises DatasetError: when the data cannot be fitted; nothing is stored then
     """
     dataset = build_dataset(frame, spec)
     fit = fit_model(dataset, spec)
+    gates = check_gates(spec, fit.to_dict())
     png = None
     if plot:
         from airflow_wecube.capacity.plot import render_png
@@ -40,7 +45,7 @@ def fit_and_save(spec: CapacitySpec, frame, store: ModelStore, *, window: dict[s
         "window": {"start": fit.start, "end": fit.end, "step": spec.step, **(window or {})},
         "rows": {"fetched": dataset.rows_in, "dropped": dataset.rows_dropped},
         "fit": fit.to_dict(),
-        "gates": None,
+        "gates": gates,
         "drift": None,
         "accepted": False,
     }
@@ -62,8 +67,15 @@ def compare_version(spec: CapacitySpec, store: ModelStore, version: str) -> dict
         store.update_version(spec.name, version, drift=None, baseline_version=None)
         return None
     baseline = store.load_version(spec.name, base_version)
-    drift = compare(baseline["fit"], store.load_version(spec.name, version)["fit"], spec.drift,
-                    baseline_version=base_version)
+    fit = store.load_version(spec.name, version)["fit"]
+    if fit.get("target_constant") or fit.get("r2") is None:
+        # a model of nothing has no intervals or R² to compare; its gates already failed
+        drift = {"found": False, "compared": False, "baseline_version": base_version,
+                 "reason": "the new fit's statistics are undefined (the target has no variance)",
+                 "messages": [], "coefficients": [], "new_factors": [], "dropped_factors": [],
+                 "chow": {"applicable": False}, "notes": []}
+    else:
+        drift = compare(baseline["fit"], fit, spec.drift, baseline_version=base_version)
     store.update_version(spec.name, version, drift=drift, baseline_version=base_version)
     return drift
 
@@ -230,19 +242,29 @@ def exit_code(report: dict[str, Any]) -> int:
     return EXIT_ACCEPTED
 
 
+def _num(value: Any, fmt: str) -> str:
+    """``value`` formatted, or ``undefined`` (right-aligned like it) for what the fit could not define (stored as null)."""
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return format(value, fmt)
+    width = "".join(ch for ch in fmt.split(".")[0] if ch.isdigit())
+    return format("undefined", f">{width}" if width else "")
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable report."""
     lines = [f"model {report['model']}  version {report['version']}", f"  {report['formula']}"]
     w = report.get("window") or {}
     lines.append(f"  window {w.get('start')} .. {w.get('end')} step {w.get('step')}  n={report['n']}")
-    lines.append(f"  R² {report['r2']:.4f}  adj R² {report['adj_r2']:.4f}  residual std {report['resid_std']:.4g}")
+    lines.append(f"  R² {_num(report['r2'], '.4f')}  adj R² {_num(report['adj_r2'], '.4f')}  "
+                 f"residual std {_num(report['resid_std'], '.4g')}")
     inference = report.get("inference") or {}
     if inference.get("description"):
         lines.append(f"  standard errors: {inference['description']}")
     lines.append("  coefficient        value        95% CI                     p-value     VIF")
     for name, c in {**report["coefficients"], "intercept": report["intercept"]}.items():
         v = report["vif"].get(name)
-        lines.append(f"  {name:<16} {c['value']:>10.4g}   [{c['ci_low']:>10.4g}, {c['ci_high']:>10.4g}]   {c['p_value']:>9.3g}"
+        lines.append(f"  {name:<16} {_num(c['value'], '>10.4g')}   [{_num(c['ci_low'], '>10.4g')}, "
+                     f"{_num(c['ci_high'], '>10.4g')}]   {_num(c['p_value'], '>9.3g')}"
                      + (f"   {v:6.2f}" if v is not None else ""))
     h = report.get("headroom")
     if h:
@@ -261,6 +283,8 @@ def format_report(report: dict[str, Any]) -> str:
     drift = report.get("drift")
     if drift is None:
         lines.append("  drift: no baseline to compare with")
+    elif drift.get("compared") is False:
+        lines.append(f"  drift vs {drift['baseline_version']}: not compared: {drift['reason']}")
     else:
         lines.append(f"  drift vs {drift['baseline_version']}: " + ("FOUND" if drift["found"] else "none"))
         for m in drift["messages"]:

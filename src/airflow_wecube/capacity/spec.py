@@ -43,6 +43,11 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y":
 _RANGE = re.compile(r"\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::\s*(?:(?:\d+(?:ms|s|m|h|d|w|y))+)?\s*)?\]")
 # PromQL string literals ("...", '...', `...`): a [..] inside one (a regex) is not a range
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+# a metric named like a counter (OpenMetrics suffixes), its label matcher, and a range selector if any
+_COUNTER = re.compile(r"(?<![A-Za-z0-9_:])([a-zA-Z_:][a-zA-Z0-9_:]*(?:_total|_count|_sum|_bucket))\s*(\{\})?\s*(\[)?")
+_MATCHERS = re.compile(r"\{[^{}]*\}")
+# most points one series of a fit may ask Prometheus for (window / step + 1): see docs/capacity.md, "Limits"
+MAX_POINTS = 1_000_000
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -63,9 +68,14 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
             raise ValueError(f"not a duration: {value!r} (use e.g. 15s, 5m, 1h30m, 7d)")
     else:
         raise ValueError(f"not a duration: {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a duration: {value!r}")
     if seconds <= 0:
         raise ValueError(f"duration must be positive: {value!r}")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration too long: {value!r} (at most {timedelta.max.days} days)") from None
 
 
 def format_duration(td: timedelta) -> str:
@@ -80,7 +90,8 @@ def format_duration(td: timedelta) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity (YAML .nan, .inf) are never a meaningful threshold or limit
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Gates(_Strict):
@@ -122,7 +133,7 @@ class AlertSpec(_Strict):
     :param severity: label put on the alert
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     k: float = Field(3.0, gt=0)
     for_: str = Field("10m", alias="for")
@@ -205,6 +216,20 @@ class CapacitySpec(_Strict):
             raise ValueError(f"hac_lags must be 'auto' or an integer >= 0, got {v}")
         return v
 
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _limit(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"limit must be a finite number > 0 (the target's ceiling, e.g. 80 for 80% CPU) or null, got {v!r}")
+        return v
+
     @field_validator("window", "step", "headroom_lookback")
     @classmethod
     def _durations(cls, v: Any) -> str:
@@ -217,6 +242,7 @@ class CapacitySpec(_Strict):
     def _window_vs_step(self) -> "CapacitySpec":
         if parse_duration(self.step) >= parse_duration(self.window):
             raise ValueError(f"step {self.step} must be shorter than window {self.window}")
+        check_points(self.window_td, self.step_td, what=f"window {self.window} at step {self.step}")
         return self
 
     @property
@@ -264,6 +290,32 @@ class CapacitySpec(_Strict):
 TARGET = "__target__"
 
 
+def check_points(span: timedelta, step: timedelta, *, what: str) -> int:
+    """The samples per series a range of ``span`` at ``step`` asks for; refuses more than :data:`MAX_POINTS`."""
+    points = int(span / step) + 1
+    if points > MAX_POINTS:
+        raise ValueError(
+            f"{what} asks for {points:,} points per series, more than the {MAX_POINTS:,} a fit may fetch; "
+            "use a longer step or a shorter window"
+        )
+    return points
+
+
+def counter_hint(query: str) -> str | None:
+    """A hint when ``query`` reads a counter (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) without a range.
+
+    A counter only grows, so regressing its raw value on volumes per second models nothing; its
+    rate is what costs. ``None`` when every counter in the query sits in a range selector (``rate(x[5m])``).
+    """
+    text = _MATCHERS.sub("{}", _STRING.sub('""', query))
+    for m in _COUNTER.finditer(text):
+        rest = text[m.end():].lstrip()
+        if m.group(3) is None and not rest.startswith("("):  # no range selector, and not a function call
+            name = m.group(1)
+            return f"{name} is a counter (it only grows): did you mean rate({name}[5m])?"
+    return None
+
+
 def promql_ranges(query: str) -> list[timedelta]:
     """Range windows of the range selectors and subqueries in a PromQL expression (string literals skipped)."""
     text = _STRING.sub('""', query)
@@ -292,6 +344,7 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
         data = text
     if isinstance(data, str):
         try:
+            _refuse_duplicate_keys(yaml.compose(data, Loader=yaml.SafeLoader), where)
             data = yaml.safe_load(data)
         except yaml.YAMLError as e:
             hint = ""
@@ -306,6 +359,25 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors())
         raise SpecError(f"{where}: invalid capacity spec: {problems}") from None
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, where: str, path: str = "") -> None:
+    """YAML keeps the last of two equal keys without a word; a spec refuses them, naming the key and lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Node] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                name = f"{path}.{key.value}" if path else key.value
+                if key.value in seen:
+                    raise SpecError(
+                        f"{where}: duplicate key {name!r} (line {seen[key.value].start_mark.line + 1} and line "
+                        f"{key.start_mark.line + 1}); YAML would silently keep the last one: remove one of them"
+                    )
+                seen[key.value] = key
+                _refuse_duplicate_keys(value, where, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, where, f"{path}[{i}]")
 
 
 def parse_time(value: "str | int | float | datetime") -> datetime:
@@ -335,7 +407,15 @@ def resolve_window(spec: CapacitySpec, start=None, end=None, *, now: datetime | 
     :raises SpecError: when start is not before end
     """
     end_dt = parse_time(end) if end not in (None, "") else (now or datetime.now(timezone.utc))
-    start_dt = parse_time(start) if start not in (None, "") else end_dt - spec.window_td
+    try:
+        start_dt = parse_time(start) if start not in (None, "") else end_dt - spec.window_td
+    except OverflowError:
+        raise SpecError(f"window {spec.window} before {end_dt.isoformat()} reaches before the year 1") from None
     if start_dt >= end_dt:
         raise SpecError(f"start {start_dt.isoformat()} is not before end {end_dt.isoformat()}")
+    try:
+        check_points(end_dt - start_dt, spec.step_td,
+                     what=f"the window {start_dt.isoformat()} .. {end_dt.isoformat()} at step {spec.step}")
+    except ValueError as e:
+        raise SpecError(str(e)) from None
     return start_dt, end_dt

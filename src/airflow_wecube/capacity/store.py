@@ -16,11 +16,13 @@ moves only to a version whose gates passed.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -31,6 +33,10 @@ from airflow_wecube.capacity.errors import StoreError
 from airflow_wecube.files import atomic_write_bytes, locked
 
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+# what atomic_write_bytes names its temporary file for <name> (".<name>.<random>.tmp"), and the write probe's
+_LEFTOVER = re.compile(r"\.(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*\.(?:json|png)|write-probe)\.[A-Za-z0-9_]+\.tmp")
 
 
 def _check(kind: str, value: str) -> str:
@@ -112,6 +118,39 @@ class ModelStore:
 
         return contextlib.nullcontext()
 
+    def check_writable(self, model: str) -> None:
+        """Refuse a store that cannot take a new version of ``model``, before anything is fetched or fitted.
+
+        Writes and deletes a probe file in the deepest folder that exists of the model's
+        ``versions/``, the model's folder and the root (creating only the root when it is missing),
+        so a refused store is left as it was.
+
+        :raises StoreError: the root is a file, read-only, or its filesystem refuses the write
+        """
+        versions = self._model_dir(model) / "versions"
+        try:
+            if self.local:
+                if self.root.exists() and not self.root.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(self.root))
+                folder = next((d for d in (versions, versions.parent, self.root) if d.is_dir()), None)
+                if folder is None:
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    folder = self.root
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
+                os.close(fd)
+                os.unlink(probe)
+            else:
+                probe = versions / f".write-probe.{uuid.uuid4().hex}.tmp"
+                with probe.open("wb") as fh:
+                    fh.write(b"probe\n")
+                probe.unlink()
+        except (OSError, ValueError, NotImplementedError) as e:
+            where = getattr(e, "filename", None) or versions
+            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise StoreError(f"capacity store {self.root} cannot be written ({reason}: {where}); "
+                             "nothing was fetched or fitted: fix the store path (--store / [wecube] capacity_store) "
+                             "or its permissions") from None
+
     # -- versions ----------------------------------------------------------------------------
     def models(self) -> list[str]:
         """Names of the models with at least one version."""
@@ -127,16 +166,38 @@ class ModelStore:
         return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
 
     def save_version(self, model: str, record: dict[str, Any], png: bytes | None = None) -> str:
-        """Store a new version (the PNG first, so a version JSON never points at a missing plot)."""
+        """Store a new version (the PNG first, so a version JSON never points at a missing plot).
+
+        On a local store this runs under the model's lock, like every other write there, and first
+        removes the temporary files (``.<name>.<random>.tmp``) a killed writer left behind: while
+        the lock is held no live writer has one.
+        """
         versions = self._model_dir(model) / "versions"
         stamp = _now().strftime("%Y%m%dT%H%M%S%fZ")
         version = f"{stamp}-{uuid.uuid4().hex[:6]}"
         record = {**record, "model": model, "version": version, "created_at": _now().isoformat()}
-        if png is not None:
-            self._write_bytes(versions / f"{version}.png", png)
-            record["plot"] = f"{version}.png"
-        self._write_json(versions / f"{version}.json", record)
+        with self._lock(model):
+            self._remove_leftovers(model)
+            if png is not None:
+                self._write_bytes(versions / f"{version}.png", png)
+                record["plot"] = f"{version}.png"
+            self._write_json(versions / f"{version}.json", record)
         return version
+
+    def _remove_leftovers(self, model: str) -> list[str]:
+        """Delete temporary files of interrupted atomic writes in the model's folder and ``versions/``
+        (call under the model's lock); returns their names."""
+        if not self.local:
+            return []  # object storage writes one PUT: nothing is left half-written
+        removed = []
+        for folder in (self._model_dir(model), self._model_dir(model) / "versions"):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if _LEFTOVER.fullmatch(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed.append(path.name)
+        return removed
 
     def load_version(self, model: str, version: str) -> dict[str, Any]:
         path = self._model_dir(model) / "versions" / f"{_check('version', version)}.json"
@@ -148,6 +209,7 @@ class ModelStore:
     def update_version(self, model: str, version: str, **fields: Any) -> dict[str, Any]:
         """Add fields (gates, drift, accepted ...) to a stored version; the fit itself never changes."""
         with self._lock(model):
+            self._remove_leftovers(model)
             record = self.load_version(model, version)
             record.update(fields)
             self._write_json(self._model_dir(model) / "versions" / f"{version}.json", record)
@@ -176,6 +238,7 @@ class ModelStore:
         :raises StoreError: when the version's gates did not pass (a bad fit never replaces a good one)
         """
         with self._lock(model):
+            self._remove_leftovers(model)
             record = self.load_version(model, version)
             gates = record.get("gates") or {}
             if not gates.get("passed"):

@@ -92,6 +92,7 @@ def _fit(args: argparse.Namespace) -> int:
     spec = load_spec(Path(args.spec))
     start, end = resolve_window(spec, args.start, args.end)
     store = open_store(args.store)
+    store.check_writable(spec.name)  # before the fetch and fit, not as a traceback after them
     frame = fetch_frame(spec, start, end, prometheus_conn_id=args.prometheus_conn_id)
     report = pipeline.run(spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()},
                           accept=not args.no_accept)

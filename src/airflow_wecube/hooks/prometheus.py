@@ -588,8 +588,11 @@ class PrometheusHook(BaseHook):
         """Add ``targets`` (``host:port``) to the file_sd file of ``job``; idempotent, under a file lock.
 
         :param labels: labels for these targets (``job`` is set to ``job``)
-        :param confirm: wait until ``/api/v1/targets`` lists every target (bounded by ``timeout``)
+        :param confirm: wait until ``/api/v1/targets`` lists every target (bounded by ``timeout``); this
+            confirms the address only, so the reserved labels (``__scheme__``, ``__metrics_path__``,
+            ``__scrape_interval__``, ``__scrape_timeout__``) are checked before the file is written
         :return: the targets that were added or relabelled (empty when all were already there)
+        :raises PrometheusConfigError: a bad address or label; nothing was written
         """
         targets = file_sd.validate_targets(targets)
         changed = file_sd.register(self._folder("file_sd_dir"), job, targets, labels)

@@ -116,6 +116,7 @@ class CapacityGateOperator(BaseOperator):
                 f"capacity model {spec.name} has no accepted baseline in {store}; run the nightly refit first"
             )
         start, end = resolve_window(spec, self.start, self.end)
+        store.check_writable(spec.name)
         self.log.info("fitting %s over %s .. %s (step %s)", spec.name, start.isoformat(), end.isoformat(), spec.step)
         frame = fetch_frame(spec, start, end, prometheus_conn_id=self.prometheus_conn_id)
         report = pipeline.run(spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()},

@@ -4,10 +4,18 @@ A file ``<file_sd_dir>/<job>.json`` holds Prometheus target groups
 ``[{"targets": ["host:port", ...], "labels": {"job": "<job>", ...}}]``. Edits are idempotent
 (registering a registered target changes nothing and does not rewrite the file), atomic (write a
 temporary file, rename) and serialised by ``<job>.json.lock`` so parallel tasks lose nothing.
+
+Everything Prometheus would drop or misread without a word is refused before the file is touched:
+a host starting with ``-``, an IPv6 literal outside brackets or a bad one, a port with a leading zero
+or outside 1-65535, and reserved labels with values Prometheus cannot use (``__scheme__`` other than
+http/https, a ``__metrics_path__`` not starting with ``/``, scrape interval/timeout that are not
+durations or a timeout longer than the interval). Confirming a registration in ``/api/v1/targets``
+looks at the address only, so these checks are what stands between a typo and a silent scrape failure.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -21,6 +29,66 @@ TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{
 LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # reserved labels that file_sd may set on purpose
 ALLOWED_RESERVED = {"__metrics_path__", "__scheme__", "__scrape_interval__", "__scrape_timeout__"}
+# Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
+_PROM_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+_DURATION_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
+
+
+def _check_address(target: str, port: str | None) -> None:
+    """What the address pattern lets through but Prometheus would not scrape as meant: a host that
+    starts with ``-`` (or an empty or ``-``-edged name part), an IPv6 literal that is not one, a
+    port with a leading zero (``080``: decimal 80 or octal 64?)."""
+    host = target[: -len(port) - 1] if port is not None else target
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise PrometheusConfigError(f"invalid target {target!r}: {host} is not an IPv6 address in brackets") from None
+    elif not all(_HOST_LABEL.fullmatch(part) for part in host.removesuffix(".").split(".")):  # "host.": a FQDN
+        raise PrometheusConfigError(
+            f"invalid target {target!r}: host {host!r} must be dot-separated names of letters, digits, '_' or '-' "
+            "that neither start nor end with '-' (nor are empty)"
+        )
+    if port is not None and (port.startswith("0") or not 0 < int(port) < 65536):
+        raise PrometheusConfigError(f"invalid target {target!r}: the port must be a decimal number 1-65535 without leading zeros")
+
+
+def _duration_ms(text: str) -> int | None:
+    """Milliseconds of a Prometheus duration (``15s``, ``1m30s``, ``0``), or None when it is not one."""
+    if text == "0":
+        return 0
+    match = _PROM_DURATION.fullmatch(text) if text else None
+    if not match:
+        return None
+    return sum(int(v) * size for v, size in zip(match.groups(), _DURATION_MS) if v)
+
+
+def _check_reserved(labels: Mapping[str, str]) -> None:
+    """Values Prometheus would refuse or misuse for the reserved labels (it drops such a target, or
+    scrapes something else, and nothing says why)."""
+    scheme = labels.get("__scheme__")
+    if scheme is not None and scheme not in ("http", "https"):
+        raise PrometheusConfigError(f"label __scheme__={scheme!r}: Prometheus scrapes only 'http' or 'https'")
+    path = labels.get("__metrics_path__")
+    if path is not None and (not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path)):
+        raise PrometheusConfigError(
+            f"label __metrics_path__={path!r}: it must be a URL path starting with '/' (such as /metrics), without spaces"
+        )
+    times = {}
+    for name in ("__scrape_interval__", "__scrape_timeout__"):
+        if name in labels:
+            ms = _duration_ms(labels[name])
+            if not ms:
+                raise PrometheusConfigError(
+                    f"label {name}={labels[name]!r}: not a positive Prometheus duration (such as 15s, 1m30s, 500ms)"
+                )
+            times[name] = ms
+    if len(times) == 2 and times["__scrape_timeout__"] > times["__scrape_interval__"]:
+        raise PrometheusConfigError(
+            f"label __scrape_timeout__={labels['__scrape_timeout__']!r} is longer than "
+            f"__scrape_interval__={labels['__scrape_interval__']!r}: Prometheus drops such a target"
+        )
 
 
 def validate_job(job: str) -> str:
@@ -50,6 +118,7 @@ def validate_targets(targets: str | Iterable[str]) -> list[str]:
             )
         if match.group("port") is not None and not 0 < int(match.group("port")) < 65536:
             raise PrometheusConfigError(f"invalid target {target!r}: port out of range")
+        _check_address(target.strip(), match.group("port"))
         if target.strip() not in out:
             out.append(target.strip())
     return out
@@ -68,6 +137,7 @@ def validate_labels(job: str, labels: Mapping[str, str] | None) -> dict[str, str
         if not isinstance(value, str):
             raise PrometheusConfigError(f"label {name!r} must be a string, got {value!r}")
         result[name] = value
+    _check_reserved(result)
     if result.get("job", job) != job:
         raise PrometheusConfigError(f"label job={result['job']!r} contradicts the job {job!r}")
     result["job"] = job

@@ -121,3 +121,101 @@ def test_store_from_airflow_config(capacity_history, accepted_baseline, capacity
                          "--end", str(capacity_history.a_end), "--json"])
     assert code == 0, out
     assert ModelStore(tmp_path / "cfgstore").baseline_version("ledger_cpu") == json.loads(out)["version"]
+
+
+def _wecube(args: list[str], conn_json: str) -> subprocess.CompletedProcess:
+    """The real console script, as a user runs it."""
+    env = {**os.environ, "AIRFLOW_CONN_PROMETHEUS_DEFAULT": conn_json}
+    return subprocess.run([str(Path(sys.executable).parent / "wecube"), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_model_of_nothing_exits_2_with_the_reason(capacity_history, tmp_path):
+    """Issue 16 item 5: a target that is always 0 crashed in the gate (TypeError) and left a not-gated version."""
+    spec = capacity_history.spec_file("nothing", **{"target: cpu_percent": "target: cpu_percent * 0"})
+    store = tmp_path / "store"
+    end = capacity_history.a_end
+    proc = _wecube(["capacity", "fit", str(spec), "--start", str(end - 2 * 86400), "--end", str(end),
+                    "--store", str(store)], capacity_history.conn_json)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "target has no variance: it is 0 at every sample" in proc.stdout and "R² undefined" in proc.stdout
+    listing = _wecube(["capacity", "list", "nothing", "--store", str(store), "--json"], capacity_history.conn_json)
+    assert [row["status"] for row in json.loads(listing.stdout)["versions"]] == ["gate-failed"]
+    assert ModelStore(store).baseline_version("nothing") is None
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody may write to, root included (root ignores modes: the immutable attribute stops it)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("running as root and chattr +i is not available here")
+        try:
+            yield folder
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("store", "needle"),
+    [
+        ("file", "cannot be written (a file, not a folder"),
+        ("file/sub", "cannot be written (Not a directory"),
+        ("ro", "cannot be written"),
+        ("ro/sub", "cannot be written"),
+        ("gopher://example.org/capacity", "unsupported URL (Unsupported filesystem: 'gopher')"),
+    ],
+)
+@pytest.mark.parametrize("prometheus", ["up", "down"])
+def test_an_unwritable_store_is_refused_before_the_fetch(capacity_history, tmp_path, read_only_dir, store, needle,
+                                                          prometheus):
+    """Issue 16 item 7: the store error came as a traceback after the fetch and fit. With Prometheus
+    down, the store error still comes first: nothing was fetched."""
+    from tests.fixtures.prometheus import free_port
+
+    (tmp_path / "file").write_text("not a folder\n")
+    target = store if "://" in store else str(tmp_path / store)
+    conn = capacity_history.conn_json if prometheus == "up" else json.dumps(
+        {"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"})
+    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file()), "--start", str(capacity_history.a_start),
+                    "--end", str(capacity_history.a_end), "--store", target], conn)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr and needle in proc.stderr, proc.stderr
+    assert "nothing was fetched or fitted" in proc.stderr or "unsupported URL" in proc.stderr
+    assert list(read_only_dir.iterdir()) == [] and (tmp_path / "file").read_text() == "not a folder\n"
+
+
+def test_a_window_of_too_many_points_is_refused_before_the_fetch(capacity_history, tmp_path):
+    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file()), "--start", "2000-01-01T00:00:00Z",
+                    "--store", str(tmp_path / "store")], capacity_history.conn_json)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "points per series, more than the 1,000,000 a fit may fetch" in proc.stderr
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(
+    ("replace", "needle"),
+    [
+        ({"limit: 80\n": "limit: 80\nlimit: 90\n"}, "duplicate key 'limit' (line 11 and line 12)"),
+        ({"limit: 80\n": "limit: -5\n"}, "limit: Value error, limit must be a finite number > 0"),
+        ({"limit: 80\n": "limit: .nan\n"}, "limit: Value error, limit must be a finite number > 0"),
+        ({"window: 7d\n": "window: 99999999999d\n"}, "window: Value error, duration too long"),
+    ],
+    ids=["duplicate-key", "negative-limit", "nan-limit", "window-overflow"],
+)
+def test_nonsense_in_a_spec_is_refused_with_the_key_named(capacity_history, tmp_path, replace, needle):
+    """Issue 16 item 7, as a user runs it: refused before any fetch, nothing stored, no traceback."""
+    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file("nonsense", **replace)),
+                    "--store", str(tmp_path / "store")], capacity_history.conn_json)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "store").exists()

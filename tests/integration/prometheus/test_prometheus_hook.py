@@ -78,6 +78,30 @@ def test_bad_target_input_changes_nothing(prometheus, prometheus_conn):
     assert sorted(p.name for p in prometheus.file_sd_dir.iterdir()) == before
 
 
+def test_reserved_labels_are_checked_before_prometheus_sees_them(prometheus, prometheus_conn, exporter):
+    """Issue 16 item 8: confirmation looked at the address only, so `__scheme__: gopher` was written
+    and "confirmed" while Prometheus could never scrape it. Values it understands still work."""
+    hook = PrometheusHook(prometheus_conn)
+    job = "it_reserved"
+    before = sorted(p.name for p in prometheus.file_sd_dir.iterdir())
+    for labels in ({"__scheme__": "gopher"}, {"__metrics_path__": "metrics"}, {"__scrape_interval__": "2"},
+                   {"__scrape_interval__": "1s", "__scrape_timeout__": "5s"}):
+        with pytest.raises(PrometheusConfigError, match="label __"):
+            hook.register_targets(job, [exporter.target], labels, timeout=5)
+    for target in ("-localhost:9090", "localhost:09090"):
+        with pytest.raises(PrometheusConfigError, match="invalid target"):
+            hook.register_targets(job, [target], timeout=5)
+    assert sorted(p.name for p in prometheus.file_sd_dir.iterdir()) == before
+    labels = {"__scheme__": "http", "__metrics_path__": "/metrics", "__scrape_interval__": "2s",
+              "__scrape_timeout__": "1500ms"}
+    assert hook.register_targets(job, [exporter.target], labels) == [exporter.target]
+    up = wait_for(lambda: hook.query(f'up{{job="{job}"}} == 1'), timeout=30)
+    assert up[0]["labels"]["instance"] == exporter.target
+    listed = [t for t in prometheus.api("targets")["data"]["activeTargets"] if t["labels"]["job"] == job]
+    assert listed[0]["scrapeUrl"] == f"http://{exporter.target}/metrics" and listed[0]["scrapeInterval"] == "2s"
+    assert hook.deregister_targets(job, [exporter.target]) == [exporter.target]
+
+
 ALERT = {
     "alert": "WeCubeItDown",
     "expr": 'up{job="it_rules"} == 0',

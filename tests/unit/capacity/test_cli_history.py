@@ -93,7 +93,9 @@ def test_accept_refuses_a_version_that_failed_its_gates(history):
 def test_accept_refuses_a_version_never_gated(history, tmp_path):
     spec = load_spec(SPEC)
     store = history["store"]
-    version = pipeline.fit_and_save(spec, make_frame(2000, seed=5), store, plot=False)  # the gate task never ran
+    version = pipeline.fit_and_save(spec, make_frame(2000, seed=5), store, plot=False)
+    assert store.load_version("ledger_cpu", version)["gates"]["passed"]  # judged before it was stored
+    store.update_version("ledger_cpu", version, gates=None)  # as an older release stored it, its gate task never ran
     code, _, err = wecube(["capacity", "accept", "ledger_cpu", "latest", "--store", history["dir"]])
     assert code == 2 and "never gated" in err and version in err
     assert store.baseline_version("ledger_cpu") == history["first"]

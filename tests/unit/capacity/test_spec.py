@@ -121,3 +121,55 @@ def test_the_documented_spec_loads():
             assert f"`{prefix}.{field.alias or name}`" in doc, f"{prefix}.{name} is not in the key table"
     flow = load_spec("name: m\ntarget: up\n" + blocks[1])
     assert flow.features["opened"] == "sum(rate(accounts_opened_total[1m]))"
+
+
+_BASE = "name: m\ntarget: cpu\nfeatures:\n  a: a\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("limit: 80\nlimit: 90\n", "duplicate key 'limit' (line 5 and line 6)"),
+        ("gates:\n  min_r2: 0.5\n  min_r2: 0.9\n", "duplicate key 'gates.min_r2'"),
+        ("features:\n  b: b\n", "duplicate key 'features' (line 3 and line 5)"),
+        ("limit: -5\n", "limit: Value error, limit must be a finite number > 0"),
+        ("limit: 0\n", "limit: Value error, limit must be a finite number > 0"),
+        ("limit: .nan\n", "limit: Value error, limit must be a finite number > 0"),
+        ("limit: .inf\n", "limit: Value error, limit must be a finite number > 0"),
+        ("gates: {min_r2: .nan}\n", "gates.min_r2: Input should be a finite number"),
+        ("drift: {max_relative_change: .nan}\n", "drift.max_relative_change: Input should be a finite number"),
+        ("alert: {k: .inf}\n", "alert.k: Input should be a finite number"),
+        ("window: 99999999999d\n", "window: Value error, duration too long: '99999999999d'"),
+        ("step: 99999999999d\n", "step: Value error, duration too long"),
+        ("window: 3650d\nstep: 1s\n", "window 3650d at step 1s asks for 315,360,001 points per series, more than the 1,000,000"),
+    ],
+)
+def test_nonsense_is_refused_with_the_key_named(extra, needle):
+    """Issue 16 item 7: duplicate keys (the last silently won), a negative or NaN limit (a baseline
+    with headroom −0.38 or null), a window past timedelta (a raw OverflowError), too many points."""
+    with pytest.raises(SpecError) as err:
+        load_spec(_BASE + extra)
+    assert needle in str(err.value)
+
+
+def test_a_duplicate_key_in_a_file_names_the_file(tmp_path):
+    path = tmp_path / "m.yml"
+    path.write_text(_BASE + "window: 7d\nwindow: 1d\n")
+    with pytest.raises(SpecError, match=r"m\.yml: duplicate key 'window'"):
+        load_spec(path)
+
+
+def test_limits_that_still_load():
+    assert load_spec(_BASE + "limit: 80.5\n").limit == 80.5
+    assert load_spec(_BASE + "limit: null\n").limit is None
+    assert load_spec(_BASE + "window: 694d\nstep: 60s\n").window == "694d"  # 999,361 points: under the cap
+
+
+def test_an_explicit_window_is_capped_too():
+    """--start/--end override the spec's window: the same cap on points applies."""
+    spec = load_spec(SPEC)  # step 60s
+    with pytest.raises(SpecError, match="asks for 1,052,641 points per series, more than the 1,000,000"):
+        resolve_window(spec, "2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+    assert resolve_window(spec, "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z")[0].year == 2024
+    with pytest.raises(SpecError, match="reaches before the year 1"):
+        resolve_window(load_spec({**SPEC, "window": "999999999d", "step": "99999999d"}), end="2025-01-01T00:00:00Z")

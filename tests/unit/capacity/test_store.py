@@ -128,3 +128,48 @@ def test_staged_frames_are_listed_and_stale_ones_cleared(tmp_path, kind):
     assert store.staged_keys("other") == ["old_run-0"]  # other models untouched
     assert store.read_frame("m", "this_run-1").shape == frame.shape
     assert store.clear_staged("m") == ["this_run-0", "this_run-1"] and store.staged_keys("m") == []
+
+
+def test_leftovers_of_a_killed_write_are_cleaned_on_the_next_write(tmp_path):
+    """Issue 16 item 8: a `.png.*.tmp` left by a writer killed mid-write stayed in the store for good."""
+    import tempfile
+
+    store = ModelStore(tmp_path)
+    v = store.save_version("m", _record(), png=b"png")
+    versions = tmp_path / "m" / "versions"
+    # what atomic_write_bytes leaves when the process dies between mkstemp and the rename
+    left = [tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            for folder, name in ((versions, f"{v}.png"), (versions, f"{v}.json"), (tmp_path / "m", "baseline.json"))]
+    for fd, _ in left:
+        os.close(fd)
+    keep = [versions / "notes.tmp", versions / ".other.txt.tmp"]  # not ours: untouched
+    for path in keep:
+        path.write_text("x")
+    v2 = store.save_version("m", _record(), png=b"png")
+    assert all(not os.path.exists(path) for _, path in left)
+    assert all(path.exists() for path in keep)
+    assert sorted(p.name for p in versions.iterdir() if p not in keep) == sorted(
+        [f"{v}.json", f"{v}.png", f"{v2}.json", f"{v2}.png"])
+    # an update cleans them too
+    fd, path = tempfile.mkstemp(dir=versions, prefix=f".{v}.json.", suffix=".tmp")
+    os.close(fd)
+    store.update_version("m", v, note="x")
+    assert not os.path.exists(path)
+
+
+def test_check_writable_probes_without_leaving_anything(tmp_path):
+    store = ModelStore(tmp_path / "new" / "store")
+    store.check_writable("m")  # creates only the root
+    assert list((tmp_path / "new" / "store").iterdir()) == []
+    store.save_version("m", _record())
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    store.check_writable("m")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot be written \\(a file, not a folder"):
+        ModelStore(tmp_path / "file").check_writable("m")
+    upath = pytest.importorskip("upath")
+    mem = ModelStore(upath.UPath("memory://capacity-probe"))
+    mem.check_writable("m")
+    assert not (upath.UPath("memory://capacity-probe") / "m" / "versions").exists() or \
+        list((upath.UPath("memory://capacity-probe") / "m" / "versions").iterdir()) == []

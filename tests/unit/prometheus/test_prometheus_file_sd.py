@@ -67,6 +67,21 @@ def test_deregister_removes_and_drops_the_empty_file(tmp_path):
         ("web", ["a:1"], {"__address__": "x"}, "reserved"),
         ("web", ["a:1"], {"env": 1}, "must be a string"),
         ("web", ["a:1"], {"job": "other"}, "contradicts"),
+        # issue 16 item 8: the address pattern let these through
+        ("web", ["-host:80"], None, "host '-host' must be dot-separated names"),
+        ("web", ["host-:80"], None, "neither start nor end with '-'"),
+        ("web", ["a..b:80"], None, "nor are empty"),
+        ("web", ["host:080"], None, "decimal number 1-65535 without leading zeros"),
+        ("web", ["[1:2]:9090"], None, r"\[1:2\] is not an IPv6 address"),
+        # ... and reserved labels were written whatever their value
+        ("web", ["a:1"], {"__scheme__": "gopher"}, "__scheme__='gopher': Prometheus scrapes only 'http' or 'https'"),
+        ("web", ["a:1"], {"__scheme__": "HTTP"}, "only 'http' or 'https'"),
+        ("web", ["a:1"], {"__metrics_path__": "metrics"}, "must be a URL path starting with '/'"),
+        ("web", ["a:1"], {"__metrics_path__": "/a b"}, "without spaces"),
+        ("web", ["a:1"], {"__scrape_interval__": "15"}, "__scrape_interval__='15': not a positive Prometheus duration"),
+        ("web", ["a:1"], {"__scrape_interval__": "0s"}, "not a positive Prometheus duration"),
+        ("web", ["a:1"], {"__scrape_timeout__": "1m30"}, "__scrape_timeout__='1m30': not a positive"),
+        ("web", ["a:1"], {"__scrape_interval__": "10s", "__scrape_timeout__": "1m"}, "longer than __scrape_interval__"),
     ],
 )
 def test_bad_input_changes_nothing(tmp_path, job, targets, labels, message):
@@ -76,6 +91,20 @@ def test_bad_input_changes_nothing(tmp_path, job, targets, labels, message):
         file_sd.register(tmp_path, job, targets, labels)
     assert (tmp_path / "web.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json", "web.json.lock"]
+
+
+@pytest.mark.parametrize(
+    "target", ["[::1]:9090", "[::1]", "[2001:db8::7]:9100", "host.example.com.:80", "my_host:65535", "10.0.0.1:1"]
+)
+def test_addresses_prometheus_scrapes_are_accepted(tmp_path, target):
+    assert file_sd.register(tmp_path, "web", [target]) == [target]
+
+
+def test_reserved_labels_prometheus_understands_are_written(tmp_path):
+    labels = {"__scheme__": "https", "__metrics_path__": "/probe/metrics", "__scrape_interval__": "1m30s",
+              "__scrape_timeout__": "500ms"}
+    file_sd.register(tmp_path, "web", ["a:1"], labels)
+    assert file_sd.registered(tmp_path, "web") == {"a:1": {**labels, "job": "web"}}
 
 
 def test_malformed_file_is_refused_not_overwritten(tmp_path):
