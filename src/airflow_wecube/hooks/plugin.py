@@ -14,7 +14,7 @@ from requests.auth import AuthBase
 
 from airflow.providers.http.hooks.http import HttpHook
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.protocol import PluginRequest, PluginResponse, output_failed
+from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
@@ -44,8 +44,10 @@ class BearerAuth(AuthBase):
 class PluginResult:
     """What one plugin call returned.
 
-    :param outputs: one dict per entity, in input order (sensitive output values masked)
+    :param outputs: one dict per entity, in input order (sensitive output values masked); an
+        entity the plugin did not answer for has a failed output ("no output for callbackParameter b")
     :param failed: the outputs whose ``errorCode`` is not ``"0"``
+    :param unexpected: outputs matching no input (or a second one for an input): they fail the call
     """
 
     service: str
@@ -54,10 +56,24 @@ class PluginResult:
     result_message: str
     outputs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.result_code == "0" and not self.failed
+        return self.result_code == "0" and not self.failed and not self.unexpected
+
+    def unexpected_note(self) -> str:
+        """The outputs matching no input, in words ("" when none)."""
+        if not self.unexpected:
+            return ""
+        seen = {str(o.get(CALLBACK)) for o in self.outputs}
+        names = [f"{o.get(CALLBACK)}" + (" (a second output)" if str(o.get(CALLBACK)) in seen else "") for o in self.unexpected]
+        return f"plugin answered for unknown callbackParameter(s) {', '.join(names)}"
+
+    def problems(self) -> str:
+        """Each failed entity and each unexpected output, in one line."""
+        parts = [f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in self.failed]
+        return "; ".join(parts + ([self.unexpected_note()] if self.unexpected else []))
 
     @property
     def succeeded(self) -> list[dict[str, Any]]:
@@ -247,9 +263,9 @@ class WeCubePluginHook(HttpHook):
                 f"e.g. {e.errors()[0]['loc']}: {e.errors()[0]['msg']}): {str(payload)[:200]}",
                 status_code=response.status_code,
             ) from None
-        outputs = self._ordered(entities, parsed.outputs)
+        outputs, unexpected = match_outputs([e[CALLBACK] for e in entities], parsed.outputs)
         sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
-        for o in outputs:
+        for o in outputs + unexpected:
             for name in sensitive_out & o.keys():
                 mask_secret(o[name])
                 o[name] = MASK
@@ -260,9 +276,10 @@ class WeCubePluginHook(HttpHook):
             result_message=parsed.result_message,
             outputs=outputs,
             failed=[o for o in outputs if output_failed(o)],
+            unexpected=unexpected,
         )
-        if not result.ok:  # resultCode other than "0", or an entity whose errorCode is not "0"
-            details = "; ".join(f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in result.failed)
+        if not result.ok:  # resultCode not "0", an entity failed or unanswered, or an unknown output
+            details = result.problems()
             raise WeCubePluginError(
                 f"{svc.name}: resultCode {result.result_code}: {result.result_message}"
                 + (f" [{details}]" if details else ""),
@@ -270,20 +287,6 @@ class WeCubePluginHook(HttpHook):
                 status_code=response.status_code,
             )
         return result
-
-    @staticmethod
-    def _ordered(entities: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Outputs in input order (matched on callbackParameter); unmatched ones at the end."""
-        by_cb: dict[str, dict[str, Any]] = {}
-        rest = []
-        for o in outputs:
-            cb = str(o.get(CALLBACK)) if o.get(CALLBACK) is not None else None
-            if cb is not None and cb not in by_cb:
-                by_cb[cb] = dict(o)
-            else:
-                rest.append(dict(o))
-        ordered = [by_cb.pop(e[CALLBACK]) for e in entities if e[CALLBACK] in by_cb]
-        return ordered + list(by_cb.values()) + rest
 
     def test_connection(self) -> tuple[bool, str]:
         try:

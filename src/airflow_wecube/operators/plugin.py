@@ -96,6 +96,8 @@ class WeCubePluginOperator(BaseOperator):
                         f"  - {o.get('callbackParameter')}: {o.get('errorMessage') or '(no message)'}"
                         for o in e.result.failed
                     )
+                    if e.result.unexpected:
+                        lines += f"\n  - {e.result.unexpected_note()}"
                     raise WeCubePluginError(
                         f"{e.result.service}: {len(e.result.failed)} of {len(e.result.outputs)} entities failed "
                         f"({e.result.result_message}):\n{lines}\n"

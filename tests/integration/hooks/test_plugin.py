@@ -10,6 +10,7 @@ from airflow_wecube.sandbox.store import redact_authorization
 
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook
+from tests.fixtures.scripted_http import scripted_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -181,3 +182,69 @@ def test_hook_arguments_win_over_connection_extras(sandbox, plugin_registry, mon
         WeCubePluginHook("wecube_retries", registry=plugin_registry).call(
             "faults/fault/flaky", {"fail_times": 10}, request_id="prec-2"
         )
+
+
+@pytest.fixture
+def scripted_hook(scripted_server, plugin_registry, monkeypatch):
+    """A hook whose plugin is the scripted loopback server (it answers what the test says)."""
+    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token"}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_SCRIPTED", json.dumps(conn))
+    return WeCubePluginHook("wecube_scripted", registry=plugin_registry, retry_limit=0)
+
+
+def ok(cb, **values):
+    return {"callbackParameter": cb, "errorCode": "0", "errorMessage": "", **values}
+
+
+THREE = [{"callbackParameter": c, "message": c} for c in ("a", "b", "c")]
+
+
+def answer(*outputs):
+    return {"resultCode": "0", "resultMessage": "success", "results": {"outputs": list(outputs)}}
+
+
+def test_missing_outputs_are_failed_entities(scripted_hook, scripted_server):
+    scripted_server.reply(answer(ok("a", message="a")))
+    with pytest.raises(WeCubePluginError, match="b: no output for callbackParameter b; c: no output for callbackParameter c") as e:
+        scripted_hook.call("faults/fault/echo", THREE)
+    result = e.value.result
+    assert not result.ok
+    assert [o["callbackParameter"] for o in result.outputs] == ["a", "b", "c"]
+    assert [o["message"] for o in result.succeeded] == ["a"]
+    assert [(o["callbackParameter"], o["errorMessage"]) for o in result.failed] == [
+        ("b", "no output for callbackParameter b"),
+        ("c", "no output for callbackParameter c"),
+    ]
+
+
+def test_outputs_matching_no_input_fail_every_entity_and_are_reported(scripted_hook, scripted_server):
+    scripted_server.reply(answer(ok("x"), ok("y"), ok("z")))
+    with pytest.raises(WeCubePluginError, match=r"answered for unknown callbackParameter\(s\) x, y, z") as e:
+        scripted_hook.call("faults/fault/echo", THREE)
+    result = e.value.result
+    assert result.succeeded == []
+    assert [o["callbackParameter"] for o in result.failed] == ["a", "b", "c"]
+    assert [o["callbackParameter"] for o in result.unexpected] == ["x", "y", "z"]
+
+
+def test_an_extra_output_fails_the_call_and_keeps_the_matched_ones(scripted_hook, scripted_server):
+    scripted_server.reply(answer(ok("c", message="c"), ok("a", message="a"), ok("b", message="b"), ok("d", secret="no")))
+    with pytest.raises(WeCubePluginError, match=r"unknown callbackParameter\(s\) d") as e:
+        scripted_hook.call("faults/fault/echo", THREE)
+    result = e.value.result
+    assert result.failed == [] and not result.ok
+    assert [o["message"] for o in result.succeeded] == ["a", "b", "c"]  # input order
+    assert [o["callbackParameter"] for o in result.unexpected] == ["d"]
+
+
+def test_two_outputs_for_one_entity_are_reported(scripted_hook, scripted_server):
+    scripted_server.reply(answer(ok("a"), ok("b"), ok("c"), ok("b", message="again")))
+    with pytest.raises(WeCubePluginError, match=r"unknown callbackParameter\(s\) b \(a second output\)") as e:
+        scripted_hook.call("faults/fault/echo", THREE)
+    assert [o["callbackParameter"] for o in e.value.result.outputs] == ["a", "b", "c"]
+
+
+def test_outputs_matched_by_callback_parameter_whatever_their_order_and_type(scripted_hook, scripted_server):
+    scripted_server.reply(answer(ok(2, message="two"), ok(0, message="zero"), ok(1, message="one")))
+    result = scripted_hook.call("faults/fault/echo", [{"message": m} for m in ("zero", "one", "two")])
+    assert result.ok and [o["message"] for o in result.outputs] == ["zero", "one", "two"]
