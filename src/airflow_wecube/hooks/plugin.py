@@ -11,15 +11,17 @@ from typing import Any
 import requests
 from pydantic import ValidationError
 from requests.auth import AuthBase
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from airflow.providers.http.hooks.http import HttpHook
 from airflow_wecube.exceptions import WeCubePluginError
+from airflow_wecube.http_limits import Limits, LimitedAdapter, ResponseTooLarge, limits_from
 from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
-OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay"})
+OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "deadline", "max_response_bytes"})
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
 SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
@@ -103,7 +105,12 @@ class WeCubePluginHook(HttpHook):
     :param retry_limit: retries after a connection error or HTTP 5xx (same ``requestId`` each time);
         else the connection extra ``retry_limit``, else 3
     :param retry_delay: seconds before the first retry, doubling each time; else extra ``retry_delay``, else 1
-    :param timeout: seconds for one HTTP request; else extra ``timeout``, else 60
+    :param timeout: seconds for connecting and for each read; else extra ``timeout``, else 60
+    :param deadline: seconds for the whole call: connect, send and the full answer, retries included
+        (a server that trickles bytes cannot hold the task); else extra ``deadline``, else
+        ``[wecube] http_deadline``, else 300
+    :param max_response_bytes: largest answer accepted; else extra ``max_response_bytes``, else
+        ``[wecube] http_max_response_bytes``, else 64 MiB
     """
 
     conn_name_attr = "wecube_conn_id"
@@ -119,15 +126,22 @@ class WeCubePluginHook(HttpHook):
         retry_limit: int | None = None,
         retry_delay: float | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if "adapter" not in kwargs:  # HttpHook's keep-alive socket options, plus the deadline and size cap
+            kwargs["adapter"] = _KeepAliveLimitedAdapter(idle=120, count=20, interval=30)
         super().__init__(method="POST", http_conn_id=wecube_conn_id, **kwargs)
         self.wecube_conn_id = wecube_conn_id
         self._registry = registry
         self.retry_limit = retry_limit
         self.retry_delay = retry_delay
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self._conn_cache = None
+        self._session_cache: requests.Session | None = None
 
     @property
     def registry(self) -> Registry:
@@ -139,6 +153,7 @@ class WeCubePluginHook(HttpHook):
 
     # -- HttpHook customisation ------------------------------------------------------------
     def _configure_session_from_auth(self, session, connection):
+        self._conn_cache = connection  # get_conn() read it: keep it, the call needs its extras too
         # The token is the password; login is unused. Never basic auth: the token is no password.
         session.auth = BearerAuth(connection.password) if connection.password else None
         return session
@@ -195,8 +210,7 @@ class WeCubePluginHook(HttpHook):
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
         """
         svc, entities = self.prepare(service, inputs, version=version)
-        conn = self.get_connection(self.wecube_conn_id)
-        extra = conn.extra_dejson
+        extra = self._connection().extra_dejson
         request_id = request_id or str(uuid.uuid4())
         body = PluginRequest(
             requestId=request_id,
@@ -204,7 +218,6 @@ class WeCubePluginHook(HttpHook):
             serviceName=svc.name,
             inputs=entities,
         ).to_wire()
-        self.method = svc.method
         self.log.info(
             "Calling %s (%s %s) for %d entit%s, requestId=%s",
             svc.name, svc.method, svc.path, len(entities), "y" if len(entities) == 1 else "ies", request_id,
@@ -219,19 +232,40 @@ class WeCubePluginHook(HttpHook):
             return explicit
         return extra.get(name, default)
 
+    def _session(self) -> requests.Session:
+        """The HTTP session, built (and the connection read) once per hook, not once per call."""
+        if self._session_cache is None:
+            self._session_cache = self.get_conn()
+        return self._session_cache
+
+    def _connection(self):
+        self._session()
+        return self._conn_cache
+
     def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
-        timeout = self._setting("timeout", self.timeout, extra, 60)
+        timeout = float(self._setting("timeout", self.timeout, extra, 60))
         retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
         delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
+        try:
+            deadline, max_bytes = limits_from(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
+        except ValueError as e:
+            raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
+        session = self._session()
+        url = self.url_from_endpoint(svc.path)
+        allow_redirects = self.merged_extra.get("allow_redirects", True)
+        at = time.monotonic() + deadline  # one deadline for the whole call, retries included
         last: str = ""
         for attempt in range(retries + 1):
             if attempt:
                 self.log.warning("Retry %d/%d of %s after: %s", attempt, retries, svc.name, last)
-                time.sleep(delay * 2 ** (attempt - 1))
+                time.sleep(max(0.0, min(delay * 2 ** (attempt - 1), at - time.monotonic())))
+            if time.monotonic() >= at:
+                break
+            limits = Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=max_bytes)
             try:
-                response = self.run(
-                    svc.path, json=body, extra_options={"check_response": False, "timeout": float(timeout)}
-                )
+                response = session.request(svc.method, url, json=body, timeout=limits, allow_redirects=allow_redirects)
+            except ResponseTooLarge as e:
+                raise WeCubePluginError(f"{svc.name}: {e}") from None
             except (requests.ConnectionError, requests.Timeout) as e:
                 last = f"{type(e).__name__}: {e}"
                 continue
@@ -244,7 +278,12 @@ class WeCubePluginHook(HttpHook):
                     status_code=response.status_code,
                 )
             return response
-        raise WeCubePluginError(f"{svc.name}: failed after {retries + 1} attempts: {last}")
+        else:
+            raise WeCubePluginError(f"{svc.name}: failed after {retries + 1} attempts: {last}")
+        raise WeCubePluginError(
+            f"{svc.name}: no complete answer within the {deadline:g} s deadline (connection extra 'deadline', "
+            f"[wecube] http_deadline) after {attempt} attempt(s): {last}"
+        )
 
     def _result(self, svc, request_id, entities, response: requests.Response) -> PluginResult:
         try:
@@ -296,3 +335,7 @@ class WeCubePluginHook(HttpHook):
             return (r.ok, f"{self.base_url}/health answered HTTP {r.status_code}")
         except Exception as e:
             return False, str(e)
+
+
+class _KeepAliveLimitedAdapter(LimitedAdapter, TCPKeepAliveAdapter):
+    """HttpHook's default keep-alive adapter, with a deadline and a size cap."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -248,3 +249,59 @@ def test_outputs_matched_by_callback_parameter_whatever_their_order_and_type(scr
     scripted_server.reply(answer(ok(2, message="two"), ok(0, message="zero"), ok(1, message="one")))
     result = scripted_hook.call("faults/fault/echo", [{"message": m} for m in ("zero", "one", "two")])
     assert result.ok and [o["message"] for o in result.outputs] == ["zero", "one", "two"]
+
+
+# -- a whole-request deadline and a size cap (a server that trickles must not hold the task) ---
+
+
+def trickling_answer(pad: int = 100) -> bytes:
+    """A valid answer, padded: at 0.1 s a byte it would complete after about ``pad / 10`` s."""
+    return json.dumps(answer(ok("0", message="late"))).encode() + b" " * pad
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_trickling_plugin_fails_within_the_deadline(scripted_server, plugin_registry, monkeypatch, headers_too):
+    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"deadline": 1.5}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_TRICKLE", json.dumps(conn))
+    scripted_server.reply(trickling_answer(), trickle=0.1, trickle_headers=headers_too)
+    hook = WeCubePluginHook("wecube_trickle", registry=plugin_registry, timeout=1, retry_delay=0.05)
+    started = time.monotonic()
+    with pytest.raises(WeCubePluginError, match=r"no complete answer within the 1.5 s deadline") as e:
+        hook.call("faults/fault/echo", {"message": "hi"})
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.5, f"the call took {elapsed:.1f}s with a 1.5 s deadline"  # each read took 0.1 s < timeout
+    assert "connection extra 'deadline'" in str(e.value)
+
+
+def test_deadline_from_wecube_config_and_hook_argument_wins(scripted_server, scripted_hook, plugin_registry, monkeypatch):
+    scripted_server.reply(trickling_answer(), trickle=0.1)
+    monkeypatch.setenv("AIRFLOW__WECUBE__HTTP_DEADLINE", "1")
+    started = time.monotonic()
+    with pytest.raises(WeCubePluginError, match=r"within the 1 s deadline"):
+        scripted_hook.call("faults/fault/echo", {"message": "hi"})
+    assert time.monotonic() - started < 3
+    fast = WeCubePluginHook("wecube_scripted", registry=plugin_registry, retry_limit=0, deadline=0.5)
+    with pytest.raises(WeCubePluginError, match=r"within the 0.5 s deadline"):
+        fast.call("faults/fault/echo", {"message": "hi"})
+
+
+def test_a_deadline_that_is_no_number_is_a_clear_error(scripted_server, plugin_registry, monkeypatch):
+    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"deadline": "soon"}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_BADDEADLINE", json.dumps(conn))
+    with pytest.raises(WeCubePluginError, match=r"connection extra 'deadline' must be a number above 0 \(deadline\), got 'soon'"):
+        WeCubePluginHook("wecube_baddeadline", registry=plugin_registry).call("faults/fault/echo", {"message": "hi"})
+    assert scripted_server.requests == []
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "read-to-close"])
+def test_answer_larger_than_the_cap_is_refused_and_not_retried(scripted_server, plugin_registry, monkeypatch, announced):
+    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"max_response_bytes": 100_000}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_CAP", json.dumps(conn))
+    big = json.dumps(answer(ok("0", message="x" * 300_000))).encode()
+    scripted_server.reply(big, content_length=announced)
+    hook = WeCubePluginHook("wecube_cap", registry=plugin_registry, retry_delay=0.01)
+    with pytest.raises(WeCubePluginError, match=r"more than the 100000 bytes allowed; raise connection extra 'max_response_bytes'"):
+        hook.call("faults/fault/echo", {"message": "hi"})
+    assert len(scripted_server.requests) == 1
+    scripted_server.reply(answer(ok("0", message="small")))
+    assert hook.call("faults/fault/echo", {"message": "hi"}).outputs[0]["message"] == "small"
