@@ -5,7 +5,8 @@ a second holds the caller forever. :class:`LimitedAdapter` bounds connect + send
 by a deadline (a watchdog thread shuts the socket down when it passes, wherever the request is
 blocked) and reads the body itself, refusing more than ``max_bytes`` (decoded) bytes.
 
-Pure: no Airflow import (``[wecube]`` options are read through :mod:`airflow_wecube.config`).
+Pure: no Airflow import. The settings (``deadline``/``max_response_bytes`` extras, ``[wecube]``
+options) are resolved by :func:`airflow_wecube.config.http_limits`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-#: defaults of connection extras ``deadline`` / ``max_response_bytes`` (``[wecube] http_deadline``,
-#: ``[wecube] http_max_response_bytes``)
-DEFAULT_DEADLINE = 300.0
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+from airflow_wecube.config import DEFAULT_HTTP_DEADLINE as DEFAULT_DEADLINE
+from airflow_wecube.config import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_BYTES
+
 _CHUNK = 64 * 1024
 
 
@@ -53,35 +53,6 @@ class Limits:
     deadline: float | None = None
     at: float | None = None
     max_bytes: int | None = None
-
-
-def limits_from(extra: dict[str, Any], *, deadline: Any = None, max_bytes: Any = None) -> tuple[float, int]:
-    """``(deadline seconds, max bytes)``: explicit value, else connection extra, else ``[wecube]``, else default.
-
-    Raises ``ValueError`` naming the setting when one is not a positive number.
-    """
-    from airflow_wecube.config import airflow_option
-
-    def pick(value: Any, key: str, option: str, default: float, cast) -> Any:
-        where = "argument"
-        if value is None:
-            value, where = extra.get(key), f"connection extra {key!r}"
-        if value in (None, ""):
-            value, where = airflow_option(option), f"[wecube] {option}"
-        if value in (None, ""):
-            return cast(default)
-        try:
-            number = cast(float(str(value).strip()))
-        except ValueError:
-            number = 0
-        if isinstance(value, bool) or number <= 0:
-            raise ValueError(f"{where} must be a number above 0 ({key}), got {value!r}")
-        return number
-
-    return (
-        pick(deadline, "deadline", "http_deadline", DEFAULT_DEADLINE, float),
-        pick(max_bytes, "max_response_bytes", "http_max_response_bytes", DEFAULT_MAX_BYTES, int),
-    )
 
 
 # -- the watchdog ---------------------------------------------------------------------------

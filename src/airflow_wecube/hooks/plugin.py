@@ -15,7 +15,8 @@ from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from airflow.providers.http.hooks.http import HttpHook
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.http_limits import Limits, LimitedAdapter, ResponseTooLarge, limits_from
+from airflow_wecube.config import http_limits
+from airflow_wecube.http_limits import LimitedAdapter, Limits, ResponseTooLarge
 from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
@@ -247,7 +248,7 @@ class WeCubePluginHook(HttpHook):
         retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
         delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
         try:
-            deadline, max_bytes = limits_from(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
+            deadline, max_bytes = http_limits(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
         except ValueError as e:
             raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
         session = self._session()
