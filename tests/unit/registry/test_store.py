@@ -79,3 +79,18 @@ def test_corrupt_file_is_reported(tmp_path):
     (tmp_path / "demo" / "1.0.json").write_text("{broken")
     with pytest.raises(RegistryError, match="corrupt"):
         reg.get("demo")
+
+
+def test_services_built_once_per_registry_change(tmp_path):
+    """A plugin call looks its service up every time: the Service objects are not rebuilt each time."""
+    import os
+
+    reg = Registry(tmp_path)
+    path = reg.register(pkg("1.0", "/old"))
+    first = reg.service("demo/p/a")
+    assert reg.service("demo/p/a") is first
+    assert reg.services()[0] is first
+    reg.register(pkg("1.0", "/new"), replace=True)
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 1))  # a new mtime even on a coarse clock
+    changed = reg.service("demo/p/a")
+    assert changed is not first and changed.path == "/new"
