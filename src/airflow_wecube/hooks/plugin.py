@@ -143,6 +143,7 @@ class WeCubePluginHook(HttpHook):
         self.max_response_bytes = max_response_bytes
         self._conn_cache = None
         self._session_cache: requests.Session | None = None
+        self._limits_cache: tuple[float, int] | None = None
 
     @property
     def registry(self) -> Registry:
@@ -247,10 +248,12 @@ class WeCubePluginHook(HttpHook):
         timeout = float(self._setting("timeout", self.timeout, extra, 60))
         retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
         delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
-        try:
-            deadline, max_bytes = http_limits(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
-        except ValueError as e:
-            raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
+        if self._limits_cache is None:  # [wecube] config is read once per hook too
+            try:
+                self._limits_cache = http_limits(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
+            except ValueError as e:
+                raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
+        deadline, max_bytes = self._limits_cache
         session = self._session()
         url = self.url_from_endpoint(svc.path)
         allow_redirects = self.merged_extra.get("allow_redirects", True)

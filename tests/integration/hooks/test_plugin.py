@@ -305,3 +305,18 @@ def test_answer_larger_than_the_cap_is_refused_and_not_retried(scripted_server, 
     assert len(scripted_server.requests) == 1
     scripted_server.reply(answer(ok("0", message="small")))
     assert hook.call("faults/fault/echo", {"message": "hi"}).outputs[0]["message"] == "small"
+
+
+def test_connection_read_once_per_hook_not_per_call(hook, monkeypatch):
+    """Reading the connection twice per call was 17 % of a call's time."""
+    reads = []
+    original = WeCubePluginHook.get_connection.__func__
+
+    def counting(cls, conn_id):
+        reads.append(conn_id)
+        return original(cls, conn_id)
+
+    monkeypatch.setattr(WeCubePluginHook, "get_connection", classmethod(counting))
+    for i in range(3):
+        assert hook.call("faults/fault/echo", {"message": f"m{i}"}).outputs[0]["message"] == f"m{i}"
+    assert reads == ["wecube_default"]
