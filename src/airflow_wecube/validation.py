@@ -75,24 +75,27 @@ def validate_inputs(service: Service, inputs: list[dict[str, Any]]) -> None:
     if dupes:
         problems.append(f"callbackParameter not unique: {', '.join(dupes)}")
     required = [n for n, p in params.items() if p.required]
-    allowed = params.keys() | {CALLBACK}
+    allowed = frozenset(params) | {CALLBACK}
     many = len(inputs) > 1
 
     def where(i: int, entity: dict[str, Any]) -> str:  # built only for an entity with a problem
         return f"entity {entity.get(CALLBACK, i)!s}" if many else "input"
 
+    exact = {name: _EXACT.get(p.datatype) for name, p in params.items()}
     for i, entity in enumerate(inputs):
-        missing = [n for n in required if entity.get(n) in (None, "")]
+        missing = [n for n in required if entity.get(n) in (None, "")] if required else None
         if missing:
             problems.append(f"{where(i, entity)}: missing required {', '.join(missing)}")
-        if entity.keys() - allowed:
+        if not allowed.issuperset(entity):
             unknown = sorted(entity.keys() - allowed)
             problems.append(
                 f"{where(i, entity)}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})"
             )
         for name, value in entity.items():
+            if value is None or exact.get(name) is type(value):  # the common case: no call
+                continue
             p = params.get(name)
-            if p is not None and value is not None:
+            if p is not None:
                 msg = check_value(p, value)
                 if msg:
                     problems.append(f"{where(i, entity)}: {msg}")
