@@ -131,8 +131,9 @@ class WeCubePluginHook(HttpHook):
         max_response_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if "adapter" not in kwargs:  # HttpHook's keep-alive socket options, plus the deadline and size cap
-            kwargs["adapter"] = _KeepAliveLimitedAdapter(idle=120, count=20, interval=30)
+        if kwargs.get("adapter") is None:  # HttpHook's keep-alive socket options, plus the deadline and size cap
+            keep_alive = kwargs.get("tcp_keep_alive", True)
+            kwargs["adapter"] = _KeepAliveLimitedAdapter(idle=120, count=20, interval=30) if keep_alive else LimitedAdapter()
         super().__init__(method="POST", http_conn_id=wecube_conn_id, **kwargs)
         self.wecube_conn_id = wecube_conn_id
         self._registry = registry
@@ -257,6 +258,7 @@ class WeCubePluginHook(HttpHook):
         session = self._session()
         url = self.url_from_endpoint(svc.path)
         allow_redirects = self.merged_extra.get("allow_redirects", True)
+        limited = isinstance(self.adapter, LimitedAdapter)
         at = time.monotonic() + deadline  # one deadline for the whole call, retries included
         last: str = ""
         for attempt in range(retries + 1):
@@ -265,7 +267,8 @@ class WeCubePluginHook(HttpHook):
                 time.sleep(max(0.0, min(delay * 2 ** (attempt - 1), at - time.monotonic())))
             if time.monotonic() >= at:
                 break
-            limits = Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=max_bytes)
+            # an adapter of the caller's own (HttpHook's adapter=) knows no deadline: per-read timeout only
+            limits = Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=max_bytes) if limited else timeout
             try:
                 response = session.request(svc.method, url, json=body, timeout=limits, allow_redirects=allow_redirects)
             except ResponseTooLarge as e:

@@ -320,3 +320,12 @@ def test_connection_read_once_per_hook_not_per_call(hook, monkeypatch):
     for i in range(3):
         assert hook.call("faults/fault/echo", {"message": f"m{i}"}).outputs[0]["message"] == f"m{i}"
     assert reads == ["wecube_default"]
+
+
+def test_an_adapter_of_the_callers_own_still_works(hook):
+    from requests.adapters import HTTPAdapter
+
+    own = WeCubePluginHook(registry=hook.registry, adapter=HTTPAdapter())
+    assert own.call("faults/fault/echo", {"message": "own"}).outputs[0]["message"] == "own"
+    plain = WeCubePluginHook(registry=hook.registry, tcp_keep_alive=False)
+    assert plain.call("faults/fault/echo", {"message": "plain"}).outputs[0]["message"] == "plain"
