@@ -243,7 +243,13 @@ class LimitedAdapter(HTTPAdapter):
 
 
 def _plain_url(url: str | None) -> str:
-    return (url or "").split("?", 1)[0]
+    """The URL for a message: no query string, no ``user:password@``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def _bounded(timeout: Any, remaining: float) -> Any:

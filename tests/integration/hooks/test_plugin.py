@@ -329,3 +329,13 @@ def test_an_adapter_of_the_callers_own_still_works(hook):
     assert own.call("faults/fault/echo", {"message": "own"}).outputs[0]["message"] == "own"
     plain = WeCubePluginHook(registry=hook.registry, tcp_keep_alive=False)
     assert plain.call("faults/fault/echo", {"message": "plain"}).outputs[0]["message"] == "plain"
+
+
+def test_deadline_message_shows_no_credentials_of_the_url(scripted_server, plugin_registry, monkeypatch):
+    host = scripted_server.url.replace("http://", "http://ops:zz-url-secret-zz@")
+    conn = {"conn_type": "wecube", "host": host, "password": "scripted-token", "extra": {"deadline": 0.5}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_URLSECRET", json.dumps(conn))
+    scripted_server.reply(trickling_answer(), trickle=0.1)
+    with pytest.raises(WeCubePluginError, match="deadline") as e:
+        WeCubePluginHook("wecube_urlsecret", registry=plugin_registry, retry_limit=0).call("faults/fault/echo", {"message": "hi"})
+    assert "zz-url-secret-zz" not in str(e.value) and f"127.0.0.1:{scripted_server.port}/faults" in str(e.value)
