@@ -133,13 +133,20 @@ def _class_name(svc: Service) -> str:
 
 #: services whose clash with operator arguments was already warned about in this process
 _WARNED_CLASHES: set[str] = set()
-#: keywords of a plugin_operator class that are not input parameters
-_OWN_KEYWORDS = frozenset({"inputs", "service", "callback_parameter"})
+
+
+def _class_keywords() -> frozenset[str]:
+    """Keywords a plugin_operator class keeps for itself: Airflow's and the operator's arguments.
+
+    Not ``version`` nor ``service``: the class is made for one pinned service, so a plugin
+    parameter of that name (``deploy/app/deploy`` has ``version``) stays the plugin's.
+    """
+    return (_base_operator_args() - {"version"}) | {"inputs", "callback_parameter"}
 
 
 def _clashes(svc: Service) -> list[str]:
     """Input parameters named like an operator argument (``task_id``, ``retries``, ``pool``...)."""
-    taken = _base_operator_args() | _OWN_KEYWORDS
+    taken = _class_keywords()
     return sorted(p.name for p in svc.interface.inputs if p.name in taken)
 
 
@@ -198,7 +205,7 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
 
     def __init__(self, *, callback_parameter: str | None = None, inputs=None, **kwargs):
         values = {k: kwargs.pop(k) for k in list(kwargs) if k in params}
-        unknown = [k for k in kwargs if k not in _base_operator_args()]
+        unknown = [k for k in kwargs if k not in _class_keywords()]
         problems = []
         if unknown:
             problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(svc_params) or 'none'})")

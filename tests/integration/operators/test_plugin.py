@@ -148,6 +148,9 @@ def test_plugin_parameters_named_like_airflow_arguments_leave_them_to_airflow(cl
     assert op.inputs == {"message": "hi", "pool": "p1", "retries": 3, "task_id": "x"}
     only_inputs = Say(task_id="t2", retries=1, inputs={"pool": "p", "message": "m"})
     assert only_inputs.retries == 1 and only_inputs.inputs == {"pool": "p", "message": "m"}
+    # the class is pinned to one package version: a plugin parameter named version stays the plugin's
+    app = Say(task_id="t3", version="2.0.0", inputs={"pool": "p"})
+    assert app.version == "1.0.0" and app.inputs == {"pool": "p", "version": "2.0.0"}
 
 
 def test_clashing_required_parameter_missing_says_to_use_inputs(clash_registered):
