@@ -2,7 +2,9 @@
 
 Run by hand (`make bench` or `.venv/bin/python bench/plugin_call.py`); results go to bench/README.md.
 Everything runs in one process against one sandbox server on loopback, so the numbers are
-compared as ratios, not read as absolutes.
+compared as ratios, not read as absolutes. The modes are interleaved round by round (each round
+runs every mode, in a rotating order) and each ratio is the median of the per-round ratios, so a
+noisy phase of the machine cannot flatter or sink one mode alone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import requests
 
-N = int(os.environ.get("BENCH_N", "1000"))
+N = int(os.environ.get("BENCH_N", "1000"))  # calls per mode, split over the rounds
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10"))
 TOKEN = "bench-token"
 
 
@@ -108,11 +111,32 @@ def main() -> None:
                 hook.call("faults/fault/echo", {"message": "hi"})
                 http.run(path, json=body, headers=headers)
                 requests.post(url + path, json=body, headers=headers)
-            rows = {}
-            rows["requests.post"] = statistics.median(timed(lambda: requests.post(url + path, json=body, headers=headers), N))
-            rows["HttpHook.run"] = statistics.median(timed(lambda: http.run(path, json=body, headers=headers), N))
-            rows["WeCubePluginHook.call"] = statistics.median(timed(lambda: hook.call("faults/fault/echo", {"message": "hi"}), N))
-
+            modes = {
+                "requests.post": lambda: requests.post(url + path, json=body, headers=headers),
+                "HttpHook.run": lambda: http.run(path, json=body, headers=headers),
+                "WeCubePluginHook.call": lambda: hook.call("faults/fault/echo", {"message": "hi"}),
+            }
+            per_round: dict[str, list[float]] = {name: [] for name in modes}
+            cpu_round: dict[str, list[float]] = {name: [] for name in modes}  # this process's CPU per call
+            names = list(modes)
+            n = max(1, N // ROUNDS)
+            for r in range(ROUNDS):
+                for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
+                    cpu = time.process_time()
+                    per_round[name].append(statistics.median(timed(modes[name], n)))
+                    cpu_round[name].append((time.process_time() - cpu) / n)
+            cpu_ratio = {
+                name: statistics.median(t / b for t, b in zip(ts, cpu_round["HttpHook.run"])) for name, ts in cpu_round.items()
+            }
+            rows = {name: statistics.median(ts) for name, ts in per_round.items()}
+            ratios = {
+                name: statistics.median(t / b for t, b in zip(ts, per_round["HttpHook.run"]))
+                for name, ts in per_round.items()
+            }
+            spread = {
+                name: (min(t / b for t, b in zip(ts, per_round["HttpHook.run"])), max(t / b for t, b in zip(ts, per_round["HttpHook.run"])))
+                for name, ts in per_round.items()
+            }
             many = [{"callbackParameter": str(i), "message": "hi"} for i in range(1000)]
             batched = statistics.median(timed(lambda: hook.call("faults/fault/echo", many), 5))
             singles = sum(timed(lambda: hook.call("faults/fault/echo", {"message": "hi"}), 1000))
@@ -120,10 +144,15 @@ def main() -> None:
         finally:
             os.killpg(proc.pid, 9)
 
-    base = rows["HttpHook.run"]
-    print(f"per call, median of {N} (loopback sandbox echo, one entity):")
+    print(f"per call: {ROUNDS} interleaved rounds of {max(1, N // ROUNDS)} calls per mode (loopback sandbox echo, one entity)")
+    print("  median of the rounds' medians; ratio = median of the per-round ratios to HttpHook.run (min-max);")
+    print("  client CPU = this process's CPU time per call (the sandbox's excluded), median ratio of the rounds")
     for name, t in rows.items():
-        print(f"  {name:<24} {t * 1000:7.3f} ms   {t / base:5.2f}x HttpHook.run")
+        lo, hi = spread[name]
+        print(
+            f"  {name:<24} {t * 1000:7.3f} ms   {ratios[name]:5.2f}x HttpHook.run ({lo:.2f}-{hi:.2f});"
+            f"  client CPU {statistics.median(cpu_round[name]) * 1000:6.3f} ms, {cpu_ratio[name]:5.2f}x"
+        )
     print(f"1,000 entities: one call {batched * 1000:.1f} ms vs 1,000 calls {singles * 1000:.0f} ms -> {singles / batched:.1f}x faster")
     print(f"import airflow_wecube + registry of 50 packages x 20 interfaces: {load * 1000:.0f} ms (median of 5 fresh processes)")
 

@@ -19,6 +19,40 @@ def airflow_option(key: str) -> str | None:
         return None
 
 
+#: defaults of connection extras ``deadline`` / ``max_response_bytes`` of the plugin and Prometheus
+#: hooks (``[wecube] http_deadline`` / ``http_max_response_bytes``)
+DEFAULT_HTTP_DEADLINE = 300.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+def http_limits(extra: dict, *, deadline=None, max_bytes=None) -> tuple[float, int]:
+    """``(deadline seconds, max answer bytes)`` of an HTTP hook: explicit value, else connection
+    extra (``deadline``, ``max_response_bytes``), else ``[wecube]`` (``http_deadline``,
+    ``http_max_response_bytes``), else the default. ``ValueError`` names a setting that is not a
+    number above 0."""
+
+    def pick(value, key: str, option: str, default: float, cast):
+        where = "argument"
+        if value is None:
+            value, where = extra.get(key), f"connection extra {key!r}"
+        if value in (None, ""):
+            value, where = airflow_option(option), f"[wecube] {option}"
+        if value in (None, ""):
+            return cast(default)
+        try:
+            number = cast(float(str(value).strip()))
+        except ValueError:
+            number = 0
+        if isinstance(value, bool) or number <= 0:
+            raise ValueError(f"{where} must be a number above 0 ({key}), got {value!r}")
+        return number
+
+    return (
+        pick(deadline, "deadline", "http_deadline", DEFAULT_HTTP_DEADLINE, float),
+        pick(max_bytes, "max_response_bytes", "http_max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, int),
+    )
+
+
 def dags_folder() -> Path:
     env = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
     if env:

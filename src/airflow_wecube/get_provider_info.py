@@ -50,8 +50,19 @@ def get_provider_info() -> dict:
                     },
                     "timeout": {
                         "label": "Timeout (s)",
-                        "description": "HTTP timeout for one plugin call.",
+                        "description": "Seconds for connecting and for each read of a plugin call (default 60).",
                         "schema": {"type": ["number", "null"]},
+                    },
+                    "deadline": {
+                        "label": "Deadline (s)",
+                        "description": "Seconds for a whole plugin call: connect, send, full answer, retries "
+                        "(default [wecube] http_deadline, 300).",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                    "max_response_bytes": {
+                        "label": "Largest answer (bytes)",
+                        "description": "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB).",
+                        "schema": {"type": ["integer", "null"]},
                     },
                 },
             },
@@ -85,6 +96,17 @@ def get_provider_info() -> dict:
                         "description": "Verify the server certificate (default true).",
                         "schema": {"type": ["boolean", "null"]},
                     },
+                    "deadline": {
+                        "label": "Deadline (s)",
+                        "description": "Seconds for a whole request: connect, send, full answer "
+                        "(default [wecube] http_deadline, 300).",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                    "max_response_bytes": {
+                        "label": "Largest answer (bytes)",
+                        "description": "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB).",
+                        "schema": {"type": ["integer", "null"]},
+                    },
                 },
             },
         ],
@@ -112,6 +134,23 @@ def get_provider_info() -> dict:
                         "type": "string",
                         "example": None,
                         "default": None,
+                    },
+                    "http_deadline": {
+                        "description": "Seconds a plugin call or a Prometheus request may take in all (connect, "
+                        "send, the full answer; a plugin call's retries included), so a server that trickles "
+                        "bytes cannot hold a task. Connection extra 'deadline' wins.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "600",
+                        "default": "300",
+                    },
+                    "http_max_response_bytes": {
+                        "description": "Largest answer accepted from a plugin or Prometheus (bytes, after "
+                        "decompression). Connection extra 'max_response_bytes' wins.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "268435456",
+                        "default": "67108864",
                     },
                     "smtp_conn_id": {
                         "description": "SMTP connection that e-mails a capacity model's owners when it drifts "

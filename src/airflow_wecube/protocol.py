@@ -62,6 +62,33 @@ def output_failed(output: dict[str, Any]) -> bool:
     return code not in (None, "", SUCCESS, 0)
 
 
+NO_OUTPUT = "no output for callbackParameter {}"
+
+
+def match_outputs(
+    callbacks: list[str], outputs: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pair each input's ``callbackParameter`` with exactly one output: ``(matched, unexpected)``.
+
+    ``matched`` has one output per input, in input order; an input the plugin did not answer for
+    gets a failed output (``errorCode "1"``, "no output for callbackParameter b"), so an entity that
+    never ran never looks done. ``unexpected`` holds the outputs matching no input, and a second
+    output for the same input. Outputs are copied, never changed in place.
+    """
+    wanted = set(callbacks)
+    by_cb: dict[str, dict[str, Any]] = {}
+    unexpected = []
+    for o in outputs:
+        cb = o.get("callbackParameter")
+        key = str(cb) if cb is not None else None
+        if key in wanted and key not in by_cb:
+            by_cb[key] = dict(o)
+        else:
+            unexpected.append(dict(o))
+    matched = [by_cb.get(cb) or error_output(cb, NO_OUTPUT.format(cb)) for cb in callbacks]
+    return matched, unexpected
+
+
 def ok_output(callback_parameter: str, **values: Any) -> dict[str, Any]:
     return {"callbackParameter": callback_parameter, "errorCode": SUCCESS, "errorMessage": "", **values}
 

@@ -13,6 +13,7 @@ from airflow_wecube.registry.models import Parameter, Service
 CALLBACK = "callbackParameter"
 
 _SCALARS = (str, int, float, bool)
+_EXACT = {"string": str, "int": int, "object": dict, "list": list}
 
 
 def _type_ok(p: Parameter, value: Any) -> bool:
@@ -33,6 +34,8 @@ def _type_ok(p: Parameter, value: Any) -> bool:
 
 def check_value(p: Parameter, value: Any) -> str | None:
     """A problem with one value, or None."""
+    if _EXACT.get(p.datatype) is type(value):  # the common case, cheap for 100,000 entities
+        return None
     if p.multiple and isinstance(value, list) and p.datatype != "list":
         bad = [v for v in value if not _type_ok(p, v)]
         return f"{p.name}: expected a list of {p.datatype}, got {type(bad[0]).__name__} item" if bad else None
@@ -63,22 +66,38 @@ def validate_inputs(service: Service, inputs: list[dict[str, Any]]) -> None:
     problems: list[str] = []
     if not inputs:
         problems.append("no entities: inputs is empty")
-    callbacks = [e.get(CALLBACK) for e in inputs]
-    dupes = sorted({str(c) for c in callbacks if callbacks.count(c) > 1})
+    seen: set[Any] = set()
+    dupes_seen: set[Any] = set()
+    for e in inputs:  # one pass: counting each id in the whole list was quadratic (91 s for 100,000)
+        c = e.get(CALLBACK)
+        (dupes_seen if c in seen else seen).add(c)
+    dupes = sorted({str(c) for c in dupes_seen})
     if dupes:
         problems.append(f"callbackParameter not unique: {', '.join(dupes)}")
+    required = [n for n, p in params.items() if p.required]
+    allowed = frozenset(params) | {CALLBACK}
+    many = len(inputs) > 1
+
+    def where(i: int, entity: dict[str, Any]) -> str:  # built only for an entity with a problem
+        return f"entity {entity.get(CALLBACK, i)!s}" if many else "input"
+
+    exact = {name: _EXACT.get(p.datatype) for name, p in params.items()}
     for i, entity in enumerate(inputs):
-        where = f"entity {entity.get(CALLBACK, i)!s}" if len(inputs) > 1 else "input"
-        missing = [n for n, p in params.items() if p.required and entity.get(n) in (None, "")]
+        missing = [n for n in required if entity.get(n) in (None, "")] if required else None
         if missing:
-            problems.append(f"{where}: missing required {', '.join(missing)}")
-        unknown = sorted(k for k in entity if k not in params and k != CALLBACK)
-        if unknown:
-            problems.append(f"{where}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})")
+            problems.append(f"{where(i, entity)}: missing required {', '.join(missing)}")
+        if not allowed.issuperset(entity):
+            unknown = sorted(entity.keys() - allowed)
+            problems.append(
+                f"{where(i, entity)}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})"
+            )
         for name, value in entity.items():
-            if name in params and value is not None:
-                msg = check_value(params[name], value)
+            if value is None or exact.get(name) is type(value):  # the common case: no call
+                continue
+            p = params.get(name)
+            if p is not None:
+                msg = check_value(p, value)
                 if msg:
-                    problems.append(f"{where}: {msg}")
+                    problems.append(f"{where(i, entity)}: {msg}")
     if problems:
         raise ParameterValidationError(service.name, problems)

@@ -11,16 +11,19 @@ from typing import Any
 import requests
 from pydantic import ValidationError
 from requests.auth import AuthBase
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from airflow.providers.http.hooks.http import HttpHook
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.protocol import PluginRequest, PluginResponse, output_failed
+from airflow_wecube.config import http_limits
+from airflow_wecube.http_limits import LimitedAdapter, Limits, ResponseTooLarge
+from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.registry.models import interface_path_problem
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
-OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay"})
+OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "deadline", "max_response_bytes"})
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
 SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
@@ -45,8 +48,10 @@ class BearerAuth(AuthBase):
 class PluginResult:
     """What one plugin call returned.
 
-    :param outputs: one dict per entity, in input order (sensitive output values masked)
+    :param outputs: one dict per entity, in input order (sensitive output values masked); an
+        entity the plugin did not answer for has a failed output ("no output for callbackParameter b")
     :param failed: the outputs whose ``errorCode`` is not ``"0"``
+    :param unexpected: outputs matching no input (or a second one for an input): they fail the call
     """
 
     service: str
@@ -55,10 +60,24 @@ class PluginResult:
     result_message: str
     outputs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.result_code == "0" and not self.failed
+        return self.result_code == "0" and not self.failed and not self.unexpected
+
+    def unexpected_note(self) -> str:
+        """The outputs matching no input, in words ("" when none)."""
+        if not self.unexpected:
+            return ""
+        seen = {str(o.get(CALLBACK)) for o in self.outputs}
+        names = [f"{o.get(CALLBACK)}" + (" (a second output)" if str(o.get(CALLBACK)) in seen else "") for o in self.unexpected]
+        return f"plugin answered for unknown callbackParameter(s) {', '.join(names)}"
+
+    def problems(self) -> str:
+        """Each failed entity and each unexpected output, in one line."""
+        parts = [f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in self.failed]
+        return "; ".join(parts + ([self.unexpected_note()] if self.unexpected else []))
 
     @property
     def succeeded(self) -> list[dict[str, Any]]:
@@ -88,7 +107,12 @@ class WeCubePluginHook(HttpHook):
     :param retry_limit: retries after a connection error or HTTP 5xx (same ``requestId`` each time);
         else the connection extra ``retry_limit``, else 3
     :param retry_delay: seconds before the first retry, doubling each time; else extra ``retry_delay``, else 1
-    :param timeout: seconds for one HTTP request; else extra ``timeout``, else 60
+    :param timeout: seconds for connecting and for each read; else extra ``timeout``, else 60
+    :param deadline: seconds for the whole call: connect, send and the full answer, retries included
+        (a server that trickles bytes cannot hold the task); else extra ``deadline``, else
+        ``[wecube] http_deadline``, else 300
+    :param max_response_bytes: largest answer accepted; else extra ``max_response_bytes``, else
+        ``[wecube] http_max_response_bytes``, else 64 MiB
     """
 
     conn_name_attr = "wecube_conn_id"
@@ -104,15 +128,24 @@ class WeCubePluginHook(HttpHook):
         retry_limit: int | None = None,
         retry_delay: float | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("adapter") is None:  # HttpHook's keep-alive socket options, plus the deadline and size cap
+            keep_alive = kwargs.get("tcp_keep_alive", True)
+            kwargs["adapter"] = _KeepAliveLimitedAdapter(idle=120, count=20, interval=30) if keep_alive else LimitedAdapter()
         super().__init__(method="POST", http_conn_id=wecube_conn_id, **kwargs)
         self.wecube_conn_id = wecube_conn_id
         self._registry = registry
         self.retry_limit = retry_limit
         self.retry_delay = retry_delay
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self._conn_cache = None
+        self._session_cache: requests.Session | None = None
+        self._limits_cache: tuple[float, int] | None = None
 
     @property
     def registry(self) -> Registry:
@@ -124,6 +157,7 @@ class WeCubePluginHook(HttpHook):
 
     # -- HttpHook customisation ------------------------------------------------------------
     def _configure_session_from_auth(self, session, connection):
+        self._conn_cache = connection  # get_conn() read it: keep it, the call needs its extras too
         # The token is the password; login is unused. Never basic auth: the token is no password.
         session.auth = BearerAuth(connection.password) if connection.password else None
         return session
@@ -185,8 +219,7 @@ class WeCubePluginHook(HttpHook):
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
         """
         svc, entities = self.prepare(service, inputs, version=version)
-        conn = self.get_connection(self.wecube_conn_id)
-        extra = conn.extra_dejson
+        extra = self._connection().extra_dejson
         request_id = request_id or str(uuid.uuid4())
         body = PluginRequest(
             requestId=request_id,
@@ -194,7 +227,6 @@ class WeCubePluginHook(HttpHook):
             serviceName=svc.name,
             inputs=entities,
         ).to_wire()
-        self.method = svc.method
         self.log.info(
             "Calling %s (%s %s) for %d entit%s, requestId=%s",
             svc.name, svc.method, svc.path, len(entities), "y" if len(entities) == 1 else "ies", request_id,
@@ -209,19 +241,44 @@ class WeCubePluginHook(HttpHook):
             return explicit
         return extra.get(name, default)
 
+    def _session(self) -> requests.Session:
+        """The HTTP session, built (and the connection read) once per hook, not once per call."""
+        if self._session_cache is None:
+            self._session_cache = self.get_conn()
+        return self._session_cache
+
+    def _connection(self):
+        self._session()
+        return self._conn_cache
+
     def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
-        timeout = self._setting("timeout", self.timeout, extra, 60)
+        timeout = float(self._setting("timeout", self.timeout, extra, 60))
         retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
         delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
+        if self._limits_cache is None:  # [wecube] config is read once per hook too
+            try:
+                self._limits_cache = http_limits(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
+            except ValueError as e:
+                raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
+        deadline, max_bytes = self._limits_cache
+        session = self._session()
+        url = self.url_from_endpoint(svc.path)
+        allow_redirects = self.merged_extra.get("allow_redirects", True)
+        limited = isinstance(self.adapter, LimitedAdapter)
+        at = time.monotonic() + deadline  # one deadline for the whole call, retries included
         last: str = ""
         for attempt in range(retries + 1):
             if attempt:
                 self.log.warning("Retry %d/%d of %s after: %s", attempt, retries, svc.name, last)
-                time.sleep(delay * 2 ** (attempt - 1))
+                time.sleep(max(0.0, min(delay * 2 ** (attempt - 1), at - time.monotonic())))
+            if time.monotonic() >= at:
+                break
+            # an adapter of the caller's own (HttpHook's adapter=) knows no deadline: per-read timeout only
+            limits = Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=max_bytes) if limited else timeout
             try:
-                response = self.run(
-                    svc.path, json=body, extra_options={"check_response": False, "timeout": float(timeout)}
-                )
+                response = session.request(svc.method, url, json=body, timeout=limits, allow_redirects=allow_redirects)
+            except ResponseTooLarge as e:
+                raise WeCubePluginError(f"{svc.name}: {e}") from None
             except (requests.ConnectionError, requests.Timeout) as e:
                 last = f"{type(e).__name__}: {e}"
                 continue
@@ -234,7 +291,12 @@ class WeCubePluginHook(HttpHook):
                     status_code=response.status_code,
                 )
             return response
-        raise WeCubePluginError(f"{svc.name}: failed after {retries + 1} attempts: {last}")
+        else:
+            raise WeCubePluginError(f"{svc.name}: failed after {retries + 1} attempts: {last}")
+        raise WeCubePluginError(
+            f"{svc.name}: no complete answer within the {deadline:g} s deadline (connection extra 'deadline', "
+            f"[wecube] http_deadline) after {attempt} attempt(s): {last}"
+        )
 
     def _result(self, svc, request_id, entities, response: requests.Response) -> PluginResult:
         try:
@@ -253,9 +315,9 @@ class WeCubePluginHook(HttpHook):
                 f"e.g. {e.errors()[0]['loc']}: {e.errors()[0]['msg']}): {str(payload)[:200]}",
                 status_code=response.status_code,
             ) from None
-        outputs = self._ordered(entities, parsed.outputs)
+        outputs, unexpected = match_outputs([e[CALLBACK] for e in entities], parsed.outputs)
         sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
-        for o in outputs:
+        for o in outputs + unexpected:
             for name in sensitive_out & o.keys():
                 mask_secret(o[name])
                 o[name] = MASK
@@ -266,9 +328,10 @@ class WeCubePluginHook(HttpHook):
             result_message=parsed.result_message,
             outputs=outputs,
             failed=[o for o in outputs if output_failed(o)],
+            unexpected=unexpected,
         )
-        if not result.ok:  # resultCode other than "0", or an entity whose errorCode is not "0"
-            details = "; ".join(f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in result.failed)
+        if not result.ok:  # resultCode not "0", an entity failed or unanswered, or an unknown output
+            details = result.problems()
             raise WeCubePluginError(
                 f"{svc.name}: resultCode {result.result_code}: {result.result_message}"
                 + (f" [{details}]" if details else ""),
@@ -276,20 +339,6 @@ class WeCubePluginHook(HttpHook):
                 status_code=response.status_code,
             )
         return result
-
-    @staticmethod
-    def _ordered(entities: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Outputs in input order (matched on callbackParameter); unmatched ones at the end."""
-        by_cb: dict[str, dict[str, Any]] = {}
-        rest = []
-        for o in outputs:
-            cb = str(o.get(CALLBACK)) if o.get(CALLBACK) is not None else None
-            if cb is not None and cb not in by_cb:
-                by_cb[cb] = dict(o)
-            else:
-                rest.append(dict(o))
-        ordered = [by_cb.pop(e[CALLBACK]) for e in entities if e[CALLBACK] in by_cb]
-        return ordered + list(by_cb.values()) + rest
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -299,3 +348,7 @@ class WeCubePluginHook(HttpHook):
             return (r.ok, f"{self.base_url}/health answered HTTP {r.status_code}")
         except Exception as e:
             return False, str(e)
+
+
+class _KeepAliveLimitedAdapter(LimitedAdapter, TCPKeepAliveAdapter):
+    """HttpHook's default keep-alive adapter, with a deadline and a size cap."""

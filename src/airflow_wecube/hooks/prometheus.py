@@ -7,6 +7,7 @@ parse time; pandas is imported inside the methods that build frames.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import re
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_wecube.config import airflow_option
+from airflow_wecube.config import DEFAULT_HTTP_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, airflow_option, http_limits
 from airflow_wecube.files import atomic_write_text, locked
 from airflow_wecube.prometheus import file_sd
 from airflow_wecube.prometheus import rules as rule_files
@@ -72,6 +73,10 @@ class PrometheusSettings:
     promtool: str | None = None
     auth: tuple[str, str] | None = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: seconds for a whole request: connect, send and the full answer (extra ``deadline``)
+    deadline: float = DEFAULT_HTTP_DEADLINE
+    #: largest answer accepted (extra ``max_response_bytes``)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def from_connection(cls, conn: Any) -> PrometheusSettings:
@@ -114,6 +119,10 @@ class PrometheusSettings:
             timeout = float(extra.get("timeout") or 30.0)
         except (TypeError, ValueError):
             raise PrometheusConfigError(f"connection extra 'timeout' must be seconds, got {extra.get('timeout')!r}") from None
+        try:
+            deadline, max_response_bytes = http_limits(extra)
+        except ValueError as exc:
+            raise PrometheusConfigError(f"connection {conn.conn_id!r}: {exc}") from None
         return cls(
             url=url,
             verify=verify,
@@ -123,6 +132,8 @@ class PrometheusSettings:
             promtool=extra.get("promtool") or None,
             auth=auth,
             headers=headers,
+            deadline=deadline,
+            max_response_bytes=max_response_bytes,
         )
 
 
@@ -178,6 +189,14 @@ def _range_decoder():
     data = msgspec.defstruct("Data", [("result", list[series], [])])
     body = msgspec.defstruct("Body", [("status", str), ("data", data | None, None)])
     return msgspec.json.Decoder(body)
+
+
+def _limit_error(exc: Exception) -> PrometheusError:
+    """A request past its deadline (no answer in time) or an answer past the size cap."""
+    from airflow_wecube.http_limits import DeadlineExceeded
+
+    cls = PrometheusUnreachableError if isinstance(exc, DeadlineExceeded) else PrometheusError
+    return cls(f"Prometheus: {exc}")
 
 
 def _from_client_exception(exc: Exception, promql: str) -> PrometheusError:
@@ -260,14 +279,18 @@ class PrometheusHook(BaseHook):
     @cached_property
     def _session(self) -> requests.Session:
         import requests
-        from requests.adapters import HTTPAdapter
+
+        from airflow_wecube.http_limits import LimitedAdapter
 
         session = requests.Session()
         session.verify = self.settings.verify
         session.headers.update(self.settings.headers)
         if self.settings.auth:
             session.auth = self.settings.auth
-        adapter = HTTPAdapter(max_retries=_retry())
+        # the deadline bounds connect + send + full body (a trickling server cannot hold the task)
+        adapter = LimitedAdapter(
+            max_retries=_retry(), deadline=self.settings.deadline, max_bytes=self.settings.max_response_bytes
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -284,6 +307,7 @@ class PrometheusHook(BaseHook):
             auth=self.settings.auth,
             timeout=self.settings.timeout,
         )
+        self._session.mount(client.url, self._session.adapters["http://"])  # it mounted a plain adapter there
         return client
 
     @cached_property
@@ -294,11 +318,15 @@ class PrometheusHook(BaseHook):
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         import requests
 
+        from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+
         url = f"{self.settings.url}{path}"
         # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify
         kwargs.setdefault("verify", self.settings.verify)
         try:
             return self._session.request(method, url, timeout=self.settings.timeout, **kwargs)
+        except (DeadlineExceeded, ResponseTooLarge) as exc:
+            raise _limit_error(exc) from None
         except requests.exceptions.RequestException as exc:
             raise PrometheusUnreachableError(f"Prometheus at {self.settings.url} is unreachable: {exc}") from None
 
@@ -333,12 +361,16 @@ class PrometheusHook(BaseHook):
         import requests
         from prometheus_api_client import PrometheusApiClientException
 
+        from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+
         if not isinstance(promql, str) or not promql.strip():
             raise PrometheusQueryError(f"PromQL must be a non-empty string, got {promql!r}")
         try:
             return fn(promql, *args, **kwargs)
         except PrometheusApiClientException as exc:
             raise _from_client_exception(exc, promql) from None
+        except (DeadlineExceeded, ResponseTooLarge) as exc:
+            raise _limit_error(exc) from None
         except requests.exceptions.RequestException as exc:
             raise PrometheusUnreachableError(f"Prometheus at {self.settings.url} is unreachable: {exc}") from None
 
@@ -508,17 +540,36 @@ class PrometheusHook(BaseHook):
         """Async instant query (for triggers), same result as :meth:`query`."""
         import httpx
 
+        from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+
         if not isinstance(promql, str) or not promql.strip():
             raise PrometheusQueryError(f"PromQL must be a non-empty string, got {promql!r}")
         settings = PrometheusSettings.from_connection(await self.aget_connection(self.prometheus_conn_id))
         params = {"query": promql}
         if at is not None:
             params["time"] = format_ms(to_ms(at))
-        try:
+        async def fetch() -> httpx.Response:
             async with httpx.AsyncClient(
                 verify=settings.verify, headers=settings.headers, auth=settings.auth, timeout=settings.timeout
-            ) as client:
-                response = await client.get(f"{settings.url}/api/v1/query", params=params)
+            ) as client, client.stream("GET", f"{settings.url}/api/v1/query", params=params) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > settings.max_response_bytes:
+                        raise ResponseTooLarge(
+                            f"the answer from {settings.url}/api/v1/query is larger than the "
+                            f"{settings.max_response_bytes} bytes allowed (connection extra 'max_response_bytes')"
+                        )
+                return httpx.Response(response.status_code, content=bytes(body))  # already decoded
+
+        try:
+            response = await asyncio.wait_for(fetch(), settings.deadline)
+        except (asyncio.TimeoutError, ResponseTooLarge) as exc:
+            if isinstance(exc, ResponseTooLarge):
+                raise _limit_error(exc) from None
+            raise _limit_error(
+                DeadlineExceeded(f"no complete answer from {settings.url}/api/v1/query within the {settings.deadline:g} s deadline")
+            ) from None
         except httpx.HTTPError as exc:
             raise PrometheusUnreachableError(f"Prometheus at {settings.url} is unreachable: {exc!r}") from None
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import uuid
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,8 @@ class WeCubePluginOperator(BaseOperator):
                         f"  - {o.get('callbackParameter')}: {o.get('errorMessage') or '(no message)'}"
                         for o in e.result.failed
                     )
+                    if e.result.unexpected:
+                        lines += f"\n  - {e.result.unexpected_note()}"
                     raise WeCubePluginError(
                         f"{e.result.service}: {len(e.result.failed)} of {len(e.result.outputs)} entities failed "
                         f"({e.result.result_message}):\n{lines}\n"
@@ -128,7 +131,26 @@ def _class_name(svc: Service) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words if w) + "Operator"
 
 
-def _docstring(svc: Service) -> str:
+#: services whose clash with operator arguments was already warned about in this process
+_WARNED_CLASHES: set[str] = set()
+
+
+def _class_keywords() -> frozenset[str]:
+    """Keywords a plugin_operator class keeps for itself: Airflow's and the operator's arguments.
+
+    Not ``version`` nor ``service``: the class is made for one pinned service, so a plugin
+    parameter of that name (``deploy/app/deploy`` has ``version``) stays the plugin's.
+    """
+    return (_base_operator_args() - {"version"}) | {"inputs", "callback_parameter"}
+
+
+def _clashes(svc: Service) -> list[str]:
+    """Input parameters named like an operator argument (``task_id``, ``retries``, ``pool``...)."""
+    taken = _class_keywords()
+    return sorted(p.name for p in svc.interface.inputs if p.name in taken)
+
+
+def _docstring(svc: Service, clashes: list[str] = ()) -> str:
     i = svc.interface
     lines = [
         f"Call WeCube service ``{svc.name}`` ({svc.package} {svc.version}): {i.http_method} {i.path}.",
@@ -136,10 +158,19 @@ def _docstring(svc: Service) -> str:
         i.description or "Operator class made from the plugin manifest.",
         "",
     ]
+    if clashes:
+        names = ", ".join(f"``{n}``" for n in clashes)
+        lines[-1:-1] = [
+            "",
+            f"Input parameter(s) {names} are named like operator arguments: those keywords keep their",
+            "Airflow meaning; give the plugin's values in ``inputs={...}`` (allowed beside keywords).",
+        ]
     for p in i.inputs:
         flags = ", ".join(x for x in (p.datatype, "required" if p.required else "optional", "sensitive" if p.sensitive else "") if x)
-        lines.append(f":param {p.name}: ({flags}) {p.description}".rstrip())
+        via = " Pass it in ``inputs=``: the keyword is Airflow's." if p.name in clashes else ""
+        lines.append(f":param {p.name}: ({flags}) {p.description}{via}".rstrip())
     lines.append(":param callback_parameter: the entity id sent as ``callbackParameter`` (default ``0``)")
+    lines.append(":param inputs: the input parameters as a dict (merged with the keywords), or a list of dicts (one per entity)")
     outs = ", ".join(p.name for p in i.outputs)
     lines.append(f"\nReturns the plugin's output dict ({outs}).")
     return "\n".join(lines)
@@ -149,27 +180,48 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
     """An operator class for one interface, whose keyword arguments are its input parameters.
 
     Made at DAG parse time from the registry (cheap). A DAG passing an unknown parameter or
-    leaving out a required one fails to import with a message naming it. Interface parameters
-    win over ``BaseOperator`` arguments of the same name; pass ``inputs=`` for full control.
+    leaving out a required one fails to import with a message naming it. Operator arguments
+    (``task_id``, ``retries``, ``pool``...) always keep their Airflow meaning: an input parameter
+    of such a name is given in ``inputs={...}`` (allowed beside keywords and operator arguments),
+    and making the class warns once, naming the clash. ``inputs=`` a list (one dict per entity)
+    or a template/XCom takes full control: keyword parameters are then refused.
     """
     from airflow_wecube.config import default_registry
 
     registry = default_registry(registry_path)
     svc = registry.service(service, version)
-    params = {p.name: p for p in svc.interface.inputs}
+    clashes = _clashes(svc)
+    params = {p.name: p for p in svc.interface.inputs if p.name not in clashes}
+    required = [p.name for p in svc.interface.inputs if p.required]
     pinned = version or svc.version
+    if clashes and svc.name not in _WARNED_CLASHES:
+        _WARNED_CLASHES.add(svc.name)
+        warnings.warn(
+            f"{svc.name}: input parameter(s) {', '.join(clashes)} are named like operator arguments; "
+            f"those keywords go to Airflow, give the plugin's values in inputs={{...}}",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def __init__(self, *, callback_parameter: str | None = None, inputs=None, **kwargs):
         values = {k: kwargs.pop(k) for k in list(kwargs) if k in params}
-        unknown = [k for k in kwargs if k not in _base_operator_args()]
+        unknown = [k for k in kwargs if k not in _class_keywords()]
         problems = []
         if unknown:
-            problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(params) or 'none'})")
-        if inputs is None:
-            missing = [n for n, p in params.items() if p.required and values.get(n) is None]
+            problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(svc_params) or 'none'})")
+        if inputs is None or isinstance(inputs, dict):
+            given = dict(inputs or {})
+            both = sorted(values.keys() & given.keys())
+            if both:
+                problems.append(f"{', '.join(both)} given both as keyword and in inputs=")
+            given.update(values)
+            missing = [n for n in required if given.get(n) is None]
             if missing:
-                problems.append(f"missing required {', '.join(missing)}")
-            inputs = dict(values)
+                problems.append(
+                    f"missing required {', '.join(missing)}"
+                    + (" (named like an Airflow argument: pass it in inputs={...})" if set(missing) & set(clashes) else "")
+                )
+            inputs = {**(inputs or {}), **values}
             if callback_parameter is not None:
                 inputs["callbackParameter"] = callback_parameter
         elif values:
@@ -179,5 +231,6 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
         kwargs.setdefault("registry_path", registry_path)
         WeCubePluginOperator.__init__(self, service=svc.name, inputs=inputs, version=pinned, **kwargs)
 
+    svc_params = [p.name for p in svc.interface.inputs]
     name = _class_name(svc)
-    return type(name, (WeCubePluginOperator,), {"__init__": __init__, "__doc__": _docstring(svc), "__module__": __name__})
+    return type(name, (WeCubePluginOperator,), {"__init__": __init__, "__doc__": _docstring(svc, clashes), "__module__": __name__})

@@ -264,7 +264,18 @@ class Package(_Model):
 
         When several interfaces share a name (open-monitor's two ``snmp_exporter`` ``add``), the
         first keeps the plain name and the n-th is addressed as ``name#n`` (``...add#2``).
+
+        Built once per package object (the registry keeps one per file version), not on every
+        lookup: a plugin call looks its service up each time.
         """
+        key = (self.name, self.version, id(self.plugins))  # a model_copy(update=...) gets its own
+        cached = self.__dict__.get("_services")
+        if cached is None or cached[0] != key:
+            cached = (key, self._build_services())
+            self.__dict__["_services"] = cached  # frozen model: not a field, so not dumped nor compared
+        return dict(cached[1])
+
+    def _build_services(self) -> dict[str, Service]:
         out: dict[str, Service] = {}
         for plugin in self.plugins:
             for itf in plugin.interfaces:

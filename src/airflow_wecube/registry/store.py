@@ -83,9 +83,20 @@ class Registry:
             raise RegistryError(f"refused {name} {version}: {path} resolves outside {inside}")
         return path
 
+    def _versions(self, name: str) -> list[str]:
+        """The registered versions of one package, lowest first: its own folder only, not the
+        whole registry (a plugin call looks its service up every time)."""
+        if not name or name.startswith(".") or "/" in name or os.sep in name:
+            return []
+        try:
+            files = os.listdir(self.root / name)
+        except OSError:  # not registered (or not a folder)
+            return []
+        return sorted((f[: -len(".json")] for f in files if f.endswith(".json")), key=cmp_to_key(_cmp))
+
     def get(self, name: str, version: str | None = None) -> Package:
         """A registered package; the highest version unless ``version`` is given."""
-        versions = self.packages().get(name)
+        versions = self._versions(name)
         if not versions:
             known = ", ".join(self.packages()) or "none"
             raise RegistryError(f"package {name!r} is not registered in {self.root} (registered: {known})")

@@ -117,3 +117,45 @@ def test_plugin_operator_checks_parameters_at_dag_import(plugin_registry):
         Create(task_id="x", type="t", name="n", colour="red")
     op = Create(task_id="ok", type="t", name="n", retries=2)
     assert op.retries == 2 and op.inputs == {"type": "t", "name": "n"}
+
+
+@pytest.fixture(scope="module")
+def clash_registered(plugin_registry):
+    from pathlib import Path
+
+    from airflow_wecube.registry import load_manifest
+
+    plugin_registry.register(load_manifest(Path(__file__).with_name("clash.yaml")), replace=True)
+    return plugin_registry
+
+
+def test_plugin_parameters_named_like_airflow_arguments_leave_them_to_airflow(clash_registered):
+    import warnings
+
+    from airflow_wecube.operators import plugin as plugin_module
+
+    plugin_module._WARNED_CLASHES.discard("clash/echo/say")
+    with pytest.warns(UserWarning, match=r"clash/echo/say: input parameter\(s\) pool, retries, task_id .*inputs="):
+        Say = plugin_operator("clash/echo/say")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plugin_operator("clash/echo/say")  # warned once per process, not on every DAG parse
+    assert "``pool``, ``retries``, ``task_id`` are named like operator arguments" in " ".join(Say.__doc__.split())
+    # Airflow's own arguments keep their meaning...
+    op = Say(task_id="say", retries=5, pool="ops", message="hi", inputs={"pool": "p1", "retries": 3, "task_id": "x"})
+    assert (op.task_id, op.retries, op.pool) == ("say", 5, "ops")
+    # ...and the plugin's parameters of those names go through inputs=, beside plain keywords
+    assert op.inputs == {"message": "hi", "pool": "p1", "retries": 3, "task_id": "x"}
+    only_inputs = Say(task_id="t2", retries=1, inputs={"pool": "p", "message": "m"})
+    assert only_inputs.retries == 1 and only_inputs.inputs == {"pool": "p", "message": "m"}
+    # the class is pinned to one package version: a plugin parameter named version stays the plugin's
+    app = Say(task_id="t3", version="2.0.0", inputs={"pool": "p"})
+    assert app.version == "1.0.0" and app.inputs == {"pool": "p", "version": "2.0.0"}
+
+
+def test_clashing_required_parameter_missing_says_to_use_inputs(clash_registered):
+    Say = plugin_operator("clash/echo/say")
+    with pytest.raises(ParameterValidationError, match=r"missing required pool \(named like an Airflow argument: pass it in inputs="):
+        Say(task_id="t", pool="default_pool", message="hi")
+    with pytest.raises(ParameterValidationError, match="message given both as keyword and in inputs="):
+        Say(task_id="t", message="a", inputs={"message": "b", "pool": "p"})

@@ -145,3 +145,15 @@ def test_importing_the_hook_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_deadline_and_size_cap_from_extras_config_and_defaults(monkeypatch):
+    s = settings(host="http://h:1", extra=json.dumps({"deadline": "2.5", "max_response_bytes": 1000}))
+    assert (s.deadline, s.max_response_bytes) == (2.5, 1000)
+    monkeypatch.setenv("AIRFLOW__WECUBE__HTTP_DEADLINE", "9")
+    assert settings(host="http://h:1").deadline == 9.0
+    monkeypatch.delenv("AIRFLOW__WECUBE__HTTP_DEADLINE")
+    assert (settings(host="http://h:1").deadline, settings(host="http://h:1").max_response_bytes) == (300.0, 64 * 1024 * 1024)
+    for bad in ({"deadline": "-1"}, {"deadline": "soon"}, {"max_response_bytes": 0}, {"deadline": True}):
+        with pytest.raises(PrometheusConfigError, match=r"connection extra '(deadline|max_response_bytes)' must be a number above 0"):
+            settings(host="http://h:1", extra=json.dumps(bad))

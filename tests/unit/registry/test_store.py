@@ -110,3 +110,30 @@ def test_store_refuses_a_package_folder_that_links_elsewhere(tmp_path):
     with pytest.raises(RegistryError, match="resolves outside"):
         Registry(root).register(pkg("1.0"))
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_services_built_once_per_registry_change(tmp_path):
+    """A plugin call looks its service up every time: the Service objects are not rebuilt each time."""
+    import os
+
+    reg = Registry(tmp_path)
+    path = reg.register(pkg("1.0", "/old"))
+    first = reg.service("demo/p/a")
+    assert reg.service("demo/p/a") is first
+    assert reg.services()[0] is first
+    reg.register(pkg("1.0", "/new"), replace=True)
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 1))  # a new mtime even on a coarse clock
+    changed = reg.service("demo/p/a")
+    assert changed is not first and changed.path == "/new"
+
+
+def test_lookup_reads_only_the_package_folder_and_stays_inside_the_registry(tmp_path):
+    reg = Registry(tmp_path / "reg")
+    reg.register(pkg("1.0"))
+    (tmp_path / "1.0.json").write_text("{}")  # beside the registry, not in it
+    (tmp_path / "reg" / ".hidden").mkdir()
+    (tmp_path / "reg" / ".hidden" / "1.0.json").write_text("{}")
+    for name in ("..", ".hidden", ""):
+        with pytest.raises(RegistryError, match="is not registered"):
+            reg.get(name)
+    assert reg.get("demo").version == "1.0"
