@@ -88,7 +88,10 @@ killed = {}
 for pid, name in procs.items():
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()[:60]
+            args = fh.read().decode(errors="replace").split("\0")
+        if len(args) > 1 and os.path.basename(args[0]).startswith("python"):
+            args = args[1:]  # "python3 /path/bin/airflow triggerer": show "airflow triggerer"
+        cmd = " ".join([os.path.basename(args[0]), *args[1:]]).strip()[:60]
     except OSError:
         cmd = "?"
     killed.setdefault(name, []).append(f"{pid} {cmd}")

@@ -99,6 +99,7 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
     demo.mkdir()
     base = {k: v for k, v in os.environ.items() if not k.startswith("WECUBE_DEMO_PART")}
     started: list[subprocess.Popen] = []
+    workers: list[int] = []
 
     def spawn(cmd: list[str], part: str | None, root: Path = demo) -> subprocess.Popen:
         env = dict(base, **({"WECUBE_DEMO_PART": f"{root}/{part}"} if part else {}))
@@ -116,6 +117,7 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
         )
         _wait_file(demo / "airflow.pgid")
         worker = int(_wait_file(demo / "airflow.pgid.child"))
+        workers.append(worker)
         os.kill(leader.pid, signal.SIGKILL)
         leader.wait()
         # "sandbox": an app in a session of its own, found by its marker only
@@ -143,7 +145,7 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
             except ProcessLookupError:
                 pass
             proc.wait(timeout=10)
-        for pid in _pids_alive([locals().get("worker", 0)]) if locals().get("worker") else []:
+        for pid in _pids_alive(workers):
             os.kill(pid, signal.SIGKILL)
 
 
