@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from airflow_wecube.prometheus.conditions import ConditionResult
 
 TimeLike = datetime | int | float | str
-_T = TypeVar("_T")
 StepLike = str | int | float
 
 _TRUE = {"1", "true", "yes", "y", "on"}
@@ -68,15 +67,15 @@ class PrometheusSettings:
     url: str
     verify: bool | str = True
     timeout: float = 30.0
+    #: retries of a write's Prometheus step (confirm, reload) while Prometheus is down or starting
+    retry_limit: int = 4
+    #: seconds before the first of those retries, doubling each time
+    retry_delay: float = 1.0
     file_sd_dir: str | None = None
     rules_dir: str | None = None
     promtool: str | None = None
     auth: tuple[str, str] | None = field(default=None, repr=False)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
-    #: retries of a write's Prometheus step (confirm, reload) while Prometheus is down or starting
-    retry_limit: int = 4
-    #: seconds before the first of those retries, doubling each time
-    retry_delay: float = 1.0
 
     @classmethod
     def from_connection(cls, conn: Any) -> PrometheusSettings:
@@ -123,13 +122,27 @@ class PrometheusSettings:
             url=url,
             verify=verify,
             timeout=timeout,
+            **_retry_settings(extra),
             file_sd_dir=extra.get("file_sd_dir") or airflow_option("file_sd_dir"),
             rules_dir=extra.get("rules_dir") or airflow_option("rules_dir"),
             promtool=extra.get("promtool") or None,
             auth=auth,
             headers=headers,
-            **_retry_settings(extra),
         )
+
+
+def _retry():
+    """Few quick retries on a proxy hiccup or a Prometheus still starting (503); no long backoff."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=2,
+        connect=1,
+        backoff_factor=0.2,
+        status_forcelist=[502, 503, 504],
+        allowed_methods=None,
+        raise_on_status=False,
+    )
 
 
 def _retry_settings(extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,20 +175,6 @@ def _transient(exc: PrometheusError) -> bool:
     """Whether ``exc`` says Prometheus is away for now (no answer, or 502/503/504), not that it refused."""
     return isinstance(exc, PrometheusUnreachableError) or (
         type(exc) is PrometheusError and exc.status_code in _TRANSIENT_STATUS
-    )
-
-
-def _retry():
-    """Few quick retries on a proxy hiccup or a Prometheus still starting (503); no long backoff."""
-    from urllib3.util.retry import Retry
-
-    return Retry(
-        total=2,
-        connect=1,
-        backoff_factor=0.2,
-        status_forcelist=[502, 503, 504],
-        allowed_methods=None,
-        raise_on_status=False,
     )
 
 
@@ -597,7 +596,7 @@ class PrometheusHook(BaseHook):
                 listed[(t.get("discoveredLabels") or {}).get("__address__")] = t
         return listed
 
-    def _retrying(self, what: str, fn: Callable[[], _T]) -> _T:
+    def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
         """``fn()``, tried again while Prometheus is unreachable or answers 502/503/504 (a restart):
         at most connection extra ``retry_limit`` more times, ``retry_delay`` seconds apart at first,
         doubling. Any other error, and the last transient one, is raised at once."""
