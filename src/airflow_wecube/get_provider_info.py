@@ -73,16 +73,6 @@ def get_provider_info() -> dict:
                         "description": "Folder of rule files Prometheus loads.",
                         "schema": {"type": ["string", "null"]},
                     },
-                    "bearer_token": {
-                        "label": "Use password as bearer token",
-                        "description": "Send the password as 'Authorization: Bearer' instead of basic auth.",
-                        "schema": {"type": ["boolean", "null"]},
-                    },
-                    "verify": {
-                        "label": "Verify TLS",
-                        "description": "Verify the server certificate (default true).",
-                        "schema": {"type": ["boolean", "null"]},
-                    },
                     "retry_limit": {
                         "label": "Retries while Prometheus is down",
                         "description": "Retries of a target confirm or rule reload while Prometheus is unreachable or answers 502/503/504 (default 4).",
@@ -92,6 +82,16 @@ def get_provider_info() -> dict:
                         "label": "First retry delay (seconds)",
                         "description": "Seconds before the first retry, doubling each time (default 1).",
                         "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 60},
+                    },
+                    "bearer_token": {
+                        "label": "Use password as bearer token",
+                        "description": "Send the password as 'Authorization: Bearer' instead of basic auth.",
+                        "schema": {"type": ["boolean", "null"]},
+                    },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "Verify the server certificate (default true).",
+                        "schema": {"type": ["boolean", "null"]},
                     },
                 },
             },
