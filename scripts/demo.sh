@@ -24,7 +24,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEMO="$REPO/.demo"
+DEMO="${DEMO_DIR:-$REPO/.demo}"
 PROM="$DEMO/prometheus"
 AIRFLOW_PORT="${DEMO_AIRFLOW_PORT:-8080}"
 SANDBOX_PORT="${DEMO_SANDBOX_PORT:-19090}"
