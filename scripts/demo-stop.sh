@@ -1,41 +1,34 @@
 #!/usr/bin/env bash
-# `make demo-stop`: stop every process group that scripts/demo.sh recorded in .demo/*.pgid
-# (airflow: standalone with its scheduler, DAG processor, API server and task processes; sandbox:
-# the plugin server, which stops the apps it deployed as it shuts down; prometheus).
+# `make demo-stop`: stop every process of the demo, all parts at once, within 20 s: airflow
+# (standalone with its scheduler, DAG processor, API server, triggerer and task processes, orphaned
+# ones included), the sandbox (the plugin server, which stops the apps it deployed as it shuts
+# down, and those apps) and prometheus. SIGTERM first, SIGKILL to what still runs after
+# DEMO_STOP_GRACE seconds (14). A process belongs to the demo by the WECUBE_DEMO_PART marker
+# scripts/demo.sh gives each part, or by the process group and session in .demo/NAME.pgid
+# (see scripts/demo-lib.sh).
 # State (.demo/airflow, the registry, the sandbox DB, Prometheus data) is kept for the next `make demo`.
+# DEMO_DIR (default .demo) names the demo's folder.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEMO="$REPO/.demo"
+DEMO="${DEMO_DIR:-$REPO/.demo}"
+GRACE="${DEMO_STOP_GRACE:-14}"
+# shellcheck source=scripts/demo-lib.sh
+. "$REPO/scripts/demo-lib.sh"
 
 shopt -s nullglob
-files=("$DEMO"/*.pgid)
-if [ ${#files[@]} -eq 0 ]; then
-    echo "demo-stop: nothing recorded in .demo/*.pgid; nothing to stop"
+parts=(airflow sandbox prometheus)
+for file in "$DEMO"/*.pgid; do
+    name="$(basename "$file" .pgid)"
+    [[ " ${parts[*]} " == *" $name "* ]] || parts+=("$name")
+done
+
+if ! _demo_procs list 0 "${parts[@]}" >/dev/null; then
+    echo "demo-stop: no process of the demo in $DEMO is running; nothing to stop"
+    rm -f "$DEMO"/*.pgid "$DEMO"/*.ready
     exit 0
 fi
-
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
-
-for file in "${files[@]}"; do
-    name="$(basename "$file" .pgid)"
-    pgid="$(cat "$file" 2>/dev/null || true)"
-    if ! [[ "$pgid" =~ ^[0-9]+$ ]] || [ "$pgid" -le 1 ]; then
-        echo "demo-stop: $file does not hold a process group id; removed"
-        rm -f "$file"
-        continue
-    fi
-    if group_alive "$pgid"; then
-        kill -TERM -- "-$pgid" 2>/dev/null || true
-        for _ in $(seq 100); do group_alive "$pgid" || break; sleep 0.2; done
-        if group_alive "$pgid"; then
-            kill -KILL -- "-$pgid" 2>/dev/null || true
-            echo "demo-stop: $name (process group $pgid) killed"
-        else
-            echo "demo-stop: $name (process group $pgid) stopped"
-        fi
-    else
-        echo "demo-stop: $name (process group $pgid) was not running"
-    fi
-    rm -f "$file"
-done
+stop_parts "$GRACE" "${parts[@]}"
+status=$?
+rm -f "$DEMO"/*.pgid "$DEMO"/*.ready
+exit $status

@@ -6,9 +6,15 @@
 # file_sd/, rules/, data/), *.log, *.pgid (one process group each, for scripts/demo-stop.sh) and
 # env (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, PROMETHEUS_URL, SANDBOX_URL, ... for scripts, and
 # the exported WECUBE_AIRFLOW_URL/_USER/_PASSWORD that `wecube approvals list` and AirflowClient read).
-# Running it again while the demo is up starts nothing and prints the same details.
 #
-# Settings: DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
+# Running it again judges each part by its health check (sandbox /health, Prometheus /-/ready,
+# Airflow /api/v2/monitor/health: metadatabase, scheduler, triggerer and DAG processor healthy): a
+# healthy part is left alone, a part that is down is started, a part that runs unhealthy (say its
+# scheduler died) is stopped and started again, unless it started less than DEMO_TIMEOUT seconds
+# ago (then it is still starting and is waited for). With all three healthy it starts nothing and
+# prints the same details. The connections are updated in place, never deleted and re-added.
+#
+# Settings: DEMO_DIR (the state folder, .demo), DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
 # PROMETHEUS_BIN (/usr/bin/prometheus), WECUBE_SANDBOX_TOKEN (sandbox-token), DEMO_UNPAUSE_DAGS
 # (space-separated DAG ids to unpause; default the examples below), DEMO_TIMEOUT
 # (seconds to wait for health, 240).
@@ -18,7 +24,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEMO="$REPO/.demo"
+DEMO="${DEMO_DIR:-$REPO/.demo}"
 PROM="$DEMO/prometheus"
 AIRFLOW_PORT="${DEMO_AIRFLOW_PORT:-8080}"
 SANDBOX_PORT="${DEMO_SANDBOX_PORT:-19090}"
@@ -68,33 +74,17 @@ PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 
 log() { printf 'demo: %s\n' "$*" >&2; }
 
-# A process group recorded in .demo/NAME.pgid that still has a live member.
-alive() {
-    local file="$DEMO/$1.pgid" pgid
-    [ -s "$file" ] || return 1
-    pgid="$(cat "$file")"
-    [[ "$pgid" =~ ^[0-9]+$ ]] && kill -0 -- "-$pgid" 2>/dev/null
-}
+# alive, listening, stop_parts, demo_connections
+# shellcheck source=scripts/demo-lib.sh
+. "$REPO/scripts/demo-lib.sh"
 
-port_free() {
-    python - "$1" <<'EOF'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-finally:
-    s.close()
-EOF
-}
-
-# start NAME CMD...: in a new session (its own process group), output to .demo/NAME.log
+# start NAME CMD...: in a new session (its own process group), output to .demo/NAME.log; every
+# process of the part carries WECUBE_DEMO_PART (how demo-stop finds them all, orphans included)
 start() {
     local name="$1"; shift
-    rm -f "$DEMO/$name.pgid"
+    rm -f "$DEMO/$name.pgid" "$DEMO/$name.ready"
     # the inner shell is the session leader, so its pid is the process group id
-    setsid bash -c 'echo $$ > "$0"; exec "$@"' "$DEMO/$name.pgid" "$@" \
+    WECUBE_DEMO_PART="$DEMO/$name" setsid bash -c 'echo $$ > "$0"; exec "$@"' "$DEMO/$name.pgid" "$@" \
         >"$DEMO/$name.log" 2>&1 </dev/null &
     for _ in $(seq 50); do [ -s "$DEMO/$name.pgid" ] && break; sleep 0.1; done
     log "started $name (process group $(cat "$DEMO/$name.pgid"), log .demo/$name.log)"
@@ -102,10 +92,9 @@ start() {
 
 stop_started() {
     local name
-    for name in "${STARTED[@]}"; do
-        if alive "$name"; then kill -TERM -- "-$(cat "$DEMO/$name.pgid")" 2>/dev/null || true; fi
-        rm -f "$DEMO/$name.pgid"
-    done
+    [ ${#STARTED[@]} -gt 0 ] || return 0
+    DEMO_LOG_PREFIX=demo stop_parts 14 "${STARTED[@]}" >&2 || true
+    for name in "${STARTED[@]}"; do rm -f "$DEMO/$name.pgid"; done
 }
 
 fail() {
@@ -120,14 +109,66 @@ fail() {
     exit 1
 }
 
-# wait_for NAME PYTHON-CHECK: poll (bounded by $TIMEOUT) until the check exits 0
+# check NAME: the part's health check; exit 0 when healthy, else the last line of stderr says why
+check() {
+    case "$1" in
+        sandbox) python - "$SANDBOX_URL" <<'EOF'
+import json, sys, urllib.request
+body = json.load(urllib.request.urlopen(f"{sys.argv[1]}/health", timeout=2))
+assert body == {"status": "ok"}, body
+EOF
+        ;;
+        prometheus) python - "$PROMETHEUS_URL" <<'EOF'
+import sys, urllib.request
+assert urllib.request.urlopen(f"{sys.argv[1]}/-/ready", timeout=2).status == 200
+EOF
+        ;;
+        airflow) python - "$AIRFLOW_URL" <<'EOF'
+import json, sys, urllib.request
+h = json.load(urllib.request.urlopen(f"{sys.argv[1]}/api/v2/monitor/health", timeout=3))
+parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+bad = {k: (h.get(k) or {}).get("status") or "not reported" for k in parts}
+bad = {k: v for k, v in bad.items() if v != "healthy"}
+assert not bad, ", ".join(f"{k} {v}" for k, v in bad.items())
+EOF
+        ;;
+    esac
+}
+
+# was_healthy NAME: the part's current process group has passed its health check before
+# (.demo/NAME.ready holds that group's id): unhealthy now means broken, not still starting
+mark_healthy() { [ -s "$DEMO/$1.pgid" ] && cp "$DEMO/$1.pgid" "$DEMO/$1.ready" || true; }
+was_healthy() { [ -s "$DEMO/$1.ready" ] && [ -s "$DEMO/$1.pgid" ] && cmp -s "$DEMO/$1.pgid" "$DEMO/$1.ready"; }
+
+# wait_for NAME: poll the part's health check (bounded by $TIMEOUT) until it passes
 wait_for() {
-    local name="$1" check="$2" deadline=$((SECONDS + TIMEOUT))
-    until python -c "$check" 2>/dev/null; do
+    local name="$1" deadline=$((SECONDS + TIMEOUT))
+    until check "$name" 2>/dev/null; do
         alive "$name" || fail "$name" "$name exited before it was healthy"
         [ "$SECONDS" -lt "$deadline" ] || fail "$name" "$name not healthy after ${TIMEOUT}s"
         sleep 1
     done
+    mark_healthy "$name"
+}
+
+# assess NAME: STATE[NAME] = healthy | starting (runs, never healthy yet, started less than
+# $TIMEOUT s ago) | unhealthy (runs, unhealthy: was healthy before, or older) | down (nothing
+# runs); WHY[NAME]: why the check failed
+declare -A STATE WHY
+assess() {
+    local name="$1" out age="" pgid=""
+    WHY[$name]=""
+    if ! alive "$name"; then STATE[$name]=down; return; fi
+    if out="$(check "$name" 2>&1)"; then STATE[$name]=healthy; mark_healthy "$name"; return; fi
+    WHY[$name]="$(printf '%s\n' "$out" | tail -n 1)"
+    if was_healthy "$name"; then STATE[$name]=unhealthy; return; fi
+    [ -s "$DEMO/$name.pgid" ] && pgid="$(cat "$DEMO/$name.pgid")"
+    if [[ "$pgid" =~ ^[0-9]+$ ]]; then age="$(ps -o etimes= -p "$pgid" 2>/dev/null | tr -d ' ' || true)"; fi
+    if [[ "$age" =~ ^[0-9]+$ ]] && [ "$age" -lt "$TIMEOUT" ]; then
+        STATE[$name]=starting
+    else
+        STATE[$name]=unhealthy
+    fi
 }
 
 print_details() {
@@ -151,17 +192,29 @@ print_details() {
 EOF
 }
 
-if alive airflow && alive sandbox && alive prometheus && grep -q '^export WECUBE_AIRFLOW_URL=' "$DEMO/env" 2>/dev/null; then
+for part in sandbox prometheus airflow; do assess "$part"; done
+if [ "${STATE[sandbox]}${STATE[prometheus]}${STATE[airflow]}" = healthyhealthyhealthy ] \
+        && grep -q '^export WECUBE_AIRFLOW_URL=' "$DEMO/env" 2>/dev/null; then
     log "already running"
     print_details
     exit 0
 fi
 
 STARTED=()
+for part in sandbox prometheus airflow; do
+    case "${STATE[$part]}" in
+        starting) log "$part is still starting (${WHY[$part]}): waiting for it" ;;
+        unhealthy)
+            log "$part runs but is not healthy (${WHY[$part]}): restarting it"
+            DEMO_LOG_PREFIX=demo stop_parts 14 "$part" >&2 || true
+            STATE[$part]=down
+            ;;
+    esac
+done
 
 # 1. the sandbox plugin server
-if ! alive sandbox; then
-    port_free "$SANDBOX_PORT" || fail sandbox "port $SANDBOX_PORT is in use by another program (set DEMO_SANDBOX_PORT)"
+if [ "${STATE[sandbox]}" = down ]; then
+    ! listening "$SANDBOX_PORT" || fail sandbox "port $SANDBOX_PORT is in use by another program (set DEMO_SANDBOX_PORT)"
     start sandbox python -m airflow_wecube.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" \
         --db "$DEMO/sandbox.db" --token "$SANDBOX_TOKEN"
     STARTED+=(sandbox)
@@ -190,20 +243,16 @@ scrape_configs:
       - targets: ["127.0.0.1:$PROMETHEUS_PORT"]
 EOF
 mv -f "$PROM/prometheus.yml.tmp" "$PROM/prometheus.yml"
-if ! alive prometheus; then
-    port_free "$PROMETHEUS_PORT" || fail prometheus "port $PROMETHEUS_PORT is in use by another program (set DEMO_PROMETHEUS_PORT)"
+if [ "${STATE[prometheus]}" = down ]; then
+    ! listening "$PROMETHEUS_PORT" || fail prometheus "port $PROMETHEUS_PORT is in use by another program (set DEMO_PROMETHEUS_PORT)"
     start prometheus "$PROMETHEUS_BIN" --config.file="$PROM/prometheus.yml" --storage.tsdb.path="$PROM/data" \
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle --log.level=warn
     STARTED+=(prometheus)
 fi
 
-wait_for sandbox "
-import json, urllib.request
-assert json.load(urllib.request.urlopen('$SANDBOX_URL/health', timeout=2)) == {'status': 'ok'}"
+wait_for sandbox
 log "sandbox healthy at $SANDBOX_URL"
-wait_for prometheus "
-import urllib.request
-assert urllib.request.urlopen('$PROMETHEUS_URL/-/ready', timeout=2).status == 200"
+wait_for prometheus
 log "prometheus ready at $PROMETHEUS_URL"
 
 # 3. the sandbox's plugins in the registry the DAGs read
@@ -212,29 +261,21 @@ while IFS= read -r manifest; do
         || fail sandbox "could not register $manifest"
 done < <(python -c "from airflow_wecube.sandbox import manifest_paths; print(*manifest_paths(), sep='\n')")
 
-# 4. Airflow: metadata DB, the wecube_default and prometheus_default connections, then standalone
-if ! alive airflow; then
-    port_free "$AIRFLOW_PORT" || fail airflow "port $AIRFLOW_PORT is in use by another program (set DEMO_AIRFLOW_PORT)"
+# 4. Airflow: metadata DB, the wecube_default and prometheus_default connections (created, or
+#    updated in place: a running task never finds one missing), then standalone
+if [ "${STATE[airflow]}" = down ]; then
+    ! listening "$AIRFLOW_PORT" || fail airflow "port $AIRFLOW_PORT is in use by another program (set DEMO_AIRFLOW_PORT)"
     airflow db migrate >"$DEMO/migrate.log" 2>&1 || fail migrate "airflow db migrate failed"
 fi
-airflow connections delete wecube_default >/dev/null 2>&1 || true
-airflow connections add wecube_default --conn-type wecube --conn-host "$SANDBOX_URL" \
-    --conn-password "$SANDBOX_TOKEN" >/dev/null || fail airflow "could not create connection wecube_default"
+demo_connections "$SANDBOX_URL" "$SANDBOX_TOKEN" "$PROMETHEUS_URL" "$PROM/file_sd" "$PROM/rules" \
+    || fail connections "could not create or update the connections wecube_default and prometheus_default"
 log "connection wecube_default -> $SANDBOX_URL"
-PROMETHEUS_EXTRA="$(python -c 'import json, sys; print(json.dumps({"file_sd_dir": sys.argv[1], "rules_dir": sys.argv[2]}))' \
-    "$PROM/file_sd" "$PROM/rules")"
-airflow connections delete prometheus_default >/dev/null 2>&1 || true
-airflow connections add prometheus_default --conn-type prometheus --conn-host "$PROMETHEUS_URL" \
-    --conn-extra "$PROMETHEUS_EXTRA" >/dev/null || fail airflow "could not create connection prometheus_default"
 log "connection prometheus_default -> $PROMETHEUS_URL (file_sd .demo/prometheus/file_sd, rules .demo/prometheus/rules)"
-if ! alive airflow; then
+if [ "${STATE[airflow]}" = down ]; then
     start airflow airflow standalone
     STARTED+=(airflow)
 fi
-wait_for airflow "
-import json, urllib.request
-h = json.load(urllib.request.urlopen('$AIRFLOW_URL/api/v2/monitor/health', timeout=3))
-assert all((h.get(k) or {}).get('status') == 'healthy' for k in ('metadatabase', 'scheduler', 'dag_processor'))"
+wait_for airflow
 deadline=$((SECONDS + 60))
 until [ -s "$PASSWORDS" ]; do
     [ "$SECONDS" -lt "$deadline" ] || fail airflow "no admin password in $PASSWORDS"

@@ -86,6 +86,16 @@ def get_provider_info() -> dict:
                         "description": "Folder of rule files Prometheus loads.",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "retry_limit": {
+                        "label": "Retries while Prometheus is down",
+                        "description": "Retries of a target confirm or rule reload while Prometheus is unreachable or answers 502/503/504 (default 4).",
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
+                    },
+                    "retry_delay": {
+                        "label": "First retry delay (seconds)",
+                        "description": "Seconds before the first retry, doubling each time (default 1).",
+                        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 60},
+                    },
                     "bearer_token": {
                         "label": "Use password as bearer token",
                         "description": "Send the password as 'Authorization: Bearer' instead of basic auth.",

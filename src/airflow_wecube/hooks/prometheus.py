@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -68,6 +68,10 @@ class PrometheusSettings:
     url: str
     verify: bool | str = True
     timeout: float = 30.0
+    #: retries of a write's Prometheus step (confirm, reload) while Prometheus is down or starting
+    retry_limit: int = 4
+    #: seconds before the first of those retries, doubling each time
+    retry_delay: float = 1.0
     file_sd_dir: str | None = None
     rules_dir: str | None = None
     promtool: str | None = None
@@ -127,6 +131,7 @@ class PrometheusSettings:
             url=url,
             verify=verify,
             timeout=timeout,
+            **_retry_settings(extra),
             file_sd_dir=extra.get("file_sd_dir") or airflow_option("file_sd_dir"),
             rules_dir=extra.get("rules_dir") or airflow_option("rules_dir"),
             promtool=extra.get("promtool") or None,
@@ -148,6 +153,39 @@ def _retry():
         status_forcelist=[502, 503, 504],
         allowed_methods=None,
         raise_on_status=False,
+    )
+
+
+def _retry_settings(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Extras ``retry_limit`` (0-20, default 4) and ``retry_delay`` (seconds, 0-60, default 1), checked."""
+    out: dict[str, Any] = {}
+    raw = extra.get("retry_limit")
+    if raw is not None and raw != "":
+        try:
+            out["retry_limit"] = int(str(raw).strip())
+        except ValueError:
+            out["retry_limit"] = -1
+        if isinstance(raw, bool) or not 0 <= out["retry_limit"] <= 20:
+            raise PrometheusConfigError(f"connection extra 'retry_limit' must be a whole number from 0 to 20, got {raw!r}")
+    raw = extra.get("retry_delay")
+    if raw is not None and raw != "":
+        try:
+            out["retry_delay"] = float(str(raw).strip())
+        except ValueError:
+            out["retry_delay"] = -1.0
+        if isinstance(raw, bool) or not 0 <= out["retry_delay"] <= 60:
+            raise PrometheusConfigError(f"connection extra 'retry_delay' must be seconds from 0 to 60, got {raw!r}")
+    return out
+
+
+#: HTTP answers of a Prometheus (or its proxy) that is starting or restarting: worth another try
+_TRANSIENT_STATUS = frozenset({502, 503, 504})
+
+
+def _transient(exc: PrometheusError) -> bool:
+    """Whether ``exc`` says Prometheus is away for now (no answer, or 502/503/504), not that it refused."""
+    return isinstance(exc, PrometheusUnreachableError) or (
+        type(exc) is PrometheusError and exc.status_code in _TRANSIENT_STATUS
     )
 
 
@@ -609,12 +647,38 @@ class PrometheusHook(BaseHook):
                 listed[(t.get("discoveredLabels") or {}).get("__address__")] = t
         return listed
 
+    def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
+        """``fn()``, tried again while Prometheus is unreachable or answers 502/503/504 (a restart):
+        at most connection extra ``retry_limit`` more times, ``retry_delay`` seconds apart at first,
+        doubling. Any other error, and the last transient one, is raised at once."""
+        retries, delay = self.settings.retry_limit, self.settings.retry_delay
+        started = time.monotonic()
+        for attempt in range(retries + 1):
+            try:
+                return fn()
+            except PrometheusError as exc:
+                if not _transient(exc):
+                    raise
+                if attempt == retries:
+                    if not retries:
+                        raise
+                    raise type(exc)(
+                        f"{what}: {exc} (after {retries + 1} attempts over {time.monotonic() - started:.0f}s;"
+                        " connection extras retry_limit and retry_delay set how long to wait)",
+                        status_code=exc.status_code,
+                        error_type=exc.error_type,
+                    ) from None
+                wait = delay * 2**attempt
+                self.log.warning("%s: %s; retry %d/%d in %.1fs", what, exc, attempt + 1, retries, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
     def wait_for_targets(self, job: str, targets: Iterable[str], *, present: bool = True, timeout: float = 60.0) -> None:
         """Wait (bounded) until Prometheus lists all ``targets`` of ``job`` (or none of them)."""
         targets = file_sd.validate_targets(targets)
         deadline = time.monotonic() + timeout
         while True:
-            listed = self._listed(job)
+            listed = self._retrying(f"listing the targets of job {job!r}", lambda: self._listed(job))
             missing = [t for t in targets if (t in listed) != present]
             if not missing:
                 return
@@ -748,7 +812,7 @@ class PrometheusHook(BaseHook):
             elif previous != text:
                 atomic_write_text(path, text)
             try:
-                self.reload()
+                self._retrying("reloading Prometheus", self.reload)
             except PrometheusError as exc:
                 rule_files.restore(path, previous)
                 self._reload_quietly()
@@ -764,7 +828,7 @@ class PrometheusHook(BaseHook):
     def _wait_group(self, name: str, *, present: bool, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            group = self._loaded_group(name)
+            group = self._retrying("listing the rule groups", lambda: self._loaded_group(name))
             if (group is not None) == present:
                 return group or {}
             if time.monotonic() >= deadline:

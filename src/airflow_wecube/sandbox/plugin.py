@@ -84,6 +84,12 @@ class SandboxPackage:
     schema: str = ""
     specs: list[_Spec] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+    startup_hooks: list[Callable[[Store], None]] = field(default_factory=list)
+
+    def on_startup(self, fn: Callable[[Store], None]) -> Callable[[Store], None]:
+        """Run ``fn(store)`` (blocking is fine) when the server starts, before it answers requests."""
+        self.startup_hooks.append(fn)
+        return fn
 
     def on_shutdown(self, fn: Callable[[], None]) -> Callable[[], None]:
         """Run ``fn`` (blocking is fine) when the server shuts down, before the store closes."""
@@ -100,7 +106,8 @@ class SandboxPackage:
     def router(self, store: Store, token: str, manifest: Package) -> APIRouter:
         """An APIRouter serving every interface; each must be declared in ``manifest`` at the same path."""
         declared = manifest.services()
-        router = APIRouter(tags=[self.name], lifespan=self._lifespan() if self.shutdown_hooks else None)
+        hooked = self.shutdown_hooks or self.startup_hooks
+        router = APIRouter(tags=[self.name], lifespan=self._lifespan(store) if hooked else None)
         for spec in self.specs:
             name = service_name(self.name, spec.plugin, spec.action, spec.register_name)
             service = declared.get(name)
@@ -120,11 +127,17 @@ class SandboxPackage:
         return router
 
 
-    def _lifespan(self):
+    def _lifespan(self, store: Store):
         hooks = list(self.shutdown_hooks)
+        startup = list(self.startup_hooks)
 
         @asynccontextmanager
         async def lifespan(app):
+            for hook in startup:
+                try:
+                    await run_in_threadpool(hook, store)
+                except Exception:  # the server still starts; the hook says in the log what it could not do
+                    log.exception("startup hook %s of sandbox package %s failed", hook, self.name)
             yield
             for hook in hooks:
                 try:

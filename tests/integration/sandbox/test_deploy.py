@@ -230,11 +230,27 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def test_sandbox_shutdown_stops_its_apps_and_a_restart_sees_the_state(tmp_path):
-    """SIGTERM: the sandbox stops its apps on the way out; SIGKILL: the apps notice and exit."""
+def _ci(server: SandboxServer, name: str) -> dict:
+    (ci,) = one(server, "/cmdb/v1/ci/query", type="app_instance", name=name)["items"]
+    return ci["attributes"]
+
+
+def _gone(port: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while services_on(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return services_on(port) == []
+
+
+def test_sandbox_restart_starts_its_apps_again_and_the_cmdb_tells_the_truth(tmp_path):
+    """Apps die with the sandbox (SIGTERM: it stops them; SIGKILL: they notice and exit). On the next
+    start the sandbox starts again every app that was running, as a host's service manager does after
+    a reboot; one that cannot start is marked failed; one stopped on purpose stays stopped. The CMDB
+    never shows a dead pid as running."""
     port, port_base = free_port(), 20000 + 10 * secrets.randbelow(3000)
     proc, own = _start_sandbox(tmp_path, port, port_base)
     app_pids: list[int] = []
+    blocker = None
     try:
         one(own, "/network/v1/vpc/create", name="v", cidr="10.1.0.0/16", data_center="dc")
         one(own, "/network/v1/subnet/create", name="s", vpc="v", zone="a", prefix_length=24)
@@ -242,24 +258,50 @@ def test_sandbox_shutdown_stops_its_apps_and_a_restart_sees_the_state(tmp_path):
         assert host["ports"].endswith(f"-{host['port_base'] + 2}")  # WECUBE_SANDBOX_HOST_PORTS=3
         assert host["port_base"] >= port_base and (host["port_base"] - port_base) % 3 == 0
         first = one(own, "/deploy/v1/app/deploy", host="h", app="acc", version="1.0.0", rate=0)
-        app_pids.append(first["pid"])
+        idle = one(own, "/deploy/v1/app/deploy", host="h", app="idle", version="1.0.0", rate=0)
+        one(own, "/deploy/v1/app/stop", host="h", app="idle")
+        app_pids += [first["pid"], idle["pid"]]
+
+        # a clean shutdown stops the apps and says so ...
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=15) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after shutdown
         assert services_on(first["port"]) == []
-
+        # ... and the next start runs them again, under new pids that the CMDB records
         proc, own = _start_sandbox(tmp_path, port, port_base)
-        (ci,) = one(own, "/cmdb/v1/ci/query", type="app_instance", name="acc@h")["items"]
-        assert ci["attributes"]["status"] == "stopped"
+        ci = _ci(own, "acc@h")
+        assert ci["status"] == "running" and ci["pid"] != first["pid"]
+        app_pids.append(ci["pid"])
+        assert services_on(first["port"]) == [ci["pid"]]
+        health = requests.get(ci["health_url"], timeout=5).json()
+        assert health == {"status": "ok", "version": "1.0.0", "pid": ci["pid"]}
+        assert _ci(own, "idle@h")["status"] == "stopped" and services_on(idle["port"]) == []
         assert one(own, "/host/v1/host/create", name="h", subnet="s")["created"] == "N"
         again = one(own, "/deploy/v1/app/deploy", host="h", app="acc", version="1.0.0", rate=0)
-        app_pids.append(again["pid"])
-        assert again["changed"] == "Y" and services_on(again["port"]) == [again["pid"]]
+        assert again["changed"] == "N" and again["pid"] == ci["pid"]  # it runs: nothing to do
+
+        # a crash (SIGKILL): the apps exit by themselves; one app's port is then taken by another program
+        third = one(own, "/deploy/v1/app/deploy", host="h", app="third", version="1.0.0", rate=0)
+        app_pids.append(third["pid"])
         _kill(proc)
-        deadline = time.monotonic() + 10
-        while services_on(again["port"]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert services_on(again["port"]) == []
+        assert _gone(again["port"]) and _gone(third["port"])
+        blocker = socket.socket()
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the old app's port may be in TIME_WAIT
+        blocker.bind(("127.0.0.1", third["port"]))
+        blocker.listen()
+        proc, own = _start_sandbox(tmp_path, port, port_base)
+        ci = _ci(own, "acc@h")
+        assert ci["status"] == "running" and ci["pid"] not in app_pids
+        app_pids.append(ci["pid"])
+        assert services_on(again["port"]) == [ci["pid"]]
+        failed = _ci(own, "third@h")
+        assert failed["status"] == "failed" and "pid" not in failed
+        assert f"port {third['port']}" in failed["message"] and "in use" in failed["message"], failed
+        assert _ci(own, "idle@h")["status"] == "stopped"
+        _kill(proc)
+        assert _gone(again["port"])
     finally:
+        if blocker is not None:
+            blocker.close()
         _kill(proc)
         for pid in app_pids:
             try:

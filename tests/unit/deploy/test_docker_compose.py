@@ -34,6 +34,7 @@ COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
 DEMO_SH = REPO / "scripts" / "demo.sh"
+DEMO_LIB = REPO / "scripts" / "demo-lib.sh"
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
 
 AIRFLOW_SERVICES = {
@@ -413,13 +414,18 @@ def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
 
 
 def test_same_connections_as_make_demo():
-    text = DEMO_SH.read_text()
-    demo_conns = dict(re.findall(r"airflow connections add (\S+) --conn-type (\S+)", text))
+    # demo.sh sets them with demo_connections from scripts/demo-lib.sh (a JSON file for
+    # `airflow connections import --overwrite`)
+    assert re.search(r"^demo_connections ", DEMO_SH.read_text(), re.MULTILINE)
+    text = DEMO_LIB.read_text()
+    demo_conns = dict(re.findall(r'"(\w+)": \{\s*"conn_type": "(\w+)"', text))
     assert demo_conns == {"wecube_default": "wecube", "prometheus_default": "prometheus"}
     for conn_id, conn_type in demo_conns.items():
         assert conn(conn_id).conn_type == conn_type
     # the demo's prometheus_default extras name the same keys
-    extra_keys = set(re.findall(r'"(\w+)": sys\.argv\[\d\]', text))
+    extra = re.search(r'"extra": (\{[^}]*\})', text)
+    assert extra, "scripts/demo-lib.sh no longer gives prometheus_default its extras"
+    extra_keys = set(re.findall(r'"(\w+)":', extra.group(1)))
     assert extra_keys == set(conn("prometheus_default").extra_dejson) == {"file_sd_dir", "rules_dir"}
 
 

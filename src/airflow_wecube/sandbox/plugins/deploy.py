@@ -18,6 +18,13 @@ URLs (``metrics_url`` is what Prometheus scrapes).
 The processes are children of the sandbox: :func:`stop_all` (a shutdown hook of the server, and
 an :mod:`atexit` hook) stops them and marks them stopped when the sandbox shuts down; each process
 also watches the sandbox's pid and exits if the sandbox dies without shutting down.
+
+The sandbox plays the hosts, so its restart is the hosts' reboot: on start, :func:`revive_apps` starts
+again every app that was running when the sandbox went away (shut down or killed), as a host's
+service manager starts its enabled services at boot, and records the new pid. An app that cannot
+start (its port taken, its health check failing) is marked ``failed`` with the reason; one stopped
+with ``deploy/app/stop`` stays stopped. So the CMDB never shows a dead process as running, and the
+Prometheus targets registered for the apps are scraped again.
 """
 
 from __future__ import annotations
@@ -76,6 +83,10 @@ MAX_HEALTH_TIMEOUT = 120.0
 HEALTH_FAILURES = 3
 #: seconds a process gets to exit on SIGTERM before SIGKILL
 STOP_GRACE = 5.0
+#: the message of an app stopped because the sandbox shut down (started again on the next start)
+SHUTDOWN_MESSAGE = "sandbox shut down"
+#: apps started again at once when the sandbox starts
+REVIVE_WORKERS = 8
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
@@ -254,12 +265,14 @@ def stop_all() -> None:
                 db.row_factory = sqlite3.Row
                 db.execute("BEGIN IMMEDIATE")
                 changed = db.execute(
-                    "UPDATE deploy_instance SET status = 'stopped', pid = NULL, message = 'sandbox shut down',"
+                    "UPDATE deploy_instance SET status = 'stopped', pid = NULL, message = ?,"
                     " updated_at = ? WHERE guid = ? AND pid = ?",
-                    (time.time(), child.guid, child.proc.pid),
+                    (SHUTDOWN_MESSAGE, time.time(), child.guid, child.proc.pid),
                 ).rowcount
                 if changed:
-                    put_ci(db, "app_instance", child.ci_name, {"status": "stopped", "pid": None})
+                    put_ci(
+                        db, "app_instance", child.ci_name, {"status": "stopped", "pid": None, "message": SHUTDOWN_MESSAGE}
+                    )
                 db.execute("COMMIT")
         except sqlite3.Error:  # pragma: no cover - the database went away first
             pass
@@ -271,6 +284,59 @@ def stop_all() -> None:
 # apps in the server's lifespan shutdown, and at exit for any other way the process ends
 package.on_shutdown(stop_all)
 atexit.register(stop_all)
+
+
+def revive_apps(store: Store) -> dict[str, str]:
+    """At sandbox start: start again every app that was running when the sandbox went away.
+
+    Those are the instances recorded ``running`` (the sandbox was killed: their processes exited
+    with it) and those stopped with :data:`SHUTDOWN_MESSAGE`. A process of the previous sandbox still
+    alive (it exits within a second of its parent) is stopped first. Each app starts on its port
+    with its version and options, and is recorded ``running`` with its new pid, or ``failed`` with
+    the reason. Runs before the server answers any request.
+
+    :return: ``{"<app>@<host>": "running" | "failed"}`` for the apps it tried
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = store.connection().execute(
+        "SELECT d.*, h.workspace FROM deploy_instance d JOIN host_host h ON h.guid = d.host_guid"
+        " WHERE d.status = 'running' OR (d.status = 'stopped' AND d.message = ?) ORDER BY d.host, d.app",
+        (SHUTDOWN_MESSAGE,),
+    ).fetchall()
+
+    def revive(row: sqlite3.Row) -> tuple[str, str]:
+        ci_name = f"{row['app']}@{row['host']}"
+        with _host_lock(row["host_guid"]):
+            stop_process(row["pid"], row["port"])
+            try:
+                pid = _start(
+                    store, row["guid"], ci_name, Path(row["workspace"]) / row["app"], row["port"], row["version"],
+                    json.loads(row["options"] or "{}"),
+                )
+            except EntityError as e:
+                _record(
+                    store, row["guid"], status="failed", pid=None,
+                    message=f"could not start {row['version']} again when the sandbox started: {e}",
+                )
+                return ci_name, "failed"
+            _record(store, row["guid"], status="running", pid=pid, message="")
+            return ci_name, "running"
+
+    if not rows:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(REVIVE_WORKERS, len(rows))) as pool:
+        done = dict(pool.map(revive, rows))
+    print(
+        "sandbox: started again the apps that ran before: "
+        + ", ".join(f"{name} {state}" for name, state in done.items()),
+        file=sys.stderr,
+        flush=True,
+    )
+    return done
+
+
+package.on_startup(revive_apps)
 
 
 # -- records ----------------------------------------------------------------------------------
