@@ -19,7 +19,7 @@ from airflow_wecube.registry import Registry, Service
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
-OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay"})
+OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "rest_concurrency", "idempotency_key"})
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
 SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
@@ -178,6 +178,12 @@ class WeCubePluginHook(HttpHook):
         :param request_id: stable id for retries and de-duplication (default: a new UUID)
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
         """
+        if not isinstance(service, Service):
+            service = self.registry.service(service, version)
+        if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
+            from airflow_wecube.rest import call_rest
+
+            return call_rest(self, service, inputs, request_id=request_id or str(uuid.uuid4()))
         svc, entities = self.prepare(service, inputs, version=version)
         conn = self.get_connection(self.wecube_conn_id)
         extra = conn.extra_dejson
