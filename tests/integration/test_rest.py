@@ -181,3 +181,15 @@ def test_sandbox_document_services_called_over_rest(sandbox, rest_registry, monk
     assert [c["requestId"] for c in out["result"]] == ["rest-seen"]
     with pytest.raises(ParameterValidationError, match="request_id: 5 is not valid under any of the given schemas"):
         hook.call("sandbox/sandbox/calls_sandbox_calls_get", {"request_id": 5})
+
+
+def test_plugin_operator_made_from_an_openapi_operation(rest_registry):
+    from airflow_wecube.operators.plugin import plugin_operator
+
+    CreateTicket = plugin_operator("tickets/tickets/createTicket", registry_path=str(rest_registry.root))
+    assert CreateTicket.__name__ == "TicketsTicketsCreateTicketOperator"
+    assert ":param password: (string, optional, sensitive)" in CreateTicket.__doc__
+    op = CreateTicket(task_id="t", title="disk full", priority="high")
+    assert op.inputs == {"title": "disk full", "priority": "high"} and op.version == "2.3.0"
+    with pytest.raises(ParameterValidationError, match="unknown parameter.*colour.*missing required title"):
+        CreateTicket(task_id="u", colour="red")
