@@ -270,7 +270,7 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
                 mask_secret(e.get(p.name))
     conn = hook.get_connection(hook.wecube_conn_id)
     extra = conn.extra_dejson
-    session = hook.get_conn()  # auth, extra headers, TLS/proxy settings, base URL: the hook's own
+    session = _session(hook, conn)
     rest = itf.rest
     if rest is not None and rest.auth.type != "bearer":
         session.auth = None  # an API key goes only where the document names it; "none": nothing at all
@@ -340,6 +340,16 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
             status_code=next((o["httpStatus"] for o in failed if "httpStatus" in o), None),
         )
     return result
+
+
+def _session(hook: WeCubePluginHook, conn) -> requests.Session:
+    """The hook's own session (auth, extra headers, TLS/proxy settings, base URL) for ``conn``,
+    without a second secrets-backend lookup: ``get_conn`` is given the connection just read."""
+    hook.get_connection = lambda conn_id: conn  # instance attribute, removed below
+    try:
+        return hook.get_conn()
+    finally:
+        del hook.get_connection
 
 
 def _requests_request(req: RestRequest):

@@ -36,6 +36,7 @@ IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 LOCATIONS = ("path", "query", "header", "body")
 #: characters not kept in a service name's tag and operation parts (they would split the name)
 _NAME_UNSAFE = re.compile(r"[\s/@#]+")
+_SPACE = re.compile(r"\s")
 _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 _DETECT = re.compile(rb"""^(?:\{\s*)?["']?(openapi|swagger)["']?\s*:""", re.M)
 # keys whose values are data, not schemas: never walked for $ref
@@ -351,11 +352,10 @@ def _datatype(schema: dict[str, Any]) -> str:
 
 
 def _sensitive(*nodes: dict[str, Any]) -> bool:
-    return any(
-        n.get("format") == "password" or n.get("writeOnly") is True or n.get("x-sensitive") is True
-        for n in nodes
-        if isinstance(n, dict)
-    )
+    for n in nodes:
+        if isinstance(n, dict) and (n.get("format") == "password" or n.get("writeOnly") is True or n.get("x-sensitive") is True):
+            return True
+    return False
 
 
 def _json_media(content: Any) -> tuple[str, Any] | None:
@@ -434,7 +434,7 @@ class _Builder:
         taken: set[str] = {"callbackParameter"}
 
         def add(name: str, location: str, schema: dict, required: bool, sensitive: bool, description: str) -> None:
-            base = re.sub(r"\s+", "_", name)
+            base = re.sub(r"\s+", "_", name) if _SPACE.search(name) else name
             final = base if base not in taken else f"{location}_{base}"
             n = 2
             while final in taken:
