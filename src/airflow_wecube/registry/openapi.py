@@ -85,7 +85,7 @@ def _parse(data: bytes, source: str) -> Any:
         except json.JSONDecodeError as e:
             raise ManifestError(f"malformed JSON: {e.msg} (column {e.colno})", source=source, line=e.lineno) from None
         except RecursionError:
-            raise ManifestError(f"refused: JSON nested deeper than {MAX_NESTING} levels", source=source) from None
+            raise ManifestError("refused: JSON nested too deeply", source=source) from None
     try:
         return _yaml_load(text)
     except yaml.YAMLError as e:
@@ -159,8 +159,8 @@ def _yaml_load(text: str) -> Any:
         if kind is yaml.ScalarEvent:
             value: Any = _scalar(event)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            if len(stack) >= MAX_NESTING * 2:
-                raise _YamlRefused(f"YAML nested deeper than {MAX_NESTING * 2} levels", event.start_mark.line + 1)
+            if len(stack) >= MAX_NESTING * 4:
+                raise _YamlRefused(f"YAML nested deeper than {MAX_NESTING * 4} levels", event.start_mark.line + 1)
             stack.append(({} if kind is yaml.MappingStartEvent else [], [], event.start_mark.line + 1))
             continue
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:

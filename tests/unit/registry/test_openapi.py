@@ -317,3 +317,13 @@ def test_package_option_only_for_openapi(tmp_path):
     f.write_text("package: p\nversion: '1'\nplugins: [{name: a, interfaces: [{action: b, path: /b}]}]\n")
     with pytest.raises(ManifestError, match="--package applies to OpenAPI documents only"):
         load_manifest(f, package="x")
+
+
+def test_runaway_nesting_refused():
+    deep = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\nx-deep: " + "[" * 300 + "]" * 300 + "\npaths: {}\n"
+    assert "YAML nested deeper than 256 levels" in refused(deep)
+    with pytest.raises(ManifestError, match="JSON nested too deeply"):
+        load_openapi('{"openapi": "3.1.0", "x": ' + "[" * 100000 + "]" * 100000 + "}")
+    schema = "{type: object, properties: {a: " * 70 + "{type: string}" + "}}" * 70
+    text = TICKETS.replace("labels: {type: array, items: {type: string}}", f"labels: {schema}")
+    assert "schema nested deeper than 64 levels" in refused(text)
