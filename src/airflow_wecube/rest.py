@@ -47,6 +47,8 @@ def _validator(p: Parameter):
         return cached[1]
     from jsonschema import Draft202012Validator
 
+    if len(_validators) > 10_000:  # a long-lived worker reloading the registry: start afresh
+        _validators.clear()
     v = Draft202012Validator(p.json_schema or {}, format_checker=Draft202012Validator.FORMAT_CHECKER)
     _validators[id(p)] = (p, v)
     return v
@@ -274,6 +276,7 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
     rest = itf.rest
     if rest is not None and rest.auth.type != "bearer":
         session.auth = None  # an API key goes only where the document names it; "none": nothing at all
+        mask_secret(conn.password)  # an API key in the query is part of the URL: keep it out of any log
     base = base_url(hook.base_url, bool(conn.host), rest.server_url if rest else "")
     timeout = float(hook._setting("timeout", hook.timeout, extra, 60))
     retries = int(hook._setting("retry_limit", hook.retry_limit, extra, 3))
