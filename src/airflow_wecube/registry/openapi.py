@@ -351,6 +351,15 @@ def _datatype(schema: dict[str, Any]) -> str:
     return {"integer": "int", "array": "list", "object": "object"}.get(t, "string")
 
 
+#: parameter names that hold a secret whatever the schema says (Airflow's own ``password`` has no
+#: ``format: password``): masked like ``sensitiveData="Y"``
+SECRET_NAMES = re.compile(r"password|passwd|secret|api_?key|private_?key|credential|(access|refresh|auth|bearer|id)_?token", re.I)
+
+
+def _secret_name(name: str) -> bool:
+    return bool(SECRET_NAMES.search(name.replace("-", "_")))
+
+
 def _sensitive(*nodes: dict[str, Any]) -> bool:
     for n in nodes:
         if isinstance(n, dict) and (n.get("format") == "password" or n.get("writeOnly") is True or n.get("x-sensitive") is True):
@@ -482,7 +491,7 @@ class _Builder:
                     raw_schema = next(iter(p["content"].values()), {}).get("schema")
                 schema = self.r.schema(raw_schema, pwhere)
                 add(name, loc, schema, loc == "path" or p.get("required") is True,
-                    _sensitive(p, schema), str(p.get("description") or schema.get("description") or ""))
+                    _sensitive(p, schema) or _secret_name(name), str(p.get("description") or schema.get("description") or ""))
 
         body_mode, content_type = "none", "application/json"
         body = self.r.follow(op.get("requestBody"), f"{where}/requestBody")
@@ -499,7 +508,7 @@ class _Builder:
                     props, required = merged
                     for name, prop in props.items():
                         prop = prop if isinstance(prop, dict) else {}
-                        add(name, "body", prop, body_required and name in required, _sensitive(prop), str(prop.get("description", "")))
+                        add(name, "body", prop, body_required and name in required, _sensitive(prop) or _secret_name(name), str(prop.get("description", "")))
                 else:
                     body_mode = "whole"
                     add("body", "body", schema, body_required, _sensitive(schema), str(body.get("description", "")))
@@ -518,7 +527,7 @@ class _Builder:
                 merged = _merged_properties(schema)
                 for name, prop in (merged[0] if merged else {"result": schema} if schema else {}).items():
                     prop = prop if isinstance(prop, dict) else {}
-                    outputs.append({"name": re.sub(r"\s+", "_", name), "datatype": _datatype(prop), "sensitive": _sensitive(prop),
+                    outputs.append({"name": re.sub(r"\s+", "_", name), "datatype": _datatype(prop), "sensitive": _sensitive(prop) or _secret_name(name),
                                     "description": str(prop.get("description", "")), "json_schema": prop})
 
         description = str(op.get("summary") or op.get("description") or "").strip()

@@ -200,6 +200,8 @@ def test_airflow_rest_api_document_registers(tmp_path):
     assert get_dag.interface.http_method == "GET" and get_dag.interface.path == "/api/v2/dags/{dag_id}"
     assert [(p.name, p.location, p.required) for p in get_dag.interface.inputs] == [("dag_id", "path", True)]
     assert "is_paused" in {p.name for p in get_dag.interface.outputs}
+    # Airflow's connection password has no format: password; its name marks it sensitive
+    assert {p.name for p in svcs["airflow/Connection/post_connection"].interface.inputs if p.sensitive} == {"password"}
     list_dags = inputs(svcs["airflow/DAG/get_dags"])
     assert list_dags["limit"].json_schema["type"] == "integer" and list_dags["limit"].location == "query"
     registry = Registry(tmp_path / "reg")
