@@ -138,3 +138,25 @@ def test_base_url_from_connection_and_servers():
     assert base_url("http://", False, "https://default.example/v1") == "https://default.example/v1"
     with pytest.raises(WeCubePluginError, match="connection has no host"):
         base_url("http://", False, "/api")
+
+
+def test_loader_and_request_building_import_without_airflow():
+    """registry/openapi.py and rest.py are pure: a document loads, inputs validate and a request
+    is built in a process that never imports Airflow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from airflow_wecube.registry.openapi import load_openapi\n"
+        "from airflow_wecube.rest import build_request, prepare_rest\n"
+        f"svc = load_openapi({json.dumps(json.dumps(DOC))}, package='f').services()['f/api/getFile']\n"
+        "req = build_request(svc, prepare_rest(svc, {'bucket': 'b', 'name': 'n'})[0], base='http://h')\n"
+        "assert req.url == 'http://h/buckets/b/files/n', req.url\n"
+        "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok")
