@@ -26,11 +26,11 @@ def _warn(package) -> None:
 
 def cmd_validate(args) -> int:
     try:
-        package = load_manifest(args.path, version=args.version)
+        package = load_manifest(args.path, version=args.version, package=args.package)
         version = package.version
     except PlaceholderVersionError as e:
         # a plugin's source manifest before its build fills the version in: check the rest
-        package = load_manifest(args.path, version=PLACEHOLDER_STAND_IN)
+        package = load_manifest(args.path, version=PLACEHOLDER_STAND_IN, package=args.package)
         version = e.placeholder
         where = f"{e.source}" + (f":{e.line}" if e.line else "") + (f" <{e.element}>" if e.element else "")
         print(
@@ -45,7 +45,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_register(args) -> int:
-    package = load_manifest(args.path, version=args.version)
+    package = load_manifest(args.path, version=args.version, package=args.package)
     _warn(package)
     registry = default_registry(args.registry)
     path = registry.register(package, replace=args.replace)
@@ -65,7 +65,10 @@ def cmd_list(args) -> int:
     width = max(len(r["service"]) for r in rows)
     for r in rows:
         flags = ",".join(f for f, on in (("async", r["async"]), (r["type"].lower(), r["type"] != "EXECUTION")) if on)
-        print(f"{r['service']:<{width}}  {r['version']:<10} {r['method']:<6} {r['path']}" + (f"  [{flags}]" if flags else ""))
+        print(
+            f"{r['service']:<{width}}  {r['version']:<10} {r.get('protocol', 'wecube'):<6} {r['method']:<6} {r['path']}"
+            + (f"  [{flags}]" if flags else "")
+        )
     return 0
 
 
@@ -79,8 +82,11 @@ def cmd_show(args) -> int:
     i = svc.interface
     lines = [
         f"{svc.name}  ({svc.package} {svc.version})",
-        f"  {i.http_method} {i.path}  type={i.type} async={'Y' if i.is_async else 'N'}",
+        f"  {i.http_method} {i.path}  type={i.type} async={'Y' if i.is_async else 'N'} protocol={i.protocol}",
     ]
+    if i.rest:
+        auth = i.rest.auth.type + (f" ({i.rest.auth.location} {i.rest.auth.name})" if i.rest.auth.name else "")
+        lines.append(f"  server={i.rest.server_url or '(connection host)'} auth={auth} body={i.rest.body}")
     if i.description:
         lines.append(f"  {i.description}")
     for title, params in (("inputs", i.inputs), ("outputs", i.outputs)):
@@ -88,9 +94,22 @@ def cmd_show(args) -> int:
         for p in params:
             marks = [p.datatype] + (["required"] if p.required else []) + (["sensitive"] if p.sensitive else [])
             marks += [f"mapping={p.mapping_type}"] if p.mapping_type else []
+            marks += _rest_marks(p) if p.location or p.json_schema else []
             lines.append(f"    {p.name:<24} {' '.join(marks)}")
     print("\n".join(lines))
     return 0
+
+
+def _rest_marks(p) -> list[str]:
+    """Where a REST parameter goes and what its JSON Schema allows (type, format, enum, default)."""
+    s = p.json_schema or {}
+    marks = [f"in={p.location}"] if p.location else []
+    marks += [f"as={p.wire_name}"] if p.wire_name else []
+    marks += [f"type={s['type'] if isinstance(s.get('type'), str) else '|'.join(map(str, s['type']))}"] if s.get("type") else []
+    marks += [f"format={s['format']}"] if s.get("format") else []
+    marks += [f"enum={'|'.join(map(str, s['enum']))}"] if isinstance(s.get("enum"), list) else []
+    marks += [f"default={json.dumps(s['default'])}"] if "default" in s else []
+    return marks
 
 
 def cmd_remove(args) -> int:
@@ -109,13 +128,15 @@ def register(groups) -> None:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("validate", parents=[common], help="check a manifest; writes nothing")
-    s.add_argument("path", help="register.xml, YAML manifest or package zip")
-    s.add_argument("--version", help="package version to check with (a {{PLUGIN_VERSION}} placeholder is only noted)")
+    s.add_argument("path", help="register.xml, YAML manifest, package zip, or OpenAPI 3 document (YAML/JSON)")
+    s.add_argument("--version", help="package version (a {{PLUGIN_VERSION}} placeholder is only noted; OpenAPI: default info.version)")
+    s.add_argument("--package", help="OpenAPI documents only: the package name (default: info.title as a slug)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("register", parents=[common], help="validate and store a manifest")
-    s.add_argument("path", help="register.xml, YAML manifest or package zip")
-    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}})")
+    s.add_argument("path", help="register.xml, YAML manifest, package zip, or OpenAPI 3 document (YAML/JSON)")
+    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}}; OpenAPI: default info.version)")
+    s.add_argument("--package", help="OpenAPI documents only: the package name (default: info.title as a slug)")
     s.add_argument("--replace", action="store_true", help="overwrite the same name+version")
     s.set_defaults(func=cmd_register)
 

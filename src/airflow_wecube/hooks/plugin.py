@@ -23,7 +23,9 @@ from airflow_wecube.registry.models import interface_path_problem
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
-OWN_EXTRAS = frozenset({"operator", "timeout", "retry_limit", "retry_delay", "deadline", "max_response_bytes"})
+OWN_EXTRAS = frozenset(
+    {"operator", "timeout", "retry_limit", "retry_delay", "deadline", "max_response_bytes", "rest_concurrency", "idempotency_key"}
+)
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
 SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
@@ -218,6 +220,12 @@ class WeCubePluginHook(HttpHook):
         :param request_id: stable id for retries and de-duplication (default: a new UUID)
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
         """
+        if not isinstance(service, Service):
+            service = self.registry.service(service, version)
+        if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
+            from airflow_wecube.rest import call_rest
+
+            return call_rest(self, service, inputs, request_id=request_id or str(uuid.uuid4()))
         svc, entities = self.prepare(service, inputs, version=version)
         extra = self._connection().extra_dejson
         request_id = request_id or str(uuid.uuid4())
@@ -251,16 +259,20 @@ class WeCubePluginHook(HttpHook):
         self._session()
         return self._conn_cache
 
-    def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
-        timeout = float(self._setting("timeout", self.timeout, extra, 60))
-        retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
-        delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
-        if self._limits_cache is None:  # [wecube] config is read once per hook too
+    def _limits(self, extra: dict[str, Any]) -> tuple[float, int]:
+        """(deadline seconds, answer size cap): read once per hook, like the connection."""
+        if self._limits_cache is None:
             try:
                 self._limits_cache = http_limits(extra, deadline=self.deadline, max_bytes=self.max_response_bytes)
             except ValueError as e:
                 raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
-        deadline, max_bytes = self._limits_cache
+        return self._limits_cache
+
+    def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
+        timeout = float(self._setting("timeout", self.timeout, extra, 60))
+        retries = int(self._setting("retry_limit", self.retry_limit, extra, 3))
+        delay = float(self._setting("retry_delay", self.retry_delay, extra, 1.0))
+        deadline, max_bytes = self._limits(extra)
         session = self._session()
         url = self.url_from_endpoint(svc.path)
         allow_redirects = self.merged_extra.get("allow_redirects", True)

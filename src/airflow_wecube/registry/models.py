@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DataType = Literal["string", "int", "object", "list"]
 InterfaceType = Literal["EXECUTION", "APPROVAL", "DYNAMICFORM"]
-HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+#: how an interface is called: the WeCube plugin protocol, or plain REST (an OpenAPI operation)
+Protocol = Literal["wecube", "rest"]
+#: where a REST input goes in the request (OpenAPI ``in``, or a property of the JSON ``body``)
+Location = Literal["path", "query", "header", "body"]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -101,6 +105,29 @@ class Parameter(_Model):
     mapping_system_variable_name: str | None = None
     multiple: bool = False
     description: str = ""
+    # REST services (OpenAPI) only: where the value goes, its name on the wire when it differs
+    # from ``name`` (clashes, see docs/openapi.md), and its JSON Schema (local $refs resolved)
+    location: Location | None = None
+    wire_name: str | None = None
+    json_schema: dict[str, Any] | None = None
+
+
+class RestAuth(_Model):
+    """How a REST service takes the connection's secret: bearer token, or an API key by name."""
+
+    type: Literal["bearer", "apiKey", "none"] = "bearer"
+    name: str = ""
+    location: Literal["header", "query", ""] = ""
+
+
+class RestDetails(_Model):
+    """What calling an OpenAPI operation needs beyond method and path."""
+
+    server_url: str = ""
+    auth: RestAuth = RestAuth()
+    body: Literal["none", "properties", "whole"] = "none"
+    content_type: str = "application/json"
+    operation_id: str = ""
 
 
 class Interface(_Model):
@@ -115,6 +142,8 @@ class Interface(_Model):
     description: str = ""
     inputs: tuple[Parameter, ...] = ()
     outputs: tuple[Parameter, ...] = ()
+    protocol: Protocol = "wecube"
+    rest: RestDetails | None = None
 
     @field_validator("path")
     @classmethod
@@ -224,6 +253,7 @@ class Service(_Model):
             "method": i.http_method,
             "async": i.is_async,
             "type": i.type,
+            "protocol": i.protocol,
             "inputs": [p.name for p in i.inputs],
             "outputs": [p.name for p in i.outputs],
         }
@@ -241,7 +271,7 @@ class Package(_Model):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
-    source_format: Literal["register.xml", "yaml", "zip"] = "register.xml"
+    source_format: Literal["register.xml", "yaml", "zip", "openapi"] = "register.xml"
     dependencies: tuple[PackageDependency, ...] = ()
     system_parameters: tuple[SystemParameter, ...] = ()
     entities: tuple[Entity, ...] = ()

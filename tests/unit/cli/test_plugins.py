@@ -228,3 +228,59 @@ def test_validate_placeholder_in_a_package_zip(tmp_path, wecube_fixtures):
     r = wecube("plugins", "validate", str(z))
     assert r.returncode == 0 and "ok: capacity {{PLUGIN_VERSION}}" in r.stdout
     assert f"note: {z}!register.xml:2 <package>" in r.stderr
+
+
+# -- OpenAPI documents ---------------------------------------------------------------------------------
+
+
+def test_openapi_register_list_show_versions_remove(tmp_path):
+    from tests.unit.registry.test_openapi import TICKETS
+
+    doc = tmp_path / "api.yaml"
+    doc.write_text(TICKETS)
+    reg = tmp_path / "reg"
+    r = wecube("plugins", "validate", str(doc), "--package", "tickets", registry=reg)
+    assert r.returncode == 0 and "ok: tickets 2.3.0: 3 plugins, 4 interfaces" in r.stdout, r.stderr
+    assert not reg.exists()
+    r = wecube("plugins", "register", str(doc), "--package", "tickets", registry=reg)
+    assert r.returncode == 0 and "registered tickets 2.3.0 (4 interfaces)" in r.stdout, r.stderr
+    r = wecube("plugins", "register", str(doc), "--package", "tickets", "--version", "2.4.0", registry=reg)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(wecube("plugins", "list", "--json", "--all-versions", registry=reg).stdout)
+    assert {(row["service"], row["version"], row["protocol"]) for row in rows} >= {
+        ("tickets/tickets/getTicket", "2.3.0", "rest"),
+        ("tickets/tickets/getTicket", "2.4.0", "rest"),
+    }
+    text = wecube("plugins", "list", registry=reg).stdout
+    assert "tickets/tickets/getTicket" in text and " rest " in text and "2.4.0" in text
+    show = wecube("plugins", "show", "tickets@2.3.0/tickets/getTicket", registry=reg)
+    assert show.returncode == 0, show.stderr
+    assert "protocol=rest" in show.stdout and "auth=apiKey (header X-API-Key)" in show.stdout
+    assert "id" in show.stdout and "in=path" in show.stdout and "type=integer" in show.stdout
+    listing = wecube("plugins", "show", "tickets/api/get_tickets", registry=reg).stdout
+    assert "enum=open|closed" in listing and "default=20" in listing
+    r = wecube("plugins", "remove", "tickets@2.3.0", registry=reg)
+    assert r.returncode == 0 and "removed tickets 2.3.0" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "convert it to OpenAPI 3"),
+        ("openapi: 3.0.0\ninfo: {title: t, version: '1'}\nx: &a [1]\ny: *a\npaths: {}\n", "bad.yaml:4: YAML aliases"),
+        ("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a: {get: {operationId: x}}\n"
+         "  /b: {get: {operationId: x}}\n", "duplicate operationId 'x'"),
+    ],
+)
+def test_bad_openapi_document_leaves_registry_unchanged(tmp_path, text, message):
+    reg = tmp_path / "reg"
+    good = tmp_path / "good.yaml"
+    good.write_text("openapi: 3.1.0\ninfo: {title: good, version: '1'}\npaths: {/p: {get: {operationId: p}}}\n")
+    assert wecube("plugins", "register", str(good), registry=reg).returncode == 0
+    before = snapshot(reg)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    r = wecube("plugins", "register", str(bad), "--package", "good", "--version", "2", registry=reg)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert snapshot(reg) == before
