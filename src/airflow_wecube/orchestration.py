@@ -107,11 +107,12 @@ def created_hosts(host_outputs: Iterable[Any]) -> list[dict[str, Any]]:
 
 def release_hosts(hook: WeCubePluginHook, hosts: Sequence[Mapping[str, Any]], request_id: str | None = None) -> dict:
     """Destroy ``hosts`` (``host/host/destroy``, one batched call: stops their apps, frees addresses
-    and ports). Returns ``{"released": [...], "problems": [...]}``; never raises for a plugin error."""
+    and ports). Returns ``{"released": [...], "problems": [...], "not_released": [names]}``; never
+    raises: an unreachable plugin or a missing connection is a problem the caller reports."""
     from airflow_wecube.exceptions import WeCubePluginError
 
     if not hosts:
-        return {"released": [], "problems": []}
+        return {"released": [], "problems": [], "not_released": []}
     inputs = [{"callbackParameter": h["name"], "host": h.get("guid") or h["name"]} for h in hosts]
     by_name = {h["name"]: h for h in hosts}
     problems: list[str] = []

@@ -40,7 +40,7 @@ def test_release_destroys_the_hosts_and_frees_their_addresses(wecube_conn, plugi
     again = _outputs(sandbox.post("/host/v1/host/create", [{"callbackParameter": "x", "name": "it-rel-3", "subnet": subnet}]))
     assert again[0]["ip"] == hosts[0]["ip"]
     assert release_hosts(WeCubePluginHook(), again)["released"][0]["name"] == "it-rel-3"
-    assert release_hosts(WeCubePluginHook(), []) == {"released": [], "problems": []}
+    assert release_hosts(WeCubePluginHook(), []) == {"released": [], "problems": [], "not_released": []}
 
 
 def test_release_reports_what_it_could_not_release(monkeypatch, plugin_registry, sandbox):
