@@ -15,8 +15,15 @@
 
 If the deploy or a gate fails, ``rollback`` (trigger rule ``one_failed``) puts back the version
 that ran before on the hosts this run changed (``deploy/app/rollback``) or stops the app where it
-was a first deploy (``deploy/app/stop``, and its targets and rules are removed), then
-``report_failure`` fails the run with the reason.
+was a first deploy (``deploy/app/stop``, and its targets and rules are removed); it fails itself
+when it could not undo everything. Whenever the run failed (a host, the plan, a rejection, the
+deploy, a gate or the rollback), ``release_hosts`` destroys the hosts this run created
+(``host/host/destroy``; hosts that existed before are kept), and ``report_failure`` fails the run
+with one message (also XCom ``message``): the first real cause (each task records its own error),
+what the rollback did or could not do, and which hosts were released.
+
+Parameters are checked when the run is triggered (Airflow refuses a bad value, e.g. an empty
+``subnet`` or ``rate_window: "0s"``); unknown conf keys fail the first task, before anything is created.
 
 Needs the sandbox plugins registered, ``wecube_default`` and ``prometheus_default`` connections and
 a subnet (run ``wecube_network_build`` first: the default subnet is the first one of its design).
@@ -32,12 +39,17 @@ import pendulum
 
 from airflow.sdk import DAG, Param, task
 from airflow_wecube.operators.plugin import WeCubePluginOperator
+from airflow_wecube.orchestration import record_failure
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 
 DESIGN_FILE = Path(__file__).parent / "designs" / "network.yml"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$"
+#: a subnet's name or guid, as the network plugins accept them
+SUBNET = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+#: a PromQL duration above zero (``rate()`` over ``0s`` is refused by Prometheus, after the deploy)
+WINDOW = r"^[1-9][0-9]{0,5}[smh]$"
 #: how long a gate waits for Prometheus to show healthy targets (also the DAG's upper bound)
 GATE_TIMEOUT = 180
 
@@ -76,25 +88,36 @@ with DAG(
     schedule=None,
     catchup=False,
     tags=["wecube", "deploy", "prometheus", "example"],
+    default_args={"on_failure_callback": record_failure},  # each task keeps why it failed, for the final message
     params={
         "app": Param("account-service", type="string", pattern=NAME, description="Application name"),
         "version": Param("1.0.0", type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$",
                          description='Version to deploy ("broken" in it fails the health check)'),
         "host_count": Param(2, type="integer", minimum=1, maximum=50, description="Hosts to run it on"),
-        "subnet": Param(default_subnet(), type="string", description="Subnet (name or guid) for the hosts"),
+        "subnet": Param(default_subnet(), type="string", minLength=1, pattern=SUBNET,
+                        description="Subnet (name or guid) for the hosts"),
         "rate": Param(5.0, type="number", minimum=0, maximum=500, description="Generated load (opens per second)"),
         "error_rate": Param(0.0, type="number", minimum=0, maximum=1,
                             description="Fraction of operations the app fails (to try the gate)"),
         "max_error_rate": Param(0.05, type="number", minimum=0, maximum=1,
                                 description="The gate: highest error rate accepted per instance"),
-        "rate_window": Param("30s", type="string", pattern=r"^[0-9]+[smh]$", description="PromQL rate() window"),
+        "rate_window": Param("30s", type="string", pattern=WINDOW,
+                             description="PromQL rate() window, above zero (e.g. 30s, 2m)"),
     },
     doc_md=__doc__,
 ) as dag:
 
     @task
-    def host_requests(params: dict | None = None) -> list[dict[str, Any]]:
-        """One host-create request per host: ``<app>-<n>`` in the subnet."""
+    def host_requests(params: dict | None = None, dag_run=None) -> list[dict[str, Any]]:
+        """One host-create request per host: ``<app>-<n>`` in the subnet; unknown conf keys fail here."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_wecube.orchestration import ConfError, refuse_unknown_conf
+
+        try:
+            refuse_unknown_conf(dag_run.conf if dag_run else None, dag.params.keys())
+        except ConfError as e:
+            raise AirflowFailException(str(e)) from None
         p = params or {}
         return [
             {"callbackParameter": f"{p['app']}-{i}", "name": f"{p['app']}-{i}", "subnet": p["subnet"]}
@@ -242,12 +265,13 @@ with DAG(
 
     @task(trigger_rule="one_failed")
     def rollback(params: dict | None = None, ti=None) -> dict[str, Any]:
-        """Put back what ran before on the hosts this run changed; say why the rollout failed."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        """Put back what ran before on the hosts this run changed; fail when that could not be done."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from airflow_wecube.exceptions import WeCubePluginError
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
+        from airflow_wecube.orchestration import SUMMARY_XCOM_KEY
         from airflow_wecube.protocol import output_failed
 
         p = params or {}
@@ -258,26 +282,7 @@ with DAG(
 
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(WATCHED)).get(ti.run_id, {})
         failed = [t for t in WATCHED if states.get(t) == "failed"]
-        reasons = []
         result = ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY)
-        if "deploy" in failed:
-            if result and result.get("failed"):
-                details = "; ".join(f"{o.get('callbackParameter')}: {o.get('errorMessage')}" for o in result["failed"])
-                reasons.append(f"deploy of {app} {version} failed on {len(result['failed'])} of "
-                               f"{len(result['outputs'])} host(s): {details}")
-            else:
-                reasons.append(f"deploy of {app} {version} failed (see the deploy task's log)")
-        if "register_targets" in failed or "alert_rules" in failed:
-            reasons.append("monitoring could not be set up (register_targets / alert_rules failed)")
-        if "gate_up" in failed:
-            reasons.append(f"gate: not every instance was up in Prometheus within {GATE_TIMEOUT}s")
-        if "wait_error_rate" in failed:
-            reasons.append(f"gate: Prometheus had no error rate for every instance within {GATE_TIMEOUT}s")
-        if "gate_error_rate" in failed:
-            series = ti.xcom_pull(task_ids="wait_error_rate") or []
-            shown = ", ".join(f"{s['labels'].get('instance')} = {s['value']}" for s in series)
-            reasons.append(f"gate: error rate above {p['max_error_rate']} ({shown})")
-        reason = "; ".join(reasons) or f"failed tasks: {failed or states}"
 
         # which hosts this run changed: the outputs that changed something, and every failed entity
         planned = ti.xcom_pull(task_ids="plan", key="deploy_inputs") or []
@@ -287,10 +292,17 @@ with DAG(
         else:  # the call itself failed: any planned host may have been changed
             touched = [d["callbackParameter"] for d in planned]
 
+        actions: list[str] = []
+        problems: list[str] = []
+        summary = {"failed_tasks": failed, "actions": actions, "problems": problems}
         hook = WeCubePluginHook()
-        cis = hook.call("cmdb/ci/query", [
-            {"callbackParameter": h, "type": "app_instance", "name": f"{app}@{h}"} for h in touched
-        ]).outputs if touched else []
+        try:
+            cis = hook.call("cmdb/ci/query", [
+                {"callbackParameter": h, "type": "app_instance", "name": f"{app}@{h}"} for h in touched
+            ]).outputs if touched else []
+        except Exception as e:  # the plugin is unreachable: nothing can be rolled back from here
+            ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
+            raise AirflowFailException(f"could not read what was deployed on {', '.join(touched)}: {e}") from None
         to_rollback, to_stop, stopped_targets = [], [], []
         for host, out in zip(touched, cis):
             items = out.get("items") or []
@@ -305,7 +317,6 @@ with DAG(
                 if attrs.get("target"):
                     stopped_targets.append(attrs["target"])
 
-        actions, problems = [], []
         for service, batch in (("deploy/app/rollback", [e for e, _ in to_rollback]), ("deploy/app/stop", to_stop)):
             if not batch:
                 continue
@@ -323,8 +334,8 @@ with DAG(
         if stopped_targets or to_stop:
             from airflow_wecube.hooks.prometheus import PrometheusHook
 
-            prom = PrometheusHook()
             try:
+                prom = PrometheusHook()
                 if stopped_targets:
                     prom.deregister_targets(job, stopped_targets, confirm=False)
                     actions.append(f"targets {', '.join(stopped_targets)} removed from Prometheus job {job}")
@@ -333,23 +344,96 @@ with DAG(
                         actions.append(f"alert rule group {job} removed")
             except Exception as e:  # the rollback of the app matters more than the monitoring cleanup
                 problems.append(f"Prometheus cleanup failed: {e}")
-        summary = {"reason": reason, "failed_tasks": failed, "actions": actions, "problems": problems}
-        print(f"Rollout of {app} {version} failed: {reason}")
+        print(f"Rollback of {app} {version} (failed: {', '.join(failed) or 'none'}):")
         for a in actions + problems:
             print(f"  - {a}")
+        ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
+        if problems:
+            raise AirflowFailException("rollback incomplete: " + "; ".join(problems))
         return summary
 
-    @task
-    def report_failure(summary: dict) -> None:
-        """Fail the run with the reason and what the rollback did."""
-        from airflow.sdk.exceptions import AirflowFailException
+    # every task that may fail the rollout before the report, in DAG order: the first one that
+    # failed with an error of its own is the cause
+    ORDER = ("host_requests", "create_hosts", "plan", "approve", *WATCHED, "rollback", "release_hosts")
 
-        done = "; ".join(summary["actions"]) or "nothing to roll back"
-        extra = f" (rollback problems: {'; '.join(summary['problems'])})" if summary["problems"] else ""
-        raise AirflowFailException(f"rollout failed: {summary['reason']}. Rollback: {done}{extra}")
+    @task(trigger_rule="all_done")
+    def release_hosts(ti=None, run_id=None) -> dict[str, Any]:
+        """When the rollout failed, destroy the hosts this run created (the hosts that existed are kept)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.operators.plugin import stable_request_id
+        from airflow_wecube.orchestration import SUMMARY_XCOM_KEY, created_hosts, failed_in_order, release_hosts
+
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        if not failed_in_order(states, ORDER[: ORDER.index("rollback")]):
+            raise AirflowSkipException("the rollout went through: its hosts stay")
+        outputs = [o for o in ti.xcom_pull(task_ids=["create_hosts"]) or [] if o]
+        created = created_hosts(outputs)
+        kept = sorted(o["name"] for o in outputs if o.get("created") != "Y")
+        print(f"The rollout failed: releasing the {len(created)} host(s) it created"
+              + (f", keeping {', '.join(kept)} (they existed before)" if kept else ""))
+        summary = release_hosts(
+            WeCubePluginHook(), created, request_id=stable_request_id(ti.dag_id, run_id, ti.task_id, -1)
+        )
+        summary["kept"] = kept
+        for r in summary["released"]:
+            print(f"  - released {r['name']} ({r['ip']}, ports {r['ports']})")
+        ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
+        if summary["problems"]:
+            raise AirflowFailException(
+                f"host(s) {', '.join(summary['not_released'])} created by this run were NOT released: "
+                + "; ".join(summary["problems"])
+            )
+        return summary
+
+    @task(trigger_rule="all_done")
+    def report_failure(params: dict | None = None, ti=None) -> None:
+        """Fail the run with one message: the first real cause, what the rollback did, what was released."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
+        from airflow_wecube.orchestration import (
+            FAILURE_XCOM_KEY,
+            MESSAGE_XCOM_KEY,
+            SUMMARY_XCOM_KEY,
+            deploy_reason,
+            describe_release,
+            describe_rollback,
+            failed_in_order,
+            failure_message,
+            first_cause,
+        )
+
+        p = params or {}
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        failed = failed_in_order(states, ORDER)
+        rollout_failed = [t for t in failed if t not in ("rollback", "release_hosts")]
+        if not rollout_failed:
+            raise AirflowSkipException("the rollout went through")
+        records = {r["task"]: r["error"] for r in ti.xcom_pull(task_ids=list(ORDER), key=FAILURE_XCOM_KEY) or [] if r}
+        reason = deploy_reason(p["app"], p["version"], ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY))
+        if reason:
+            records["deploy"] = reason
+        cause = first_cause(rollout_failed, records)
+        subject = f"rollout of {p['app']} {p['version']}"
+        rollback_state = states.get("rollback")
+        rollback_text = describe_rollback(
+            rollback_state, ti.xcom_pull(task_ids="rollback", key=SUMMARY_XCOM_KEY), records.get("rollback")
+        )
+        release = ti.xcom_pull(task_ids="release_hosts", key=SUMMARY_XCOM_KEY)
+        if release is not None and states.get("release_hosts") == "failed" and not release.get("problems"):
+            release = {**release, "problems": [records.get("release_hosts", "")]}
+        created = [o for o in ti.xcom_pull(task_ids=["create_hosts"]) or [] if o and o.get("created") == "Y"]
+        hosts_text = describe_release(release, created)
+        message = failure_message(subject, cause, rollback=rollback_text, hosts=hosts_text)
+        ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
+        raise AirflowFailException(message)
 
     the_plan >> approve >> deploy >> register >> rules >> gate_up >> wait_errors
     record_cmdb(deploy.output, register.output, rules.output) << gate_errors
     undo = rollback()
     watched >> undo
-    report_failure(undo)
+    released = release_hosts()
+    [hosts, undo] >> released
+    released >> report_failure()

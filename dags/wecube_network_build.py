@@ -11,6 +11,10 @@ same guids come back and the final task reports ``created: 0, updated: 0``. The 
 the topology back from the CMDB, checks every subnet lies inside the VPC and that no two overlap,
 and returns it (XCom ``return_value``).
 
+The design's shape (required keys, names, no unknown key) is checked when the run is triggered
+(Airflow refuses it with the failing field); ``plan`` checks the rest (CIDRs, prefix lengths,
+repeats) and refuses unknown conf keys, before any plugin is called.
+
 Needs the sandbox plugins registered and the ``wecube_default`` connection (``make demo`` does both).
 """
 
@@ -29,6 +33,35 @@ from airflow_wecube.operators.plugin import WeCubePluginOperator
 
 DESIGN_FILE = Path(__file__).parent / "designs" / "network.yml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_NAME = {"type": "string", "pattern": NAME_RE.pattern}
+_NAMED_LIST = {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": _NAME}}}
+#: the design's shape, checked by Airflow when the run is triggered (plan_design checks the rest)
+DESIGN_SCHEMA: dict[str, Any] = {
+    "required": ["data_center", "vpc", "zones", "subnets"],
+    "additionalProperties": False,
+    "properties": {
+        "data_center": _NAME,
+        "vpc": {
+            "type": "object",
+            "required": ["name", "cidr"],
+            "additionalProperties": False,
+            "properties": {"name": _NAME, "cidr": {"type": "string", "minLength": 1}},
+        },
+        "zones": {"type": "array", "minItems": 1, "items": _NAME},
+        "subnets": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tier", "prefix_length"],
+                "additionalProperties": False,
+                "properties": {"tier": _NAME, "prefix_length": {"type": "integer"}},
+            },
+        },
+        "route_tables": _NAMED_LIST,
+        "security_groups": _NAMED_LIST,
+    },
+}
 
 
 def load_default_design() -> dict[str, Any]:
@@ -169,14 +202,18 @@ with DAG(
             load_default_design(),
             type="object",
             description="The network design (see dags/designs/network.yml for the fields).",
+            **DESIGN_SCHEMA,
         ),
     },
     doc_md=__doc__,
 ) as dag:
 
     @task(multiple_outputs=True)
-    def plan(params: dict | None = None) -> dict[str, Any]:
+    def plan(params: dict | None = None, dag_run=None) -> dict[str, Any]:
         """Check the design and turn it into plugin inputs; a bad design fails here, before any call."""
+        from airflow_wecube.orchestration import refuse_unknown_conf
+
+        refuse_unknown_conf(dag_run.conf if dag_run else None, dag.params.keys())
         return plan_design((params or {}).get("design"))
 
     design = plan()

@@ -24,7 +24,9 @@ class PrometheusQuerySensor(BaseSensorOperator):
     (every series is 1, at least one series), ``"< 0.01"``, ``"any > 0"``, ``"count >= 3"``,
     ``"all == 1 and count >= 2"``. Each poke logs the last values and the series that fail.
     Bad PromQL fails the task at once (waiting cannot fix it); an unreachable Prometheus is
-    polled again until ``timeout``. Pushes the final series (labels, value) to XCom.
+    polled again until ``timeout``, and the timeout names what the last poke saw (the condition
+    not met, or Prometheus unreachable), so the failure says why. Pushes the final series
+    (labels, value) to XCom.
 
     :param promql: the PromQL expression (templated)
     :param condition: when the gate opens (templated)
@@ -67,8 +69,10 @@ class PrometheusQuerySensor(BaseSensorOperator):
             raise
         except PrometheusError as exc:
             self.log.warning("%s; will poke again", exc)
+            self._last_poke = str(exc)
             return False
         result = condition.evaluate(series)
+        self._last_poke = result.describe()
         for s in series[:20]:
             self.log.info("  %s = %s", _name(s), s.get("value"))
         if len(series) > 20:
@@ -78,7 +82,13 @@ class PrometheusQuerySensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
-            return super().execute(context)
+            self._last_poke = None
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:
+                if not self._last_poke:
+                    raise
+                raise AirflowSensorTimeout(f"{exc} {self.promql}: last poke: {self._last_poke}") from None
         first = self.poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None

@@ -2,7 +2,8 @@
 and a real Prometheus, approvals answered through Airflow's REST API.
 
 All first runs are triggered together by one fixture (they proceed concurrently while the tests
-check them one by one); only the broken upgrade waits for the good rollout it upgrades.
+check them one by one); only the broken upgrade waits for the good rollout it upgrades, and the
+plugin-server-down test runs last, alone (it points ``wecube_default`` at a dead port for a while).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.orchestrations.conftest import NETWORK, ROLLOUT
+from airflow_wecube.airflow_api import AirflowAPIError
+from tests.e2e.orchestrations.conftest import NETWORK, ROLLOUT, put_connection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -44,6 +46,20 @@ def health(target: str) -> dict | None:
         return None
 
 
+def host_status(o, name: str) -> str | None:
+    """The host's CI status in the sandbox's CMDB (``running`` | ``destroyed``), None when there is none."""
+    items = o.cmdb("host", name=name)
+    return items[0]["attributes"]["status"] if items else None
+
+
+def final_message(o, run_id: str) -> str:
+    """report_failure's message (XCom), also checked to be in its log."""
+    message = o.sa.client().xcom(ROLLOUT, run_id, "report_failure", key="message")
+    # the log is JSON lines (quotes escaped): compare the head of the message
+    assert message.splitlines()[0][:50] in o.sa.task_log(ROLLOUT, run_id, "report_failure", chars=20000)
+    return message
+
+
 @pytest.fixture(scope="module")
 def runs(orchestrations):
     """Trigger every first run at once: the network build and three rollouts (approve, reject, bad error rate)."""
@@ -61,7 +77,7 @@ def runs(orchestrations):
             ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-ledger", "version": "1.0.0", "host_count": 1, "error_rate": 0.5}
         )["dag_run_id"],
     }
-    # answer the three approvals as soon as each is open
+    # answer the approvals as soon as each is open
     o.wait_open(ROLLOUT, ids["shop"])
     o.sa.client("alice").respond(ROLLOUT, ids["shop"], "approve", "Approve", {"comment": "go"})
     o.wait_open(ROLLOUT, ids["cart"])
@@ -115,7 +131,7 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
     run_id = runs["shop"]
     o.wait_run(ROLLOUT, run_id, "success", timeout=180)
     states = o.states(ROLLOUT, run_id)
-    assert states["rollback"] == "skipped" and states["report_failure"] == "skipped"
+    assert states["rollback"] == states["release_hosts"] == states["report_failure"] == "skipped"
     assert states["create_hosts[0]"] == states["create_hosts[1]"] == "success"
     tis = o.sa.client().task_instances(ROLLOUT, run_id)
     assert {tis[f"create_hosts[{i}]"]["rendered_map_index"] for i in (0, 1)} == {"e2e-shop-1", "e2e-shop-2"}
@@ -159,8 +175,17 @@ def test_rollout_rejected_deploys_nothing(orchestrations, runs):
     o.wait_run(ROLLOUT, run_id, "failed", timeout=120)
     states = o.states(ROLLOUT, run_id)
     assert states["approve"] == "failed" and states["deploy"] == "upstream_failed"
-    assert states["rollback"] == "skipped" and states["report_failure"] == "skipped"
+    assert states["rollback"] == "skipped"
+    assert states["release_hosts"] == "success" and states["report_failure"] == "failed"
     assert "Rejected by bob: not this week" in o.sa.task_log(ROLLOUT, run_id, "approve", chars=20000)
+    # the hosts made for the approver's evidence are given back, and the run says so
+    hosts = o.sa.client().xcom(ROLLOUT, run_id, "plan", key="hosts")
+    assert sorted(h["name"] for h in hosts) == ["e2e-cart-1", "e2e-cart-2"]
+    assert {host_status(o, h["name"]) for h in hosts} == {"destroyed"}
+    message = final_message(o, run_id)
+    assert message.splitlines()[0] == "rollout of e2e-cart 1.0.0 was not approved: Rejected by bob: not this week"
+    assert "Rollback: nothing was deployed, nothing to roll back." in message
+    assert "released host(s) " + ", ".join(f"{h['name']} ({h['ip']})" for h in hosts) in message
     assert o.cmdb("app_instance", name="e2e-cart@e2e-cart-1") == []
     assert o.cmdb("app", name="e2e-cart") == []
     assert not (o.prometheus.file_sd_dir / "wecube_app_e2e-cart.json").exists()
@@ -173,13 +198,17 @@ def test_error_rate_gate_fails_and_first_deploy_is_stopped(orchestrations, runs)
     states = o.states(ROLLOUT, run_id)
     assert states["deploy"] == "success" and states["gate_up"] == "success"
     assert states["gate_error_rate"] == "failed" and states["record_cmdb"] == "upstream_failed"
-    assert states["rollback"] == "success" and states["report_failure"] == "failed"
+    assert states["rollback"] == states["release_hosts"] == "success" and states["report_failure"] == "failed"
     summary = o.sa.client().xcom(ROLLOUT, run_id, "rollback")
-    assert "error rate above 0.05" in summary["reason"]
     assert summary["actions"][0] == "e2e-ledger-1: stopped (first deploy, nothing to roll back to)"
-    assert "rollout failed: gate: error rate above 0.05" in o.sa.task_log(ROLLOUT, run_id, "report_failure", chars=20000)
+    message = final_message(o, run_id)
+    assert message.startswith("rollout of e2e-ledger 1.0.0 failed at gate_error_rate: error rate above 0.05")
+    assert "Rollback: e2e-ledger-1: stopped (first deploy, nothing to roll back to)" in message
+    assert "released host(s) e2e-ledger-1 (10.99.0." in message
+    # the host this run created is given back (its app stopped with it)
+    assert host_status(o, "e2e-ledger-1") == "destroyed"
     [inst] = o.cmdb("app_instance", name="e2e-ledger@e2e-ledger-1")
-    assert inst["attributes"]["status"] == "stopped"
+    assert inst["attributes"]["status"] == "destroyed"
     assert health(inst["attributes"]["target"]) is None  # nothing answers any more
     # the job's file_sd file is gone (deregistering its last target deletes it) or empty
     sd_file = o.prometheus.file_sd_dir / "wecube_app_e2e-ledger.json"
@@ -199,15 +228,19 @@ def test_broken_version_is_rolled_back(orchestrations, runs):
 
     states = o.states(ROLLOUT, run_id)
     assert states["deploy"] == "failed" and states["register_targets"] == "upstream_failed"
-    assert states["rollback"] == "success" and states["report_failure"] == "failed"
+    assert states["rollback"] == states["release_hosts"] == "success" and states["report_failure"] == "failed"
     summary = o.sa.client().xcom(ROLLOUT, run_id, "rollback")
-    assert "deploy of e2e-shop 2.0.0-broken failed on 2 of 2 host(s)" in summary["reason"]
-    assert "health check" in summary["reason"]
     assert sorted(summary["actions"]) == [
         f"{h}: rolled back from 2.0.0-broken to 1.0.0" for h in ("e2e-shop-1", "e2e-shop-2")
     ]
-    log = o.sa.task_log(ROLLOUT, run_id, "report_failure", chars=20000)
-    assert "rollout failed: deploy of e2e-shop 2.0.0-broken failed" in log
+    message = final_message(o, run_id)
+    assert message.startswith(
+        "rollout of e2e-shop 2.0.0-broken failed at deploy: deploy of e2e-shop 2.0.0-broken failed on 2 of 2 host(s)"
+    )
+    assert "health check" in message.splitlines()[0]
+    # the hosts were there before this run: they are kept
+    assert "Hosts: kept host(s) e2e-shop-1, e2e-shop-2 (they existed before this run)." in message
+    assert {host_status(o, h) for h in ("e2e-shop-1", "e2e-shop-2")} == {"running"}
     # 1.0.0 answers again on the same ports, still scraped by Prometheus
     for host, d in before.items():
         answer = health(d["target"])
@@ -217,3 +250,83 @@ def test_broken_version_is_rolled_back(orchestrations, runs):
     o.sa.wait_for(
         lambda: {s["value"][1] for s in o.promql('up{job="wecube_app_e2e-shop"}')} == {"1"}, 30, "targets up again"
     )
+
+
+def test_failed_first_deploy_releases_its_hosts(orchestrations):
+    o = orchestrations
+    run_id = o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-bad", "version": "1.0.0-broken", "host_count": 1})[
+        "dag_run_id"
+    ]
+    o.wait_open(ROLLOUT, run_id)
+    o.sa.client("alice").respond(ROLLOUT, run_id, "approve", "Approve")
+    o.wait_run(ROLLOUT, run_id, "failed", timeout=180)
+    states = o.states(ROLLOUT, run_id)
+    assert states["deploy"] == "failed" and states["rollback"] == "success"
+    assert states["release_hosts"] == "success" and states["report_failure"] == "failed"
+    message = final_message(o, run_id)
+    first = message.splitlines()[0]
+    assert first.startswith("rollout of e2e-bad 1.0.0-broken failed at deploy: deploy of e2e-bad 1.0.0-broken "
+                            "failed on 1 of 1 host(s): e2e-bad-1: health check")
+    assert "released host(s) e2e-bad-1 (10.99.0." in message
+    assert host_status(o, "e2e-bad-1") == "destroyed"
+
+
+def test_bad_params_are_refused_at_trigger(orchestrations):
+    o = orchestrations
+    for conf, field in (({"subnet": ""}, "subnet"), ({"rate_window": "0s"}, "rate_window")):
+        with pytest.raises(AirflowAPIError) as e:
+            o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-refused", **conf})
+        assert e.value.status == 400 and field in str(e.value.detail), e.value
+    with pytest.raises(AirflowAPIError) as e:
+        o.sa.trigger(NETWORK, {"design": {"data_center": "e2e-dc"}})
+    assert e.value.status == 400 and "design" in str(e.value.detail), e.value
+    assert host_status(o, "e2e-refused-1") is None
+
+
+def test_unknown_conf_key_fails_before_any_host(orchestrations):
+    o = orchestrations
+    run_id = o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-typo", "host_cuont": 3})["dag_run_id"]
+    o.wait_run(ROLLOUT, run_id, "failed", timeout=120)
+    states = o.states(ROLLOUT, run_id)
+    assert states["host_requests"] == "failed" and states["create_hosts"] == "upstream_failed"
+    message = final_message(o, run_id)
+    assert message.startswith("rollout of e2e-typo 1.0.0 failed at host_requests: unknown parameter(s) 'host_cuont'")
+    assert "Hosts: no hosts were created by this run." in message
+    assert host_status(o, "e2e-typo-1") is None
+
+
+def test_plugin_server_down_after_approval_names_both_failures(orchestrations, runs):
+    """The deploy and then the rollback and the release cannot reach the plugin server: report_failure
+    still runs and names the deploy's error, the rollback's, and the hosts it could not release."""
+    from tests.fixtures.sandbox import free_port
+
+    o = orchestrations
+    for name, run_id in runs.items():  # alone: wecube_default is pointed at a dead port for a while
+        dag_id = NETWORK if name == "network" else ROLLOUT
+        o.sa.wait_for(lambda d=dag_id, r=run_id: o.sa.client().get_run(d, r)["state"] in ("success", "failed"),
+                      240, f"run {dag_id}/{run_id} to end")
+    run_id = o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-down", "host_count": 1})["dag_run_id"]
+    o.wait_open(ROLLOUT, run_id)
+    [host] = o.sa.client().xcom(ROLLOUT, run_id, "plan", key="hosts")
+    client = o.sa.client()
+    dead = f"http://127.0.0.1:{free_port()}"
+    put_connection(client, "wecube_default", {"conn_type": "wecube", "host": dead, "password": o.sandbox.token,
+                                              "extra": json.dumps({"retry_limit": 1, "retry_delay": 0.2})})
+    try:
+        o.sa.client("alice").respond(ROLLOUT, run_id, "approve", "Approve")
+        o.wait_run(ROLLOUT, run_id, "failed", timeout=180)
+    finally:
+        put_connection(client, "wecube_default",
+                       {"conn_type": "wecube", "host": o.sandbox.url, "password": o.sandbox.token, "extra": "{}"})
+    states = o.states(ROLLOUT, run_id)
+    assert states["deploy"] == "failed" and states["rollback"] == "failed"
+    assert states["release_hosts"] == "failed" and states["report_failure"] == "failed"
+    message = final_message(o, run_id)
+    first = message.splitlines()[0]
+    assert first.startswith("rollout of e2e-down 1.0.0 failed at deploy: ") and "deploy/app/deploy" in first
+    assert "\nRollback: the rollback FAILED: could not read what was deployed on e2e-down-1" in message
+    assert "\nHosts: host(s) e2e-down-1 were NOT released (" in message
+    assert "destroy them with host/host/destroy" in message
+    # as the message says, the host is still there: give it back by hand
+    assert host_status(o, "e2e-down-1") == "running"
+    o.plugin("/host/v1/host/destroy", [{"callbackParameter": "h", "host": host["guid"]}])

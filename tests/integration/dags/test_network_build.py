@@ -135,3 +135,30 @@ def test_design_checks():
             mod.plan_design(d)
     assert mod.overlaps([{"name": "a", "cidr": "10.0.0.0/24"}, {"name": "b", "cidr": "10.0.0.128/25"},
                          {"name": "c", "cidr": "10.0.1.0/24"}]) == ["a (10.0.0.0/24) overlaps b (10.0.0.128/25)"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.pop("subnets"), "subnets"),
+        (lambda d: d.__setitem__("vpcs", []), "vpcs"),
+        (lambda d: d["vpc"].__setitem__("name", ""), "name"),
+        (lambda d: d.__setitem__("zones", []), "zones"),
+    ],
+)
+def test_bad_design_shape_is_refused_when_the_run_is_made(airflow_db, change, field):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    design = _design("it-shape")
+    change(design)
+    with pytest.raises(ParamValidationError, match=field):
+        _dag().test(run_conf={"design": design})
+
+
+def test_unknown_conf_key_fails_plan_before_any_call(airflow_db, wecube_conn, plugin_registry, sandbox):
+    dr = _dag().test(run_conf={"design": _design("it-typo"), "dry_run": True})
+    assert dr.state == "failed"
+    states = _states(dr)
+    assert states[("plan", -1)] == "failed" and states[("create_vpc", -1)] == "upstream_failed"
+    r = sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "vpc", "name": "it-typo-vpc"}])
+    assert r.json()["results"]["outputs"][0]["count"] == 0  # nothing was created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -58,6 +59,26 @@ def test_poke_times_out_and_logs_the_failing_series(prometheus_conn, capfd):
     out, err = capfd.readouterr()  # task logs go through structlog to the console
     assert "condition '== 1' not met" in out + err
     assert 'failing: {instance="x:1"} = 0.0' in out + err
+
+
+def test_poke_timeout_names_the_last_poke(prometheus_conn):
+    """The timeout says why the gate never opened, not only that it timed out."""
+    gate = sensor(promql='label_replace(vector(0), "instance", "x:1", "", "")', condition="== 1", timeout=1.5)
+    with pytest.raises(AirflowSensorTimeout) as e:
+        gate.execute({})
+    assert "timeout of 1.5" in str(e.value)
+    assert "last poke: condition '== 1' not met" in str(e.value)
+    assert 'failing: {instance="x:1"} = 0.0' in str(e.value)
+
+
+def test_poke_timeout_names_an_unreachable_prometheus(monkeypatch):
+    from tests.fixtures.prometheus import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEAD", json.dumps({"conn_type": "prometheus", "host": url}))
+    gate = sensor(promql="up", condition="== 1", timeout=1, prometheus_conn_id="prometheus_dead")
+    with pytest.raises(AirflowSensorTimeout, match=f"last poke: Prometheus at {url} is unreachable"):
+        gate.execute({})
 
 
 def test_poke_soft_fail_skips(prometheus_conn):
