@@ -11,6 +11,6 @@ a spec does not load pandas.
 from __future__ import annotations
 
 from airflow_wecube.capacity.errors import CapacityError, DatasetError, SpecError, StoreError
-from airflow_wecube.capacity.spec import CapacitySpec, load_spec, parse_duration
+from airflow_wecube.capacity.spec import CapacitySpec, load_spec
 
-__all__ = ["CapacityError", "CapacitySpec", "DatasetError", "SpecError", "StoreError", "load_spec", "parse_duration"]
+__all__ = ["CapacityError", "CapacitySpec", "DatasetError", "SpecError", "StoreError", "load_spec"]
