@@ -20,6 +20,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from airflow_wecube.timeutil import parse_time
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -43,10 +45,6 @@ with DAG("bench_approval_operator", start_date=datetime(2024, 1, 1), schedule=No
 '''
 
 KINDS = {"ApprovalSensor (wecube)": "bench_approval_sensor", "ApprovalOperator (Airflow)": "bench_approval_operator"}
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def main() -> int:

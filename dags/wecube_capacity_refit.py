@@ -17,7 +17,7 @@ fetch → fit → gate → compare → publish.
   version the baseline (``wecube capacity list MODEL`` shows the versions).
 * **publish**: recording rule ``capacity:<model>:predicted`` and an efficiency-regression alert in
   Prometheus, and an Asset event ``wecube-capacity://<model>`` (other DAGs may schedule on
-  ``airflow_wecube.capacity_airflow.capacity_asset(model)``).
+  ``airflow_wecube.capacity.airflow.capacity_asset(model)``).
 
 Run parameters ``start``/``end`` (ISO 8601 or Unix seconds) override the window, e.g. to replay a day.
 The store is ``[wecube] capacity_store`` (local folder or object storage URL). The spec folder can be
@@ -33,7 +33,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, get_current_context, task, task_group
 
-from airflow_wecube.capacity_airflow import specs_folder
+from airflow_wecube.capacity.airflow import specs_folder
 
 SPECS_DIR = specs_folder(Path(__file__).resolve().parent)
 SPEC_FILES = sorted(str(p) for p in SPECS_DIR.glob("*.yml"))  # listing only; specs are read in the tasks
@@ -79,8 +79,8 @@ with DAG(
     def refit(spec_path: str):
         @task
         def fetch(spec_path: str) -> dict:
+            from airflow_wecube.capacity.airflow import fetch_frame, open_store
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.capacity_airflow import fetch_frame, open_store
 
             spec = load_spec(Path(spec_path))
             start, end = _context_window(spec)
@@ -102,10 +102,10 @@ with DAG(
         def fit(fetched: dict) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
+            from airflow_wecube.capacity.airflow import open_store
             from airflow_wecube.capacity.errors import StoreError
             from airflow_wecube.capacity.pipeline import fit_and_save
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.capacity_airflow import open_store
 
             spec, store = load_spec(Path(fetched["spec_path"])), open_store()
             try:
@@ -127,10 +127,10 @@ with DAG(
         def gate(fitted: dict) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
+            from airflow_wecube.capacity.airflow import open_store
             from airflow_wecube.capacity.gates import failed_messages
             from airflow_wecube.capacity.pipeline import gate_version
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.capacity_airflow import open_store
 
             spec = load_spec(Path(fitted["spec_path"]))
             gates = gate_version(spec, open_store(), fitted["version"])
@@ -145,9 +145,10 @@ with DAG(
         def compare(gated: dict) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
+            from airflow_wecube.capacity.airflow import notify_drift, open_store
+            from airflow_wecube.capacity.drift_text import drift_summary
             from airflow_wecube.capacity.pipeline import accept_if_clean, build_report, compare_version, format_report
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.capacity_airflow import drift_summary, notify_drift, open_store
 
             spec, store = load_spec(Path(gated["spec_path"])), open_store()
             drift = compare_version(spec, store, gated["version"])
@@ -161,9 +162,9 @@ with DAG(
 
         @task(outlets=[MODELS_ALIAS])
         def publish(compared: dict) -> dict:
+            from airflow_wecube.capacity.airflow import capacity_asset, open_store, publish_rules
             from airflow_wecube.capacity.rules import recording_rule_name
             from airflow_wecube.capacity.spec import load_spec
-            from airflow_wecube.capacity_airflow import capacity_asset, open_store, publish_rules
 
             spec, store = load_spec(Path(compared["spec_path"])), open_store()
             record = store.load_version(spec.name, compared["version"])

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_wecube.approvals.policy import PRIORITIES
+from airflow_wecube.timeutil import parse_time
 
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 _SUBJECT_RE = re.compile(r"^\[(high|medium|low)\]\s*", re.IGNORECASE)
@@ -57,18 +58,12 @@ def parse_request(subject: str | None, body: str | None) -> dict[str, Any]:
     deadline = fields.get("Deadline", "").strip()
     if deadline and deadline != "none":
         try:
-            out["deadline"] = datetime.fromisoformat(deadline)
+            out["deadline"] = parse_time(deadline)
         except ValueError:
             pass
     if fields.get("Approvals needed"):
         out["required"] = fields["Approvals needed"]
     return out
-
-
-def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def inbox_rows(details: Iterable[Mapping[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
@@ -85,7 +80,10 @@ def inbox_rows(details: Iterable[Mapping[str, Any]], now: datetime | None = None
         if d.get("response_received") or ti.get("state") in finished:
             continue
         meta = parse_request(d.get("subject"), d.get("body"))
-        created = _parse_time(d["created_at"])
+        try:
+            created = parse_time(d["created_at"])
+        except ValueError as e:
+            raise ValueError(f"approval request of task {ti.get('dag_id')}.{ti.get('task_id')}: created_at: {e}") from None
         rows.append({
             "dag_id": ti.get("dag_id"),
             "run_id": ti.get("dag_run_id"),

@@ -26,7 +26,8 @@ import pandas as pd
 
 from airflow_wecube.capacity.dataset import Dataset
 from airflow_wecube.capacity.errors import DatasetError
-from airflow_wecube.capacity.spec import TARGET, CapacitySpec, counter_hint, parse_duration
+from airflow_wecube.capacity.spec import TARGET, CapacitySpec, counter_hint
+from airflow_wecube.timeutil import parse_duration
 
 INTERCEPT = "intercept"
 VIF_WARNING = 10.0

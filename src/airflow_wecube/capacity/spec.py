@@ -35,10 +35,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_wecube.capacity.errors import SpecError
+from airflow_wecube.timeutil import format_duration, parse_duration
+from airflow_wecube.timeutil import parse_time as _parse_time
 
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 # a PromQL range selector or subquery range: [1m], [5m:30s], [1h30m:]
 _RANGE = re.compile(r"\[\s*((?:\d+(?:ms|s|m|h|d|w|y))+)\s*(?::\s*(?:(?:\d+(?:ms|s|m|h|d|w|y))+)?\s*)?\]")
 # PromQL string literals ("...", '...', `...`): a [..] inside one (a regex) is not a range
@@ -48,45 +48,6 @@ _COUNTER = re.compile(r"(?<![A-Za-z0-9_:])([a-zA-Z_:][a-zA-Z0-9_:]*(?:_total|_co
 _MATCHERS = re.compile(r"\{[^{}]*\}")
 # most points one series of a fit may ask Prometheus for (window / step + 1): see docs/capacity.md, "Limits"
 MAX_POINTS = 1_000_000
-
-
-def parse_duration(value: str | int | float | timedelta) -> timedelta:
-    """Parse a Prometheus-style duration (``90s``, ``1h30m``, ``7d``) or a number of seconds."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        pos, seconds = 0, 0.0
-        for m in _DURATION.finditer(text):
-            if m.start() != pos:
-                break
-            seconds += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if not text or pos != len(text):
-            raise ValueError(f"not a duration: {value!r} (use e.g. 15s, 5m, 1h30m, 7d)")
-    else:
-        raise ValueError(f"not a duration: {value!r}")
-    if not math.isfinite(seconds):
-        raise ValueError(f"not a duration: {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive: {value!r}")
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"duration too long: {value!r} (at most {timedelta.max.days} days)") from None
-
-
-def format_duration(td: timedelta) -> str:
-    """The shortest Prometheus duration text for ``td`` (whole seconds)."""
-    seconds = int(round(td.total_seconds()))
-    out = ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            out += f"{seconds // size}{unit}"
-            seconds %= size
-    return out or "0s"
 
 
 class _Strict(BaseModel):
@@ -381,24 +342,14 @@ def _refuse_duplicate_keys(node: yaml.Node | None, where: str, path: str = "") -
 
 
 def parse_time(value: "str | int | float | datetime") -> datetime:
-    """A point in time from ISO 8601 (``2025-01-31T02:00:00Z``; naive means UTC) or Unix seconds.
+    """A point in time for a fit window: :func:`airflow_wecube.timeutil.parse_time` (ISO 8601, Unix seconds).
 
-    :raises SpecError: when the text is neither
+    :raises SpecError: when the value is not a time
     """
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    text = str(value).strip()
     try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise SpecError(f"not a time: {value!r} (use ISO 8601 such as 2025-01-31T02:00:00Z, or Unix seconds)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        return _parse_time(value)
+    except ValueError as e:
+        raise SpecError(str(e)) from None
 
 
 def resolve_window(spec: CapacitySpec, start=None, end=None, *, now: datetime | None = None) -> tuple[datetime, datetime]:

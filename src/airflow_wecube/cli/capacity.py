@@ -86,8 +86,8 @@ def _model_name(value: str) -> str:
 
 def _fit(args: argparse.Namespace) -> int:
     from airflow_wecube.capacity import pipeline
+    from airflow_wecube.capacity.airflow import fetch_frame, open_store
     from airflow_wecube.capacity.spec import load_spec, resolve_window
-    from airflow_wecube.capacity_airflow import fetch_frame, open_store
 
     spec = load_spec(Path(args.spec))
     start, end = resolve_window(spec, args.start, args.end)
@@ -105,7 +105,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from airflow_wecube.capacity import pipeline
-    from airflow_wecube.capacity_airflow import open_store
+    from airflow_wecube.capacity.airflow import open_store
 
     listing = pipeline.list_versions(open_store(args.store), _model_name(args.model))
     if args.json:
@@ -117,8 +117,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _accept(args: argparse.Namespace) -> int:
     from airflow_wecube.capacity import pipeline
+    from airflow_wecube.capacity.airflow import open_store
     from airflow_wecube.capacity.errors import GateRefusal
-    from airflow_wecube.capacity_airflow import open_store
 
     model = _model_name(args.model)
     store = open_store(args.store)

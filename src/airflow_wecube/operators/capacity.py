@@ -2,7 +2,7 @@
 
 The modelling itself is :mod:`airflow_wecube.capacity` (no Airflow there); the wiring to
 Prometheus, the store and notifiers that the refit DAG and the CLI share is
-:mod:`airflow_wecube.capacity_airflow` (its names are re-exported here for existing imports).
+:mod:`airflow_wecube.capacity.airflow`.
 """
 
 from __future__ import annotations
@@ -14,42 +14,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_wecube.capacity.airflow import fetch_frame, notify_drift, open_store, resolve_spec
+from airflow_wecube.capacity.drift_text import drift_summary
 from airflow_wecube.capacity.spec import CapacitySpec, resolve_window
-from airflow_wecube.capacity_airflow import (
-    ASSET_URI_SCHEME,
-    asset_uri,
-    capacity_asset,
-    default_drift_notifiers,
-    drift_html,
-    drift_subject,
-    drift_summary,
-    fetch_frame,
-    notify_drift,
-    open_store,
-    publish_rules,
-    resolve_spec,
-    specs_folder,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier, Context
 
-__all__ = [
-    "ASSET_URI_SCHEME",
-    "CapacityGateOperator",
-    "asset_uri",
-    "capacity_asset",
-    "default_drift_notifiers",
-    "drift_html",
-    "drift_subject",
-    "drift_summary",
-    "fetch_frame",
-    "notify_drift",
-    "open_store",
-    "publish_rules",
-    "resolve_spec",
-    "specs_folder",
-]
+__all__ = ["CapacityGateOperator"]
 
 
 class CapacityGateOperator(BaseOperator):

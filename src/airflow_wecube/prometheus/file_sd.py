@@ -21,17 +21,15 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from airflow_wecube.prometheus.errors import PrometheusConfigError
 from airflow_wecube.files import atomic_write_text, locked
+from airflow_wecube.prometheus.errors import PrometheusConfigError
+from airflow_wecube.prometheus.timeutil import PROMETHEUS_DURATION, duration_ms
 
 JOB_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")
 LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # reserved labels that file_sd may set on purpose
 ALLOWED_RESERVED = {"__metrics_path__", "__scheme__", "__scrape_interval__", "__scrape_timeout__"}
-# Prometheus's duration syntax (model.ParseDuration): units from largest to smallest, each at most once
-_PROM_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-_DURATION_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
 
 
@@ -55,13 +53,17 @@ def _check_address(target: str, port: str | None) -> None:
 
 
 def _duration_ms(text: str) -> int | None:
-    """Milliseconds of a Prometheus duration (``15s``, ``1m30s``, ``0``), or None when it is not one."""
-    if text == "0":
-        return 0
-    match = _PROM_DURATION.fullmatch(text) if text else None
-    if not match:
+    """Milliseconds of a positive duration in Prometheus's own grammar (``15s``, ``1m30s``), else None.
+
+    Stricter than :func:`duration_ms` alone: Prometheus reads these labels itself, so seconds
+    without a unit or decimals (``1.5m``) would be dropped by it.
+    """
+    if not text or not PROMETHEUS_DURATION.fullmatch(text):
         return None
-    return sum(int(v) * size for v, size in zip(match.groups(), _DURATION_MS) if v)
+    try:
+        return duration_ms(text)
+    except ValueError:  # zero, or too long
+        return None
 
 
 def _check_reserved(labels: Mapping[str, str]) -> None:

@@ -12,14 +12,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusRuleError
 from airflow_wecube.files import atomic_write_text
+from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusRuleError
+from airflow_wecube.prometheus.timeutil import prometheus_duration
 
 GROUP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$")
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
@@ -33,15 +33,10 @@ def validate_group_name(name: str) -> str:
 
 
 def _duration(value: Any, what: str) -> str:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise PrometheusConfigError(f"{what} must not be negative")
-        return f"{int(value)}s" if float(value).is_integer() else f"{round(value * 1000)}ms"
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    raise PrometheusConfigError(f"{what} must be a duration such as '5m' or seconds, got {value!r}")
+    try:
+        return prometheus_duration(value, allow_zero=True)
+    except ValueError as e:
+        raise PrometheusConfigError(f"{what}: {e}") from None
 
 
 def normalise_rules(rules: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -1,82 +1,51 @@
-"""Durations and timestamps as Prometheus understands them."""
+"""Durations and timestamps as Prometheus's API and rule files take them.
+
+Parsing is :mod:`airflow_wecube.timeutil` (one parser for every package); this turns its results
+into Prometheus's resolution (milliseconds) and text.
+"""
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-_UNITS_MS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
-_DURATION_RE = re.compile(r"^(?:(\d+)(ms|y|w|d|h|m|s))+$")
-_PART_RE = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+from airflow_wecube.timeutil import parse_duration, to_unix
+
+# Prometheus's own duration grammar (model.ParseDuration): units largest first, each at most once
+PROMETHEUS_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+
+
+def _ms(td: timedelta) -> int:
+    """Whole milliseconds of ``td`` (half a millisecond rounds up), exactly."""
+    return (td // timedelta(microseconds=1) + 500) // 1000
 
 
 def duration_ms(value: str | int | float | timedelta) -> int:
-    """A step or duration in whole milliseconds.
+    """A step or duration in whole milliseconds, from anything :func:`~airflow_wecube.timeutil.parse_duration` reads.
 
-    Accepts seconds (``15``, ``0.5``), a :class:`~datetime.timedelta`, or a Prometheus duration
-    string (``"15s"``, ``"1m"``, ``"1h30m"``, ``"500ms"``; a bare number string means seconds).
+    :raises ValueError: not a positive duration of at least a millisecond
     """
-    if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}")
-    if isinstance(value, timedelta):
-        ms = round(value.total_seconds() * 1000)
-    elif isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError(f"invalid duration {value!r}")
-        ms = round(value * 1000)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            ms = round(float(text) * 1000)
-        except ValueError:
-            if not _DURATION_RE.match(text):
-                raise ValueError(
-                    f"invalid duration {value!r}: use seconds or a Prometheus duration such as '15s', '1m', '1h30m'"
-                ) from None
-            ms = sum(int(n) * _UNITS_MS[unit] for n, unit in _PART_RE.findall(text))
-    else:
-        raise ValueError(f"invalid duration {value!r}")
+    ms = _ms(parse_duration(value))
     if ms <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
+        raise ValueError(f"duration must be positive: {value!r} (it is less than a millisecond)")
     return ms
 
 
-def to_unix(value: datetime | int | float | str) -> float:
-    """Unix seconds from a datetime (naive means UTC), unix seconds, or an ISO 8601 string."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid time {value!r}")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError(f"invalid time {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            try:
-                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(f"invalid time {value!r}: use a datetime, unix seconds or ISO 8601") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.timestamp()
-    # pendulum DateTime and pandas Timestamp are datetime subclasses; anything else is an error
-    raise ValueError(f"invalid time {value!r}: use a datetime, unix seconds or ISO 8601")
+def prometheus_duration(value: str | int | float | timedelta, *, allow_zero: bool = False) -> str:
+    """Duration text Prometheus reads (a rule's ``for``, a group's ``interval``).
+
+    Text already in Prometheus's grammar is kept as written (``5m``, ``1h30m``); other durations
+    (numbers of seconds, timedeltas, ``1.5h``) become whole seconds (``120s``) or milliseconds.
+    """
+    td = parse_duration(value, allow_zero=allow_zero)
+    if isinstance(value, str) and PROMETHEUS_DURATION.fullmatch(value.strip()):
+        return value.strip()
+    ms = _ms(td)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def to_ms(value: datetime | int | float | str) -> int:
-    """Unix milliseconds (Prometheus's own resolution)."""
+    """Unix milliseconds (Prometheus's own resolution) of any time :func:`~airflow_wecube.timeutil.parse_time` reads."""
     return round(to_unix(value) * 1000)
 
 

@@ -22,6 +22,7 @@ from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 from airflow_wecube.approvals.inbox import render_footer, subject_with_priority
 from airflow_wecube.approvals.policy import DEFAULT_OPTIONS, ApprovalPolicy
 from airflow_wecube.approvals.tally import Response, Tally, decision_record, fingerprint
+from airflow_wecube.timeutil import parse_time
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -270,7 +271,7 @@ class ApprovalSensor(HITLOperator):
         """(Re-)open the HITL request for this task instance and park the task until it is answered."""
         remaining = None
         if state.get("deadline"):
-            remaining = datetime.fromisoformat(state["deadline"]) - datetime.now(timezone.utc)
+            remaining = parse_time(state["deadline"]) - datetime.now(timezone.utc)
             if remaining.total_seconds() <= 0:
                 return self._timed_out(context, state, Tally.from_dict(state.get("tally")))
         request = state["request"]

@@ -9,10 +9,11 @@ import pytest
 from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_wecube.capacity.airflow import publish_rules
 from airflow_wecube.capacity.rules import recording_rule_name, rule_group_name
 from airflow_wecube.capacity.spec import load_spec
 from airflow_wecube.capacity.store import ModelStore
-from airflow_wecube.operators.capacity import CapacityGateOperator, publish_rules
+from airflow_wecube.operators.capacity import CapacityGateOperator
 
 from .conftest import DRIFT_CLOSED
 
@@ -118,7 +119,7 @@ def test_gate_drift_without_smtp_connection_warns_and_still_fails(capacity_histo
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     op = CapacityGateOperator(task_id="capacity_gate", spec=_owned_spec(capacity_history, owner),
                               start=capacity_history.b_start, end=capacity_history.b_end, store=str(accepted_baseline.store))
-    with warnings_of("airflow_wecube.capacity_airflow") as warned, \
+    with warnings_of("airflow_wecube.capacity.airflow") as warned, \
             pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
         op.execute({})
     assert any("drift not e-mailed: no connection smtp_default; set [wecube] smtp_conn_id" in w for w in warned), warned

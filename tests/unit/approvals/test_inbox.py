@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from airflow_wecube.approvals.inbox import (
     format_table,
     human_age,
@@ -62,3 +64,14 @@ def test_order_priority_then_oldest_and_skip_finished():
 
 def test_human_age():
     assert [human_age(s) for s in (5, 125, 3 * 3600 + 60, 2 * 86400 + 3600)] == ["5s", "2m", "3h01m", "2d1h"]
+
+
+def test_created_at_without_offset_is_utc_and_a_bad_one_names_the_task():
+    """Airflow's JSON carries an offset; one without is UTC (it used to fail subtracting from an aware now)."""
+    naive = detail("t", "x", minutes_ago=5)
+    naive["created_at"] = (NOW - timedelta(minutes=5)).replace(tzinfo=None).isoformat()
+    assert inbox_rows([naive], now=NOW)[0]["age_seconds"] == 300
+    bad = detail("t", "x")
+    bad["created_at"] = "yesterday"
+    with pytest.raises(ValueError, match="approval request of task d.t: created_at: not a time: 'yesterday'"):
+        inbox_rows([bad], now=NOW)

@@ -8,9 +8,10 @@ import logging
 import pytest
 
 from airflow_wecube.capacity import pipeline
+from airflow_wecube.capacity.airflow import notify_drift
+from airflow_wecube.capacity.drift_text import drift_html, drift_subject
 from airflow_wecube.capacity.spec import load_spec
 from airflow_wecube.capacity.store import ModelStore
-from airflow_wecube.capacity_airflow import drift_html, drift_subject, notify_drift
 
 from .synth import SPEC, make_frame
 
@@ -67,6 +68,6 @@ def test_explicit_empty_list_tells_nobody_and_none_warns_without_owners(drifted)
     assert notify_drift([], {}, drifted, owners=["a@example.com"]) == 0
     assert notify_drift([lambda ctx: seen.append(ctx)], {}, drifted, owners=["a@example.com"]) == 1
     assert seen[0]["capacity_subject"] == drift_subject(drifted) and seen[0]["capacity_owners"] == ["a@example.com"]
-    with warnings_of("airflow_wecube.capacity_airflow") as warned:
+    with warnings_of("airflow_wecube.capacity.airflow") as warned:
         assert notify_drift(None, {}, drifted, owners=["ledger team"]) == 0
     assert any("drift not e-mailed: capacity model ledger_cpu lists no e-mail address" in w for w in warned), warned

@@ -81,6 +81,8 @@ def test_deregister_removes_and_drops_the_empty_file(tmp_path):
         ("web", ["a:1"], {"__scrape_interval__": "15"}, "__scrape_interval__='15': not a positive Prometheus duration"),
         ("web", ["a:1"], {"__scrape_interval__": "0s"}, "not a positive Prometheus duration"),
         ("web", ["a:1"], {"__scrape_timeout__": "1m30"}, "__scrape_timeout__='1m30': not a positive"),
+        ("web", ["a:1"], {"__scrape_interval__": "1.5m"}, "__scrape_interval__='1.5m': not a positive Prometheus"),
+        ("web", ["a:1"], {"__scrape_interval__": "99999999999y"}, "not a positive Prometheus duration"),
         ("web", ["a:1"], {"__scrape_interval__": "10s", "__scrape_timeout__": "1m"}, "longer than __scrape_interval__"),
     ],
 )

@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from airflow_wecube.prometheus.ranges import MAX_POINTS, split_range
-from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, to_ms, to_unix
+from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, prometheus_duration, to_ms
 
 
 @pytest.mark.parametrize(
     ("value", "ms"),
-    [(15, 15_000), (0.5, 500), ("15s", 15_000), ("1m", 60_000), ("1h30m", 5_400_000), ("500ms", 500),
-     ("2d", 172_800_000), ("30", 30_000), (timedelta(minutes=2), 120_000)],
+    [(15, 15_000), (0.5, 500), ("15s", 15_000), ("1h30m", 5_400_000), ("500ms", 500), ("30", 30_000),
+     ("1.5m", 90_000), (timedelta(minutes=2), 120_000), (0.0015, 2), (timedelta(microseconds=1500), 2)],
 )
 def test_duration_ms(value, ms):
+    """Parsing is airflow_wecube.timeutil's (tests/unit/test_timeutil.py); this is the rounding to Prometheus's ms."""
     assert duration_ms(value) == ms
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "1x", "-5s", 0, -1, "1.5m", True, None, float("nan")])
-def test_duration_ms_refuses_bad_input(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("bad", "message"), [("fast", "not a duration"), (0, "positive"), (0.0004, "less than a millisecond")])
+def test_duration_ms_refuses_bad_input(bad, message):
+    with pytest.raises(ValueError, match=message):
         duration_ms(bad)
 
 
-def test_to_unix_accepts_datetimes_numbers_and_iso():
-    aware = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert to_unix(aware) == aware.timestamp()
-    assert to_unix(datetime(2025, 1, 2, 3, 4, 5)) == aware.timestamp()  # naive means UTC
-    assert to_unix(1_700_000_000) == 1_700_000_000.0
-    assert to_unix("2025-01-02T03:04:05Z") == aware.timestamp()
+def test_to_ms_reads_every_time_form():
     assert to_ms(1.25) == 1250
-    with pytest.raises(ValueError):
-        to_unix("yesterday")
+    assert to_ms("2025-01-02T03:04:05Z") == to_ms(datetime(2025, 1, 2, 3, 4, 5)) == 1_735_787_045_000
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("5m", "5m"), (" 1h30m ", "1h30m"), (120, "120s"), (0.5, "500ms"), (timedelta(minutes=2), "120s"),
+     ("1.5m", "90s"), ("30m1h", "5400s"), ("90", "90s")],
+)
+def test_prometheus_duration_keeps_prometheus_text_and_writes_the_rest_in_seconds(value, text):
+    assert prometheus_duration(value) == text
 
 
 def test_format_ms_is_exact():

@@ -33,6 +33,15 @@ def test_durations_and_values_are_normalised():
     assert out == [{"alert": "A", "expr": "1", "for": "120s", "labels": {"n": "3"}}]
 
 
+def test_durations_any_parser_reads_become_text_promtool_accepts():
+    """A capacity spec's ``for: 1.5h`` (decimals are fine there) used to reach promtool as written and fail."""
+    out = rules.normalise_rules([{"alert": "A", "expr": "up == 0", "for": "1.5h", "keep_firing_for": 0}])
+    assert out[0]["for"] == "5400s" and out[0]["keep_firing_for"] == "0s"
+    text = rules.render_group("g1", [{"alert": "A", "expr": "up == 0", "for": "1.5h"}], interval="30")
+    assert yaml.safe_load(text)["groups"][0]["interval"] == "30s"
+    rules.check_rules_text(text)  # no exception
+
+
 def test_promtool_message_is_carried():
     text = rules.render_group("g1", [{"alert": "Down", "expr": "up =="}])
     with pytest.raises(PrometheusRuleError, match="could not parse expression") as info:
@@ -51,7 +60,9 @@ def test_promtool_message_is_carried():
         ([{"alert": "A"}], "non-empty 'expr'"),
         ([{"alert": "A", "expr": "up", "severity": "x"}], "unknown keys"),
         ([{"alert": "A", "expr": "up", "labels": ["x"]}], "mapping"),
-        ([{"alert": "A", "expr": "up", "for": -1}], "negative"),
+        ([{"alert": "A", "expr": "up", "for": -1}], "alert 'A': 'for': duration must be zero or positive: -1"),
+        ([{"alert": "A", "expr": "up", "for": "soon"}], "alert 'A': 'for': not a duration: 'soon'"),
+        ([{"alert": "A", "expr": "up", "keep_firing_for": "5 min"}], "'keep_firing_for': not a duration"),
     ],
 )
 def test_bad_rules_are_refused_before_promtool(bad, message):

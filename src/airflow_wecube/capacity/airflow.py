@@ -1,21 +1,22 @@
 """Capacity models wired to Airflow: the store, Prometheus, notifiers and Assets.
 
 Shared by the refit DAG, :class:`~airflow_wecube.operators.capacity.CapacityGateOperator` and
-``wecube capacity``. The modelling itself is :mod:`airflow_wecube.capacity` (no Airflow there).
-Airflow and the Prometheus hook are imported only inside the functions that need them, so the CLI
-and DAG parsing do not load ``BaseOperator`` or the hook to list a model's versions.
+``wecube capacity``. The modelling itself is the rest of :mod:`airflow_wecube.capacity` (no Airflow
+there); this is the one module of the package that talks to Airflow, and it does so only inside the
+functions that need it, so the package still imports without Airflow and the CLI and DAG parsing do
+not load ``BaseOperator`` or the hook to list a model's versions.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_wecube import config
+from airflow_wecube.capacity.drift_text import drift_html, drift_subject
 from airflow_wecube.capacity.errors import SpecError, StoreError
 
 if TYPE_CHECKING:
@@ -135,67 +136,6 @@ def smtp_conn_id(explicit: str | None = None) -> str:
     return explicit or config.airflow_option("smtp_conn_id") or DEFAULT_SMTP_CONN_ID
 
 
-def _moved(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Moved coefficients, the headline first: features before the intercept, larger relative change first."""
-    rows = [r for r in (report.get("drift") or {}).get("coefficients", []) if r.get("moved")]
-    return sorted(rows, key=lambda r: (r["name"] == "intercept", -abs(r.get("relative_change") or math.inf)))
-
-
-def _move_text(row: dict[str, Any]) -> str:
-    from airflow_wecube.capacity.fit import format_number
-
-    rel = row.get("relative_change")
-    pct = f" ({rel * 100:+.0f}%)" if rel is not None else " (new from 0)"
-    return f"{row['name']} {format_number(row['old'])} → {format_number(row['new'])}{pct}"
-
-
-def drift_subject(report: dict[str, Any]) -> str:
-    """One line for a mail subject: ``[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+31%)``.
-
-    The coefficient that moved most leads; without a moved coefficient (a Chow test, an R² drop, a
-    new factor), the first drift finding does.
-    """
-    moved = _moved(report)
-    if moved:
-        what = _move_text(moved[0]) + (f" and {len(moved) - 1} more" if len(moved) > 1 else "")
-    else:
-        messages = (report.get("drift") or {}).get("messages") or ["see the report"]
-        what = messages[0] if len(messages[0]) <= 100 else messages[0][:99] + "…"
-    return f"[capacity] {report['model']} drifted: {what}"
-
-
-def drift_html(report: dict[str, Any], log_url: str | None = None) -> str:
-    """The drift e-mail's body: what moved (old → new, by how much, how significant), the summary, the run's link."""
-    from html import escape
-
-    from airflow_wecube.capacity.fit import format_number
-
-    drift = report.get("drift") or {}
-    parts = [f"<h3>Capacity model {escape(report['model'])} drifted from baseline "
-             f"{escape(str(drift.get('baseline_version')))}</h3>"]
-    moved = _moved(report)
-    if moved:
-        parts.append("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>coefficient</th><th>baseline</th>"
-                     "<th>new</th><th>change</th><th>baseline 95% CI</th><th>new 95% CI</th><th>z</th><th>p-value</th>"
-                     "<th>why</th></tr>")
-        for r in moved:
-            rel = r.get("relative_change")
-            z = r.get("z")
-            cells = [r["name"], format_number(r["old"]), format_number(r["new"]),
-                     f"{rel * 100:+.1f}%" if rel is not None else "new from 0",
-                     f"{format_number(r['old_ci'][0])} .. {format_number(r['old_ci'][1])}",
-                     f"{format_number(r['new_ci'][0])} .. {format_number(r['new_ci'][1])}",
-                     f"{z:.1f}" if z is not None else "∞", f"{r['p_value']:.2g}", "; ".join(r.get("reasons", []))]
-            parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-        parts.append("</table>")
-    parts.append(f"<pre>{escape(drift_summary(report))}</pre>")
-    parts.append(f"<p>The baseline is kept. If the change was intended, make this fit the baseline: "
-                 f"<code>wecube capacity accept {escape(report['model'])} {escape(str(report['version']))}</code></p>")
-    if log_url:
-        parts.append(f'<p>Airflow task log: <a href="{escape(log_url, quote=True)}">{escape(log_url)}</a></p>')
-    return "\n".join(parts)
-
-
 def _log_url(context: Context | dict) -> str | None:
     ti = context.get("ti") or context.get("task_instance")
     try:
@@ -248,8 +188,9 @@ def notify_drift(notifiers: Sequence[BaseNotifier] | None, context: Context | di
     """Tell of a drift: call each notifier with the task context plus the drift.
 
     The context gets ``capacity_report``, ``capacity_drift``, ``capacity_owners``,
-    ``capacity_subject`` (:func:`drift_subject`) and ``capacity_html`` (:func:`drift_html`, with the
-    task's log link), so explicit notifiers can reuse them, e.g.
+    ``capacity_subject`` (:func:`~airflow_wecube.capacity.drift_text.drift_subject`) and ``capacity_html``
+    (:func:`~airflow_wecube.capacity.drift_text.drift_html`, with the task's log link), so explicit
+    notifiers can reuse them, e.g.
     ``SmtpNotifier(to=["oncall@example.com"], subject="{{ capacity_subject }}", html_content="{{ capacity_html }}")``.
     A notifier that fails is logged and skipped, so one broken channel does not hide the drift from
     the others. Returns how many notifiers succeeded.
@@ -277,12 +218,3 @@ def notify_drift(notifiers: Sequence[BaseNotifier] | None, context: Context | di
     if ok:
         log.info("drift of %s told through %d notifier(s)", report["model"], ok)
     return ok
-
-
-def drift_summary(report: dict[str, Any]) -> str:
-    """The failure message of a drifted fit: the baseline, each drift finding, the new fit."""
-    drift = report.get("drift") or {}
-    lines = [f"capacity model {report['model']} drifted from baseline {drift.get('baseline_version')}:"]
-    lines += [f"  - {m}" for m in drift.get("messages", [])]
-    lines.append(f"  new fit {report['version']}: {report['formula']} (R² {report['r2']:.3f}, n={report['n']})")
-    return "\n".join(lines)

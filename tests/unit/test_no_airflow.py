@@ -1,0 +1,60 @@
+"""The pure packages must stay free of Airflow: fast to import and reusable outside it.
+
+``registry``, ``approvals``, ``capacity`` and ``prometheus`` (every submodule, listed from the
+folder, so a new one is covered without editing this test) are imported in a fresh interpreter,
+and then no ``airflow`` module may be loaded. ``capacity.airflow`` is included on purpose: it wires
+the package to Airflow but imports Airflow only inside its functions.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import airflow_wecube.approvals as approvals
+import airflow_wecube.capacity as capacity
+import airflow_wecube.prometheus as prometheus
+import airflow_wecube.registry as registry
+
+PURE = {"registry": registry, "approvals": approvals, "capacity": capacity, "prometheus": prometheus}
+
+
+def _modules(package) -> list[str]:
+    return [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+
+
+def _assert_imports_without_airflow(modules: list[str], extra: str = "") -> str:
+    code = (
+        "import sys\n"
+        f"for name in {modules!r}:\n"
+        "    __import__(name)\n"
+        f"{extra}"
+        "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "assert not bad, bad\n"
+        "print('ok', len(sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_pure_package_imports_without_airflow(name):
+    modules = [PURE[name].__name__, *_modules(PURE[name])]
+    assert len(modules) > 2, modules  # the walk found the submodules
+    assert _assert_imports_without_airflow(modules).startswith("ok")
+
+
+def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
+    modules = _modules(capacity)
+    assert {"airflow_wecube.capacity.fit", "airflow_wecube.capacity.store", "airflow_wecube.capacity.plot",
+            "airflow_wecube.capacity.drift_text", "airflow_wecube.capacity.airflow"} <= set(modules)
+    extra = (
+        "import airflow_wecube.capacity.plot as p, pandas as pd\n"
+        "idx = pd.date_range('2025-01-01', periods=3, freq='1min', tz='UTC')\n"
+        "p.render_png(pd.Series([1.0, 2, 3], index=idx), pd.Series([1.0, 2, 3], index=idx), title='t')\n"
+    )
+    assert _assert_imports_without_airflow(modules, extra).startswith("ok")
