@@ -1,5 +1,6 @@
 # Two commands: `make demo` (the whole stack on this machine) and `make test` (the test suite).
-# Each sets up what it needs: a virtualenv in .venv, the package, Prometheus from Debian.
+# Each sets up what it needs: a virtualenv in .venv, the package with its test and sandbox extras,
+# Prometheus from Debian.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,sandbox]"
 	touch $(STAMP)
 
 install: $(STAMP)

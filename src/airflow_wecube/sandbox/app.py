@@ -1,7 +1,15 @@
-"""The sandbox FastAPI app: health, call introspection, and one router per plugin package."""
+"""The sandbox FastAPI app: health, call introspection, and one router per plugin package.
+
+The process-wide clean-up is registered here, by :func:`create_app`, not when a module is imported:
+:func:`~airflow_wecube.sandbox.processes.stop_all` runs at exit, so the apps the ``deploy`` plugin
+started do not outlive an interpreter that built a sandbox (the ``deploy`` package also runs it at
+server shutdown, as uvicorn re-raises SIGTERM and would skip :mod:`atexit`).
+"""
 
 from __future__ import annotations
 
+import atexit
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,7 +20,20 @@ from airflow_wecube.registry.xml import load_register_xml
 from airflow_wecube.sandbox import DEFAULT_TOKEN, manifests_dir
 from airflow_wecube.sandbox.plugin import _authorized
 from airflow_wecube.sandbox.plugins import packages
+from airflow_wecube.sandbox.processes import stop_all
 from airflow_wecube.sandbox.store import Store
+
+_cleanup_lock = threading.Lock()
+_cleanup_registered = False
+
+
+def register_cleanup() -> None:
+    """Stop the deployed apps at interpreter exit; registered once however many apps are built."""
+    global _cleanup_registered
+    with _cleanup_lock:
+        if not _cleanup_registered:
+            atexit.register(stop_all)
+            _cleanup_registered = True
 
 
 def load_manifest(package: str) -> Package:
@@ -31,6 +52,7 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
     if not token:
         raise ValueError("the sandbox needs a non-empty token")
     plugin_packages = packages()
+    register_cleanup()
     store = Store(db_path, schemas=[p.schema for p in plugin_packages if p.schema])
 
     @asynccontextmanager

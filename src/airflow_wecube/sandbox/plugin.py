@@ -20,6 +20,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
+import sqlite3
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +43,9 @@ RequestHandler = Callable[["Call"], "PluginResponse | Response"]
 
 #: at most this many failed entities are named in a partial failure's ``resultMessage``
 SUMMARY_LIMIT = 5
+
+#: a resource name (VPC, subnet, host, app, ...): what :func:`name_input` admits
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class EntityError(Exception):
@@ -256,6 +261,35 @@ def flag(entity: dict[str, Any], name: str) -> bool:
     if v in ("N", "NO", "FALSE", "0"):
         return False
     raise EntityError(f"input {name} must be Y or N, got {value!r}")
+
+
+def name_input(entity: dict[str, Any], field: str = "name") -> str:
+    """A resource name: letters, digits, ``.``, ``_``, ``-``; at most 63 characters."""
+    value = text(entity, field).strip()
+    if not NAME_RE.match(value):
+        raise EntityError(
+            f"input {field} must be 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit,"
+            f" got {value!r}"
+        )
+    return value
+
+
+def lookup(db: sqlite3.Connection, select: str, ref: str, *, alias: str = "") -> sqlite3.Row | None:
+    """The row of ``select`` (``SELECT ... FROM <table> [<alias> JOIN ...]``) whose guid is ``ref``,
+    else the one whose name is; ``None`` when neither. A guid wins over a name."""
+    column = f"{alias}." if alias else ""
+    row = db.execute(f"{select} WHERE {column}guid = ?", (ref,)).fetchone()
+    return row or db.execute(f"{select} WHERE {column}name = ?", (ref,)).fetchone()
+
+
+def find_by_ref(
+    db: sqlite3.Connection, select: str, ref: str, what: str, *, alias: str = "", hint: str = "give its guid or name"
+) -> sqlite3.Row:
+    """:func:`lookup`, failing the entity (``unknown <what> '<ref>' (<hint>)``) when nothing matches."""
+    row = lookup(db, select, ref, alias=alias)
+    if row is None:
+        raise EntityError(f"unknown {what} {ref!r} ({hint})")
+    return row
 
 
 # -- the shared endpoint ----------------------------------------------------------------------

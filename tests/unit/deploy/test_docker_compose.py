@@ -487,6 +487,10 @@ def test_dockerfile_builds_on_airflow_3_3_2_with_the_provider_and_promtool():
     assert f"COPY --from={prometheus_image} /bin/promtool /usr/local/bin/promtool" in lines
     install = next(line for line in lines if line.startswith("RUN pip install"))
     assert '"apache-airflow==${AIRFLOW_VERSION}"' in install and "/opt/wecube-src" in install
+    # the sandbox service runs from this image: the provider comes with its sandbox extra
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "sandbox" in extras and "sandbox" in services()
+    assert '"/opt/wecube-src[sandbox]"' in install, "the image must install the provider with its sandbox extra"
 
 
 def test_dockerfile_copies_what_the_package_build_needs_and_the_ignore_file_lets_it_through():

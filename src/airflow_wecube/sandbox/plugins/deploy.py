@@ -15,9 +15,11 @@ Every app is the account service under a name of the caller's choosing. Each (ho
 ``app_instance`` CMDB CI named ``<app>@<host>`` with the host reference, port, version, pid and
 URLs (``metrics_url`` is what Prometheus scrapes).
 
-The processes are children of the sandbox: :func:`stop_all` (a shutdown hook of the server, and
-an :mod:`atexit` hook) stops them and marks them stopped when the sandbox shuts down; each process
-also watches the sandbox's pid and exits if the sandbox dies without shutting down.
+The processes are children of the sandbox, handled by :mod:`airflow_wecube.sandbox.processes`:
+:func:`~airflow_wecube.sandbox.processes.stop_all` (a shutdown hook of this package, and an
+:mod:`atexit` hook the app factory registers) stops them and marks them stopped when the sandbox
+shuts down; each process also watches the sandbox's pid and exits if the sandbox dies without
+shutting down.
 
 The sandbox plays the hosts, so its restart is the hosts' reboot: on start, :func:`revive_apps` starts
 again every app that was running when the sandbox went away (shut down or killed), as a host's
@@ -29,28 +31,27 @@ Prometheus targets registered for the apps are scraped again.
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow_wecube.sandbox.account_service import MAX_RATE
-from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, present, text
+from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, name_input, present, text
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
-from airflow_wecube.sandbox.plugins.host import find_host, port_is_free
-from airflow_wecube.sandbox.plugins.network import name_input
+from airflow_wecube.sandbox.plugins.host import find_host
+from airflow_wecube.sandbox.processes import (
+    SHUTDOWN_MESSAGE,
+    healthy,
+    host_lock,
+    is_running,
+    start,
+    stop_all,
+    stop_process,
+)
 from airflow_wecube.sandbox.store import Store
 
 SCHEMA = """
@@ -75,16 +76,8 @@ CREATE TABLE IF NOT EXISTS deploy_instance (
 );
 """
 
-SERVICE_MODULE = "airflow_wecube.sandbox.account_service"
-#: default and largest seconds to wait for a new process's /health
-HEALTH_TIMEOUT = 20.0
+#: largest seconds to wait for a new process's /health (the default is processes.HEALTH_TIMEOUT)
 MAX_HEALTH_TIMEOUT = 120.0
-#: this many answers other than 200 in a row fail the health check before the timeout
-HEALTH_FAILURES = 3
-#: seconds a process gets to exit on SIGTERM before SIGKILL
-STOP_GRACE = 5.0
-#: the message of an app stopped because the sandbox shut down (started again on the next start)
-SHUTDOWN_MESSAGE = "sandbox shut down"
 #: apps started again at once when the sandbox starts
 REVIVE_WORKERS = 8
 
@@ -94,196 +87,11 @@ package = SandboxPackage("deploy", schema=SCHEMA)
 app_plugin = package.plugin("app")
 
 
-# -- processes --------------------------------------------------------------------------------
-
-
-@dataclass
-class _Child:
-    proc: subprocess.Popen
-    db_path: Path
-    guid: str
-    ci_name: str
-
-
-_children: dict[int, _Child] = {}
-_children_lock = threading.Lock()
-_host_locks: dict[str, threading.Lock] = {}
-
-
-def _host_lock(host_guid: str) -> threading.Lock:
-    with _children_lock:
-        return _host_locks.setdefault(host_guid, threading.Lock())
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def is_running(pid: int | None, port: int) -> bool:
-    """Whether ``pid`` is a live account service listening on ``port`` (never a reused pid)."""
-    if not pid:
-        return False
-    with _children_lock:
-        child = _children.get(pid)
-    if child is not None:
-        return child.proc.poll() is None
-    args = _cmdline(pid).split(b"\0")
-    return SERVICE_MODULE.encode() in args and str(port).encode() in args
-
-
-def stop_process(pid: int | None, port: int) -> bool:
-    """Stop the account service ``pid`` (its whole process group); ``True`` when one was running."""
-    if not is_running(pid, port):
-        with _children_lock:
-            child = _children.pop(pid, None) if pid else None
-        if child is not None:
-            child.proc.wait(timeout=1)  # reap it
-        return False
-    with _children_lock:
-        child = _children.pop(pid, None)
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline:
-        if child is not None:
-            try:
-                child.proc.wait(timeout=0.05)
-                return True
-            except subprocess.TimeoutExpired:
-                continue
-        if not _cmdline(pid):
-            return True
-        time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if child is not None:
-        child.proc.wait(timeout=5)
-    return True
-
-
-def healthy(port: int, version: str, timeout: float = 2.0) -> tuple[bool, str]:
-    """``(True, "")`` when ``/health`` answers 200 for ``version``, else ``(False, why)``."""
-    url = f"http://127.0.0.1:{port}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback http only
-            body = r.read(4096).decode(errors="replace")
-    except urllib.error.HTTPError as e:
-        return False, f"GET {url} answered {e.code}: {e.read(500).decode(errors='replace').strip()}"
-    except (OSError, ValueError) as e:
-        return False, f"GET {url} failed: {e}"
-    try:
-        reported = json.loads(body).get("version")
-    except (ValueError, AttributeError):
-        return False, f"GET {url} answered something that is not the account service's JSON"
-    if reported != version:
-        return False, f"GET {url} is version {reported!r}, not {version!r}"
-    return True, ""
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _start(store: Store, guid: str, ci_name: str, folder: Path, port: int, version: str, options: dict) -> int:
-    """Start the account service and wait for its health; the pid, or :class:`EntityError` (and no process)."""
-    if not port_is_free(port):
-        raise EntityError(f"port {port} on 127.0.0.1 is in use by another process; cannot start {ci_name}")
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "service.log"
-    cmd = [sys.executable, "-m", SERVICE_MODULE, "--host", "127.0.0.1", "--port", str(port), "--version", version]
-    cmd += ["--rate", f"{options.get('rate', 5.0):g}", "--error-rate", f"{options.get('error_rate', 0.0):g}"]
-    cmd += ["--watch-pid", str(os.getpid())]
-    with log_path.open("ab") as log:
-        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {version} on port {port}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            cmd,
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-        )
-    with _children_lock:
-        _children[proc.pid] = _Child(proc, store.path, guid, ci_name)
-    timeout = float(options.get("health_timeout") or HEALTH_TIMEOUT)
-    deadline = time.monotonic() + timeout
-    failures, why = 0, "no answer yet"
-    while True:
-        code = proc.poll()
-        if code is not None:
-            stop_process(proc.pid, port)
-            raise EntityError(
-                f"{ci_name} version {version} exited with code {code} before it was healthy: {_tail(log_path)}"
-            )
-        ok, why = healthy(port, version, timeout=1.0)
-        if ok:
-            return proc.pid
-        failures = failures + 1 if " answered " in why else 0
-        if failures >= HEALTH_FAILURES or time.monotonic() > deadline:
-            stop_process(proc.pid, port)
-            waited = f"{HEALTH_FAILURES} checks" if failures >= HEALTH_FAILURES else f"{timeout:g}s"
-            raise EntityError(
-                f"health check of {ci_name} version {version} failed after {waited}: {why}; the process was stopped"
-            )
-        time.sleep(0.1)
-
-
-def stop_all() -> None:
-    """Stop every account service this sandbox started and mark them stopped (at exit)."""
-    with _children_lock:
-        children = list(_children.values())
-    for child in children:
-        if child.proc.poll() is None:
-            try:
-                os.killpg(child.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + STOP_GRACE
-    for child in children:
-        try:
-            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(child.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            child.proc.wait(timeout=5)
-        try:
-            with closing(sqlite3.connect(child.db_path, timeout=5, isolation_level=None)) as db:
-                db.row_factory = sqlite3.Row
-                db.execute("BEGIN IMMEDIATE")
-                changed = db.execute(
-                    "UPDATE deploy_instance SET status = 'stopped', pid = NULL, message = ?,"
-                    " updated_at = ? WHERE guid = ? AND pid = ?",
-                    (SHUTDOWN_MESSAGE, time.time(), child.guid, child.proc.pid),
-                ).rowcount
-                if changed:
-                    put_ci(
-                        db, "app_instance", child.ci_name, {"status": "stopped", "pid": None, "message": SHUTDOWN_MESSAGE}
-                    )
-                db.execute("COMMIT")
-        except sqlite3.Error:  # pragma: no cover - the database went away first
-            pass
-    with _children_lock:
-        _children.clear()
-
+# -- server start and shutdown: the hosts' reboot --------------------------------------------
 
 # uvicorn re-raises SIGTERM after its graceful shutdown, so atexit alone would not run: stop the
-# apps in the server's lifespan shutdown, and at exit for any other way the process ends
+# apps in the server's lifespan shutdown (the app factory adds the atexit hook for any other end)
 package.on_shutdown(stop_all)
-atexit.register(stop_all)
 
 
 def revive_apps(store: Store) -> dict[str, str]:
@@ -307,10 +115,10 @@ def revive_apps(store: Store) -> dict[str, str]:
 
     def revive(row: sqlite3.Row) -> tuple[str, str]:
         ci_name = f"{row['app']}@{row['host']}"
-        with _host_lock(row["host_guid"]):
+        with host_lock(row["host_guid"]):
             stop_process(row["pid"], row["port"])
             try:
-                pid = _start(
+                pid = start(
                     store, row["guid"], ci_name, Path(row["workspace"]) / row["app"], row["port"], row["version"],
                     json.loads(row["options"] or "{}"),
                 )
@@ -473,7 +281,7 @@ def deploy(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     host, app = _target(call, entity)
     version = _version(entity)
     options = _options(entity)
-    with _host_lock(host["guid"]):
+    with host_lock(host["guid"]):
         row = _instance(call.store, host, app)
         ci_name = f"{app}@{host['name']}"
         current_opts = json.loads(row["options"] or "{}")
@@ -494,7 +302,7 @@ def deploy(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         stop_process(row["pid"], row["port"])
         folder = Path(host["workspace"]) / app
         try:
-            pid = _start(call.store, row["guid"], ci_name, folder, row["port"], version, run_options)
+            pid = start(call.store, row["guid"], ci_name, folder, row["port"], version, run_options)
         except EntityError as e:
             _record(
                 call.store, row["guid"], version=version, options=json.dumps(run_options), status="failed", pid=None,
@@ -514,7 +322,7 @@ def deploy(entity: dict[str, Any], call: Call) -> dict[str, Any]:
 def stop(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Stop the app's process on the host; stopping a stopped app changes nothing."""
     host, app = _target(call, entity)
-    with _host_lock(host["guid"]):
+    with host_lock(host["guid"]):
         row = _existing_instance(call.store, host, app)
         was_running = stop_process(row["pid"], row["port"])
         changed = was_running or row["status"] == "running"
@@ -529,7 +337,7 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Stop the current version and start the previous one."""
     host, app = _target(call, entity)
     marker = f"{call.request_id}:{entity.get('callbackParameter')}"
-    with _host_lock(host["guid"]):
+    with host_lock(host["guid"]):
         row = _existing_instance(call.store, host, app)
         if not row["previous_version"]:
             # a retry of the rollback that already happened answers the same
@@ -540,7 +348,7 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         from_version = row["version"]
         stop_process(row["pid"], row["port"])
         try:
-            pid = _start(
+            pid = start(
                 call.store, row["guid"], f"{app}@{host['name']}", Path(host["workspace"]) / app, row["port"], target,
                 target_opts,
             )
@@ -553,17 +361,3 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
             last_request=marker,
         )
         return _output(row, True, rolled_back_from=from_version)
-
-
-def stop_host_apps(store: Store, host_guid: str) -> list[str]:
-    """Stop every app on a host being destroyed and forget them; the names of those that ran."""
-    stopped = []
-    with _host_lock(host_guid):
-        rows = store.connection().execute("SELECT * FROM deploy_instance WHERE host_guid = ?", (host_guid,)).fetchall()
-        for row in rows:
-            if stop_process(row["pid"], row["port"]):
-                stopped.append(row["app"])
-            with store.transaction() as db:
-                db.execute("DELETE FROM deploy_instance WHERE guid = ?", (row["guid"],))
-                put_ci(db, "app_instance", f"{row['app']}@{row['host']}", {"status": "destroyed", "pid": None})
-    return stopped

@@ -20,15 +20,16 @@ import ipaddress
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, text
+from airflow_wecube.sandbox.ipam import IpamError, next_address
+from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, find_by_ref, lookup, name_input, text
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
-from airflow_wecube.sandbox.plugins.network import IpamError, find_subnet, name_input, next_address
+from airflow_wecube.sandbox.plugins.network import find_subnet
+from airflow_wecube.sandbox.processes import port_is_free, stop_host_apps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS host_host (
@@ -51,6 +52,8 @@ PORT_COUNT_ENV = "WECUBE_SANDBOX_HOST_PORTS"
 DEFAULT_PORT_BASE = 20000
 DEFAULT_PORT_COUNT = 10
 
+UNKNOWN_HOST_HINT = "give the guid or name of a host that exists"
+
 package = SandboxPackage("host", schema=SCHEMA)
 host_plugin = package.plugin("host")
 
@@ -65,17 +68,6 @@ def port_settings() -> tuple[int, int]:
     if not (1024 <= base <= 65535 and 1 <= count <= 1000):
         raise EntityError(f"${PORT_BASE_ENV} must be 1024-65535 and ${PORT_COUNT_ENV} 1-1000, got {base} and {count}")
     return base, count
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen on ``127.0.0.1:port`` now (as the account service binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def allocate_ports(taken: list[tuple[int, int]], base: int, count: int) -> int:
@@ -97,11 +89,7 @@ def workspaces_dir(call: Call) -> Path:
 
 def find_host(db: sqlite3.Connection, ref: str) -> sqlite3.Row:
     """A live host by guid or name."""
-    row = db.execute("SELECT * FROM host_host WHERE guid = ?", (ref,)).fetchone()
-    row = row or db.execute("SELECT * FROM host_host WHERE name = ?", (ref,)).fetchone()
-    if row is None:
-        raise EntityError(f"unknown host {ref!r} (give the guid or name of a host that exists)")
-    return row
+    return find_by_ref(db, "SELECT * FROM host_host", ref, "host", hint=UNKNOWN_HOST_HINT)
 
 
 def host_output(row: Any, subnet: Any, created: bool) -> dict[str, Any]:
@@ -189,7 +177,7 @@ def destroy_host(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Stop the host's apps, remove its workspace, free its address and ports; its CI stays, destroyed."""
     ref = text(entity, "host").strip()
     db = call.store.connection()
-    row = db.execute("SELECT * FROM host_host WHERE guid = ? OR name = ?", (ref, ref)).fetchone()
+    row = lookup(db, "SELECT * FROM host_host", ref)
     if row is None:
         gone = db.execute(
             "SELECT * FROM cmdb_ci WHERE type = 'host' AND (guid = ? OR name = ?)"
@@ -197,10 +185,8 @@ def destroy_host(entity: dict[str, Any], call: Call) -> dict[str, Any]:
             (ref, ref),
         ).fetchone()
         if gone is None:
-            raise EntityError(f"unknown host {ref!r} (give the guid or name of a host that exists)")
+            raise EntityError(f"unknown host {ref!r} ({UNKNOWN_HOST_HINT})")
         return {"guid": gone["guid"], "name": gone["name"], "status": "destroyed", "destroyed": "N"}
-
-    from airflow_wecube.sandbox.plugins.deploy import stop_host_apps  # deploy imports this module
 
     stopped = stop_host_apps(call.store, row["guid"])
     workspace = Path(row["workspace"])

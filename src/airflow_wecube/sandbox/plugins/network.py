@@ -9,10 +9,10 @@ same guid and changes nothing):
 ``network/route-table/create``     ``name``, ``vpc``, ``routes``: ``[{destination, target}]``
 ``network/security-group/create``  ``name``, ``vpc``, ``rules``: ``[{direction, protocol, port_range, cidr}]``
 
-IPAM is plain :mod:`ipaddress` arithmetic (:func:`allocate`, :func:`check_free`, :func:`next_address`):
-subnets lie inside their VPC and never overlap. Each allocation reads the VPC's subnets and
-writes the new one in a single ``BEGIN IMMEDIATE`` transaction, so many subnets in one request
-and concurrent requests never get overlapping blocks.
+IPAM is plain :mod:`ipaddress` arithmetic (:mod:`airflow_wecube.sandbox.ipam`): subnets lie
+inside their VPC and never overlap. Each allocation reads the VPC's subnets and writes the new one
+in a single ``BEGIN IMMEDIATE`` transaction, so many subnets in one request and concurrent
+requests never get overlapping blocks.
 
 Each resource is also a CMDB CI (types ``data_center``, ``vpc``, ``subnet``, ``route_table``,
 ``security_group``) whose guid *is* the resource's guid, with references in its attributes
@@ -28,14 +28,21 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
-from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, array, integer, present, text
+from airflow_wecube.sandbox.ipam import IpamError, allocate, check_free, parse_network
+from airflow_wecube.sandbox.plugin import (
+    Call,
+    EntityError,
+    SandboxPackage,
+    array,
+    find_by_ref,
+    integer,
+    name_input,
+    present,
+    text,
+)
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
-
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS network_vpc (
@@ -82,8 +89,6 @@ VPC_PREFIX = {4: (8, 28), 6: (32, 64)}
 #: the longest subnet prefix per IP version: leaves room for a gateway and a few hosts
 SUBNET_MAX_PREFIX = {4: 29, 6: 124}
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
 package = SandboxPackage("network", schema=SCHEMA)
 vpc_plugin = package.plugin("vpc")
 subnet_plugin = package.plugin("subnet")
@@ -91,94 +96,7 @@ route_table_plugin = package.plugin("route-table")
 security_group_plugin = package.plugin("security-group")
 
 
-# -- IPAM: pure functions ---------------------------------------------------------------------
-
-
-class IpamError(ValueError):
-    """An address request that cannot be met; the message says why, for the user."""
-
-
-def parse_network(value: str, what: str = "cidr") -> Network:
-    """A CIDR block such as ``10.10.0.0/16``; host bits set or garbage is refused with a hint."""
-    raw = str(value).strip()
-    if "/" not in raw:
-        raise IpamError(f"{what} {raw!r} is not a CIDR block such as 10.10.0.0/16 (the /prefix is missing)")
-    try:
-        return ipaddress.ip_network(raw, strict=True)
-    except ValueError:
-        pass
-    try:
-        loose = ipaddress.ip_network(raw, strict=False)
-    except ValueError:
-        raise IpamError(f"{what} {raw!r} is not a CIDR block such as 10.10.0.0/16") from None
-    raise IpamError(f"{what} {raw} has host bits set; did you mean {loose}?")
-
-
-def free_blocks(container: Network, used: Iterable[Network]) -> list[Network]:
-    """The parts of ``container`` no block of ``used`` covers, as aligned CIDR blocks, lowest first."""
-    free = [container]
-    for block in used:
-        if block.version != container.version or not block.overlaps(container):
-            continue
-        remaining: list[Network] = []
-        for part in free:
-            if not part.overlaps(block):
-                remaining.append(part)
-            elif block.subnet_of(part) and block != part:
-                remaining.extend(part.address_exclude(block))
-            # else: part lies inside block, so it is used up
-        free = remaining
-    return sorted(free)
-
-
-def allocate(container: Network, used: Iterable[Network], prefix: int) -> Network:
-    """The lowest free ``/prefix`` block of ``container`` that overlaps none of ``used``.
-
-    :raises IpamError: when the prefix does not fit the container, or no such block is left
-    """
-    if not container.prefixlen <= prefix <= container.max_prefixlen:
-        raise IpamError(f"prefix length /{prefix} does not fit inside {container}")
-    free = free_blocks(container, list(used))
-    for block in free:
-        if block.prefixlen <= prefix:
-            return next(block.subnets(new_prefix=prefix))
-    largest = min((b.prefixlen for b in free), default=None)
-    left = f"the largest free block is a /{largest}" if largest is not None else "no address is free"
-    raise IpamError(f"no free /{prefix} block left in {container} ({left})")
-
-
-def check_free(container: Network, used: Mapping[str, Network], cidr: Network) -> None:
-    """Refuse ``cidr`` unless it lies inside ``container`` and overlaps none of ``used`` (name -> block)."""
-    if cidr.version != container.version or not cidr.subnet_of(container):
-        raise IpamError(f"cidr {cidr} is not inside {container}")
-    for name, block in sorted(used.items(), key=lambda kv: kv[1]):
-        if block.overlaps(cidr):
-            raise IpamError(f"cidr {cidr} overlaps subnet {name} ({block})")
-
-
-def next_address(subnet: Network, used: Iterable[Address]) -> Address:
-    """The lowest free host address of ``subnet``; the first host address is kept for the gateway."""
-    taken = set(used)
-    hosts = subnet.hosts()
-    next(hosts, None)  # the gateway
-    for address in hosts:
-        if address not in taken:
-            return address
-    raise IpamError(f"subnet {subnet} has no free address left")
-
-
 # -- input helpers ----------------------------------------------------------------------------
-
-
-def name_input(entity: dict[str, Any], field: str = "name") -> str:
-    """A resource name: letters, digits, ``.``, ``_``, ``-``; at most 63 characters."""
-    value = text(entity, field).strip()
-    if not NAME_RE.match(value):
-        raise EntityError(
-            f"input {field} must be 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit,"
-            f" got {value!r}"
-        )
-    return value
 
 
 def _ipam(fn, *args):
@@ -188,25 +106,18 @@ def _ipam(fn, *args):
         raise EntityError(str(e)) from None
 
 
-# -- lookups shared with the host plugin ------------------------------------------------------
+# -- lookups (the host plugin finds its subnet with find_subnet) ------------------------------
 
 
 def find_vpc(db: sqlite3.Connection, ref: str) -> sqlite3.Row:
     """A VPC by guid or name."""
-    row = db.execute("SELECT * FROM network_vpc WHERE guid = ?", (ref,)).fetchone()
-    row = row or db.execute("SELECT * FROM network_vpc WHERE name = ?", (ref,)).fetchone()
-    if row is None:
-        raise EntityError(f"unknown VPC {ref!r} (give its guid or name)")
-    return row
+    return find_by_ref(db, "SELECT * FROM network_vpc", ref, "VPC")
 
 
 def find_subnet(db: sqlite3.Connection, ref: str) -> sqlite3.Row:
     """A subnet by guid or name, with its VPC's name and guid (``vpc_name``)."""
-    sql = "SELECT s.*, v.name AS vpc_name FROM network_subnet s JOIN network_vpc v ON v.guid = s.vpc_guid WHERE s."
-    row = db.execute(sql + "guid = ?", (ref,)).fetchone() or db.execute(sql + "name = ?", (ref,)).fetchone()
-    if row is None:
-        raise EntityError(f"unknown subnet {ref!r} (give its guid or name)")
-    return row
+    sql = "SELECT s.*, v.name AS vpc_name FROM network_subnet s JOIN network_vpc v ON v.guid = s.vpc_guid"
+    return find_by_ref(db, sql, ref, "subnet", alias="s")
 
 
 def _vpc_ref(entity: dict[str, Any]) -> str:
