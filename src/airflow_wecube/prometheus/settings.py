@@ -54,7 +54,8 @@ class PrometheusSettings:
 
     @classmethod
     def from_connection(cls, conn: Any) -> PrometheusSettings:
-        """Build from an Airflow connection.
+        """Build from a connection (Airflow's, or anything with its ``host``/``port``/``schema``/
+        ``login``/``password``/``extra_dejson``/``conn_id``).
 
         ``host`` is the full URL (``http://127.0.0.1:9090``, a path prefix allowed); a bare host
         with ``port`` and ``schema`` (http/https) works too. ``login``/``password`` are basic auth,
