@@ -1,6 +1,15 @@
-"""Splitting long range queries: Prometheus returns at most 11,000 points per series."""
+"""Long range queries: split into chunks of at most 11,000 points per series, fetched a few at a time."""
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+_DONE = object()
 
 MAX_POINTS = 11_000
 
@@ -28,3 +37,40 @@ def split_range(start_ms: int, end_ms: int, step_ms: int, max_points: int = MAX_
         chunks.append((chunk_start, chunk_end))
         chunk_start = chunk_end + step_ms
     return chunks
+
+
+def fetch_in_order(
+    tasks: Sequence[T], fetch: Callable[[T], R], consume: Callable[[T, R], None], workers: int
+) -> None:
+    """``consume(task, fetch(task))`` for every task, in order, with up to ``workers`` fetches in flight.
+
+    The fetches run on worker threads (they mostly wait on the socket and gunzip, which frees the
+    GIL); this thread consumes each result in task order as it arrives, so decoding does not fight
+    the fetches for the GIL and at most a few results are held at a time. A failed fetch stops the
+    rest and is raised.
+    """
+    workers = max(1, min(int(workers), len(tasks)))
+    if workers == 1:
+        for task in tasks:
+            consume(task, fetch(task))
+        return
+    pending: deque = deque()
+    todo = iter(tasks)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def submit_next() -> None:
+            task = next(todo, _DONE)
+            if task is not _DONE:
+                pending.append((task, pool.submit(fetch, task)))
+
+        try:
+            for _ in range(workers):
+                submit_next()
+            while pending:
+                task, future = pending.popleft()
+                result = future.result()
+                submit_next()  # keep ``workers`` fetches in flight while this one is consumed
+                consume(task, result)
+        finally:
+            for _, future in pending:  # a failed fetch stops the rest
+                future.cancel()

@@ -123,6 +123,6 @@ class PrometheusQuerySensor(BaseSensorOperator):
 
 
 def _name(series: dict) -> str:
-    from airflow_wecube.hooks.prometheus import series_name
+    from airflow_wecube.prometheus.results import series_name
 
     return series_name(series.get("labels") or {})

@@ -115,7 +115,7 @@ def test_rule_group_loaded_refused_and_deleted(prometheus, prometheus_conn):
     hook = PrometheusHook(prometheus_conn)
     name = "it_rules"
     path = prometheus.rules_dir / f"{name}.yml"
-    group = hook.apply_rule_group(name, [ALERT, {"record": "it:up:count", "expr": "count(up)"}])
+    group = hook.apply_rule_group(name, [ALERT, {"record": "it:up:count", "expr": "count(up) or vector(0)"}])
     assert [r["name"] for r in group["rules"]] == ["WeCubeItDown", "it:up:count"]
     loaded = {g["name"]: g for g in prometheus.api("rules")["data"]["groups"]}
     assert loaded[name]["file"] == str(path)

@@ -26,7 +26,7 @@ from airflow.sdk import Connection
 from packaging.requirements import Requirement
 
 from airflow_wecube.get_provider_info import get_provider_info
-from airflow_wecube.hooks.prometheus import PrometheusSettings
+from airflow_wecube.prometheus.settings import PrometheusSettings
 from airflow_wecube.sandbox import TOKEN_ENV
 
 REPO = Path(__file__).resolve().parents[3]

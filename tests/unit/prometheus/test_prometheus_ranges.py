@@ -1,12 +1,14 @@
-"""Durations, timestamps and range splitting (pure)."""
+"""Durations, timestamps, range splitting and fetching the chunks (pure)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
 
-from airflow_wecube.prometheus.ranges import MAX_POINTS, split_range
+from airflow_wecube.prometheus.ranges import MAX_POINTS, fetch_in_order, split_range
 from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, prometheus_duration, to_ms
 
 
@@ -70,3 +72,34 @@ def test_split_range_refuses_bad_input():
         split_range(10, 0, 1)
     with pytest.raises(ValueError):
         split_range(0, 10, 0)
+
+
+def test_fetch_in_order_consumes_in_task_order_with_several_in_flight():
+    in_flight, most, lock, seen = [0], [0], threading.Lock(), []
+
+    def fetch(task):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.02 * (5 - task % 5))  # later tasks finish first
+        with lock:
+            in_flight[0] -= 1
+        return task * 10
+
+    fetch_in_order(list(range(10)), fetch, lambda task, result: seen.append((task, result)), 3)
+    assert seen == [(t, t * 10) for t in range(10)]
+    assert most[0] == 3
+
+
+def test_fetch_in_order_raises_the_first_failure_and_stops():
+    fetched = []
+
+    def fetch(task):
+        fetched.append(task)
+        if task == 2:
+            raise RuntimeError("chunk 2 failed")
+        return task
+
+    with pytest.raises(RuntimeError, match="chunk 2 failed"):
+        fetch_in_order(list(range(100)), fetch, lambda task, result: None, 2)
+    assert len(fetched) < 100
