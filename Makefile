@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo demo-stop install prometheus bench clean
+.PHONY: test lint demo demo-stop install prometheus bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ prometheus:
 
 test: install prometheus
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# ruff (configured in pyproject.toml): lint and format check, no changes made
+lint: install
+	$(BIN)/ruff check src tests dags bench
+	$(BIN)/ruff format --check src tests dags bench
 
 demo: install prometheus
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
