@@ -36,6 +36,7 @@ def read_document(data: bytes, source: str) -> tuple[dict[str, Any], bool]:
 
 
 def parse(data: bytes, source: str) -> Any:
+    """The text as plain values: JSON if it starts with ``{``, else YAML read by :func:`_yaml_load`."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
