@@ -141,7 +141,7 @@ def test_base_url_from_connection_and_servers():
 
 
 def test_loader_and_request_building_import_without_airflow():
-    """registry/openapi.py and rest.py are pure: a document loads, inputs validate and a request
+    """registry/openapi/ and rest.py are pure: a document loads, inputs validate and a request
     is built in a process that never imports Airflow."""
     import subprocess
     import sys
