@@ -113,7 +113,7 @@ def test_gate_drift_mails_the_owners_by_default(capacity_history, accepted_basel
 
 def test_gate_drift_without_smtp_connection_warns_and_still_fails(capacity_history, accepted_baseline, capacity_conn,
                                                                   smtp_server, monkeypatch):
-    from tests.unit.capacity.test_drift_mail import warnings_of
+    from tests.fixtures.logs import warnings_of
 
     owner = "nomail-owner@example.com"
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)

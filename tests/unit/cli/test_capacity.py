@@ -12,7 +12,7 @@ from airflow_wecube.capacity import pipeline
 from airflow_wecube.capacity.spec import load_spec
 from airflow_wecube.capacity.store import ModelStore
 
-from .synth import SPEC, make_frame
+from tests.unit.capacity.synth import SPEC, make_frame
 
 
 def wecube(argv: list[str]) -> tuple[int, str, str]:
