@@ -22,6 +22,7 @@ from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 from airflow_wecube.approvals.inbox import render_footer, subject_with_priority
 from airflow_wecube.approvals.policy import DEFAULT_OPTIONS, ApprovalPolicy
 from airflow_wecube.approvals.tally import Response, Tally, decision_record, fingerprint
+from airflow_wecube.triggers.settle import settle_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -298,6 +299,11 @@ class ApprovalSensor(HITLOperator):
         }
         context["ti"].xcom_push(key=STATUS_XCOM_KEY, value=status)
         self._notify(context, status)
+        if remaining is not None:
+            # Airflow 3.3.2 fails a task resumed within seconds of its park (stale executor event, see
+            # airflow_wecube.triggers.settle): the timeout sweep must not resume it sooner than that.
+            # Answers are held by the API-server middleware airflow_wecube.ui.hitl_settle.
+            remaining = max(remaining, timedelta(seconds=settle_seconds()))
         raise TaskAwaitingInput(
             method_name="execute_complete",
             kwargs={"wecube_state": state},
