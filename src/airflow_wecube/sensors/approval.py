@@ -40,7 +40,9 @@ class ApprovalSensor(HITLOperator):
     (``PATCH .../hitlDetails``). The task waits in state ``awaiting_input`` (no worker slot, no
     triggerer). Unlike Airflow's ``ApprovalOperator`` it can require several distinct approvers
     (four-eyes), refuse the run's requester, and re-check the evidence after approval. Each answer
-    that does not settle the decision re-opens the same request (see docs/approvals.md).
+    that does not settle the decision re-opens the same request (see docs/approvals.md). An answer
+    given the instant the request appears is held a few seconds by the provider's API-server
+    middleware, working around an Airflow 3.3.2 race that would fail the task (``ui/hitl_settle.py``).
 
     Returns (XCom ``return_value``, also under key ``decision``) the decision record
     ``{decision, approvers: [{by, at, comment, option}], form, timed_out, evidence, ignored}``.
