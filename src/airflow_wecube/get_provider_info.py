@@ -177,6 +177,15 @@ def get_provider_info() -> dict:
                         "example": "s3://bucket/capacity",
                         "default": None,
                     },
+                    "resume_settle_seconds": {
+                        "description": "Seconds after a task parks (defers, awaits input) before anything of ours "
+                        "resumes it: an answer to its HITL request is held, triggers hold their event. Works "
+                        "around an Airflow 3.3 race that fails tasks resumed sooner (docs/approvals.md).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "10",
+                        "default": "10",
+                    },
                 },
             }
         },

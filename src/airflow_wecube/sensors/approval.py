@@ -23,6 +23,7 @@ from airflow_wecube.approvals.inbox import render_footer, subject_with_priority
 from airflow_wecube.approvals.policy import DEFAULT_OPTIONS, ApprovalPolicy
 from airflow_wecube.approvals.tally import Response, Tally, decision_record, fingerprint
 from airflow_wecube.timeutil import parse_time
+from airflow_wecube.triggers.settle import settle_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,7 +41,9 @@ class ApprovalSensor(HITLOperator):
     (``PATCH .../hitlDetails``). The task waits in state ``awaiting_input`` (no worker slot, no
     triggerer). Unlike Airflow's ``ApprovalOperator`` it can require several distinct approvers
     (four-eyes), refuse the run's requester, and re-check the evidence after approval. Each answer
-    that does not settle the decision re-opens the same request (see docs/approvals.md).
+    that does not settle the decision re-opens the same request (see docs/approvals.md). An answer
+    given the instant the request appears is held a few seconds by the provider's API-server
+    middleware, working around an Airflow 3.3.2 race that would fail the task (``ui/hitl_settle.py``).
 
     Returns (XCom ``return_value``, also under key ``decision``) the decision record
     ``{decision, approvers: [{by, at, comment, option}], form, timed_out, evidence, ignored}``.
@@ -299,6 +302,11 @@ class ApprovalSensor(HITLOperator):
         }
         context["ti"].xcom_push(key=STATUS_XCOM_KEY, value=status)
         self._notify(context, status)
+        if remaining is not None:
+            # Airflow 3.3.2 fails a task resumed within seconds of its park (stale executor event, see
+            # airflow_wecube.triggers.settle): the timeout sweep must not resume it sooner than that.
+            # Answers are held by the API-server middleware airflow_wecube.ui.hitl_settle.
+            remaining = max(remaining, timedelta(seconds=settle_seconds()))
         raise TaskAwaitingInput(
             method_name="execute_complete",
             kwargs={"wecube_state": state},

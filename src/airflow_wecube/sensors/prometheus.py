@@ -31,7 +31,8 @@ class PrometheusQuerySensor(BaseSensorOperator):
     :param promql: the PromQL expression (templated)
     :param condition: when the gate opens (templated)
     :param prometheus_conn_id: the ``prometheus`` connection
-    :param deferrable: wait in the triggerer instead of a worker slot
+    :param deferrable: wait in the triggerer instead of a worker slot; default: Airflow's
+        ``[operators] default_deferrable`` (False unless set), as the providers' sensors do
     """
 
     template_fields: Sequence[str] = ("promql", "condition")
@@ -43,7 +44,7 @@ class PrometheusQuerySensor(BaseSensorOperator):
         promql: str,
         condition: str,
         prometheus_conn_id: str = "prometheus_default",
-        deferrable: bool = False,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -54,7 +55,13 @@ class PrometheusQuerySensor(BaseSensorOperator):
         self.promql = promql
         self.condition = condition
         self.prometheus_conn_id = prometheus_conn_id
-        self.deferrable = deferrable
+        if deferrable is None:
+            # read when the task is made, not when this module is imported (the providers read it in
+            # the signature), so a DAG parsed under another config follows that config
+            from airflow.sdk import conf
+
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
+        self.deferrable = bool(deferrable)
 
     def _hook(self):
         from airflow_wecube.hooks.prometheus import PrometheusHook
@@ -93,7 +100,9 @@ class PrometheusQuerySensor(BaseSensorOperator):
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
         from airflow_wecube.triggers.prometheus import PrometheusQueryTrigger
+        from airflow_wecube.triggers.settle import settle_seconds
 
+        settle = settle_seconds()
         self.defer(
             trigger=PrometheusQueryTrigger(
                 promql=self.promql,
@@ -101,9 +110,12 @@ class PrometheusQuerySensor(BaseSensorOperator):
                 prometheus_conn_id=self.prometheus_conn_id,
                 poke_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
+                # no event sooner than Airflow 3.3.2 needs to see this worker exit (triggers/settle.py)
+                not_before=time.time() + settle,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            # the scheduler's own timeout resumes the task too: never before the settle time either
+            timeout=timedelta(seconds=max(self.timeout, settle)),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:

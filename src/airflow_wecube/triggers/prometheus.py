@@ -26,6 +26,9 @@ class PrometheusQueryTrigger(BaseTrigger):
     :param poke_interval: seconds between queries
     :param end_time: unix seconds after which the trigger gives up (None: never); absolute, so a
         triggerer restart does not extend the wait
+    :param not_before: unix seconds before which no event fires (the first query waits for it). The
+        sensor sets it to its deferral + ``settle_seconds()``: Airflow 3.3.2 fails a task resumed
+        before the scheduler has seen its worker's exit (see ``airflow_wecube.triggers.settle``).
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class PrometheusQueryTrigger(BaseTrigger):
         prometheus_conn_id: str = "prometheus_default",
         poke_interval: float = 30.0,
         end_time: float | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         parse_condition(condition)
@@ -43,6 +47,7 @@ class PrometheusQueryTrigger(BaseTrigger):
         self.prometheus_conn_id = prometheus_conn_id
         self.poke_interval = float(poke_interval)
         self.end_time = end_time
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -53,6 +58,7 @@ class PrometheusQueryTrigger(BaseTrigger):
                 "prometheus_conn_id": self.prometheus_conn_id,
                 "poke_interval": self.poke_interval,
                 "end_time": self.end_time,
+                "not_before": self.not_before,
             },
         )
 
@@ -62,6 +68,9 @@ class PrometheusQueryTrigger(BaseTrigger):
         condition = parse_condition(self.condition)
         hook = PrometheusHook(prometheus_conn_id=self.prometheus_conn_id)
         last = "no answer from Prometheus yet"
+        if self.not_before is not None and self.not_before > time.time():
+            # the sensor polled just before deferring; an event now would race Airflow (settle.py)
+            await asyncio.sleep(self.not_before - time.time())
         while True:
             try:
                 series = await hook.aquery(self.promql)

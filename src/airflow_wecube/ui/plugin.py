@@ -15,6 +15,8 @@ from fastapi.responses import HTMLResponse
 from airflow.api_fastapi.core_api.security import get_user
 from airflow.plugins_manager import AirflowPlugin
 
+from airflow_wecube.ui.hitl_settle import HITLAnswerSettleMiddleware
+
 app = FastAPI(title="WeCube", dependencies=[Depends(get_user)])
 
 
@@ -48,6 +50,10 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;font-size:.9em}}<
 class WeCubeAirflowPlugin(AirflowPlugin):
     name = "wecube"
     fastapi_apps = [{"app": app, "url_prefix": "/wecube", "name": "WeCube"}]
+    # holds an answer to a just-parked HITL request (Airflow 3.3.2 race; see ui/hitl_settle.py)
+    fastapi_root_middlewares = [
+        {"middleware": HITLAnswerSettleMiddleware, "args": [], "kwargs": {}, "name": "wecube_hitl_settle"}
+    ]
     external_views = [
         {"name": "WeCube plugins", "href": "/wecube/", "destination": "nav", "url_route": "wecube"},
     ]

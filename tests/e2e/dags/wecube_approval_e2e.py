@@ -95,3 +95,12 @@ with DAG("wecube_approval_reject_skip", start_date=START, schedule=None, catchup
         on_reject="skip",
     )
     gate >> risky.override(task_id="after")()
+
+
+# Answered by the tests the moment each request appears (a bot, an automated policy, a REST client).
+for dag_id, required in (("wecube_approval_instant", 1), ("wecube_approval_instant_four_eyes", 2)):
+    with DAG(dag_id, start_date=START, schedule=None, catchup=False, tags=["wecube-e2e"]):
+        gate = ApprovalSensor(
+            task_id="gate", subject=f"Answered at once ({required})", approvers=APPROVERS, required_approvals=required
+        )
+        gate >> risky.override(task_id="after")(gate.output)

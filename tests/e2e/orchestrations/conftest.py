@@ -43,8 +43,8 @@ class Orchestrations:
         self.prometheus = prometheus
 
     def wait_open(self, dag_id: str, run_id: str, task_id: str = "approve", timeout: float = 120) -> dict:
-        """Wait until the approval is parked with no response yet, then until the scheduler has settled
-        (Airflow 3.3.2 fails a task answered before that; see docs/approvals.md)."""
+        """Wait until the approval is parked with no response yet; the tests answer it at once (an answer
+        right after the park must resume the run; see docs/approvals.md)."""
         sa = self.sa
 
         def check():
@@ -63,9 +63,7 @@ class Orchestrations:
             detail = sa.client().get_hitl_detail(dag_id, run_id, task_id)
             return detail if not detail["response_received"] else None
 
-        detail = sa.wait_for(check, timeout, f"{dag_id}/{run_id}/{task_id} waiting for an answer")
-        sa.wait_settled(dag_id, run_id, task_id)
-        return detail
+        return sa.wait_for(check, timeout, f"{dag_id}/{run_id}/{task_id} waiting for an answer")
 
     def wait_run(self, dag_id: str, run_id: str, state: str, timeout: float = 180) -> dict:
         """Wait for the run to end; fail at once, with its task states, if it ends otherwise."""

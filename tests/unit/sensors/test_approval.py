@@ -125,6 +125,20 @@ def test_execute_opens_request_without_requester(requests):
     assert c["ti"].xcom["approval_status"]["open"] is True
 
 
+def test_never_parks_with_less_than_the_settle_time_left(requests, monkeypatch):
+    """Airflow 3.3.2 fails a task its timeout sweep resumes right after the park (airflow_wecube.triggers.settle)."""
+    monkeypatch.setenv("AIRFLOW__WECUBE__RESUME_SETTLE_SECONDS", "8")
+    with pytest.raises(TaskAwaitingInput) as e:
+        sensor(response_timeout=3).execute(ctx())
+    assert e.value.timeout.total_seconds() == 8
+    with pytest.raises(TaskAwaitingInput) as e:
+        sensor(response_timeout=60).execute(ctx())
+    assert 50 < e.value.timeout.total_seconds() <= 60  # longer deadlines are untouched
+    with pytest.raises(TaskAwaitingInput) as e:
+        sensor().execute(ctx())
+    assert e.value.timeout is None  # no deadline, none made up
+
+
 def test_execute_refuses_when_requester_leaves_too_few(requests):
     s = sensor(approvers=["admin", "alice"], required_approvals=2, requester_cannot_approve=True)
     with pytest.raises(AirflowFailException, match="only 1 other approvers"):
