@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.fixtures.standalone import Standalone, _free_port, standalone_env  # noqa: E402
 
-DAG_FILE = '''
+DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import DAG, task
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -42,7 +42,7 @@ with DAG("bench_approval_sensor", start_date=datetime(2024, 1, 1), schedule=None
 
 with DAG("bench_approval_operator", start_date=datetime(2024, 1, 1), schedule=None, catchup=False):
     ApprovalOperator(task_id="gate", subject="bench", assigned_users=[{"id": "alice", "name": "alice"}]) >> after()
-'''
+"""
 
 KINDS = {"ApprovalSensor (wecube)": "bench_approval_sensor", "ApprovalOperator (Airflow)": "bench_approval_operator"}
 
@@ -75,7 +75,7 @@ def main() -> int:
 
         for kind, dag_id in KINDS.items():
             for run_id in runs[kind]:
-                sa.wait_for(lambda: parked(dag_id, run_id), 120, f"{dag_id}/{run_id} parked")
+                sa.wait_for(lambda dag_id=dag_id, run_id=run_id: parked(dag_id, run_id), 120, f"{dag_id}/{run_id} parked")
                 # answering before the scheduler saw the parked process exit races on 3.3.2 (docs/approvals.md)
                 sa.wait_settled(dag_id, run_id, "gate")
 
@@ -86,7 +86,7 @@ def main() -> int:
                 t0 = datetime.now(timezone.utc)
                 alice.respond(dag_id, run_id, "gate", "Approve")
 
-                def started():
+                def started(dag_id=dag_id, run_id=run_id):
                     ti = admin.get_task_instance(dag_id, run_id, "after")
                     return ti.get("start_date")
 
@@ -99,8 +99,12 @@ def main() -> int:
         print("| operator | runs | median (s) | min (s) | max (s) |")
         print("| --- | --- | --- | --- | --- |")
         for kind, values in results.items():
-            print(f"| {kind} | {len(values)} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
-        diff = statistics.median(results["ApprovalSensor (wecube)"]) - statistics.median(results["ApprovalOperator (Airflow)"])
+            print(
+                f"| {kind} | {len(values)} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |"
+            )
+        diff = statistics.median(results["ApprovalSensor (wecube)"]) - statistics.median(
+            results["ApprovalOperator (Airflow)"]
+        )
         print(f"\nmedian difference (sensor - operator): {diff:+.2f} s (target: <= +0.50 s)")
         return 0
     finally:

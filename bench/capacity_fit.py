@@ -46,11 +46,17 @@ def measure(url: str, start: int, end: int, repeat: int) -> dict:
     from airflow_wecube.hooks.prometheus import PrometheusHook
 
     os.environ["AIRFLOW_CONN_PROMETHEUS_BENCH"] = json.dumps({"conn_type": "prometheus", "host": url})
-    spec = load_spec({
-        "name": "bench_cpu", "target_label": "cpu%", "target": "cpu_percent",
-        "features": {"accounts_opened": "accounts_opened", "accounts_closed": "accounts_closed"},
-        "window": "30d", "step": f"{STEP}s", "limit": 80,
-    })
+    spec = load_spec(
+        {
+            "name": "bench_cpu",
+            "target_label": "cpu%",
+            "target": "cpu_percent",
+            "features": {"accounts_opened": "accounts_opened", "accounts_closed": "accounts_closed"},
+            "window": "30d",
+            "step": f"{STEP}s",
+            "limit": 80,
+        }
+    )
     hook = PrometheusHook(prometheus_conn_id="prometheus_bench")
     rss_after_imports = _rss_mb()
     import_s = time.perf_counter() - t_import
@@ -81,14 +87,24 @@ def measure(url: str, start: int, end: int, repeat: int) -> dict:
         np.linalg.lstsq(design, y, rcond=None)
         lstsq_times.append(time.perf_counter() - a)
     return {
-        "rows": len(frame), "n": fit.n, "formula": fit.formula, "r2": fit.r2,
-        "cov_type": fit.inference["cov_type"], "hac_lags": fit.inference.get("maxlags"),
+        "rows": len(frame),
+        "n": fit.n,
+        "formula": fit.formula,
+        "r2": fit.r2,
+        "cov_type": fit.inference["cov_type"],
+        "hac_lags": fit.inference.get("maxlags"),
         "iid_best_s": min(iid_times),
-        "import_s": import_s, "fetch_s": t1 - t0, "fit_first_s": t2 - t1, "fetch_fit_s": t2 - t0,
-        "rss_after_imports_mb": rss_after_imports, "peak_rss_mb": peak,
-        "fit_best_s": min(fit_times), "lstsq_best_s": min(lstsq_times),
+        "import_s": import_s,
+        "fetch_s": t1 - t0,
+        "fit_first_s": t2 - t1,
+        "fetch_fit_s": t2 - t0,
+        "rss_after_imports_mb": rss_after_imports,
+        "peak_rss_mb": peak,
+        "fit_best_s": min(fit_times),
+        "lstsq_best_s": min(lstsq_times),
         "fit_vs_lstsq": min(fit_times) / min(lstsq_times),
-        "statsmodels_best_s": min(sm_times), "statsmodels_vs_lstsq": min(sm_times) / min(lstsq_times),
+        "statsmodels_best_s": min(sm_times),
+        "statsmodels_vs_lstsq": min(sm_times) / min(lstsq_times),
     }
 
 
@@ -121,7 +137,10 @@ def main() -> int:
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "--repeat", str(args.repeat), "--measure", server.url, str(start), str(now)],
-            capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
@@ -135,31 +154,31 @@ def main() -> int:
 
 {args.days:g} days at {STEP} s, 3 series (target + 2 features) from a real Prometheus 2.42
 (backfilled with promtool), fetched with `PrometheusHook.query_range_frame` at {STEP} s
-({r['rows']:,} rows per series, split into 11,000-point range queries) and fitted with
+({r["rows"]:,} rows per series, split into 11,000-point range queries) and fitted with
 `fit_model` (OLS with standard errors, 95% intervals, p-values, R², VIF, headroom, Chow statistics and
 the parameter covariance; no plot). **The measured fit includes the HAC (Newey-West) standard errors**
-the drift decisions use ({r['cov_type']}, Bartlett kernel, {r['hac_lags']} lags: the rule of thumb for
-n = {r['n']:,}, since these plain gauges have no range selector). The default engine solves the normal
+the drift decisions use ({r["cov_type"]}, Bartlett kernel, {r["hac_lags"]} lags: the rule of thumb for
+n = {r["n"]:,}, since these plain gauges have no range selector). The default engine solves the normal
 equations of standardised features and gets the Bartlett-weighted score sum from one cumulative sum
 (cost independent of the lag count); its numbers equal statsmodels' OLS with `cov_type="HAC"` to 1e-9
 (checked by the unit tests). `engine="statsmodels"` (same HAC) is shown for comparison.
 Peak RSS is the child process that imports, fetches and fits (Python + pandas + statsmodels + the
-Airflow task SDK imported by the hook account for {r['rss_after_imports_mb']:.0f} MB of it).
+Airflow task SDK imported by the hook account for {r["rss_after_imports_mb"]:.0f} MB of it).
 Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.
 
 | measure | result | target | met |
 | --- | ---: | ---: | :---: |
-| fetch (3 range queries, {r['rows']:,} points each) | {r['fetch_s']:.2f} s | | |
-| dataset + fit (first run) | {r['fit_first_s']:.2f} s | | |
-| **fetch + fit** | **{r['fetch_fit_s']:.2f} s** | ≤ 15 s | {ok(r['fetch_fit_s'] <= 15)} |
-| **peak RSS** | **{r['peak_rss_mb']:.0f} MB** | ≤ 500 MB | {ok(r['peak_rss_mb'] <= 500)} |
-| fit alone (HAC, {r['hac_lags']} lags), best of {args.repeat} | {r['fit_best_s'] * 1000:.1f} ms | | |
-| bare `numpy.linalg.lstsq`, best of {args.repeat} | {r['lstsq_best_s'] * 1000:.1f} ms | | |
-| **fit / lstsq** (HAC included) | **{r['fit_vs_lstsq']:.2f}×** | ≤ 3× | {ok(r['fit_vs_lstsq'] <= 3)} |
-| fit with classical (iid) standard errors, best of {args.repeat} | {r['iid_best_s'] * 1000:.1f} ms | | |
-| fit with `engine="statsmodels"` (HAC), best of {args.repeat} | {r['statsmodels_best_s'] * 1000:.1f} ms ({r['statsmodels_vs_lstsq']:.1f}× lstsq) | | |
+| fetch (3 range queries, {r["rows"]:,} points each) | {r["fetch_s"]:.2f} s | | |
+| dataset + fit (first run) | {r["fit_first_s"]:.2f} s | | |
+| **fetch + fit** | **{r["fetch_fit_s"]:.2f} s** | ≤ 15 s | {ok(r["fetch_fit_s"] <= 15)} |
+| **peak RSS** | **{r["peak_rss_mb"]:.0f} MB** | ≤ 500 MB | {ok(r["peak_rss_mb"] <= 500)} |
+| fit alone (HAC, {r["hac_lags"]} lags), best of {args.repeat} | {r["fit_best_s"] * 1000:.1f} ms | | |
+| bare `numpy.linalg.lstsq`, best of {args.repeat} | {r["lstsq_best_s"] * 1000:.1f} ms | | |
+| **fit / lstsq** (HAC included) | **{r["fit_vs_lstsq"]:.2f}×** | ≤ 3× | {ok(r["fit_vs_lstsq"] <= 3)} |
+| fit with classical (iid) standard errors, best of {args.repeat} | {r["iid_best_s"] * 1000:.1f} ms | | |
+| fit with `engine="statsmodels"` (HAC), best of {args.repeat} | {r["statsmodels_best_s"] * 1000:.1f} ms ({r["statsmodels_vs_lstsq"]:.1f}× lstsq) | | |
 
-Fitted: `{r['formula']}` (R² {r['r2']:.4f}, n = {r['n']:,}).
+Fitted: `{r["formula"]}` (R² {r["r2"]:.4f}, n = {r["n"]:,}).
 Run: `.venv/bin/python bench/capacity_fit.py` (about a minute, most of it the promtool backfill).
 """
     args.out.write_text(table)

@@ -53,19 +53,53 @@ def big_document(operations: int = 2000) -> dict:
     for i in range(operations // 2):
         pid = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
         paths[f"/resource{i}/{{id}}"] = {
-            "get": {"operationId": f"get{i}", "tags": [f"group{i % 20}"],
-                    "parameters": [pid, {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 20}}],
-                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}},
-            "put": {"operationId": f"put{i}", "tags": [f"group{i % 20}"], "parameters": [pid],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}},
-                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}},
+            "get": {
+                "operationId": f"get{i}",
+                "tags": [f"group{i % 20}"],
+                "parameters": [pid, {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 20}}],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+                    }
+                },
+            },
+            "put": {
+                "operationId": f"put{i}",
+                "tags": [f"group{i % 20}"],
+                "parameters": [pid],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+                    }
+                },
+            },
         }
-    item = {"type": "object", "required": ["name"], "properties": {
-        "name": {"type": "string", "minLength": 1}, "size": {"type": "integer", "minimum": 0},
-        "state": {"type": "string", "enum": ["new", "done"]}, "tags": {"type": "array", "items": {"type": "string"}},
-        "owner": {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string", "format": "email"}}}}}
-    return {"openapi": "3.0.3", "info": {"title": "big", "version": "1.0.0"}, "paths": paths,
-            "components": {"schemas": {"Item": item}}}
+    item = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "size": {"type": "integer", "minimum": 0},
+            "state": {"type": "string", "enum": ["new", "done"]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "owner": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "email": {"type": "string", "format": "email"}},
+            },
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "big", "version": "1.0.0"},
+        "paths": paths,
+        "components": {"schemas": {"Item": item}},
+    }
 
 
 def registration(path: Path, workdir: Path, package: str, runs: int = 5) -> tuple[float, float]:
@@ -87,7 +121,9 @@ def main() -> None:
         workdir = Path(tmp)
         proc, url = start_sandbox(workdir)
         try:
-            os.environ["AIRFLOW_CONN_WECUBE_DEFAULT"] = json.dumps({"conn_type": "wecube", "host": url, "password": TOKEN})
+            os.environ["AIRFLOW_CONN_WECUBE_DEFAULT"] = json.dumps(
+                {"conn_type": "wecube", "host": url, "password": TOKEN}
+            )
             os.environ["AIRFLOW_CONN_HTTP_BENCH"] = json.dumps({"conn_type": "http", "host": url})
             from airflow.providers.http.hooks.http import HttpHook
 
@@ -105,9 +141,11 @@ def main() -> None:
                 "HttpHook.run GET /health": lambda: get.run("/health"),
                 "REST service health": lambda: hook.call("sandbox/sandbox/health_health_get", {}),
                 "HttpHook.run GET /sandbox/calls?request_id=": lambda: get.run(
-                    "/sandbox/calls", data={"request_id": "none"}, headers=auth),
+                    "/sandbox/calls", data={"request_id": "none"}, headers=auth
+                ),
                 "REST service calls (query validated)": lambda: hook.call(
-                    "sandbox/sandbox/calls_sandbox_calls_get", {"request_id": "none"}),
+                    "sandbox/sandbox/calls_sandbox_calls_get", {"request_id": "none"}
+                ),
             }
             for fn in modes.values():  # warm up
                 for _ in range(20):
@@ -123,22 +161,35 @@ def main() -> None:
         (workdir / "big.json").write_text(json.dumps(big))
         (workdir / "big.yaml").write_text(yaml.dump(big, Dumper=_NoAliases, sort_keys=False))
         spec = importlib.util.find_spec("airflow")
-        airflow_doc = Path(next(iter(spec.submodule_search_locations))) / "api_fastapi/core_api/openapi/v2-rest-api-generated.yaml"
+        airflow_doc = (
+            Path(next(iter(spec.submodule_search_locations)))
+            / "api_fastapi/core_api/openapi/v2-rest-api-generated.yaml"
+        )
         reg_times = {
-            f"2,000 operations, JSON ({(workdir / 'big.json').stat().st_size // 1024} KiB)": registration(workdir / "big.json", workdir, "big"),
-            f"2,000 operations, YAML ({(workdir / 'big.yaml').stat().st_size // 1024} KiB)": registration(workdir / "big.yaml", workdir, "big"),
-            f"Airflow REST API, YAML, 128 operations ({airflow_doc.stat().st_size // 1024} KiB)": registration(airflow_doc, workdir, "airflow"),
+            f"2,000 operations, JSON ({(workdir / 'big.json').stat().st_size // 1024} KiB)": registration(
+                workdir / "big.json", workdir, "big"
+            ),
+            f"2,000 operations, YAML ({(workdir / 'big.yaml').stat().st_size // 1024} KiB)": registration(
+                workdir / "big.yaml", workdir, "big"
+            ),
+            f"Airflow REST API, YAML, 128 operations ({airflow_doc.stat().st_size // 1024} KiB)": registration(
+                airflow_doc, workdir, "airflow"
+            ),
         }
 
     names = list(modes)
-    print(f"per call: median of {PER_ROUND} calls per round, {ROUNDS} interleaved rounds (load {os.getloadavg()[0]:.1f})")
+    print(
+        f"per call: median of {PER_ROUND} calls per round, {ROUNDS} interleaved rounds (load {os.getloadavg()[0]:.1f})"
+    )
     for base, rest in ((names[0], names[1]), (names[2], names[3])):
         for i, what in ((0, "wall"), (1, "client CPU")):
             b = statistics.median(r[i] for r in rounds[base])
             x = statistics.median(r[i] for r in rounds[rest])
-            ratios = [rr[i] / bb[i] for rr, bb in zip(rounds[rest], rounds[base])]
-            print(f"  {what:<10} {base:<46} {b * 1000:7.3f} ms | {rest:<38} {x * 1000:7.3f} ms | "
-                  f"{x / b:.2f}x (per-round {min(ratios):.2f}-{max(ratios):.2f}, median {statistics.median(ratios):.2f})")
+            ratios = [rr[i] / bb[i] for rr, bb in zip(rounds[rest], rounds[base], strict=False)]
+            print(
+                f"  {what:<10} {base:<46} {b * 1000:7.3f} ms | {rest:<38} {x * 1000:7.3f} ms | "
+                f"{x / b:.2f}x (per-round {min(ratios):.2f}-{max(ratios):.2f}, median {statistics.median(ratios):.2f})"
+            )
     print("registration (load_manifest + Registry.register), median of 5:")
     for name, (wall, cpu) in reg_times.items():
         print(f"  {name:<52} wall {wall:5.2f} s   CPU {cpu:5.2f} s")

@@ -130,12 +130,25 @@ class Bench:
         port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{port}"
         log = open(self.work / "sandbox.log", "wb")
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "airflow_wecube.sandbox", "--port", str(port), "--db", str(self.work / "sandbox.db"),
-             "--token", self.token],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "WECUBE_SANDBOX_PORT_BASE": "30000"},
-        ))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "airflow_wecube.sandbox",
+                    "--port",
+                    str(port),
+                    "--db",
+                    str(self.work / "sandbox.db"),
+                    "--token",
+                    self.token,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "WECUBE_SANDBOX_PORT_BASE": "30000"},
+            )
+        )
         for _ in range(200):
             try:
                 if requests.get(f"{self.sandbox_url}/health", timeout=1).ok:
@@ -162,14 +175,23 @@ class Bench:
         client = self.sa.client()
         for conn_id, body in (
             ("wecube_default", {"conn_type": "wecube", "host": self.sandbox_url, "password": self.token}),
-            ("prometheus_default", {"conn_type": "prometheus", "host": self.prometheus.url, "extra": json.dumps(
-                {"file_sd_dir": str(self.prometheus.file_sd_dir), "rules_dir": str(self.prometheus.rules_dir)})}),
+            (
+                "prometheus_default",
+                {
+                    "conn_type": "prometheus",
+                    "host": self.prometheus.url,
+                    "extra": json.dumps(
+                        {"file_sd_dir": str(self.prometheus.file_sd_dir), "rules_dir": str(self.prometheus.rules_dir)}
+                    ),
+                },
+            ),
         ):
             client.request("POST", "/api/v2/connections", json={"connection_id": conn_id, **body}, expect=(201,))
         shutil.copytree(REPO / "dags" / "designs", home / "dags" / "designs")
         (self.work / "wecube_bench_fanout.py").write_text(FANOUT_DAGS)
-        self.sa.add_dags([REPO / "dags" / f"{NETWORK}.py", REPO / "dags" / f"{ROLLOUT}.py",
-                          self.work / "wecube_bench_fanout.py"])
+        self.sa.add_dags(
+            [REPO / "dags" / f"{NETWORK}.py", REPO / "dags" / f"{ROLLOUT}.py", self.work / "wecube_bench_fanout.py"]
+        )
         for dag_id in (NETWORK, ROLLOUT, BATCHED, MAPPED):
             self.sa.wait_for_dag(dag_id)
 
@@ -188,7 +210,9 @@ class Bench:
 
     def plugin(self, path: str, inputs: list[dict]) -> list[dict]:
         body = {"requestId": secrets.token_hex(8), "operator": "bench", "inputs": inputs}
-        r = requests.post(self.sandbox_url + path, json=body, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+        r = requests.post(
+            self.sandbox_url + path, json=body, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
         out = r.json()
         assert out["resultCode"] == "0", out
         return out["results"]["outputs"]
@@ -199,8 +223,11 @@ class Bench:
         start, end = ts(run["start_date"]), ts(run["end_date"])
         tis = list(self.sa.client().task_instances(dag_id, run_id).values())
         plugin, calls = plugin_intervals(self.sa, dag_id, run_id)
-        prom = [(ts(t["start_date"]), ts(t["end_date"])) for t in tis
-                if t["task_id"] in PROMETHEUS_TASKS and t.get("start_date") and t.get("end_date")]
+        prom = [
+            (ts(t["start_date"]), ts(t["end_date"]))
+            for t in tis
+            if t["task_id"] in PROMETHEUS_TASKS and t.get("start_date") and t.get("end_date")
+        ]
         approval = []
         if any(t["task_id"] == "approve" for t in tis):
             d = self.sa.client().get_hitl_detail(dag_id, run_id, "approve")
@@ -208,8 +235,16 @@ class Bench:
         wall = end - start
         p, m, a = union(plugin), union(prom), union(approval)
         row = {
-            "label": label, "wall": wall, "tasks": len(tis), "calls": calls, "plugin": p, "plugin_sum": sum(b - a_ for a_, b in plugin),
-            "prometheus": m, "approval": a, "overhead": wall - union(plugin + prom + approval), "note": note,
+            "label": label,
+            "wall": wall,
+            "tasks": len(tis),
+            "calls": calls,
+            "plugin": p,
+            "plugin_sum": sum(b - a_ for a_, b in plugin),
+            "prometheus": m,
+            "approval": a,
+            "overhead": wall - union(plugin + prom + approval),
+            "note": note,
         }
         self.rows.append(row)
         print(json.dumps(row), file=sys.stderr)
@@ -218,7 +253,9 @@ class Bench:
     def run(self) -> None:
         sa = self.sa
         r1 = sa.trigger(NETWORK)["dag_run_id"]
-        self.measure("network build, first run (1 VPC, 6 subnets in 2 zones, 1 route table, 3 security groups)", NETWORK, r1)
+        self.measure(
+            "network build, first run (1 VPC, 6 subnets in 2 zones, 1 route table, 3 security groups)", NETWORK, r1
+        )
         r2 = sa.trigger(NETWORK)["dag_run_id"]
         self.measure("network build, rerun (changes nothing)", NETWORK, r2)
         summary = sa.client().xcom(NETWORK, r2, "topology")
@@ -227,15 +264,23 @@ class Bench:
         r3 = sa.trigger(ROLLOUT, {"app": "bench-app", "host_count": 2, "rate_window": "5s"})["dag_run_id"]
         self.wait_open(ROLLOUT, r3)
         sa.client().respond(ROLLOUT, r3, "approve", "Approve")
-        self.measure("app rollout, 2 hosts (approved by REST at once)", ROLLOUT, r3,
-                     note="approval = request open → answered (includes the ~2 s the script waits for the scheduler)")
+        self.measure(
+            "app rollout, 2 hosts (approved by REST at once)",
+            ROLLOUT,
+            r3,
+            note="approval = request open → answered (includes the ~2 s the script waits for the scheduler)",
+        )
 
-        vpc = self.plugin("/network/v1/vpc/create", [{"callbackParameter": "v", "name": "bench-fanout",
-                                                      "cidr": "10.200.0.0/16", "data_center": "bench"}])[0]
+        vpc = self.plugin(
+            "/network/v1/vpc/create",
+            [{"callbackParameter": "v", "name": "bench-fanout", "cidr": "10.200.0.0/16", "data_center": "bench"}],
+        )[0]
         for mode, dag_id in (("batched", BATCHED), ("mapped", MAPPED)):
             subnet = f"bench-{mode}"
-            self.plugin("/network/v1/subnet/create", [{"callbackParameter": "s", "name": subnet, "vpc": vpc["guid"],
-                                                       "zone": "z", "prefix_length": 23}])
+            self.plugin(
+                "/network/v1/subnet/create",
+                [{"callbackParameter": "s", "name": subnet, "vpc": vpc["guid"], "zone": "z", "prefix_length": 23}],
+            )
             run_id = sa.trigger(dag_id, {"prefix": f"bh-{mode}", "subnet": subnet, "hosts": self.hosts})["dag_run_id"]
             what = "ONE batched call (1 task)" if mode == "batched" else f"{self.hosts} mapped tasks"
             self.measure(f"{self.hosts} hosts (`host/host/create`): {what}", dag_id, run_id)
@@ -285,7 +330,12 @@ class Bench:
         notes = [r for r in self.rows if r["note"]]
         for r in notes:
             lines.append(f"\n{r['label']}: {r['note']}.")
-        lines += ["", READING, "", "Reproduce: `.venv/bin/python bench/orchestrations.py` (about 4 minutes on 2 cores)."]
+        lines += [
+            "",
+            READING,
+            "",
+            "Reproduce: `.venv/bin/python bench/orchestrations.py` (about 4 minutes on 2 cores).",
+        ]
         return "\n".join(lines) + "\n"
 
 

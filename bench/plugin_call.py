@@ -35,8 +35,20 @@ def free_port() -> int:
 def start_sandbox(workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_wecube.sandbox", "--port", str(port), "--db", str(workdir / "s.db"), "--token", TOKEN],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_wecube.sandbox",
+            "--port",
+            str(port),
+            "--db",
+            str(workdir / "s.db"),
+            "--token",
+            TOKEN,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -70,7 +82,11 @@ def import_and_registry_load(workdir: Path) -> float:
             + "</inputParameters><outputParameters><parameter>out</parameter></outputParameters></interface>"
             for i in range(20)
         )
-        reg.register(load_register_xml(f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()))
+        reg.register(
+            load_register_xml(
+                f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()
+            )
+        )
     code = (
         "import time; t=time.perf_counter(); import airflow_wecube; from airflow_wecube.registry import Registry; "
         f"n=len(Registry({str(workdir / 'big')!r}).services()); print(time.perf_counter()-t, n)"
@@ -88,7 +104,9 @@ def main() -> None:
         workdir = Path(tmp)
         proc, url = start_sandbox(workdir)
         try:
-            os.environ["AIRFLOW_CONN_WECUBE_DEFAULT"] = json.dumps({"conn_type": "wecube", "host": url, "password": TOKEN})
+            os.environ["AIRFLOW_CONN_WECUBE_DEFAULT"] = json.dumps(
+                {"conn_type": "wecube", "host": url, "password": TOKEN}
+            )
             os.environ["AIRFLOW_CONN_HTTP_BENCH"] = json.dumps({"conn_type": "http", "host": url})
             from airflow.providers.http.hooks.http import HttpHook
 
@@ -100,8 +118,12 @@ def main() -> None:
             for m in manifest_paths():
                 reg.register(load_manifest(m))
             path = reg.service("faults/fault/echo").path
-            body = {"requestId": "b", "operator": "bench", "serviceName": "faults/fault/echo",
-                    "inputs": [{"callbackParameter": "0", "message": "hi"}]}
+            body = {
+                "requestId": "b",
+                "operator": "bench",
+                "serviceName": "faults/fault/echo",
+                "inputs": [{"callbackParameter": "0", "message": "hi"}],
+            }
             headers = {"Authorization": f"Bearer {TOKEN}"}
 
             hook = WeCubePluginHook(registry=reg)
@@ -121,20 +143,24 @@ def main() -> None:
             names = list(modes)
             n = max(1, N // ROUNDS)
             for r in range(ROUNDS):
-                for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
+                for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
                     cpu = time.process_time()
                     per_round[name].append(statistics.median(timed(modes[name], n)))
                     cpu_round[name].append((time.process_time() - cpu) / n)
             cpu_ratio = {
-                name: statistics.median(t / b for t, b in zip(ts, cpu_round["HttpHook.run"])) for name, ts in cpu_round.items()
+                name: statistics.median(t / b for t, b in zip(ts, cpu_round["HttpHook.run"], strict=False))
+                for name, ts in cpu_round.items()
             }
             rows = {name: statistics.median(ts) for name, ts in per_round.items()}
             ratios = {
-                name: statistics.median(t / b for t, b in zip(ts, per_round["HttpHook.run"]))
+                name: statistics.median(t / b for t, b in zip(ts, per_round["HttpHook.run"], strict=False))
                 for name, ts in per_round.items()
             }
             spread = {
-                name: (min(t / b for t, b in zip(ts, per_round["HttpHook.run"])), max(t / b for t, b in zip(ts, per_round["HttpHook.run"])))
+                name: (
+                    min(t / b for t, b in zip(ts, per_round["HttpHook.run"], strict=False)),
+                    max(t / b for t, b in zip(ts, per_round["HttpHook.run"], strict=False)),
+                )
                 for name, ts in per_round.items()
             }
             many = [{"callbackParameter": str(i), "message": "hi"} for i in range(1000)]
@@ -144,7 +170,9 @@ def main() -> None:
         finally:
             os.killpg(proc.pid, 9)
 
-    print(f"per call: {ROUNDS} interleaved rounds of {max(1, N // ROUNDS)} calls per mode (loopback sandbox echo, one entity)")
+    print(
+        f"per call: {ROUNDS} interleaved rounds of {max(1, N // ROUNDS)} calls per mode (loopback sandbox echo, one entity)"
+    )
     print("  median of the rounds' medians; ratio = median of the per-round ratios to HttpHook.run (min-max);")
     print("  client CPU = this process's CPU time per call (the sandbox's excluded), median ratio of the rounds")
     for name, t in rows.items():
@@ -153,8 +181,12 @@ def main() -> None:
             f"  {name:<24} {t * 1000:7.3f} ms   {ratios[name]:5.2f}x HttpHook.run ({lo:.2f}-{hi:.2f});"
             f"  client CPU {statistics.median(cpu_round[name]) * 1000:6.3f} ms, {cpu_ratio[name]:5.2f}x"
         )
-    print(f"1,000 entities: one call {batched * 1000:.1f} ms vs 1,000 calls {singles * 1000:.0f} ms -> {singles / batched:.1f}x faster")
-    print(f"import airflow_wecube + registry of 50 packages x 20 interfaces: {load * 1000:.0f} ms (median of 5 fresh processes)")
+    print(
+        f"1,000 entities: one call {batched * 1000:.1f} ms vs 1,000 calls {singles * 1000:.0f} ms -> {singles / batched:.1f}x faster"
+    )
+    print(
+        f"import airflow_wecube + registry of 50 packages x 20 interfaces: {load * 1000:.0f} ms (median of 5 fresh processes)"
+    )
 
 
 if __name__ == "__main__":

@@ -127,12 +127,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the backfilled TSDB here and reuse it on the next run (same --days)")
-    parser.add_argument("--workers", default="1,2,4",
-                        help="comma-separated requests in flight to measure, for the floor and the hook")
-    parser.add_argument("--hook-workers", type=int, default=None,
-                        help="only measure the hook at this concurrency (default: its range_concurrency)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the backfilled TSDB here and reuse it on the next run (same --days)",
+    )
+    parser.add_argument(
+        "--workers", default="1,2,4", help="comma-separated requests in flight to measure, for the floor and the hook"
+    )
+    parser.add_argument(
+        "--hook-workers",
+        type=int,
+        default=None,
+        help="only measure the hook at this concurrency (default: its range_concurrency)",
+    )
     args = parser.parse_args()
     workers = sorted({int(w) for w in args.workers.split(",")})
 
@@ -142,7 +151,11 @@ def main() -> int:
     hook_workers = args.hook_workers or PrometheusHook.range_concurrency
     server, start, end, work = prepare(args.workdir, args.days)
     conn = prometheus_conn_json(server)
-    env = {**os.environ, "AIRFLOW_HOME": str(work / "airflow"), "PYTHONPATH": os.environ.get("WECUBE_BENCH_SRC", str(REPO / "src"))}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(work / "airflow"),
+        "PYTHONPATH": os.environ.get("WECUBE_BENCH_SRC", str(REPO / "src")),
+    }
     runs = [("raw", w) for w in workers] + [("raw+json", w) for w in workers]
     runs += [("frame", w) for w in sorted(set(workers) | {hook_workers})]
     results: dict[tuple[str, int], list[dict]] = {}
@@ -153,7 +166,10 @@ def main() -> int:
             for mode, w in runs:
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, mode, conn, str(start), str(end), json.dumps(QUERIES), str(w)],
-                    capture_output=True, text=True, env=env, check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
                 ).stdout
                 results.setdefault((mode, w), []).append(json.loads(out.strip().splitlines()[-1]))
     finally:
@@ -173,9 +189,11 @@ def main() -> int:
     frame = best[("frame", hook_workers)]
     ratio = frame["seconds"] / best[floor_key]["seconds"]
     print(f"\nload average (1 min) at each round: {', '.join(f'{x:.2f}' for x in loads)}")
-    print(f"frame rows: {frame['rows']}; floor = raw fetch with {floor_key[1]} in flight "
-          f"({best[floor_key]['seconds']:.3f} s); frame ({hook_workers} in flight) / floor = {ratio:.2f}x, "
-          f"peak RSS {frame['peak_rss_mb']:.0f} MB; target <= 1.5x, peak RSS <= 300 MB")
+    print(
+        f"frame rows: {frame['rows']}; floor = raw fetch with {floor_key[1]} in flight "
+        f"({best[floor_key]['seconds']:.3f} s); frame ({hook_workers} in flight) / floor = {ratio:.2f}x, "
+        f"peak RSS {frame['peak_rss_mb']:.0f} MB; target <= 1.5x, peak RSS <= 300 MB"
+    )
     return 0 if ratio <= 1.5 and frame["peak_rss_mb"] <= 300 else 1
 
 

@@ -17,6 +17,8 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.prometheus",
     "tests.fixtures.standalone",
+    "tests.fixtures.scripted_http",
+    "tests.fixtures.rest_server",
 ]
 
 

@@ -54,7 +54,9 @@ class AirflowClient:
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     @classmethod
-    def from_env(cls, url: str | None = None, username: str | None = None, password: str | None = None) -> AirflowClient:
+    def from_env(
+        cls, url: str | None = None, username: str | None = None, password: str | None = None
+    ) -> AirflowClient:
         """Build from arguments, falling back to ``WECUBE_AIRFLOW_URL`` / ``_USER`` / ``_PASSWORD``."""
         url = url or os.environ.get(ENV_URL)
         username = username or os.environ.get(ENV_USER)

@@ -13,7 +13,11 @@ def get_provider_info() -> dict:
         "description": "WeCube-style plugin registry and calls, approvals, Prometheus monitoring and capacity models.",
         "versions": [__version__],
         "integrations": [
-            {"integration-name": "WeCube", "external-doc-url": "https://github.com/WeBankPartners/wecube-platform", "tags": ["software"]},
+            {
+                "integration-name": "WeCube",
+                "external-doc-url": "https://github.com/WeBankPartners/wecube-platform",
+                "tags": ["software"],
+            },
             {"integration-name": "Prometheus", "external-doc-url": "https://prometheus.io/", "tags": ["software"]},
         ],
         "hooks": [
@@ -40,7 +44,10 @@ def get_provider_info() -> dict:
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login"],
                     "relabeling": {"host": "Plugin base URL", "password": "Token"},
-                    "placeholders": {"host": "http://127.0.0.1:19090", "password": "bearer token sent as Authorization"},
+                    "placeholders": {
+                        "host": "http://127.0.0.1:19090",
+                        "password": "bearer token sent as Authorization",
+                    },
                 },
                 "conn-fields": {
                     "operator": {
@@ -72,7 +79,11 @@ def get_provider_info() -> dict:
                 "connection-type": "prometheus",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema"],
-                    "relabeling": {"host": "Prometheus URL", "login": "Basic auth user", "password": "Password or bearer token"},
+                    "relabeling": {
+                        "host": "Prometheus URL",
+                        "login": "Basic auth user",
+                        "password": "Password or bearer token",
+                    },
                     "placeholders": {"host": "http://127.0.0.1:9090"},
                 },
                 "conn-fields": {

@@ -217,7 +217,12 @@ class LimitedAdapter(HTTPAdapter):
         _local.guard = guard
         try:
             response = super().send(
-                request, stream=True, timeout=_bounded(limits.timeout, remaining), verify=verify, cert=cert, proxies=proxies
+                request,
+                stream=True,
+                timeout=_bounded(limits.timeout, remaining),
+                verify=verify,
+                cert=cert,
+                proxies=proxies,
             )
             _read_body(response, max_bytes)
             if guard.expired:  # the socket was shut under a read: what came may be cut short

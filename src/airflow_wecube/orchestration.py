@@ -132,8 +132,13 @@ def release_hosts(hook: WeCubePluginHook, hosts: Sequence[Mapping[str, Any]], re
     for o in outputs:
         h = by_name.get(o.get("name") or o.get("callbackParameter"), {})
         released.append(
-            {"name": o.get("name"), "guid": o.get("guid"), "ip": h.get("ip"), "ports": h.get("ports"),
-             "stopped_apps": o.get("stopped_apps") or []}
+            {
+                "name": o.get("name"),
+                "guid": o.get("guid"),
+                "ip": h.get("ip"),
+                "ports": h.get("ports"),
+                "stopped_apps": o.get("stopped_apps") or [],
+            }
         )
     done = {r["name"] for r in released}
     left = [n for n in by_name if n not in done]
@@ -146,13 +151,20 @@ def describe_release(release: Mapping[str, Any] | None, created: Sequence[Mappin
     """One sentence on the hosts a failed run gave back (or could not)."""
     if release is None:
         names = ", ".join(h["name"] for h in created)
-        return (f"hosts {names} created by this run were NOT released (the release did not run); "
-                f"destroy them with host/host/destroy") if names else "no hosts were created by this run"
+        return (
+            (
+                f"hosts {names} created by this run were NOT released (the release did not run); "
+                f"destroy them with host/host/destroy"
+            )
+            if names
+            else "no hosts were created by this run"
+        )
     parts = []
     if release.get("released"):
-        parts.append("released host(s) " + ", ".join(
-            f"{r['name']} ({r['ip']})" if r.get("ip") else str(r["name"]) for r in release["released"]
-        ))
+        parts.append(
+            "released host(s) "
+            + ", ".join(f"{r['name']} ({r['ip']})" if r.get("ip") else str(r["name"]) for r in release["released"])
+        )
     if release.get("not_released"):
         parts.append(
             f"host(s) {', '.join(release['not_released'])} were NOT released ({'; '.join(release.get('problems') or [])}); "

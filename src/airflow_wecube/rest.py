@@ -95,7 +95,9 @@ def validate_rest_inputs(service: Service, entities: list[dict[str, Any]]) -> No
             problems.append(f"{where}: missing required {', '.join(missing)}")
         unknown = sorted(k for k in entity if k not in params and k != CALLBACK)
         if unknown:
-            problems.append(f"{where}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})")
+            problems.append(
+                f"{where}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})"
+            )
         for name, value in entity.items():
             if name in params and value is not None:
                 problems += [f"{where}: {msg}" for msg in value_problems(params[name], value)]
@@ -296,7 +298,13 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
     }
     hook.log.info(
         "Calling %s (REST %s %s%s) for %d entit%s, requestId=%s",
-        service.name, itf.http_method, base, itf.path, len(entities), "y" if len(entities) == 1 else "ies", request_id,
+        service.name,
+        itf.http_method,
+        base,
+        itf.path,
+        len(entities),
+        "y" if len(entities) == 1 else "ies",
+        request_id,
     )
 
     def one(entity: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +338,11 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
                 last = f"HTTP {response.status_code} {response.reason}"
                 continue
             return entity_output(callback, response)
-        return {CALLBACK: callback, "errorCode": "connection", "errorMessage": f"no answer after {attempt + 1} attempt(s): {last}"}
+        return {
+            CALLBACK: callback,
+            "errorCode": "connection",
+            "errorMessage": f"no answer after {attempt + 1} attempt(s): {last}",
+        }
 
     if workers == 1:
         outputs = [one(e) for e in entities]
@@ -359,7 +371,6 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
             status_code=next((o["httpStatus"] for o in failed if "httpStatus" in o), None),
         )
     return result
-
 
 
 def _requests_request(req: RestRequest):

@@ -55,8 +55,10 @@ def _wait_open(sa, dag_id, run_id, task_id="gate", timeout=90):
     def check():
         ti = sa.client().get_task_instance(dag_id, run_id, task_id)
         if ti["state"] in ("success", "failed", "skipped", "upstream_failed"):
-            raise AssertionError(f"{task_id} finished as {ti['state']} while waiting for an open request\n"
-                                 + sa.task_log(dag_id, run_id, task_id))
+            raise AssertionError(
+                f"{task_id} finished as {ti['state']} while waiting for an open request\n"
+                + sa.task_log(dag_id, run_id, task_id)
+            )
         if ti["state"] != "awaiting_input":
             return None
         d = sa.client().get_hitl_detail(dag_id, run_id, task_id)
@@ -90,10 +92,17 @@ def _answer_at_once(sa, dag_id, run_id, user, option="Approve", params=None, tim
             checked = time.monotonic()
             state = sa.ti_state(dag_id, run_id, "gate")
             if state in ("success", "failed", "skipped", "upstream_failed"):
-                mismatch = [line for line in sa.log_path.read_text(errors="replace").splitlines()
-                            if run_id in line and "state attribute is" in line]
-                raise AssertionError(f"{dag_id}/{run_id}: gate {state} while waiting to answer\n"
-                                     + "\n".join(mismatch[-2:]) + "\n" + sa.task_log(dag_id, run_id, "gate"))
+                mismatch = [
+                    line
+                    for line in sa.log_path.read_text(errors="replace").splitlines()
+                    if run_id in line and "state attribute is" in line
+                ]
+                raise AssertionError(
+                    f"{dag_id}/{run_id}: gate {state} while waiting to answer\n"
+                    + "\n".join(mismatch[-2:])
+                    + "\n"
+                    + sa.task_log(dag_id, run_id, "gate")
+                )
         if detail is None or detail["response_received"]:
             continue
         try:
@@ -236,21 +245,23 @@ def test_requester_approval_ignored_and_reject_skips(sa, timeout_run):
 def test_approvals_list_cli(sa, timeout_run):
     run_id = sa.trigger(BASIC)["dag_run_id"]
     _wait_open(sa, BASIC, run_id)
-    env = {"WECUBE_AIRFLOW_URL": sa.url, "WECUBE_AIRFLOW_USER": "alice", "WECUBE_AIRFLOW_PASSWORD": sa.password("alice"),
-           "PATH": str(Path(sys.executable).parent)}
-    out = subprocess.run([WECUBE, "approvals", "list", "--json"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "WECUBE_AIRFLOW_URL": sa.url,
+        "WECUBE_AIRFLOW_USER": "alice",
+        "WECUBE_AIRFLOW_PASSWORD": sa.password("alice"),
+        "PATH": str(Path(sys.executable).parent),
+    }
+    out = subprocess.run([WECUBE, "approvals", "list", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     mine = [r for r in rows if r["run_id"] == run_id]
     assert mine and mine[0]["priority"] == "high" and mine[0]["approvers"] == ["alice", "bob"]
     prio = [r["priority"] for r in rows]
     assert prio == sorted(prio, key=["high", "medium", "low"].index)
-    for a, b in zip(rows, rows[1:]):
+    for a, b in zip(rows, rows[1:], strict=False):
         if a["priority"] == b["priority"]:
             assert a["created_at"] <= b["created_at"]
-    table = subprocess.run([WECUBE, "approvals", "list"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    table = subprocess.run([WECUBE, "approvals", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert table.returncode == 0 and "Restart nginx on 2 hosts" in table.stdout
     sa.client("alice").respond(BASIC, run_id, "gate", "Reject", {"comment": "cleanup"})
 

@@ -77,8 +77,9 @@ def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
     url = f"http://localhost:{airflow_port}"
 
     def run(script: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(REPO / "scripts" / script)], capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        return subprocess.run(
+            ["bash", str(REPO / "scripts" / script)], capture_output=True, text=True, timeout=timeout, env=env
+        )
 
     try:
         first = run("demo.sh")
@@ -89,7 +90,8 @@ def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
 
         pgid = int((demo / "airflow.pgid").read_text())
         schedulers = [
-            int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/cmdline")
             if b"scheduler" in p.read_bytes().split(b"\0")[1:3] and int(p.parent.name) in _marked(demo)
         ]
         assert schedulers, "no scheduler process found"

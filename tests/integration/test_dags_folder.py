@@ -18,7 +18,7 @@ def test_every_dag_file_imports_without_errors_or_heavy_modules(plugin_registry)
     code = f"""
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag({str(REPO / 'dags')!r})
+bag = DagBag({str(REPO / "dags")!r})
 print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
                   "dags": sorted(bag.dags),
                   "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
@@ -35,7 +35,7 @@ def test_missing_plugin_is_a_clear_import_error(tmp_path):
     env = {**os.environ, "WECUBE_REGISTRY_PATH": str(tmp_path / "empty")}
     code = f"""
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag({str(REPO / 'dags' / 'wecube_hello.py')!r})
+bag = DagBag({str(REPO / "dags" / "wecube_hello.py")!r})
 print(list(bag.import_errors.values()))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

@@ -29,8 +29,15 @@ def test_connection_types_and_add(airflow_db):
     assert hooks["wecube"].hook_class_name == "airflow_wecube.hooks.plugin.WeCubePluginHook"
     assert hooks["prometheus"].hook_class_name == "airflow_wecube.hooks.prometheus.PrometheusHook"
     r = airflow(
-        "connections", "add", "wecube_cli_test", "--conn-type", "wecube",
-        "--conn-host", "http://127.0.0.1:19090", "--conn-password", "tok-cli-secret",
+        "connections",
+        "add",
+        "wecube_cli_test",
+        "--conn-type",
+        "wecube",
+        "--conn-host",
+        "http://127.0.0.1:19090",
+        "--conn-password",
+        "tok-cli-secret",
     )
     assert r.returncode == 0, r.stderr[-2000:]
     r = airflow("connections", "get", "wecube_cli_test", "-o", "json")

@@ -14,7 +14,6 @@ import requests
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.registry import Registry, load_manifest
-from tests.fixtures.rest_server import ticket_api  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +66,12 @@ def test_call_sends_typed_request_and_returns_json_outputs(tickets, ticket_api):
     assert out["callbackParameter"] == "0" and out["errorCode"] == "0"
     (call,) = ticket_api.calls()
     assert call["method"] == "POST" and call["raw_path"] == "/api/tickets"
-    assert json.loads(call["body"]) == {"title": "disk full", "priority": "high", "labels": ["ops"], "owner": {"name": "ann"}}
+    assert json.loads(call["body"]) == {
+        "title": "disk full",
+        "priority": "high",
+        "labels": ["ops"],
+        "owner": {"name": "ann"},
+    }
     # the API key goes where the document's security scheme says, and nowhere else
     assert call["headers"]["x-api-key"] == ticket_api.api_key
     assert "authorization" not in call["headers"]
@@ -77,7 +81,9 @@ def test_call_sends_typed_request_and_returns_json_outputs(tickets, ticket_api):
 
 
 def test_query_parameters_and_lists(tickets, ticket_api):
-    out = tickets.call("tickets/tickets/listTickets", {"status": "closed", "limit": 5, "tag": ["a b", "c&d"]}).outputs[0]
+    out = tickets.call("tickets/tickets/listTickets", {"status": "closed", "limit": 5, "tag": ["a b", "c&d"]}).outputs[
+        0
+    ]
     assert out["status"] == "closed" and out["limit"] == 5 and out["tags"] == ["a b", "c&d"]
     assert "idempotency-key" not in ticket_api.calls()[0]["headers"]  # GET: no key needed
 
@@ -88,8 +94,13 @@ def test_bad_values_refused_before_any_request_all_at_once(tickets, ticket_api):
             "tickets/tickets/createTicket",
             [
                 {"callbackParameter": "a", "title": "no", "priority": "urgent", "labels": "ops"},
-                {"callbackParameter": "b", "title": "fine title", "owner": {"name": 7}, "colour": "red",
-                 "password": 12345},
+                {
+                    "callbackParameter": "b",
+                    "title": "fine title",
+                    "owner": {"name": 7},
+                    "colour": "red",
+                    "password": 12345,
+                },
                 {"callbackParameter": "c"},
             ],
         )
@@ -133,8 +144,13 @@ def test_failure_carries_status_and_the_bodys_message(tickets):
 
 
 def test_many_entities_bounded_concurrency_results_in_input_order(ticket_api, rest_registry, monkeypatch):  # noqa: F811
-    conn_id = connect(monkeypatch, "tickets_c3", host=ticket_api.url, password=ticket_api.api_key,
-                      extra=json.dumps({"rest_concurrency": 3}))
+    conn_id = connect(
+        monkeypatch,
+        "tickets_c3",
+        host=ticket_api.url,
+        password=ticket_api.api_key,
+        extra=json.dumps({"rest_concurrency": 3}),
+    )
     hook = WeCubePluginHook(conn_id, registry=rest_registry)
     ticket_api.clear()
     entities = [{"n": i, "delay": 0.05 * (8 - i)} for i in range(8)]
@@ -150,11 +166,18 @@ def test_post_retried_only_with_an_idempotency_key(tickets, ticket_api, rest_reg
     assert result.outputs[0]["attempts"] == 3
     assert [c["headers"].get("idempotency-key") for c in ticket_api.calls()] == ["flaky-1"] * 3
     # with the key turned off, a POST is sent once: a retry could create a duplicate
-    conn_id = connect(monkeypatch, "tickets_nokey", host=ticket_api.url, password=ticket_api.api_key,
-                      extra=json.dumps({"idempotency_key": False}))
+    conn_id = connect(
+        monkeypatch,
+        "tickets_nokey",
+        host=ticket_api.url,
+        password=ticket_api.api_key,
+        extra=json.dumps({"idempotency_key": False}),
+    )
     ticket_api.clear()
     with pytest.raises(WeCubePluginError, match="HTTP 503 Service Unavailable: try again"):
-        WeCubePluginHook(conn_id, registry=rest_registry, retry_delay=0.01).call("tickets/tools/flaky", {"fail_times": 1})
+        WeCubePluginHook(conn_id, registry=rest_registry, retry_delay=0.01).call(
+            "tickets/tools/flaky", {"fail_times": 1}
+        )
     assert len(ticket_api.calls()) == 1
 
 

@@ -41,8 +41,13 @@ def test_atomic_create_refuses_an_existing_file(tmp_path, monkeypatch, hard_link
 def test_lock_held_by_another_process_times_out_with_callers_error(tmp_path):
     target = tmp_path / "jobs.json"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from airflow_wecube.files import locked\nimport time\nwith locked({str(target)!r}):\n    print('held', flush=True)\n    time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"from airflow_wecube.files import locked\nimport time\nwith locked({str(target)!r}):\n    print('held', flush=True)\n    time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -31,8 +31,13 @@ def test_unknown_conf_keys_are_named_with_the_accepted_ones():
 
 def test_failed_in_order_follows_the_dag_and_labels_mapped_instances():
     states = {
-        "create_hosts_1": "failed", "create_hosts_0": "success", "create_hosts_10": "failed",
-        "plan": "upstream_failed", "deploy": "upstream_failed", "rollback": "skipped", "host_requests": "success",
+        "create_hosts_1": "failed",
+        "create_hosts_0": "success",
+        "create_hosts_10": "failed",
+        "plan": "upstream_failed",
+        "deploy": "upstream_failed",
+        "rollback": "skipped",
+        "host_requests": "success",
     }
     assert failed_in_order(states, ORDER) == ["create_hosts[1]", "create_hosts[10]", "plan", "deploy"]
     assert failed_in_order({"gate_up": "success", "rollback": "skipped"}, ORDER) == []
@@ -64,7 +69,9 @@ def test_created_hosts_are_only_those_this_run_created():
 
 def test_deploy_reason_lists_each_failed_host():
     result = {"outputs": [{}, {}], "failed": [{"callbackParameter": "a-1", "errorMessage": "health check failed"}]}
-    assert deploy_reason("shop", "2.0", result) == "deploy of shop 2.0 failed on 1 of 2 host(s): a-1: health check failed"
+    assert (
+        deploy_reason("shop", "2.0", result) == "deploy of shop 2.0 failed on 1 of 2 host(s): a-1: health check failed"
+    )
     assert deploy_reason("shop", "2.0", {"outputs": [], "failed": []}) is None
     assert deploy_reason("shop", "2.0", None) is None
 
@@ -78,8 +85,12 @@ def test_describe_rollback_says_what_it_did_or_why_it_could_not():
 
 
 def test_describe_release():
-    release = {"released": [{"name": "a-1", "ip": "10.0.0.2"}, {"name": "a-2", "ip": None}], "problems": [],
-               "not_released": [], "kept": ["a-3"]}
+    release = {
+        "released": [{"name": "a-1", "ip": "10.0.0.2"}, {"name": "a-2", "ip": None}],
+        "problems": [],
+        "not_released": [],
+        "kept": ["a-3"],
+    }
     assert describe_release(release) == (
         "released host(s) a-1 (10.0.0.2), a-2; kept host(s) a-3 (they existed before this run)"
     )
@@ -90,9 +101,13 @@ def test_describe_release():
 
 
 def test_failure_message_names_cause_rollback_and_hosts():
-    msg = failure_message("rollout of shop 2.0", ("gate_up", "timed out"), rollback="a-1: stopped", hosts="released a-1")
+    msg = failure_message(
+        "rollout of shop 2.0", ("gate_up", "timed out"), rollback="a-1: stopped", hosts="released a-1"
+    )
     assert msg.splitlines() == [
-        "rollout of shop 2.0 failed at gate_up: timed out", "Rollback: a-1: stopped.", "Hosts: released a-1."
+        "rollout of shop 2.0 failed at gate_up: timed out",
+        "Rollback: a-1: stopped.",
+        "Hosts: released a-1.",
     ]
     rejected = failure_message("rollout of shop 2.0", ("approve", "Rejected by bob: no"), rollback="r", hosts="h")
     assert rejected.splitlines()[0] == "rollout of shop 2.0 was not approved: Rejected by bob: no"

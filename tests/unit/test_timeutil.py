@@ -117,7 +117,10 @@ def test_parse_time_keeps_an_explicit_offset():
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ("yesterday", "not a time: 'yesterday' (use ISO 8601 such as 2025-01-31T02:00:00Z, Unix seconds or a datetime)"),
+        (
+            "yesterday",
+            "not a time: 'yesterday' (use ISO 8601 such as 2025-01-31T02:00:00Z, Unix seconds or a datetime)",
+        ),
         ("", "not a time: ''"),
         ("Z", "not a time"),
         (None, "not a time: None"),

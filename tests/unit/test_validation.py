@@ -30,9 +30,7 @@ class CountingId(str):
 
 
 def test_duplicate_callback_parameters_are_all_reported_once_each():
-    inputs = normalise_inputs(
-        [{"callbackParameter": c, "host": "h"} for c in ("b", "a", "b", "c", "a", "b")]
-    )
+    inputs = normalise_inputs([{"callbackParameter": c, "host": "h"} for c in ("b", "a", "b", "c", "a", "b")])
     with pytest.raises(ParameterValidationError) as e:
         validate_inputs(SERVICE, inputs)
     assert e.value.problems == ["callbackParameter not unique: a, b"]

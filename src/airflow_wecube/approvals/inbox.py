@@ -42,8 +42,11 @@ def render_footer(
         f"**Deadline:** {deadline.astimezone(timezone.utc).isoformat(timespec='seconds') if deadline else 'none'}",
     ]
     if evidence:
-        lines += ["", f"**Evidence fingerprint:** `{evidence}` (checked again after approval: if it "
-                  "changes, approvals are void and the request re-opens)"]
+        lines += [
+            "",
+            f"**Evidence fingerprint:** `{evidence}` (checked again after approval: if it "
+            "changes, approvals are void and the request re-opens)",
+        ]
     return "\n".join(lines)
 
 
@@ -83,20 +86,24 @@ def inbox_rows(details: Iterable[Mapping[str, Any]], now: datetime | None = None
         try:
             created = parse_time(d["created_at"])
         except ValueError as e:
-            raise ValueError(f"approval request of task {ti.get('dag_id')}.{ti.get('task_id')}: created_at: {e}") from None
-        rows.append({
-            "dag_id": ti.get("dag_id"),
-            "run_id": ti.get("dag_run_id"),
-            "task_id": ti.get("task_id"),
-            "map_index": ti.get("map_index", -1),
-            "subject": _SUBJECT_RE.sub("", d.get("subject") or ""),
-            "priority": meta["priority"],
-            "created_at": created.isoformat(),
-            "age_seconds": max(0, int((now - created).total_seconds())),
-            "deadline": meta["deadline"].isoformat() if meta["deadline"] else None,
-            "approvers": [u.get("name") or u.get("id") for u in d.get("assigned_users") or []],
-            "state": ti.get("state"),
-        })
+            raise ValueError(
+                f"approval request of task {ti.get('dag_id')}.{ti.get('task_id')}: created_at: {e}"
+            ) from None
+        rows.append(
+            {
+                "dag_id": ti.get("dag_id"),
+                "run_id": ti.get("dag_run_id"),
+                "task_id": ti.get("task_id"),
+                "map_index": ti.get("map_index", -1),
+                "subject": _SUBJECT_RE.sub("", d.get("subject") or ""),
+                "priority": meta["priority"],
+                "created_at": created.isoformat(),
+                "age_seconds": max(0, int((now - created).total_seconds())),
+                "deadline": meta["deadline"].isoformat() if meta["deadline"] else None,
+                "approvers": [u.get("name") or u.get("id") for u in d.get("assigned_users") or []],
+                "state": ti.get("state"),
+            }
+        )
     rows.sort(key=lambda r: (_RANK.get(r["priority"], 1), r["created_at"]))
     return rows
 
@@ -116,10 +123,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no pending approvals"
     headers = ["PRIORITY", "AGE", "DEADLINE", "DAG", "RUN", "TASK", "SUBJECT", "APPROVERS"]
-    table = [headers] + [[
-        r["priority"], human_age(r["age_seconds"]), r["deadline"] or "-", r["dag_id"] or "", r["run_id"] or "",
-        r["task_id"] if r["map_index"] in (-1, None) else f"{r['task_id']}[{r['map_index']}]",
-        r["subject"], ",".join(r["approvers"]) or "(any)",
-    ] for r in rows]
+    table = [headers] + [
+        [
+            r["priority"],
+            human_age(r["age_seconds"]),
+            r["deadline"] or "-",
+            r["dag_id"] or "",
+            r["run_id"] or "",
+            r["task_id"] if r["map_index"] in (-1, None) else f"{r['task_id']}[{r['map_index']}]",
+            r["subject"],
+            ",".join(r["approvers"]) or "(any)",
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in table)

@@ -69,8 +69,13 @@ class Tally:
         return [a["by"] for a in self.approvals]
 
     def add(self, response: Response, policy: ApprovalPolicy, requester: str | None) -> tuple[str, str | None]:
-        entry = {"by": response.by, "at": response.at, "comment": response.comment,
-                 "option": response.option, "form": dict(response.form)}
+        entry = {
+            "by": response.by,
+            "at": response.at,
+            "comment": response.comment,
+            "option": response.option,
+            "form": dict(response.form),
+        }
         if not policy.is_approval(response.option):
             self.rejection = entry
             return "rejected", None
@@ -122,8 +127,9 @@ def decision_record(
                 form[k] = v
     return {
         "decision": decision,
-        "approvers": [{"by": e["by"], "at": e["at"], "comment": e.get("comment"), "option": e["option"]}
-                      for e in entries],
+        "approvers": [
+            {"by": e["by"], "at": e["at"], "comment": e.get("comment"), "option": e["option"]} for e in entries
+        ],
         "form": form,
         "timed_out": timed_out or rejected_by_timeout,
         "evidence": evidence,

@@ -63,9 +63,13 @@ def build_dataset(frame: pd.DataFrame, spec: CapacitySpec) -> Dataset:
     wanted = [TARGET, *spec.features]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise DatasetError(f"model {spec.name}: the fetched frame lacks column(s) {missing} (have {list(frame.columns)})")
+        raise DatasetError(
+            f"model {spec.name}: the fetched frame lacks column(s) {missing} (have {list(frame.columns)})"
+        )
     if not isinstance(frame.index, pd.DatetimeIndex):
-        raise DatasetError(f"model {spec.name}: the frame index must be a DatetimeIndex, got {type(frame.index).__name__}")
+        raise DatasetError(
+            f"model {spec.name}: the frame index must be a DatetimeIndex, got {type(frame.index).__name__}"
+        )
 
     data = frame[wanted].apply(pd.to_numeric, errors="coerce").astype("float64")
     index = data.index if data.index.tz is not None else data.index.tz_localize("UTC")
@@ -105,9 +109,17 @@ def build_dataset(frame: pd.DataFrame, spec: CapacitySpec) -> Dataset:
             )
     target_constant = _constant(data[TARGET].to_numpy())
     if target_constant:
-        notes.append(f"the target is constant ({float(data[TARGET].iloc[0]):g}) over the window: there is nothing to explain")
-    return Dataset(X=data[list(spec.features)], y=data[TARGET], rows_in=rows_in, rows_dropped=dropped, notes=notes,
-                   target_constant=target_constant)
+        notes.append(
+            f"the target is constant ({float(data[TARGET].iloc[0]):g}) over the window: there is nothing to explain"
+        )
+    return Dataset(
+        X=data[list(spec.features)],
+        y=data[TARGET],
+        rows_in=rows_in,
+        rows_dropped=dropped,
+        notes=notes,
+        target_constant=target_constant,
+    )
 
 
 def _constant(col: np.ndarray) -> bool:

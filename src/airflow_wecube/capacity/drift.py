@@ -95,7 +95,11 @@ def wald_equality_test(baseline: dict[str, Any], new: dict[str, Any]) -> dict[st
         return {"applicable": False, "reason": "the summed covariance is singular"}
     k = len(d)
     return {
-        "applicable": True, "statistic": w, "df": k, "f": w / k, "p_value": float(sps.chi2.sf(w, k)),
+        "applicable": True,
+        "statistic": w,
+        "df": k,
+        "f": w / k,
+        "p_value": float(sps.chi2.sf(w, k)),
         "cov_types": [baseline["stats"].get("cov_type", "nonrobust"), new["stats"].get("cov_type", "nonrobust")],
     }
 
@@ -112,13 +116,18 @@ def structural_break_test(baseline: dict[str, Any], new: dict[str, Any]) -> dict
         wald = wald_equality_test(baseline, new)
         if wald["applicable"]:
             return {**wald, "method": "wald", "classical": classical}
-        return {**classical, "method": "chow_f", "classical": classical,
-                "fallback": f"robust test not possible ({wald['reason']}): classical Chow F used"}
+        return {
+            **classical,
+            "method": "chow_f",
+            "classical": classical,
+            "fallback": f"robust test not possible ({wald['reason']}): classical Chow F used",
+        }
     return {**classical, "method": "chow_f", "classical": classical}
 
 
-def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThresholds,
-            *, baseline_version: str | None = None) -> dict[str, Any]:
+def compare(
+    baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThresholds, *, baseline_version: str | None = None
+) -> dict[str, Any]:
     """Compare fit dicts (:meth:`FitResult.to_dict`) and say what drifted, by how much, how significantly.
 
     :return: ``{"found", "baseline_version", "messages", "coefficients", "new_factors",
@@ -131,7 +140,9 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
     new_factors = [n for n in new["coefficients"] if n not in baseline["coefficients"]]
     dropped = [n for n in baseline["coefficients"] if n not in new["coefficients"]]
     for name in new_factors:
-        messages.append(f"new factor {name!r} (coefficient {format_number(new_coefs[name]['value'])}) is not in the baseline")
+        messages.append(
+            f"new factor {name!r} (coefficient {format_number(new_coefs[name]['value'])}) is not in the baseline"
+        )
     for name in dropped:
         messages.append(f"factor {name!r} of the baseline is gone from the model")
 
@@ -148,25 +159,38 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
         if name != INTERCEPT and abs(rel) > thresholds.max_relative_change:
             reasons.append(f"relative change above {thresholds.max_relative_change:g}")
         row = {
-            "name": name, "old": old["value"], "new": cur["value"], "change": change,
+            "name": name,
+            "old": old["value"],
+            "new": cur["value"],
+            "change": change,
             "relative_change": rel if math.isfinite(rel) else None,
-            "old_ci": [old["ci_low"], old["ci_high"]], "new_ci": [cur["ci_low"], cur["ci_high"]],
-            "ci_overlap": overlap, "z": z if math.isfinite(z) else None, "p_value": _p_two_sided(z) if math.isfinite(z) else 0.0,
-            "moved": bool(reasons), "reasons": reasons,
+            "old_ci": [old["ci_low"], old["ci_high"]],
+            "new_ci": [cur["ci_low"], cur["ci_high"]],
+            "ci_overlap": overlap,
+            "z": z if math.isfinite(z) else None,
+            "p_value": _p_two_sided(z) if math.isfinite(z) else 0.0,
+            "moved": bool(reasons),
+            "reasons": reasons,
         }
         rows.append(row)
         if reasons:
             pct = f"{rel * 100:+.1f}%" if math.isfinite(rel) else "new from 0"
             messages.append(
                 f"{name}: {format_number(old['value'])} → {format_number(cur['value'])} ({pct}, "
-                f"z={row['z'] if row['z'] is None else round(row['z'], 1)}, p={row['p_value']:.2g}): " + "; ".join(reasons)
+                f"z={row['z'] if row['z'] is None else round(row['z'], 1)}, p={row['p_value']:.2g}): "
+                + "; ".join(reasons)
                 + f" [new 95% CI {format_number(cur['ci_low'])}..{format_number(cur['ci_high'])}, "
                 f"baseline {format_number(old['ci_low'])}..{format_number(old['ci_high'])}]"
             )
 
-    chow = structural_break_test(baseline, new) if not new_factors and not dropped else {
-        "applicable": False, "method": None, "reason": "the two fits have different features"}
-    chow_drift = bool(chow.get("applicable") and thresholds.chow_alpha is not None and chow["p_value"] < thresholds.chow_alpha)
+    chow = (
+        structural_break_test(baseline, new)
+        if not new_factors and not dropped
+        else {"applicable": False, "method": None, "reason": "the two fits have different features"}
+    )
+    chow_drift = bool(
+        chow.get("applicable") and thresholds.chow_alpha is not None and chow["p_value"] < thresholds.chow_alpha
+    )
     chow["drift"] = chow_drift
     if chow_drift:
         if chow["method"] == "wald":
@@ -175,19 +199,28 @@ def compare(baseline: dict[str, Any], new: dict[str, Any], thresholds: DriftThre
         else:
             stat = f"F={chow['f']:.1f}"
             what = "Chow test (classical F, iid residuals)"
-        messages.append(f"{what}: one model does not fit both windows ({stat}, p={chow['p_value']:.2g} < {thresholds.chow_alpha:g})")
+        messages.append(
+            f"{what}: one model does not fit both windows ({stat}, p={chow['p_value']:.2g} < {thresholds.chow_alpha:g})"
+        )
 
     r2_drop = float(baseline["r2"]) - float(new["r2"])
     r2 = {"old": baseline["r2"], "new": new["r2"], "drop": r2_drop, "drift": r2_drop > thresholds.max_r2_drop}
     if r2["drift"]:
-        messages.append(f"R² fell {baseline['r2']:.3f} → {new['r2']:.3f} (drop {r2_drop:.3f} > {thresholds.max_r2_drop:g}): "
-                        "a factor the model lacks now drives the target")
+        messages.append(
+            f"R² fell {baseline['r2']:.3f} → {new['r2']:.3f} (drop {r2_drop:.3f} > {thresholds.max_r2_drop:g}): "
+            "a factor the model lacks now drives the target"
+        )
 
     notes: list[str] = []
-    base_cov, new_cov = (baseline.get("inference") or {}).get("cov_type", "nonrobust"), (new.get("inference") or {}).get("cov_type", "nonrobust")
+    base_cov, new_cov = (
+        (baseline.get("inference") or {}).get("cov_type", "nonrobust"),
+        (new.get("inference") or {}).get("cov_type", "nonrobust"),
+    )
     if base_cov != new_cov:
-        notes.append(f"the baseline's standard errors are {base_cov}, the new fit's {new_cov}: intervals and tests mix "
-                     "both; accept a fresh fit to compare like with like")
+        notes.append(
+            f"the baseline's standard errors are {base_cov}, the new fit's {new_cov}: intervals and tests mix "
+            "both; accept a fresh fit to compare like with like"
+        )
     found = bool(new_factors or dropped or any(r["moved"] for r in rows) or chow_drift or r2["drift"])
     return {
         "found": found,

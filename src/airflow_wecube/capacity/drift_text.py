@@ -46,26 +46,38 @@ def drift_html(report: dict[str, Any], log_url: str | None = None) -> str:
     from airflow_wecube.capacity.fit import format_number
 
     drift = report.get("drift") or {}
-    parts = [f"<h3>Capacity model {escape(report['model'])} drifted from baseline "
-             f"{escape(str(drift.get('baseline_version')))}</h3>"]
+    parts = [
+        f"<h3>Capacity model {escape(report['model'])} drifted from baseline "
+        f"{escape(str(drift.get('baseline_version')))}</h3>"
+    ]
     moved = _moved(report)
     if moved:
-        parts.append("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>coefficient</th><th>baseline</th>"
-                     "<th>new</th><th>change</th><th>baseline 95% CI</th><th>new 95% CI</th><th>z</th><th>p-value</th>"
-                     "<th>why</th></tr>")
+        parts.append(
+            '<table border="1" cellpadding="4" cellspacing="0"><tr><th>coefficient</th><th>baseline</th>'
+            "<th>new</th><th>change</th><th>baseline 95% CI</th><th>new 95% CI</th><th>z</th><th>p-value</th>"
+            "<th>why</th></tr>"
+        )
         for r in moved:
             rel = r.get("relative_change")
             z = r.get("z")
-            cells = [r["name"], format_number(r["old"]), format_number(r["new"]),
-                     f"{rel * 100:+.1f}%" if rel is not None else "new from 0",
-                     f"{format_number(r['old_ci'][0])} .. {format_number(r['old_ci'][1])}",
-                     f"{format_number(r['new_ci'][0])} .. {format_number(r['new_ci'][1])}",
-                     f"{z:.1f}" if z is not None else "∞", f"{r['p_value']:.2g}", "; ".join(r.get("reasons", []))]
+            cells = [
+                r["name"],
+                format_number(r["old"]),
+                format_number(r["new"]),
+                f"{rel * 100:+.1f}%" if rel is not None else "new from 0",
+                f"{format_number(r['old_ci'][0])} .. {format_number(r['old_ci'][1])}",
+                f"{format_number(r['new_ci'][0])} .. {format_number(r['new_ci'][1])}",
+                f"{z:.1f}" if z is not None else "∞",
+                f"{r['p_value']:.2g}",
+                "; ".join(r.get("reasons", [])),
+            ]
             parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
     parts.append(f"<pre>{escape(drift_summary(report))}</pre>")
-    parts.append(f"<p>The baseline is kept. If the change was intended, make this fit the baseline: "
-                 f"<code>wecube capacity accept {escape(report['model'])} {escape(str(report['version']))}</code></p>")
+    parts.append(
+        f"<p>The baseline is kept. If the change was intended, make this fit the baseline: "
+        f"<code>wecube capacity accept {escape(report['model'])} {escape(str(report['version']))}</code></p>"
+    )
     if log_url:
         parts.append(f'<p>Airflow task log: <a href="{escape(log_url, quote=True)}">{escape(log_url)}</a></p>')
     return "\n".join(parts)

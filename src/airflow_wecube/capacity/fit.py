@@ -115,7 +115,7 @@ def vif(X: np.ndarray, names: list[str]) -> dict[str, float]:
         values = np.diag(inv)
     except np.linalg.LinAlgError:
         values = np.full(len(names), np.inf)
-    return {n: (float(v) if np.isfinite(v) and v > 0 else math.inf) for n, v in zip(names, values)}
+    return {n: (float(v) if np.isfinite(v) and v > 0 else math.inf) for n, v in zip(names, values, strict=False)}
 
 
 def _outlier_mask(X: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
@@ -155,9 +155,9 @@ def hac_meat(gt: np.ndarray, maxlags: int, *, overwrite: bool = False) -> np.nda
     buf = np.empty((p, min(_BLOCK, n)))
     for a in range(w, n, _BLOCK):  # h_s = c_s - c_{s-w}, in cache-sized blocks
         b = min(a + _BLOCK, n)
-        d = np.subtract(c[:, a:b], c[:, a - w:b - w], out=buf[:, : b - a])
+        d = np.subtract(c[:, a:b], c[:, a - w : b - w], out=buf[:, : b - a])
         meat += np.einsum("ij,kj->ik", d, d)
-    tail = c[:, n - 1:n] - c[:, n - w:n - 1]  # h_s for n <= s < n+L (g is zero past the end)
+    tail = c[:, n - 1 : n] - c[:, n - w : n - 1]  # h_s for n <= s < n+L (g is zero past the end)
     meat += np.einsum("ij,kj->ik", tail, tail)
     return meat / w
 
@@ -246,14 +246,30 @@ def _ols_fast(X: np.ndarray, y: np.ndarray, maxlags: int | None = None) -> dict[
     xty = np.concatenate([[sum_y], sd * zty + mu * sum_y])
     vifs = np.diag(np.linalg.inv(corr))
     return {
-        "rank": rank, "params": params, "bse": bse, "ci": np.column_stack([params - half, params + half]),
-        "pvalues": pvalues, "r2": r2, "adj_r2": 1 - (1 - r2) * (n - 1) / dof, "scale": scale, "ssr": ssr,
-        "xtx": xtx, "xty": xty, "vif": vifs, "cov": cov,
+        "rank": rank,
+        "params": params,
+        "bse": bse,
+        "ci": np.column_stack([params - half, params + half]),
+        "pvalues": pvalues,
+        "r2": r2,
+        "adj_r2": 1 - (1 - r2) * (n - 1) / dof,
+        "scale": scale,
+        "ssr": ssr,
+        "xtx": xtx,
+        "xty": xty,
+        "vif": vifs,
+        "cov": cov,
     }
 
 
-def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov_type: str | None = None,
-              hac_lags: int | None = None) -> FitResult:
+def fit_model(
+    dataset: Dataset,
+    spec: CapacitySpec,
+    *,
+    engine: str = "fast",
+    cov_type: str | None = None,
+    hac_lags: int | None = None,
+) -> FitResult:
     """Fit ``target ~ features`` by OLS and collect the inference the report shows.
 
     :param engine: ``"fast"`` (default, numpy/scipy on standardised features) or ``"statsmodels"`` (``statsmodels.OLS``);
@@ -310,10 +326,19 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
         else:
             res = model.fit(cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}, use_t=True)
         rank = int(res.model.rank)
-        ols = {"params": np.asarray(res.params), "bse": np.asarray(res.bse), "ci": np.asarray(res.conf_int(alpha=0.05)),
-               "pvalues": np.asarray(res.pvalues), "r2": float(res.rsquared), "adj_r2": float(res.rsquared_adj),
-               "scale": float(res.scale), "ssr": float(res.ssr), "xtx": design.T @ design, "xty": design.T @ y,
-               "cov": np.asarray(res.cov_params())}
+        ols = {
+            "params": np.asarray(res.params),
+            "bse": np.asarray(res.bse),
+            "ci": np.asarray(res.conf_int(alpha=0.05)),
+            "pvalues": np.asarray(res.pvalues),
+            "r2": float(res.rsquared),
+            "adj_r2": float(res.rsquared_adj),
+            "scale": float(res.scale),
+            "ssr": float(res.ssr),
+            "xtx": design.T @ design,
+            "xty": design.T @ y,
+            "cov": np.asarray(res.cov_params()),
+        }
     elif engine == "fast":
         ols = _ols_fast(X, y, maxlags)
         rank = ols["rank"]
@@ -321,8 +346,7 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
         raise ValueError(f"unknown engine {engine!r}")
     if rank < k + 1:
         raise DatasetError(
-            f"model {spec.name}: the features {names} are perfectly collinear (rank {rank} < {k + 1}); "
-            "drop one of them"
+            f"model {spec.name}: the features {names} are perfectly collinear (rank {rank} < {k + 1}); drop one of them"
         )
     params, bse, ci, pvalues = ols["params"], ols["bse"], ols["ci"], ols["pvalues"]
 
@@ -337,7 +361,7 @@ def fit_model(dataset: Dataset, spec: CapacitySpec, *, engine: str = "fast", cov
 
     coefficients = {name: entry(i + 1) for i, name in enumerate(names)}
     intercept = entry(0)
-    vifs = {nm: float(v) for nm, v in zip(names, ols["vif"])} if "vif" in ols else vif(X, names)
+    vifs = {nm: float(v) for nm, v in zip(names, ols["vif"], strict=False)} if "vif" in ols else vif(X, names)
     for name, v in vifs.items():
         if v > VIF_WARNING:
             warnings.append(
@@ -408,8 +432,11 @@ def counter_hints(spec: CapacitySpec, y: np.ndarray) -> list[str]:
 def _lag_reason(info: dict[str, Any]) -> str:
     if info["source"] in ("spec", "argument"):
         return f"set by {'the spec' if info['source'] == 'spec' else 'the caller'}"
-    rng = f"largest PromQL range {info['largest_range']} = {info['range_lags']} step(s)" if info["largest_range"] \
+    rng = (
+        f"largest PromQL range {info['largest_range']} = {info['range_lags']} step(s)"
+        if info["largest_range"]
         else "no range selector in the PromQL"
+    )
     return f"{rng}; rule of thumb for n: {info['rule_of_thumb']}"
 
 

@@ -14,8 +14,9 @@ def _thin(series: pd.Series) -> pd.Series:
     return series.iloc[::step]
 
 
-def render_png(actual: pd.Series, predicted: pd.Series, *, title: str, formula: str = "",
-               resid_std: float | None = None) -> bytes:
+def render_png(
+    actual: pd.Series, predicted: pd.Series, *, title: str, formula: str = "", resid_std: float | None = None
+) -> bytes:
     """Render the fit's figure and return the PNG bytes (no file, no display needed)."""
     import matplotlib
 

@@ -44,17 +44,19 @@ def build_rules(spec: CapacitySpec, fit: dict[str, Any], *, version: str | None 
     rules: list[dict[str, Any]] = [{"record": name, "expr": prediction_expr(spec, fit), "labels": labels}]
     if spec.alert.enabled:
         margin = spec.alert.k * float(fit["resid_std"])
-        rules.append({
-            "alert": "CapacityEfficiencyRegression",
-            "expr": f"sum({spec.target}) - sum({name}) > {margin:.10g}",
-            "for": spec.alert.for_,
-            "labels": {**labels, "severity": spec.alert.severity},
-            "annotations": {
-                "summary": f"{spec.name}: actual exceeds the capacity model by more than {spec.alert.k:g} residual std devs",
-                "description": (
-                    f"Model {fit.get('formula', spec.name)} (version {version or '?'}) predicts less than observed by "
-                    f"over {margin:.4g}; a transaction now costs more than it did."
-                ),
-            },
-        })
+        rules.append(
+            {
+                "alert": "CapacityEfficiencyRegression",
+                "expr": f"sum({spec.target}) - sum({name}) > {margin:.10g}",
+                "for": spec.alert.for_,
+                "labels": {**labels, "severity": spec.alert.severity},
+                "annotations": {
+                    "summary": f"{spec.name}: actual exceeds the capacity model by more than {spec.alert.k:g} residual std devs",
+                    "description": (
+                        f"Model {fit.get('formula', spec.name)} (version {version or '?'}) predicts less than observed by "
+                        f"over {margin:.4g}; a transaction now costs more than it did."
+                    ),
+                },
+            }
+        )
     return rules

@@ -132,7 +132,9 @@ class CapacitySpec(_Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.fullmatch(v):
-            raise ValueError(f"model name {v!r} must match [a-zA-Z_][a-zA-Z0-9_]* (it becomes part of a Prometheus rule name)")
+            raise ValueError(
+                f"model name {v!r} must match [a-zA-Z_][a-zA-Z0-9_]* (it becomes part of a Prometheus rule name)"
+            )
         return v
 
     @field_validator("target")
@@ -188,7 +190,9 @@ class CapacitySpec(_Strict):
             except ValueError:
                 pass
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"limit must be a finite number > 0 (the target's ceiling, e.g. 80 for 80% CPU) or null, got {v!r}")
+            raise ValueError(
+                f"limit must be a finite number > 0 (the target's ceiling, e.g. 80 for 80% CPU) or null, got {v!r}"
+            )
         return v
 
     @field_validator("window", "step", "headroom_lookback")
@@ -200,7 +204,7 @@ class CapacitySpec(_Strict):
         return str(v)
 
     @model_validator(mode="after")
-    def _window_vs_step(self) -> "CapacitySpec":
+    def _window_vs_step(self) -> CapacitySpec:
         if parse_duration(self.step) >= parse_duration(self.window):
             raise ValueError(f"step {self.step} must be shorter than window {self.window}")
         check_points(self.window_td, self.step_td, what=f"window {self.window} at step {self.step}")
@@ -270,7 +274,7 @@ def counter_hint(query: str) -> str | None:
     """
     text = _MATCHERS.sub("{}", _STRING.sub('""', query))
     for m in _COUNTER.finditer(text):
-        rest = text[m.end():].lstrip()
+        rest = text[m.end() :].lstrip()
         if m.group(3) is None and not rest.startswith("("):  # no range selector, and not a function call
             name = m.group(1)
             return f"{name} is a counter (it only grows): did you mean rate({name}[5m])?"
@@ -295,7 +299,9 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
     """
     where = "<spec>"
     data: Any = source
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yml", ".yaml"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yml", ".yaml"))
+    ):
         path = Path(source)
         where = str(path)
         try:
@@ -310,8 +316,10 @@ def load_spec(source: str | Path | dict) -> CapacitySpec:
         except yaml.YAMLError as e:
             hint = ""
             if "flow" in str(e):
-                hint = (" (hint: PromQL holding [ ] { } or , inside a {...} mapping must be quoted, "
-                        "or write one 'name: query' per line)")
+                hint = (
+                    " (hint: PromQL holding [ ] { } or , inside a {...} mapping must be quoted, "
+                    "or write one 'name: query' per line)"
+                )
             raise SpecError(f"{where}: not valid YAML: {e}{hint}") from e
     if not isinstance(data, dict):
         raise SpecError(f"{where}: a spec must be a YAML mapping, got {type(data).__name__}")
@@ -341,7 +349,7 @@ def _refuse_duplicate_keys(node: yaml.Node | None, where: str, path: str = "") -
             _refuse_duplicate_keys(item, where, f"{path}[{i}]")
 
 
-def parse_time(value: "str | int | float | datetime") -> datetime:
+def parse_time(value: str | int | float | datetime) -> datetime:
     """A point in time for a fit window: :func:`airflow_wecube.timeutil.parse_time` (ISO 8601, Unix seconds).
 
     :raises SpecError: when the value is not a time
@@ -352,7 +360,9 @@ def parse_time(value: "str | int | float | datetime") -> datetime:
         raise SpecError(str(e)) from None
 
 
-def resolve_window(spec: CapacitySpec, start=None, end=None, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+def resolve_window(
+    spec: CapacitySpec, start=None, end=None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
     """The fit window: explicit ``start``/``end`` win; a missing end is now, a missing start is end - window.
 
     :raises SpecError: when start is not before end
@@ -365,8 +375,11 @@ def resolve_window(spec: CapacitySpec, start=None, end=None, *, now: datetime | 
     if start_dt >= end_dt:
         raise SpecError(f"start {start_dt.isoformat()} is not before end {end_dt.isoformat()}")
     try:
-        check_points(end_dt - start_dt, spec.step_td,
-                     what=f"the window {start_dt.isoformat()} .. {end_dt.isoformat()} at step {spec.step}")
+        check_points(
+            end_dt - start_dt,
+            spec.step_td,
+            what=f"the window {start_dt.isoformat()} .. {end_dt.isoformat()} at step {spec.step}",
+        )
     except ValueError as e:
         raise SpecError(str(e)) from None
     return start_dt, end_dt

@@ -71,7 +71,9 @@ class ModelStore:
         if isinstance(root, (str, os.PathLike)) and not hasattr(root, "fs"):
             text = os.fspath(root)
             if "://" in text and not text.startswith("file://"):
-                raise StoreError(f"{text}: object storage needs a pathlib-like object (e.g. ObjectStoragePath), not a string")
+                raise StoreError(
+                    f"{text}: object storage needs a pathlib-like object (e.g. ObjectStoragePath), not a string"
+                )
             root = Path(text.removeprefix("file://")).expanduser()
         self.root = root
         self.local = isinstance(root, Path)
@@ -97,7 +99,9 @@ class ModelStore:
 
     def _write_json(self, path, obj: Any) -> None:
         obj = _finite(obj)
-        self._write_bytes(path, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False).encode() + b"\n")
+        self._write_bytes(
+            path, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False).encode() + b"\n"
+        )
 
     def _read_json(self, path) -> Any:
         try:
@@ -147,9 +151,11 @@ class ModelStore:
         except (OSError, ValueError, NotImplementedError) as e:
             where = getattr(e, "filename", None) or versions
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-            raise StoreError(f"capacity store {self.root} cannot be written ({reason}: {where}); "
-                             "nothing was fetched or fitted: fix the store path (--store / [wecube] capacity_store) "
-                             "or its permissions") from None
+            raise StoreError(
+                f"capacity store {self.root} cannot be written ({reason}: {where}); "
+                "nothing was fetched or fitted: fix the store path (--store / [wecube] capacity_store) "
+                "or its permissions"
+            ) from None
 
     # -- versions ----------------------------------------------------------------------------
     def models(self) -> list[str]:
@@ -242,7 +248,9 @@ class ModelStore:
             record = self.load_version(model, version)
             gates = record.get("gates") or {}
             if not gates.get("passed"):
-                raise StoreError(f"model {model!r} version {version}: gates did not pass, refusing to make it the baseline")
+                raise StoreError(
+                    f"model {model!r} version {version}: gates did not pass, refusing to make it the baseline"
+                )
             path = self._model_dir(model) / "baseline.json"
             try:
                 current = self._read_json(path)
@@ -293,8 +301,11 @@ class ModelStore:
         d = self._model_dir(model) / "staging"
         if not d.exists():
             return []
-        return sorted(p.name[:-4] for p in d.iterdir()
-                      if p.name.endswith(".csv") and not p.name.startswith(".") and _SAFE.fullmatch(p.name[:-4]))
+        return sorted(
+            p.name[:-4]
+            for p in d.iterdir()
+            if p.name.endswith(".csv") and not p.name.startswith(".") and _SAFE.fullmatch(p.name[:-4])
+        )
 
     def clear_staged(self, model: str, *, keep: Callable[[str], bool] | None = None) -> list[str]:
         """Delete the frames staged for ``model``, except those whose key ``keep(key)`` is true;

@@ -35,9 +35,12 @@ def register(subparsers) -> None:
     fit.add_argument("--start", help="window start: ISO 8601 or Unix seconds (default: end - the spec's window)")
     fit.add_argument("--end", help="window end: ISO 8601 or Unix seconds (default: now)")
     _store_arg(fit)
-    fit.add_argument("--prometheus-conn-id", default="prometheus_default",
-                     help="Airflow connection of the Prometheus (default: prometheus_default; "
-                          "AIRFLOW_CONN_PROMETHEUS_DEFAULT works)")
+    fit.add_argument(
+        "--prometheus-conn-id",
+        default="prometheus_default",
+        help="Airflow connection of the Prometheus (default: prometheus_default; "
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT works)",
+    )
     fit.add_argument("--json", action="store_true", help="print the report as JSON")
     fit.add_argument("--no-accept", action="store_true", help="report only: never replace the baseline")
     fit.set_defaults(func=_fit)
@@ -46,7 +49,7 @@ def register(subparsers) -> None:
         "list",
         help="a model's versions, oldest first, with the accepted baseline marked",
         description="List every stored version of MODEL (fits are never deleted) with its status "
-                    "(baseline, accepted, drift, gate-failed, not-gated, passed). Exit 1 when it has none.",
+        "(baseline, accepted, drift, gate-failed, not-gated, passed). Exit 1 when it has none.",
     )
     lst.add_argument("model", metavar="SPEC_OR_MODEL", help="model name, or its spec YAML file")
     _store_arg(lst)
@@ -94,8 +97,9 @@ def _fit(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     store.check_writable(spec.name)  # before the fetch and fit, not as a traceback after them
     frame = fetch_frame(spec, start, end, prometheus_conn_id=args.prometheus_conn_id)
-    report = pipeline.run(spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()},
-                          accept=not args.no_accept)
+    report = pipeline.run(
+        spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()}, accept=not args.no_accept
+    )
     if args.json:
         _print_json(report)
     else:
@@ -132,7 +136,9 @@ def _accept(args: argparse.Namespace) -> int:
     elif not outcome["changed"]:
         print(f"{model}: version {outcome['version']} is already the accepted baseline")
     else:
-        print(f"{model}: version {outcome['version']} is now the accepted baseline (was {outcome['previous'] or 'none'})")
+        print(
+            f"{model}: version {outcome['version']} is now the accepted baseline (was {outcome['previous'] or 'none'})"
+        )
         for message in (outcome.get("drift") or {}).get("messages", []):
             print(f"  accepted change: {message}")
     return 0

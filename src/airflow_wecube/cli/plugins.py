@@ -10,7 +10,6 @@ from airflow_wecube.config import default_registry
 from airflow_wecube.exceptions import PlaceholderVersionError
 from airflow_wecube.registry import load_manifest
 
-
 # the version a placeholder manifest is validated with; never registered (register needs --version)
 PLACEHOLDER_STAND_IN = "0.0.0"
 
@@ -105,7 +104,11 @@ def _rest_marks(p) -> list[str]:
     s = p.json_schema or {}
     marks = [f"in={p.location}"] if p.location else []
     marks += [f"as={p.wire_name}"] if p.wire_name else []
-    marks += [f"type={s['type'] if isinstance(s.get('type'), str) else '|'.join(map(str, s['type']))}"] if s.get("type") else []
+    marks += (
+        [f"type={s['type'] if isinstance(s.get('type'), str) else '|'.join(map(str, s['type']))}"]
+        if s.get("type")
+        else []
+    )
     marks += [f"format={s['format']}"] if s.get("format") else []
     marks += [f"enum={'|'.join(map(str, s['enum']))}"] if isinstance(s.get("enum"), list) else []
     marks += [f"default={json.dumps(s['default'])}"] if "default" in s else []
@@ -122,20 +125,27 @@ def cmd_remove(args) -> int:
 def register(groups) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--registry", help="registry folder (default: $WECUBE_REGISTRY_PATH, [wecube] registry_path, DAGs/wecube_plugins)"
+        "--registry",
+        help="registry folder (default: $WECUBE_REGISTRY_PATH, [wecube] registry_path, DAGs/wecube_plugins)",
     )
     p = groups.add_parser("plugins", help="register and inspect plugin manifests")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("validate", parents=[common], help="check a manifest; writes nothing")
     s.add_argument("path", help="register.xml, YAML manifest, package zip, or OpenAPI 3 document (YAML/JSON)")
-    s.add_argument("--version", help="package version (a {{PLUGIN_VERSION}} placeholder is only noted; OpenAPI: default info.version)")
+    s.add_argument(
+        "--version",
+        help="package version (a {{PLUGIN_VERSION}} placeholder is only noted; OpenAPI: default info.version)",
+    )
     s.add_argument("--package", help="OpenAPI documents only: the package name (default: info.title as a slug)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("register", parents=[common], help="validate and store a manifest")
     s.add_argument("path", help="register.xml, YAML manifest, package zip, or OpenAPI 3 document (YAML/JSON)")
-    s.add_argument("--version", help="package version (needed when the manifest says {{PLUGIN_VERSION}}; OpenAPI: default info.version)")
+    s.add_argument(
+        "--version",
+        help="package version (needed when the manifest says {{PLUGIN_VERSION}}; OpenAPI: default info.version)",
+    )
     s.add_argument("--package", help="OpenAPI documents only: the package name (default: info.title as a slug)")
     s.add_argument("--replace", action="store_true", help="overwrite the same name+version")
     s.set_defaults(func=cmd_register)
@@ -154,4 +164,3 @@ def register(groups) -> None:
     s = sub.add_parser("remove", parents=[common], help="remove a package (all versions) or PKG@VERSION")
     s.add_argument("package")
     s.set_defaults(func=cmd_remove)
-

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import requests
+from airflow.providers.http.hooks.http import HttpHook
 from pydantic import ValidationError
 from requests.auth import AuthBase
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
-from airflow.providers.http.hooks.http import HttpHook
-from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.config import http_limits
+from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.http_limits import LimitedAdapter, Limits, ResponseTooLarge
 from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
@@ -24,11 +24,31 @@ from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_input
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
 OWN_EXTRAS = frozenset(
-    {"operator", "timeout", "retry_limit", "retry_delay", "deadline", "max_response_bytes", "rest_concurrency", "idempotency_key"}
+    {
+        "operator",
+        "timeout",
+        "retry_limit",
+        "retry_delay",
+        "deadline",
+        "max_response_bytes",
+        "rest_concurrency",
+        "idempotency_key",
+    }
 )
 # Extras whose names look like credentials are never sent as headers: the token goes only in
 # ``Authorization``, from the connection password.
-SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "private_key", "credential", "bearer")
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "private_key",
+    "credential",
+    "bearer",
+)
 MASK = "***"
 
 
@@ -73,7 +93,10 @@ class PluginResult:
         if not self.unexpected:
             return ""
         seen = {str(o.get(CALLBACK)) for o in self.outputs}
-        names = [f"{o.get(CALLBACK)}" + (" (a second output)" if str(o.get(CALLBACK)) in seen else "") for o in self.unexpected]
+        names = [
+            f"{o.get(CALLBACK)}" + (" (a second output)" if str(o.get(CALLBACK)) in seen else "")
+            for o in self.unexpected
+        ]
         return f"plugin answered for unknown callbackParameter(s) {', '.join(names)}"
 
     def problems(self) -> str:
@@ -136,7 +159,9 @@ class WeCubePluginHook(HttpHook):
     ) -> None:
         if kwargs.get("adapter") is None:  # HttpHook's keep-alive socket options, plus the deadline and size cap
             keep_alive = kwargs.get("tcp_keep_alive", True)
-            kwargs["adapter"] = _KeepAliveLimitedAdapter(idle=120, count=20, interval=30) if keep_alive else LimitedAdapter()
+            kwargs["adapter"] = (
+                _KeepAliveLimitedAdapter(idle=120, count=20, interval=30) if keep_alive else LimitedAdapter()
+            )
         super().__init__(method="POST", http_conn_id=wecube_conn_id, **kwargs)
         self.wecube_conn_id = wecube_conn_id
         self._registry = registry
@@ -237,7 +262,12 @@ class WeCubePluginHook(HttpHook):
         ).to_wire()
         self.log.info(
             "Calling %s (%s %s) for %d entit%s, requestId=%s",
-            svc.name, svc.method, svc.path, len(entities), "y" if len(entities) == 1 else "ies", request_id,
+            svc.name,
+            svc.method,
+            svc.path,
+            len(entities),
+            "y" if len(entities) == 1 else "ies",
+            request_id,
         )
         response = self._send(svc, body, extra)
         return self._result(svc, request_id, entities, response)

@@ -355,9 +355,7 @@ class PrometheusHook(BaseHook):
         path = rule_files.rule_file(self._folder("rules_dir"), name)
         rule_files.check_rules_text(text, promtool=self.settings.promtool, display_name=path.name)
         expected = [r.get("alert") or r.get("record") for r in rule_files.normalise_rules(rules)]
-        self._swap_rule_file(
-            path, text, f"Prometheus did not load rule group {name!r}; the previous file was restored"
-        )
+        self._swap_rule_file(path, text, f"Prometheus did not load rule group {name!r}; the previous file was restored")
         group = self._wait_group(name, present=True, timeout=timeout)
         loaded = [r.get("name") for r in group.get("rules", [])]
         if loaded != expected:
@@ -418,4 +416,3 @@ class PrometheusHook(BaseHook):
                     "check that the config's rule_files cover the rules folder"
                 )
             time.sleep(0.25)
-

@@ -91,8 +91,9 @@ class CapacityGateOperator(BaseOperator):
         store.check_writable(spec.name)
         self.log.info("fitting %s over %s .. %s (step %s)", spec.name, start.isoformat(), end.isoformat(), spec.step)
         frame = fetch_frame(spec, start, end, prometheus_conn_id=self.prometheus_conn_id)
-        report = pipeline.run(spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()},
-                              accept=self.accept)
+        report = pipeline.run(
+            spec, frame, store, window={"start": start.isoformat(), "end": end.isoformat()}, accept=self.accept
+        )
         self.log.info("%s", pipeline.format_report(report))
         code = pipeline.exit_code(report)
         if code == pipeline.EXIT_GATE_FAILED:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
 from airflow_wecube.registry import Registry, Service
@@ -84,7 +85,9 @@ class WeCubePluginOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         ti = context["ti"]
-        request_id = stable_request_id(ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
+        request_id = stable_request_id(
+            ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1
+        )
         hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
         try:
             result = hook.call(self.service, self.inputs, version=self.version, request_id=request_id)
@@ -166,17 +169,23 @@ def _docstring(svc: Service, clashes: list[str] = ()) -> str:
             "Airflow meaning; give the plugin's values in ``inputs={...}`` (allowed beside keywords).",
         ]
     for p in i.inputs:
-        flags = ", ".join(x for x in (p.datatype, "required" if p.required else "optional", "sensitive" if p.sensitive else "") if x)
+        flags = ", ".join(
+            x for x in (p.datatype, "required" if p.required else "optional", "sensitive" if p.sensitive else "") if x
+        )
         via = " Pass it in ``inputs=``: the keyword is Airflow's." if p.name in clashes else ""
         lines.append(f":param {p.name}: ({flags}) {p.description}{via}".rstrip())
     lines.append(":param callback_parameter: the entity id sent as ``callbackParameter`` (default ``0``)")
-    lines.append(":param inputs: the input parameters as a dict (merged with the keywords), or a list of dicts (one per entity)")
+    lines.append(
+        ":param inputs: the input parameters as a dict (merged with the keywords), or a list of dicts (one per entity)"
+    )
     outs = ", ".join(p.name for p in i.outputs)
     lines.append(f"\nReturns the plugin's output dict ({outs}).")
     return "\n".join(lines)
 
 
-def plugin_operator(service: str, *, version: str | None = None, registry_path: str | None = None) -> type[WeCubePluginOperator]:
+def plugin_operator(
+    service: str, *, version: str | None = None, registry_path: str | None = None
+) -> type[WeCubePluginOperator]:
     """An operator class for one interface, whose keyword arguments are its input parameters.
 
     Made at DAG parse time from the registry (cheap). A DAG passing an unknown parameter or
@@ -208,7 +217,9 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
         unknown = [k for k in kwargs if k not in _class_keywords()]
         problems = []
         if unknown:
-            problems.append(f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(svc_params) or 'none'})")
+            problems.append(
+                f"unknown parameter(s) {', '.join(sorted(unknown))} (declared: {', '.join(svc_params) or 'none'})"
+            )
         if inputs is None or isinstance(inputs, dict):
             given = dict(inputs or {})
             both = sorted(values.keys() & given.keys())
@@ -219,7 +230,11 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
             if missing:
                 problems.append(
                     f"missing required {', '.join(missing)}"
-                    + (" (named like an Airflow argument: pass it in inputs={...})" if set(missing) & set(clashes) else "")
+                    + (
+                        " (named like an Airflow argument: pass it in inputs={...})"
+                        if set(missing) & set(clashes)
+                        else ""
+                    )
                 )
             inputs = {**(inputs or {}), **values}
             if callback_parameter is not None:
@@ -233,4 +248,8 @@ def plugin_operator(service: str, *, version: str | None = None, registry_path: 
 
     svc_params = [p.name for p in svc.interface.inputs]
     name = _class_name(svc)
-    return type(name, (WeCubePluginOperator,), {"__init__": __init__, "__doc__": _docstring(svc, clashes), "__module__": __name__})
+    return type(
+        name,
+        (WeCubePluginOperator,),
+        {"__init__": __init__, "__doc__": _docstring(svc, clashes), "__module__": __name__},
+    )

@@ -42,14 +42,18 @@ def _check_address(target: str, port: str | None) -> None:
         try:
             ipaddress.IPv6Address(host[1:-1])
         except ValueError:
-            raise PrometheusConfigError(f"invalid target {target!r}: {host} is not an IPv6 address in brackets") from None
+            raise PrometheusConfigError(
+                f"invalid target {target!r}: {host} is not an IPv6 address in brackets"
+            ) from None
     elif not all(_HOST_LABEL.fullmatch(part) for part in host.removesuffix(".").split(".")):  # "host.": a FQDN
         raise PrometheusConfigError(
             f"invalid target {target!r}: host {host!r} must be dot-separated names of letters, digits, '_' or '-' "
             "that neither start nor end with '-' (nor are empty)"
         )
     if port is not None and (port.startswith("0") or not 0 < int(port) < 65536):
-        raise PrometheusConfigError(f"invalid target {target!r}: the port must be a decimal number 1-65535 without leading zeros")
+        raise PrometheusConfigError(
+            f"invalid target {target!r}: the port must be a decimal number 1-65535 without leading zeros"
+        )
 
 
 def _duration_ms(text: str) -> int | None:
@@ -165,7 +169,9 @@ def read_groups(path: Path) -> list[dict]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PrometheusConfigError(f"{path} is not valid JSON ({exc}); fix or remove it, nothing was changed") from None
+        raise PrometheusConfigError(
+            f"{path} is not valid JSON ({exc}); fix or remove it, nothing was changed"
+        ) from None
     if not isinstance(data, list) or not all(
         isinstance(g, dict) and isinstance(g.get("targets", []), list) and isinstance(g.get("labels", {}), dict)
         for g in data

@@ -39,9 +39,7 @@ def split_range(start_ms: int, end_ms: int, step_ms: int, max_points: int = MAX_
     return chunks
 
 
-def fetch_in_order(
-    tasks: Sequence[T], fetch: Callable[[T], R], consume: Callable[[T, R], None], workers: int
-) -> None:
+def fetch_in_order(tasks: Sequence[T], fetch: Callable[[T], R], consume: Callable[[T, R], None], workers: int) -> None:
     """``consume(task, fetch(task))`` for every task, in order, with up to ``workers`` fetches in flight.
 
     The fetches run on worker threads (they mostly wait on the socket and gunzip, which frees the

@@ -115,7 +115,6 @@ class PrometheusSettings:
         )
 
 
-
 def retry_settings(extra: Mapping[str, Any]) -> dict[str, Any]:
     """Extras ``retry_limit`` (0-20, default 4) and ``retry_delay`` (seconds, 0-60, default 1), checked."""
     out: dict[str, Any] = {}

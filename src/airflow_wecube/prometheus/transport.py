@@ -80,9 +80,12 @@ async def aget(settings: PrometheusSettings, path: str, params: dict[str, str]) 
     url = f"{settings.url}{path}"
 
     async def fetch() -> tuple[int, bytes]:
-        async with httpx.AsyncClient(
-            verify=settings.verify, headers=settings.headers, auth=settings.auth, timeout=settings.timeout
-        ) as client, client.stream("GET", url, params=params) as response:
+        async with (
+            httpx.AsyncClient(
+                verify=settings.verify, headers=settings.headers, auth=settings.auth, timeout=settings.timeout
+            ) as client,
+            client.stream("GET", url, params=params) as response,
+        ):
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk

@@ -43,7 +43,9 @@ def load_manifest(path: str | os.PathLike, *, version: str | None = None, packag
         if p.suffix.lower() == ".json" or is_openapi(data):
             return load_openapi(data, source=str(p), package=package, version=version)
     if package is not None:
-        raise ManifestError("--package applies to OpenAPI documents only (this manifest names its package)", source=str(p))
+        raise ManifestError(
+            "--package applies to OpenAPI documents only (this manifest names its package)", source=str(p)
+        )
     if p.suffix.lower() == ".zip":
         return load_package_zip(p, version=version)
     if p.stat().st_size > MAX_MANIFEST_BYTES:

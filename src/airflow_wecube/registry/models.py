@@ -285,7 +285,9 @@ class Package(_Model):
     )
     _version = field_validator("version")(
         _segment(
-            "package version", "use letters, digits, '_', '-', '+' or '.', not starting with a dot (e.g. 1.2.0)", _VERSION_CHARS
+            "package version",
+            "use letters, digits, '_', '-', '+' or '.', not starting with a dot (e.g. 1.2.0)",
+            _VERSION_CHARS,
         )
     )
 

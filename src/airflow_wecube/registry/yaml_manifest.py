@@ -73,7 +73,9 @@ def load_yaml_manifest(data: bytes | str, *, source: str = "manifest.yaml", vers
             line=mark.line + 1 if mark else None,
         ) from None
     if not isinstance(raw, dict) or node is None:
-        raise ManifestError("a YAML manifest must be a mapping with package, version and plugins", source=source, line=1)
+        raise ManifestError(
+            "a YAML manifest must be a mapping with package, version and plugins", source=source, line=1
+        )
     fields = _rename(raw)
     if "package" in fields:
         fields["name"] = fields.pop("package")

@@ -131,7 +131,6 @@ class SandboxPackage:
             )
         return router
 
-
     def _lifespan(self, store: Store):
         hooks = list(self.shutdown_hooks)
         startup = list(self.startup_hooks)

@@ -110,9 +110,7 @@ class ApprovalSensor(HITLOperator):
         for fixed in ("defaults", "multiple", "assigned_users"):
             if fixed in kwargs:
                 alt = {"assigned_users": "approvers"}.get(fixed)
-                raise ValueError(
-                    f"ApprovalSensor does not take {fixed!r}" + (f"; use {alt!r}" if alt else "")
-                )
+                raise ValueError(f"ApprovalSensor does not take {fixed!r}" + (f"; use {alt!r}" if alt else ""))
         if isinstance(response_timeout, timedelta):
             timeout_s: float | None = response_timeout.total_seconds()
         else:
@@ -155,8 +153,11 @@ class ApprovalSensor(HITLOperator):
         self.evidence = evidence
         self.soft_fail = soft_fail
         self.hitl_summary_extra.update(
-            {"priority": priority, "required_approvals": required_approvals,
-             "requester_cannot_approve": requester_cannot_approve}
+            {
+                "priority": priority,
+                "required_approvals": required_approvals,
+                "requester_cannot_approve": requester_cannot_approve,
+            }
         )
 
     # ---------------------------------------------------------------- parse-time helpers
@@ -205,7 +206,9 @@ class ApprovalSensor(HITLOperator):
         evidence = self._evidence(context)
         self._request = {
             "subject": subject_with_priority(self.subject, self.priority),
-            "body": (self.body or "") + "\n" + render_footer(
+            "body": (self.body or "")
+            + "\n"
+            + render_footer(
                 priority=self.priority,
                 required_approvals=self.required_approvals,
                 requester_cannot_approve=self.requester_cannot_approve,
@@ -224,8 +227,11 @@ class ApprovalSensor(HITLOperator):
         }
         self.log.info(
             "Requesting approval: %s (priority %s, %d distinct approval(s) needed, approvers: %s, requester: %s)",
-            self.subject, self.priority, self.required_approvals,
-            ", ".join(u["id"] for u in assignees) if assignees else "anyone with access", requester,
+            self.subject,
+            self.priority,
+            self.required_approvals,
+            ", ".join(u["id"] for u in assignees) if assignees else "anyone with access",
+            requester,
         )
         return self._open(context, state, reason=None)
 
@@ -244,13 +250,17 @@ class ApprovalSensor(HITLOperator):
         at = event.get("responded_at")
         at = at.isoformat() if isinstance(at, datetime) else (str(at) if at else None)
         if len(chosen) != 1 or chosen[0] not in self.policy.options:
-            return self._reopen(context, state, tally, f"answer {chosen} from {by} is not one of {list(self.policy.options)}")
+            return self._reopen(
+                context, state, tally, f"answer {chosen} from {by} is not one of {list(self.policy.options)}"
+            )
         option = chosen[0]
         approving = self.policy.is_approval(option)
         form, error = self._check_form(event.get("params_input") or {}, strict=approving)
         if error:
             return self._reopen(context, state, tally, f"approval by {by} does not count: {error}")
-        outcome, reason = tally.add(Response(by=by, at=at, option=option, form=form), self.policy, state.get("requester"))
+        outcome, reason = tally.add(
+            Response(by=by, at=at, option=option, form=form), self.policy, state.get("requester")
+        )
         self.log.info("Answer %r from %s at %s: %s", option, by, at, reason or outcome)
         if outcome == "rejected":
             return self._rejected(context, state, tally, timed_out=False)
@@ -260,8 +270,10 @@ class ApprovalSensor(HITLOperator):
         if self.evidence is not None:
             now_fp = self._evidence(context)
             if now_fp != state.get("evidence"):
-                why = (f"the evidence changed after approval ({state.get('evidence')} -> {now_fp}); "
-                       f"approvals by {', '.join(tally.approvers)} are void: review again")
+                why = (
+                    f"the evidence changed after approval ({state.get('evidence')} -> {now_fp}); "
+                    f"approvals by {', '.join(tally.approvers)} are void: review again"
+                )
                 tally.void(why)
                 state["evidence"] = now_fp
                 return self._reopen(context, state, tally, why)
@@ -321,15 +333,22 @@ class ApprovalSensor(HITLOperator):
     def _timed_out(self, context: Context, state: dict, tally: Tally) -> Any:
         waited = f"no decision by the deadline {state.get('deadline')}"
         if tally.approvals:
-            waited += f" (only {len(tally.approvals)} of {self.required_approvals} approvals: {', '.join(tally.approvers)})"
+            waited += (
+                f" (only {len(tally.approvals)} of {self.required_approvals} approvals: {', '.join(tally.approvers)})"
+            )
         if self.on_timeout == "approve":
             self.log.warning("%s: approved by on_timeout='approve'", waited)
             record = decision_record("approved", tally, timed_out=True, evidence=state.get("evidence"))
             return self._finish(context, record)
         if self.on_timeout == "reject":
             self.log.warning("%s: rejected by on_timeout='reject'", waited)
-            tally.rejection = {"by": None, "at": datetime.now(timezone.utc).isoformat(), "option": None,
-                               "comment": f"timeout: {waited}", "form": {}}
+            tally.rejection = {
+                "by": None,
+                "at": datetime.now(timezone.utc).isoformat(),
+                "option": None,
+                "comment": f"timeout: {waited}",
+                "form": {},
+            }
             return self._rejected(context, state, tally, timed_out=True)
         context["ti"].xcom_push(key=STATUS_XCOM_KEY, value={"open": False, "reason": f"timeout: {waited}"})
         if self.soft_fail:
@@ -389,7 +408,9 @@ class ApprovalSensor(HITLOperator):
             try:
                 form[key] = param.resolve(value=value)
             except Exception as e:  # ParamValidationError, TypeError: a human's bad input, not a bug
-                errors.append(f"{key}: " + ("required field is missing" if value in (None, "") else str(e).splitlines()[0]))
+                errors.append(
+                    f"{key}: " + ("required field is missing" if value in (None, "") else str(e).splitlines()[0])
+                )
         return form, ("; ".join(errors) if errors else None)
 
     def _notify(self, context: Context, status: dict) -> None:

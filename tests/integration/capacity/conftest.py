@@ -73,7 +73,7 @@ class CapacityHistory:
 
 
 def _series(lines: list[str], name: str, labels: str, ts: np.ndarray, values: np.ndarray) -> None:
-    lines.extend(f"{name}{labels} {v:.6f} {t}" for t, v in zip(ts.tolist(), values.tolist()))
+    lines.extend(f"{name}{labels} {v:.6f} {t}" for t, v in zip(ts.tolist(), values.tolist(), strict=False))
 
 
 def write_openmetrics(path: Path, a_start: int, b_start: int, b_end: int, seed: int = 42) -> None:
@@ -141,16 +141,34 @@ class SmtpServer:
             return [m for m in self.mails if address in m.rcpt_tos]
 
     def conn_json(self, **extra) -> str:
-        return json.dumps({"conn_type": "smtp", "host": self.host, "port": self.port,
-                           "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@example.com",
-                                     "retry_limit": 0, "timeout": 10, **extra}})
+        return json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": self.host,
+                "port": self.port,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "airflow@example.com",
+                    "retry_limit": 0,
+                    "timeout": 10,
+                    **extra,
+                },
+            }
+        )
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         part = msg.get_body(preferencelist=("html", "plain"))
         with self.lock:
-            self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), str(msg["subject"]),
-                                   part.get_content() if part is not None else ""))
+            self.mails.append(
+                Mail(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    str(msg["subject"]),
+                    part.get_content() if part is not None else "",
+                )
+            )
         return "250 OK"
 
 
@@ -219,8 +237,20 @@ def accepted_baseline(capacity_history: CapacityHistory) -> Baseline:
     old = os.environ.get("AIRFLOW_CONN_PROMETHEUS_DEFAULT")
     os.environ["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = capacity_history.conn_json
     try:
-        code, out = run_cli(["capacity", "fit", str(spec), "--start", str(capacity_history.a_start),
-                             "--end", iso(capacity_history.a_end), "--store", str(store), "--json"])
+        code, out = run_cli(
+            [
+                "capacity",
+                "fit",
+                str(spec),
+                "--start",
+                str(capacity_history.a_start),
+                "--end",
+                iso(capacity_history.a_end),
+                "--store",
+                str(store),
+                "--json",
+            ]
+        )
     finally:
         if old is None:
             os.environ.pop("AIRFLOW_CONN_PROMETHEUS_DEFAULT", None)

@@ -46,10 +46,23 @@ def test_drift_window_exits_3_and_keeps_the_baseline(capacity_history, accepted_
     before, versions = _state(accepted_baseline.store)
     env = {**os.environ, "AIRFLOW_CONN_PROMETHEUS_DEFAULT": capacity_history.conn_json}
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "wecube"), "capacity", "fit", str(accepted_baseline.spec),
-         "--start", iso(capacity_history.b_start), "--end", str(capacity_history.b_end),
-         "--store", str(accepted_baseline.store), "--json"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            str(Path(sys.executable).parent / "wecube"),
+            "capacity",
+            "fit",
+            str(accepted_baseline.spec),
+            "--start",
+            iso(capacity_history.b_start),
+            "--end",
+            str(capacity_history.b_end),
+            "--store",
+            str(accepted_baseline.store),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 3, proc.stderr
     r = json.loads(proc.stdout)
@@ -58,7 +71,11 @@ def test_drift_window_exits_3_and_keeps_the_baseline(capacity_history, accepted_
     assert [row["name"] for row in moved] == ["accounts_closed"]
     row = moved[0]
     assert row["new"] == pytest.approx(DRIFT_CLOSED, abs=0.01) and row["old"] == pytest.approx(0.267, abs=0.005)
-    assert r["coefficients"]["accounts_closed"]["ci_low"] <= DRIFT_CLOSED <= r["coefficients"]["accounts_closed"]["ci_high"]
+    assert (
+        r["coefficients"]["accounts_closed"]["ci_low"]
+        <= DRIFT_CLOSED
+        <= r["coefficients"]["accounts_closed"]["ci_high"]
+    )
     assert "accounts_closed: 0.267 → 0.35" in r["drift"]["messages"][0]
     chow = r["drift"]["chow"]
     assert chow["method"] == "wald" and chow["drift"] and chow["p_value"] < 1e-10
@@ -74,8 +91,19 @@ def test_drift_window_exits_3_and_keeps_the_baseline(capacity_history, accepted_
 def test_text_report_and_too_few_samples_exit_2(capacity_history, accepted_baseline, capacity_conn):
     before, _ = _state(accepted_baseline.store)
     end = capacity_history.a_end
-    code, out = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--start", str(end - 1800),
-                         "--end", str(end), "--store", str(accepted_baseline.store)])
+    code, out = run_cli(
+        [
+            "capacity",
+            "fit",
+            str(accepted_baseline.spec),
+            "--start",
+            str(end - 1800),
+            "--end",
+            str(end),
+            "--store",
+            str(accepted_baseline.store),
+        ]
+    )
     assert code == 2
     assert "gates: FAILED" in out and "fewer than the 500 required" in out
     assert _state(accepted_baseline.store)[0] == before
@@ -84,20 +112,36 @@ def test_text_report_and_too_few_samples_exit_2(capacity_history, accepted_basel
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  frozen: accounts_frozen\n"},
-         "feature 'frozen' is constant"),
-        ({"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  queue: queue_depth\n"},
-         "returned 2 series"),
+        (
+            {"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  frozen: accounts_frozen\n"},
+            "feature 'frozen' is constant",
+        ),
+        (
+            {"  accounts_closed: accounts_closed\n": "  accounts_closed: accounts_closed\n  queue: queue_depth\n"},
+            "returned 2 series",
+        ),
         ({"target: cpu_percent": "target: cpu_percent{"}, "cpu_percent{"),
     ],
     ids=["constant-feature", "multi-series", "bad-promql"],
 )
-def test_bad_data_is_a_clear_error_and_stores_nothing(capacity_history, accepted_baseline, capacity_conn, capsys,
-                                                     change, needle):
+def test_bad_data_is_a_clear_error_and_stores_nothing(
+    capacity_history, accepted_baseline, capacity_conn, capsys, change, needle
+):
     spec = capacity_history.spec_file("ledger_cpu", **change)
     before = _state(accepted_baseline.store)
-    code, _ = run_cli(["capacity", "fit", str(spec), "--start", str(capacity_history.b_start),
-                       "--end", str(capacity_history.b_end), "--store", str(accepted_baseline.store)])
+    code, _ = run_cli(
+        [
+            "capacity",
+            "fit",
+            str(spec),
+            "--start",
+            str(capacity_history.b_start),
+            "--end",
+            str(capacity_history.b_end),
+            "--store",
+            str(accepted_baseline.store),
+        ]
+    )
     assert code == 1
     assert needle in capsys.readouterr().err
     assert _state(accepted_baseline.store) == before
@@ -106,8 +150,10 @@ def test_bad_data_is_a_clear_error_and_stores_nothing(capacity_history, accepted
 def test_prometheus_down_is_a_clear_error(accepted_baseline, monkeypatch, capsys):
     from tests.fixtures.prometheus import free_port
 
-    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT",
-                       json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT",
+        json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"}),
+    )
     before = _state(accepted_baseline.store)
     code, _ = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--store", str(accepted_baseline.store)])
     assert code == 1
@@ -117,8 +163,18 @@ def test_prometheus_down_is_a_clear_error(accepted_baseline, monkeypatch, capsys
 
 def test_store_from_airflow_config(capacity_history, accepted_baseline, capacity_conn, monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(tmp_path / "cfgstore"))
-    code, out = run_cli(["capacity", "fit", str(accepted_baseline.spec), "--start", str(capacity_history.a_end - 2 * 86400),
-                         "--end", str(capacity_history.a_end), "--json"])
+    code, out = run_cli(
+        [
+            "capacity",
+            "fit",
+            str(accepted_baseline.spec),
+            "--start",
+            str(capacity_history.a_end - 2 * 86400),
+            "--end",
+            str(capacity_history.a_end),
+            "--json",
+        ]
+    )
     assert code == 0, out
     assert ModelStore(tmp_path / "cfgstore").baseline_version("ledger_cpu") == json.loads(out)["version"]
 
@@ -126,8 +182,9 @@ def test_store_from_airflow_config(capacity_history, accepted_baseline, capacity
 def _wecube(args: list[str], conn_json: str) -> subprocess.CompletedProcess:
     """The real console script, as a user runs it."""
     env = {**os.environ, "AIRFLOW_CONN_PROMETHEUS_DEFAULT": conn_json}
-    return subprocess.run([str(Path(sys.executable).parent / "wecube"), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "wecube"), *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_a_model_of_nothing_exits_2_with_the_reason(capacity_history, tmp_path):
@@ -135,8 +192,10 @@ def test_a_model_of_nothing_exits_2_with_the_reason(capacity_history, tmp_path):
     spec = capacity_history.spec_file("nothing", **{"target: cpu_percent": "target: cpu_percent * 0"})
     store = tmp_path / "store"
     end = capacity_history.a_end
-    proc = _wecube(["capacity", "fit", str(spec), "--start", str(end - 2 * 86400), "--end", str(end),
-                    "--store", str(store)], capacity_history.conn_json)
+    proc = _wecube(
+        ["capacity", "fit", str(spec), "--start", str(end - 2 * 86400), "--end", str(end), "--store", str(store)],
+        capacity_history.conn_json,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "target has no variance: it is 0 at every sample" in proc.stdout and "R² undefined" in proc.stdout
@@ -176,18 +235,34 @@ def read_only_dir(tmp_path):
     ],
 )
 @pytest.mark.parametrize("prometheus", ["up", "down"])
-def test_an_unwritable_store_is_refused_before_the_fetch(capacity_history, tmp_path, read_only_dir, store, needle,
-                                                          prometheus):
+def test_an_unwritable_store_is_refused_before_the_fetch(
+    capacity_history, tmp_path, read_only_dir, store, needle, prometheus
+):
     """Issue 16 item 7: the store error came as a traceback after the fetch and fit. With Prometheus
     down, the store error still comes first: nothing was fetched."""
     from tests.fixtures.prometheus import free_port
 
     (tmp_path / "file").write_text("not a folder\n")
     target = store if "://" in store else str(tmp_path / store)
-    conn = capacity_history.conn_json if prometheus == "up" else json.dumps(
-        {"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"})
-    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file()), "--start", str(capacity_history.a_start),
-                    "--end", str(capacity_history.a_end), "--store", target], conn)
+    conn = (
+        capacity_history.conn_json
+        if prometheus == "up"
+        else json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{free_port()}"})
+    )
+    proc = _wecube(
+        [
+            "capacity",
+            "fit",
+            str(capacity_history.spec_file()),
+            "--start",
+            str(capacity_history.a_start),
+            "--end",
+            str(capacity_history.a_end),
+            "--store",
+            target,
+        ],
+        conn,
+    )
     assert proc.returncode == 1 and proc.stdout == ""
     assert "Traceback" not in proc.stderr and needle in proc.stderr, proc.stderr
     assert "nothing was fetched or fitted" in proc.stderr or "unsupported URL" in proc.stderr
@@ -195,8 +270,18 @@ def test_an_unwritable_store_is_refused_before_the_fetch(capacity_history, tmp_p
 
 
 def test_a_window_of_too_many_points_is_refused_before_the_fetch(capacity_history, tmp_path):
-    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file()), "--start", "2000-01-01T00:00:00Z",
-                    "--store", str(tmp_path / "store")], capacity_history.conn_json)
+    proc = _wecube(
+        [
+            "capacity",
+            "fit",
+            str(capacity_history.spec_file()),
+            "--start",
+            "2000-01-01T00:00:00Z",
+            "--store",
+            str(tmp_path / "store"),
+        ],
+        capacity_history.conn_json,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "points per series, more than the 1,000,000 a fit may fetch" in proc.stderr
     assert not (tmp_path / "store").exists()
@@ -214,8 +299,10 @@ def test_a_window_of_too_many_points_is_refused_before_the_fetch(capacity_histor
 )
 def test_nonsense_in_a_spec_is_refused_with_the_key_named(capacity_history, tmp_path, replace, needle):
     """Issue 16 item 7, as a user runs it: refused before any fetch, nothing stored, no traceback."""
-    proc = _wecube(["capacity", "fit", str(capacity_history.spec_file("nonsense", **replace)),
-                    "--store", str(tmp_path / "store")], capacity_history.conn_json)
+    proc = _wecube(
+        ["capacity", "fit", str(capacity_history.spec_file("nonsense", **replace)), "--store", str(tmp_path / "store")],
+        capacity_history.conn_json,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert needle in proc.stderr, proc.stderr
     assert not (tmp_path / "store").exists()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -32,9 +32,17 @@ def test_dag_file_parses_light_and_without_errors():
     assert bag.import_errors == {}
     dag = bag.dags.get("wecube_capacity_refit")
     assert dag is not None
-    assert [t.task_id for t in dag.tasks] == ["refit.fetch", "refit.fit", "refit.gate", "refit.compare", "refit.publish"]
-    code = ("import sys, runpy; runpy.run_path(%r); "
-            "heavy=[m for m in ('pandas','sklearn','statsmodels','matplotlib') if m in sys.modules]; assert not heavy, heavy" % str(DAG_FILE))
+    assert [t.task_id for t in dag.tasks] == [
+        "refit.fetch",
+        "refit.fit",
+        "refit.gate",
+        "refit.compare",
+        "refit.publish",
+    ]
+    code = (
+        f"import sys, runpy; runpy.run_path({str(DAG_FILE)!r}); "
+        "heavy=[m for m in ('pandas','sklearn','statsmodels','matplotlib') if m in sys.modules]; assert not heavy, heavy"
+    )
     import subprocess
     import sys
 
@@ -71,8 +79,12 @@ def test_nightly_run_accepts_then_drift_fails_keeps_the_baseline_and_mails_the_o
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        events = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                  .filter(AssetModel.uri.like("wecube-capacity://ledger_cpu%")).all())
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri.like("wecube-capacity://ledger_cpu%"))
+            .all()
+        )
         assert [e.extra.get("version") for e in events] == [baseline]
     assert smtp_conn.to(owner) == []  # no drift, no mail
 
@@ -91,4 +103,6 @@ def test_nightly_run_accepts_then_drift_fails_keeps_the_baseline_and_mails_the_o
     body = mails[0].html
     assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in body and "accounts_closed: 0.267 → 0.35" in body
     assert f"wecube capacity accept ledger_cpu {drifted['version']}" in body
-    assert f"/dags/wecube_capacity_refit/runs/{quote(run.run_id)}/tasks/refit.compare/mapped/0" in body, body  # ti.log_url
+    assert f"/dags/wecube_capacity_refit/runs/{quote(run.run_id)}/tasks/refit.compare/mapped/0" in body, (
+        body
+    )  # ti.log_url

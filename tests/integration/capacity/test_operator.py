@@ -32,8 +32,9 @@ class RecordingNotifier(BaseNotifier):
 
 
 def _gate(history, baseline, start, end, **kw):
-    return CapacityGateOperator(task_id="capacity_gate", spec=str(baseline.spec), start=start, end=end,
-                                store=str(baseline.store), **kw)
+    return CapacityGateOperator(
+        task_id="capacity_gate", spec=str(baseline.spec), start=start, end=end, store=str(baseline.store), **kw
+    )
 
 
 def test_gate_passes_a_release_window_like_the_baseline(capacity_history, accepted_baseline, capacity_conn):
@@ -49,15 +50,23 @@ def test_gate_passes_a_release_window_like_the_baseline(capacity_history, accept
 def test_gate_fails_on_drift_and_tells_the_owners(capacity_history, accepted_baseline, capacity_conn):
     notifier = RecordingNotifier()
     before = ModelStore(accepted_baseline.store).baseline_version("ledger_cpu")
-    op = _gate(capacity_history, accepted_baseline, capacity_history.b_start, capacity_history.b_end,
-               on_drift_notifiers=[notifier], accept=True)
+    op = _gate(
+        capacity_history,
+        accepted_baseline,
+        capacity_history.b_start,
+        capacity_history.b_end,
+        on_drift_notifiers=[notifier],
+        accept=True,
+    )
     with pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
         op.execute({})
     assert len(notifier.told) == 1 and notifier.told[0]["found"]
     assert ModelStore(accepted_baseline.store).baseline_version("ledger_cpu") == before
 
 
-def test_gate_fails_on_too_few_samples_and_without_baseline(capacity_history, accepted_baseline, capacity_conn, tmp_path):
+def test_gate_fails_on_too_few_samples_and_without_baseline(
+    capacity_history, accepted_baseline, capacity_conn, tmp_path
+):
     op = _gate(capacity_history, accepted_baseline, capacity_history.a_end - 600, capacity_history.a_end)
     with pytest.raises(AirflowFailException, match="failed its gates.*fewer than the 500"):
         op.execute({})
@@ -83,8 +92,10 @@ def test_recording_rule_computes_the_prediction_live(capacity_history, accepted_
     assert len(got) == 1, got
     at, value = got[0]["value"]
     assert got[0]["metric"]["model"] == "ledger_cpu"
-    inputs = {name: float(server.api(f"query?query={name}&time={at}")["data"]["result"][0]["value"][1])
-              for name in ("accounts_opened", "accounts_closed")}
+    inputs = {
+        name: float(server.api(f"query?query={name}&time={at}")["data"]["result"][0]["value"][1])
+        for name in ("accounts_opened", "accounts_closed")
+    }
     expected = fit["intercept"]["value"] + sum(fit["coefficients"][n]["value"] * inputs[n] for n in inputs)
     assert float(value) == pytest.approx(expected, rel=1e-6)
     # window B's data is what is live now: closing costs 0.35, so the actual runs above the prediction
@@ -101,8 +112,13 @@ def _owned_spec(history, owner: str) -> str:
 
 def test_gate_drift_mails_the_owners_by_default(capacity_history, accepted_baseline, capacity_conn, smtp_conn):
     owner = "gate-owner@example.com"
-    op = CapacityGateOperator(task_id="capacity_gate", spec=_owned_spec(capacity_history, owner),
-                              start=capacity_history.b_start, end=capacity_history.b_end, store=str(accepted_baseline.store))
+    op = CapacityGateOperator(
+        task_id="capacity_gate",
+        spec=_owned_spec(capacity_history, owner),
+        start=capacity_history.b_start,
+        end=capacity_history.b_end,
+        store=str(accepted_baseline.store),
+    )
     with pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
         op.execute({})
     mails = smtp_conn.to(owner)
@@ -111,16 +127,24 @@ def test_gate_drift_mails_the_owners_by_default(capacity_history, accepted_basel
     assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in mails[0].html
 
 
-def test_gate_drift_without_smtp_connection_warns_and_still_fails(capacity_history, accepted_baseline, capacity_conn,
-                                                                  smtp_server, monkeypatch):
+def test_gate_drift_without_smtp_connection_warns_and_still_fails(
+    capacity_history, accepted_baseline, capacity_conn, smtp_server, monkeypatch
+):
     from tests.fixtures.logs import warnings_of
 
     owner = "nomail-owner@example.com"
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
-    op = CapacityGateOperator(task_id="capacity_gate", spec=_owned_spec(capacity_history, owner),
-                              start=capacity_history.b_start, end=capacity_history.b_end, store=str(accepted_baseline.store))
-    with warnings_of("airflow_wecube.capacity.airflow") as warned, \
-            pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"):
+    op = CapacityGateOperator(
+        task_id="capacity_gate",
+        spec=_owned_spec(capacity_history, owner),
+        start=capacity_history.b_start,
+        end=capacity_history.b_end,
+        store=str(accepted_baseline.store),
+    )
+    with (
+        warnings_of("airflow_wecube.capacity.airflow") as warned,
+        pytest.raises(AirflowFailException, match=r"accounts_closed: 0\.267 → 0\.35"),
+    ):
         op.execute({})
     assert any("drift not e-mailed: no connection smtp_default; set [wecube] smtp_conn_id" in w for w in warned), warned
     assert smtp_server.to(owner) == []

@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from airflow_wecube.sandbox.store import redact_authorization
-
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook
-from tests.fixtures.scripted_http import scripted_server  # noqa: F401 (fixture)
+from airflow_wecube.sandbox.store import redact_authorization
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +40,10 @@ def test_invalid_inputs_fail_before_any_http(hook, sandbox):
     with pytest.raises(ParameterValidationError) as e:
         hook.call(
             "cmdb/ci/create",
-            [{"callbackParameter": "a", "name": "x", "colour": "red"}, {"callbackParameter": "b", "type": {"no": 1}, "name": "y"}],
+            [
+                {"callbackParameter": "a", "name": "x", "colour": "red"},
+                {"callbackParameter": "b", "type": {"no": 1}, "name": "y"},
+            ],
             request_id="invalid-1",
         )
     msg = str(e.value)
@@ -173,7 +174,12 @@ def test_failed_entity_fails_the_call_even_under_result_code_0(hook):
 
 
 def test_hook_arguments_win_over_connection_extras(sandbox, plugin_registry, monkeypatch):
-    conn = {"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token, "extra": {"retry_limit": 5, "retry_delay": 0.01}}
+    conn = {
+        "conn_type": "wecube",
+        "host": sandbox.url,
+        "password": sandbox.token,
+        "extra": {"retry_limit": 5, "retry_delay": 0.01},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_RETRIES", json.dumps(conn))
     with pytest.raises(WeCubePluginError, match="failed after 2 attempts"):
         WeCubePluginHook("wecube_retries", registry=plugin_registry, retry_limit=1).call(
@@ -206,7 +212,9 @@ def answer(*outputs):
 
 def test_missing_outputs_are_failed_entities(scripted_hook, scripted_server):
     scripted_server.reply(answer(ok("a", message="a")))
-    with pytest.raises(WeCubePluginError, match="b: no output for callbackParameter b; c: no output for callbackParameter c") as e:
+    with pytest.raises(
+        WeCubePluginError, match="b: no output for callbackParameter b; c: no output for callbackParameter c"
+    ) as e:
         scripted_hook.call("faults/fault/echo", THREE)
     result = e.value.result
     assert not result.ok
@@ -229,7 +237,9 @@ def test_outputs_matching_no_input_fail_every_entity_and_are_reported(scripted_h
 
 
 def test_an_extra_output_fails_the_call_and_keeps_the_matched_ones(scripted_hook, scripted_server):
-    scripted_server.reply(answer(ok("c", message="c"), ok("a", message="a"), ok("b", message="b"), ok("d", secret="no")))
+    scripted_server.reply(
+        answer(ok("c", message="c"), ok("a", message="a"), ok("b", message="b"), ok("d", secret="no"))
+    )
     with pytest.raises(WeCubePluginError, match=r"unknown callbackParameter\(s\) d") as e:
         scripted_hook.call("faults/fault/echo", THREE)
     result = e.value.result
@@ -261,7 +271,12 @@ def trickling_answer(pad: int = 100) -> bytes:
 
 @pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
 def test_trickling_plugin_fails_within_the_deadline(scripted_server, plugin_registry, monkeypatch, headers_too):
-    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"deadline": 1.5}}
+    conn = {
+        "conn_type": "wecube",
+        "host": scripted_server.url,
+        "password": "scripted-token",
+        "extra": {"deadline": 1.5},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_TRICKLE", json.dumps(conn))
     scripted_server.reply(trickling_answer(), trickle=0.1, trickle_headers=headers_too)
     hook = WeCubePluginHook("wecube_trickle", registry=plugin_registry, timeout=1, retry_delay=0.05)
@@ -273,7 +288,9 @@ def test_trickling_plugin_fails_within_the_deadline(scripted_server, plugin_regi
     assert "connection extra 'deadline'" in str(e.value)
 
 
-def test_deadline_from_wecube_config_and_hook_argument_wins(scripted_server, scripted_hook, plugin_registry, monkeypatch):
+def test_deadline_from_wecube_config_and_hook_argument_wins(
+    scripted_server, scripted_hook, plugin_registry, monkeypatch
+):
     scripted_server.reply(trickling_answer(), trickle=0.1)
     monkeypatch.setenv("AIRFLOW__WECUBE__HTTP_DEADLINE", "1")
     started = time.monotonic()
@@ -286,21 +303,37 @@ def test_deadline_from_wecube_config_and_hook_argument_wins(scripted_server, scr
 
 
 def test_a_deadline_that_is_no_number_is_a_clear_error(scripted_server, plugin_registry, monkeypatch):
-    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"deadline": "soon"}}
+    conn = {
+        "conn_type": "wecube",
+        "host": scripted_server.url,
+        "password": "scripted-token",
+        "extra": {"deadline": "soon"},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_BADDEADLINE", json.dumps(conn))
-    with pytest.raises(WeCubePluginError, match=r"connection extra 'deadline' must be a number above 0 \(deadline\), got 'soon'"):
+    with pytest.raises(
+        WeCubePluginError, match=r"connection extra 'deadline' must be a number above 0 \(deadline\), got 'soon'"
+    ):
         WeCubePluginHook("wecube_baddeadline", registry=plugin_registry).call("faults/fault/echo", {"message": "hi"})
     assert scripted_server.requests == []
 
 
 @pytest.mark.parametrize("announced", [True, False], ids=["content-length", "read-to-close"])
-def test_answer_larger_than_the_cap_is_refused_and_not_retried(scripted_server, plugin_registry, monkeypatch, announced):
-    conn = {"conn_type": "wecube", "host": scripted_server.url, "password": "scripted-token", "extra": {"max_response_bytes": 100_000}}
+def test_answer_larger_than_the_cap_is_refused_and_not_retried(
+    scripted_server, plugin_registry, monkeypatch, announced
+):
+    conn = {
+        "conn_type": "wecube",
+        "host": scripted_server.url,
+        "password": "scripted-token",
+        "extra": {"max_response_bytes": 100_000},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_CAP", json.dumps(conn))
     big = json.dumps(answer(ok("0", message="x" * 300_000))).encode()
     scripted_server.reply(big, content_length=announced)
     hook = WeCubePluginHook("wecube_cap", registry=plugin_registry, retry_delay=0.01)
-    with pytest.raises(WeCubePluginError, match=r"more than the 100000 bytes allowed; raise connection extra 'max_response_bytes'"):
+    with pytest.raises(
+        WeCubePluginError, match=r"more than the 100000 bytes allowed; raise connection extra 'max_response_bytes'"
+    ):
         hook.call("faults/fault/echo", {"message": "hi"})
     assert len(scripted_server.requests) == 1
     scripted_server.reply(answer(ok("0", message="small")))
@@ -337,5 +370,7 @@ def test_deadline_message_shows_no_credentials_of_the_url(scripted_server, plugi
     monkeypatch.setenv("AIRFLOW_CONN_WECUBE_URLSECRET", json.dumps(conn))
     scripted_server.reply(trickling_answer(), trickle=0.1)
     with pytest.raises(WeCubePluginError, match="deadline") as e:
-        WeCubePluginHook("wecube_urlsecret", registry=plugin_registry, retry_limit=0).call("faults/fault/echo", {"message": "hi"})
+        WeCubePluginHook("wecube_urlsecret", registry=plugin_registry, retry_limit=0).call(
+            "faults/fault/echo", {"message": "hi"}
+        )
     assert "zz-url-secret-zz" not in str(e.value) and f"127.0.0.1:{scripted_server.port}/faults" in str(e.value)

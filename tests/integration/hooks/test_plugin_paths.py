@@ -21,7 +21,9 @@ def test_path_leaving_the_base_is_refused_before_any_http(wecube_conn, plugin_re
     # DELETE /sandbox/calls would wipe the sandbox's call log: another endpoint of the same server.
     # model_copy does not validate, as a Service built in code or a hand-edited registry file need not be.
     echo = plugin_registry.service("faults/fault/echo")
-    svc = echo.model_copy(update={"interface": echo.interface.model_copy(update={"path": path, "http_method": "DELETE"})})
+    svc = echo.model_copy(
+        update={"interface": echo.interface.model_copy(update={"path": path, "http_method": "DELETE"})}
+    )
     with pytest.raises(WeCubePluginError, match=r"faults/fault/echo: refused to call interface path .*fix the path"):
         hook.call(svc, {"message": "x"}, request_id="paths-evil")
     assert len(sandbox.calls(keep)) == 1

@@ -11,7 +11,6 @@ import pytest
 
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.prometheus.errors import PrometheusError, PrometheusUnreachableError
-from tests.fixtures.scripted_http import scripted_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +82,9 @@ def test_answer_larger_than_the_cap_is_refused(prom, scripted_server, announced)
     big = dict(VECTOR, padding="x" * 200_000)
     scripted_server.reply(big, content_length=announced)
     hook = prom(max_response_bytes=100_000)
-    with pytest.raises(PrometheusError, match=r"more than the 100000 bytes allowed; raise connection extra 'max_response_bytes'"):
+    with pytest.raises(
+        PrometheusError, match=r"more than the 100000 bytes allowed; raise connection extra 'max_response_bytes'"
+    ):
         hook.query("up")
     with pytest.raises(PrometheusError, match=r"larger than the 100000 bytes allowed"):
         asyncio.run(hook.aquery("up"))

@@ -80,7 +80,11 @@ def test_operator_success_mapping_and_secrets(airflow_db, wecube_conn, probe_reg
     assert sandbox.calls(probe_rid)[0]["inputs"][0]["note"] == "qq-innocent-note-qq"
     probe_out = xcom("test_plugin_ok", dr.run_id, "probe")
     assert probe_out["message"] == "visible"
-    for blob in (logs.out + logs.err, json.dumps(probe_out), json.dumps(rendered_fields("test_plugin_ok", dr.run_id, "probe"))):
+    for blob in (
+        logs.out + logs.err,
+        json.dumps(probe_out),
+        json.dumps(rendered_fields("test_plugin_ok", dr.run_id, "probe")),
+    ):
         assert "qq-innocent-note-qq" not in blob
 
 
@@ -155,7 +159,9 @@ def test_plugin_parameters_named_like_airflow_arguments_leave_them_to_airflow(cl
 
 def test_clashing_required_parameter_missing_says_to_use_inputs(clash_registered):
     Say = plugin_operator("clash/echo/say")
-    with pytest.raises(ParameterValidationError, match=r"missing required pool \(named like an Airflow argument: pass it in inputs="):
+    with pytest.raises(
+        ParameterValidationError, match=r"missing required pool \(named like an Airflow argument: pass it in inputs="
+    ):
         Say(task_id="t", pool="default_pool", message="hi")
     with pytest.raises(ParameterValidationError, match="message given both as keyword and in inputs="):
         Say(task_id="t", message="a", inputs={"message": "b", "pool": "p"})

@@ -93,7 +93,9 @@ def history(tmp_path_factory) -> History:
     with open(path, "w") as fh:
         fh.write("# HELP wecube_hist backfilled test series\n# TYPE wecube_hist gauge\n")
         for series, sign in (("a", 1), ("b", -1)):
-            fh.writelines(f'wecube_hist{{series="{series}"}} {sign * k} {t}\n' for k, t in enumerate(range(start, end + 1, STEP)))
+            fh.writelines(
+                f'wecube_hist{{series="{series}"}} {sign * k} {t}\n' for k, t in enumerate(range(start, end + 1, STEP))
+            )
         fh.write("# EOF\n")
     server = start_prometheus(workdir / "server", openmetrics=path)
     try:

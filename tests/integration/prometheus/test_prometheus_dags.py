@@ -11,6 +11,7 @@ from airflow_wecube.hooks.prometheus import PrometheusHook
 
 from .conftest import wait_for
 
+
 def load_dag(path: Path, dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -24,7 +25,10 @@ def states(dr) -> dict:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return {(t.task_id, t.map_index): t.state for t in session.query(TaskInstance).filter_by(dag_id=dr.dag_id, run_id=dr.run_id)}
+        return {
+            (t.task_id, t.map_index): t.state
+            for t in session.query(TaskInstance).filter_by(dag_id=dr.dag_id, run_id=dr.run_id)
+        }
 
 
 def xcom(dr, task_id, map_index=-1):
@@ -44,7 +48,9 @@ def test_monitoring_example_runs_green(airflow_db, prometheus, prometheus_conn, 
     job = "it_example"
     import os
 
-    dag = load_dag(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "wecube_monitoring_example.py", "wecube_monitoring_example")
+    dag = load_dag(
+        Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "wecube_monitoring_example.py", "wecube_monitoring_example"
+    )
     dr = dag.test(run_conf={"job": job, "target": exporter.target, "env": "it"})
     assert dr.state == "success", states(dr)
     assert xcom(dr, "register_target") == [exporter.target]
@@ -80,7 +86,11 @@ def test_mapped_operators_and_teardown(airflow_db, prometheus, prometheus_conn, 
     dag = load_dag(operators_dag_file, "test_prometheus_operators")
     dr = dag.test()
     assert dr.state == "success", states(dr)
-    assert [xcom(dr, "register", i) for i in range(3)] == [["127.0.0.1:21001"], ["127.0.0.1:21002"], ["127.0.0.1:21003"]]
+    assert [xcom(dr, "register", i) for i in range(3)] == [
+        ["127.0.0.1:21001"],
+        ["127.0.0.1:21002"],
+        ["127.0.0.1:21003"],
+    ]
     assert xcom(dr, "rule") == {"group": "it_mapped", "rules": ["it_mapped:up:count"]}
     assert xcom(dr, "counted")[0]["value"] == 3.0
     assert sorted(xcom(dr, "deregister")) == ["127.0.0.1:21001", "127.0.0.1:21002", "127.0.0.1:21003"]
@@ -96,7 +106,9 @@ def test_bad_rule_fails_the_task_and_changes_nothing(airflow_db, prometheus, pro
     PrometheusHook(prometheus_conn).apply_rule_group("it_op_bad", [{"alert": "Fine", "expr": "vector(1) == 0"}])
     path = prometheus.rules_dir / "it_op_bad.yml"
     good = path.read_bytes()
-    op = PrometheusAlertRuleOperator(task_id="bad", group="it_op_bad", rules=[{"alert": "Broken", "expr": "rate(up[5m]"}])
+    op = PrometheusAlertRuleOperator(
+        task_id="bad", group="it_op_bad", rules=[{"alert": "Broken", "expr": "rate(up[5m]"}]
+    )
     with pytest.raises(PrometheusRuleError, match="promtool refused"):
         op.execute({})
     assert path.read_bytes() == good

@@ -21,14 +21,18 @@ def test_bad_promql_carries_prometheus_message(prometheus_conn):
 
 def test_scalar_and_at(prometheus_conn):
     hook = PrometheusHook(prometheus_conn)
-    assert hook.query("1 + 1") == [{"labels": {}, "value": 2.0, "timestamp": pytest.approx(hook.query("time()")[0]["value"], abs=5)}]
+    assert hook.query("1 + 1") == [
+        {"labels": {}, "value": 2.0, "timestamp": pytest.approx(hook.query("time()")[0]["value"], abs=5)}
+    ]
     assert hook.query("time()", at=1_700_000_000)[0]["value"] == 1_700_000_000
 
 
 def test_register_scrape_deregister(prometheus, prometheus_conn, exporter):
     hook = PrometheusHook(prometheus_conn)
     job = "it_scrape"
-    assert hook.register_targets(job, [exporter.target], {"env": "it"}) == [exporter.target]  # confirmed in /api/v1/targets
+    assert hook.register_targets(job, [exporter.target], {"env": "it"}) == [
+        exporter.target
+    ]  # confirmed in /api/v1/targets
     assert json.loads((prometheus.file_sd_dir / f"{job}.json").read_text()) == [
         {"labels": {"env": "it", "job": job}, "targets": [exporter.target]}
     ]
@@ -84,16 +88,24 @@ def test_reserved_labels_are_checked_before_prometheus_sees_them(prometheus, pro
     hook = PrometheusHook(prometheus_conn)
     job = "it_reserved"
     before = sorted(p.name for p in prometheus.file_sd_dir.iterdir())
-    for labels in ({"__scheme__": "gopher"}, {"__metrics_path__": "metrics"}, {"__scrape_interval__": "2"},
-                   {"__scrape_interval__": "1s", "__scrape_timeout__": "5s"}):
+    for labels in (
+        {"__scheme__": "gopher"},
+        {"__metrics_path__": "metrics"},
+        {"__scrape_interval__": "2"},
+        {"__scrape_interval__": "1s", "__scrape_timeout__": "5s"},
+    ):
         with pytest.raises(PrometheusConfigError, match="label __"):
             hook.register_targets(job, [exporter.target], labels, timeout=5)
     for target in ("-localhost:9090", "localhost:09090"):
         with pytest.raises(PrometheusConfigError, match="invalid target"):
             hook.register_targets(job, [target], timeout=5)
     assert sorted(p.name for p in prometheus.file_sd_dir.iterdir()) == before
-    labels = {"__scheme__": "http", "__metrics_path__": "/metrics", "__scrape_interval__": "2s",
-              "__scrape_timeout__": "1500ms"}
+    labels = {
+        "__scheme__": "http",
+        "__metrics_path__": "/metrics",
+        "__scrape_interval__": "2s",
+        "__scrape_timeout__": "1500ms",
+    }
     assert hook.register_targets(job, [exporter.target], labels) == [exporter.target]
     up = wait_for(lambda: hook.query(f'up{{job="{job}"}} == 1'), timeout=30)
     assert up[0]["labels"]["instance"] == exporter.target

@@ -46,8 +46,12 @@ class Outage:
         time.sleep(self.seconds)
         with open(self.server.log_path, "ab") as log:
             self.server.process = subprocess.Popen(
-                self.server.process.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=self.server.workdir,
+                self.server.process.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.server.workdir,
             )
         self.back_at = time.monotonic()
 
@@ -64,11 +68,13 @@ def own_prometheus(tmp_path, monkeypatch):
     def set_conn(**extra):
         monkeypatch.setenv(
             "AIRFLOW_CONN_PROMETHEUS_OUTAGE",
-            json.dumps({
-                "conn_type": "prometheus",
-                "host": server.url,
-                "extra": {"file_sd_dir": str(server.file_sd_dir), "rules_dir": str(server.rules_dir), **extra},
-            }),
+            json.dumps(
+                {
+                    "conn_type": "prometheus",
+                    "host": server.url,
+                    "extra": {"file_sd_dir": str(server.file_sd_dir), "rules_dir": str(server.rules_dir), **extra},
+                }
+            ),
         )
         return "prometheus_outage"
 

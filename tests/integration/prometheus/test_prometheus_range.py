@@ -68,7 +68,9 @@ def test_aligned_frame_one_column_per_name(history, history_conn):
 
 
 def test_frame_query_with_several_series_names_the_query(history, history_conn):
-    with pytest.raises(PrometheusQueryError, match=r"query 'both' \(wecube_hist\) returned 2 series, expected exactly 1"):
+    with pytest.raises(
+        PrometheusQueryError, match=r"query 'both' \(wecube_hist\) returned 2 series, expected exactly 1"
+    ):
         PrometheusHook(history_conn).query_range_frame(
             {"ok": 'wecube_hist{series="a"}', "both": "wecube_hist"}, history.start, history.start + 600, 15
         )
@@ -76,7 +78,9 @@ def test_frame_query_with_several_series_names_the_query(history, history_conn):
 
 def test_frame_query_with_no_series_names_the_query(history, history_conn):
     with pytest.raises(PrometheusQueryError, match=r"query 'none' .* returned 0 series"):
-        PrometheusHook(history_conn).query_range_frame({"none": "no_such_metric"}, history.start, history.start + 600, 15)
+        PrometheusHook(history_conn).query_range_frame(
+            {"none": "no_such_metric"}, history.start, history.start + 600, 15
+        )
 
 
 def test_bad_promql_in_a_range_carries_prometheus_message(history, history_conn):
@@ -222,7 +226,9 @@ def _proxy_conn(monkeypatch, url: str, **fields) -> str:
     ],
     ids=["basic", "bearer"],
 )
-def test_range_chunks_use_the_connection_auth_and_retry(history, history_conn, proxy, monkeypatch, fields, authorization):
+def test_range_chunks_use_the_connection_auth_and_retry(
+    history, history_conn, proxy, monkeypatch, fields, authorization
+):
     """Every chunk goes through the hook's session: its auth, and a retry after a 503."""
     proxy.authorization = authorization
     proxy.fail_first = 1  # every chunk URL is refused once, then answered
@@ -242,14 +248,18 @@ def test_range_chunks_use_the_connection_auth_and_retry(history, history_conn, p
 def test_range_without_credentials_gets_the_servers_answer(history, proxy, monkeypatch):
     proxy.authorization = "Bearer needed"
     with pytest.raises(PrometheusError, match=r"HTTP 401\): Unauthorized") as info:
-        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range("wecube_hist", history.start, history.start + 60, 15)
+        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range(
+            "wecube_hist", history.start, history.start + 60, 15
+        )
     assert info.value.status_code == 401 and not isinstance(info.value, PrometheusQueryError)
 
 
 def test_range_gives_up_after_the_retries(history, proxy, monkeypatch):
     proxy.fail_first = 100
     with pytest.raises(PrometheusError, match=r"HTTP 503\): upstream busy") as info:
-        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range("wecube_hist", history.start, history.start + 60, 15)
+        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range(
+            "wecube_hist", history.start, history.start + 60, 15
+        )
     assert info.value.status_code == 503
     assert len(proxy.seen) == 3  # the request and two retries
 
@@ -257,7 +267,9 @@ def test_range_gives_up_after_the_retries(history, proxy, monkeypatch):
 def test_range_with_a_body_that_is_not_prometheus_says_so(history, proxy, monkeypatch):
     proxy.html = True
     with pytest.raises(PrometheusError, match=r"unexpected body .*login page"):
-        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range("wecube_hist", history.start, history.start + 60, 15)
+        PrometheusHook(_proxy_conn(monkeypatch, proxy.url)).query_range(
+            "wecube_hist", history.start, history.start + 60, 15
+        )
 
 
 @pytest.fixture(scope="session")
@@ -266,9 +278,27 @@ def tls_proxy(history, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -283,9 +313,13 @@ def test_range_over_tls_honours_the_connections_verify(history, tls_proxy, monke
     server, cert = tls_proxy
     server.reset()
     with pytest.raises(PrometheusUnreachableError, match="is unreachable: .*(?i:certificate verify failed)"):
-        PrometheusHook(_proxy_conn(monkeypatch, server.url)).query_range("wecube_hist", history.start, history.start + 60, 15)
+        PrometheusHook(_proxy_conn(monkeypatch, server.url)).query_range(
+            "wecube_hist", history.start, history.start + 60, 15
+        )
     conn_id = _proxy_conn(monkeypatch, server.url, extra={"verify": str(cert)})
-    frame = PrometheusHook(conn_id).query_range_frame({"a": 'wecube_hist{series="a"}'}, history.start, history.start + 60, 15)
+    frame = PrometheusHook(conn_id).query_range_frame(
+        {"a": 'wecube_hist{series="a"}'}, history.start, history.start + 60, 15
+    )
     assert frame["a"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     # verify=false holds even though REQUESTS_CA_BUNDLE may be set in the environment
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert.with_name("no-such-bundle.pem")))

@@ -170,8 +170,9 @@ def test_trigger_true_at_once_still_waits_for_not_before(prometheus_conn):
     """A condition already true when the trigger starts must not resume the task at once: Airflow 3.3.2
     would fail it (stale executor event of the deferring worker; see airflow_wecube.triggers.settle)."""
     not_before = time.time() + 2.0
-    trigger = PrometheusQueryTrigger("vector(1)", "== 1", poke_interval=0.3, end_time=time.time() + 30,
-                                     not_before=not_before)
+    trigger = PrometheusQueryTrigger(
+        "vector(1)", "== 1", poke_interval=0.3, end_time=time.time() + 30, not_before=not_before
+    )
     event = run_trigger(trigger)
     assert event["status"] == "success"
     assert time.time() >= not_before
@@ -179,6 +180,7 @@ def test_trigger_true_at_once_still_waits_for_not_before(prometheus_conn):
 
 def test_trigger_timeout_also_waits_for_not_before(prometheus_conn):
     not_before = time.time() + 2.0
-    event = run_trigger(PrometheusQueryTrigger("vector(0)", "== 1", poke_interval=0.3, end_time=time.time(),
-                                               not_before=not_before))
+    event = run_trigger(
+        PrometheusQueryTrigger("vector(0)", "== 1", poke_interval=0.3, end_time=time.time(), not_before=not_before)
+    )
     assert event["status"] == "timeout" and time.time() >= not_before

@@ -88,7 +88,11 @@ def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts)
     assert ci["guid"] == out["guid"]
     attrs = ci["attributes"]
     assert (attrs["host_guid"], attrs["port"], attrs["version"], attrs["pid"], attrs["status"]) == (
-        host["guid"], port, "1.0.0", out["pid"], "running"
+        host["guid"],
+        port,
+        "1.0.0",
+        out["pid"],
+        "running",
     )
     assert attrs["metrics_url"] == out["metrics_url"]
     assert (Path(host["workspace"]) / app / "service.log").exists()
@@ -148,7 +152,10 @@ def test_upgrade_broken_version_and_rollback(sandbox, hosts):
     rid = uniq("rollback")
     back = one(sandbox, "/deploy/v1/app/rollback", request_id=rid, host=host["guid"], app=app)
     assert (back["version"], back["status"], back["rolled_back_from"], back["previous_version"]) == (
-        "2.0.0", "running", "3.0.0-broken", ""
+        "2.0.0",
+        "running",
+        "3.0.0-broken",
+        "",
     )
     assert services_on(port) == [back["pid"]]
     assert requests.get(back["health_url"], timeout=5).json()["version"] == "2.0.0"

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.integration
 
 def make_subnet(sandbox, prefix_length: int = 24) -> dict:
     vpc = one(sandbox, "/network/v1/vpc/create", name=uniq("vpc"), cidr="10.80.0.0/16", data_center="dc-host")
-    return one(sandbox, "/network/v1/subnet/create", name=uniq("sn"), vpc=vpc["guid"], zone="a",
-               prefix_length=prefix_length)
+    return one(
+        sandbox, "/network/v1/subnet/create", name=uniq("sn"), vpc=vpc["guid"], zone="a", prefix_length=prefix_length
+    )
 
 
 def port_range(out: dict) -> range:

@@ -29,7 +29,7 @@ def test_vpc_with_three_subnets_in_one_call_then_rerun_changes_nothing(sandbox):
     names = [uniq(f"sn-{z}") for z in "abc"]
     inputs = [
         {"callbackParameter": f"e{i}", "name": n, "vpc": vpc["name"], "zone": f"zone-{z}", "prefix_length": 24}
-        for i, (n, z) in enumerate(zip(names, "abc"))
+        for i, (n, z) in enumerate(zip(names, "abc", strict=False))
     ]
     first = outputs(sandbox.post("/network/v1/subnet/create", inputs, request_id=uniq("req")))
     assert [o["callbackParameter"] for o in first] == ["e0", "e1", "e2"]

@@ -10,7 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 import requests
 
 from airflow_wecube.sandbox.store import redact_authorization
@@ -250,7 +249,12 @@ def test_flaky_fails_n_times_per_request_id(sandbox):
     assert statuses == [500, 500]
     third = wire(sandbox.post("/faults/v1/fault/flaky", inputs, request_id=rid))
     assert third["resultCode"] == "0"
-    assert third["results"]["outputs"][0] == {"callbackParameter": "a", "errorCode": "0", "errorMessage": "", "attempt": 3}
+    assert third["results"]["outputs"][0] == {
+        "callbackParameter": "a",
+        "errorCode": "0",
+        "errorMessage": "",
+        "attempt": 3,
+    }
     # a new requestId starts its own count
     assert sandbox.post("/faults/v1/fault/flaky", inputs, request_id=uniq("flaky")).status_code == 500
     calls = sandbox.calls(rid)
@@ -295,9 +299,7 @@ def test_entity_errors(sandbox):
         )
     )
     assert r["resultCode"] == "1"
-    assert r["resultMessage"] == (
-        "2 of 4 entities failed: e1: failed on purpose: e1; e3: failed on purpose: e3"
-    )
+    assert r["resultMessage"] == ("2 of 4 entities failed: e1: failed on purpose: e1; e3: failed on purpose: e3")
     assert [(o["callbackParameter"], o["errorCode"]) for o in r["results"]["outputs"]] == [
         ("e1", "1"),
         ("e2", "0"),

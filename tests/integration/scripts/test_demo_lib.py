@@ -27,7 +27,10 @@ def lib(demo: Path, *args: str, env: dict | None = None, timeout: float = 120) -
     """Run one demo-lib.sh function with DEMO=demo."""
     return subprocess.run(
         ["bash", "-c", 'DEMO="$1"; . "$2"; shift 2; "$@"', "bash", str(demo), str(LIB), *args],
-        capture_output=True, text=True, timeout=timeout, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -103,7 +106,9 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
 
     def spawn(cmd: list[str], part: str | None, root: Path = demo) -> subprocess.Popen:
         env = dict(base, **({"WECUBE_DEMO_PART": f"{root}/{part}"} if part else {}))
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         started.append(proc)
         return proc
 
@@ -111,8 +116,15 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
         # "airflow": session leader records its pgid, starts a worker in its own group with a clean
         # environment (no marker), then dies
         leader = spawn(
-            ["bash", "-c", 'echo $$ > "$1"; env -i "$2" -c "$3" & echo $! > "$1.child"; exec sleep 300',
-             "bash", str(demo / "airflow.pgid"), sys.executable, ORPHAN],
+            [
+                "bash",
+                "-c",
+                'echo $$ > "$1"; env -i "$2" -c "$3" & echo $! > "$1.child"; exec sleep 300',
+                "bash",
+                str(demo / "airflow.pgid"),
+                sys.executable,
+                ORPHAN,
+            ],
             "airflow",
         )
         _wait_file(demo / "airflow.pgid")
@@ -151,7 +163,11 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
 
 def test_demo_stop_with_nothing_running(tmp_path):
     result = subprocess.run(
-        ["bash", str(DEMO_STOP)], capture_output=True, text=True, timeout=60, env={**os.environ, "DEMO_DIR": str(tmp_path)}
+        ["bash", str(DEMO_STOP)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DEMO_DIR": str(tmp_path)},
     )
     assert result.returncode == 0
     assert "nothing to stop" in result.stdout
@@ -188,12 +204,23 @@ def _rows(db: Path) -> dict[str, tuple[int, str]]:
 def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
     demo, env = demo_airflow
     db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    first = lib(demo, "demo_connections", "http://127.0.0.1:19090", "tok", "http://127.0.0.1:9090",
-                str(demo / "file_sd"), str(demo / "rules"), env=env, timeout=300)
+    first = lib(
+        demo,
+        "demo_connections",
+        "http://127.0.0.1:19090",
+        "tok",
+        "http://127.0.0.1:9090",
+        str(demo / "file_sd"),
+        str(demo / "rules"),
+        env=env,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     before = _rows(db)
     assert {k: v[1] for k, v in before.items()} == {
-        "wecube_default": "http://127.0.0.1:19090", "prometheus_default": "http://127.0.0.1:9090"}
+        "wecube_default": "http://127.0.0.1:19090",
+        "prometheus_default": "http://127.0.0.1:9090",
+    }
 
     missing: list[set[str]] = []
     reads = 0
@@ -211,8 +238,17 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     try:
-        again = lib(demo, "demo_connections", "http://127.0.0.1:19091", "tok2", "http://127.0.0.1:9091",
-                    str(demo / "file_sd"), str(demo / "rules"), env=env, timeout=300)
+        again = lib(
+            demo,
+            "demo_connections",
+            "http://127.0.0.1:19091",
+            "tok2",
+            "http://127.0.0.1:9091",
+            str(demo / "file_sd"),
+            str(demo / "rules"),
+            env=env,
+            timeout=300,
+        )
     finally:
         stop.set()
         thread.join(timeout=30)

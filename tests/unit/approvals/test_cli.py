@@ -27,7 +27,9 @@ def test_list_unreachable_server_does_not_leak_password(no_env, capsys):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert main(["approvals", "list", "--url", f"http://127.0.0.1:{port}", "--user", "u", "--password", "s3cret-pw"]) == 1
+    assert (
+        main(["approvals", "list", "--url", f"http://127.0.0.1:{port}", "--user", "u", "--password", "s3cret-pw"]) == 1
+    )
     err = capsys.readouterr().err
     assert "cannot reach Airflow" in err and "s3cret-pw" not in err
 

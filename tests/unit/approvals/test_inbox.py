@@ -29,8 +29,9 @@ def detail(task, subject, body="", minutes_ago=1, state="awaiting_input", answer
 
 def test_footer_roundtrip():
     deadline = NOW + timedelta(hours=1)
-    body = "Plan" + render_footer(priority="high", required_approvals=2, requester_cannot_approve=True,
-                                  deadline=deadline, evidence="sha256:ab")
+    body = "Plan" + render_footer(
+        priority="high", required_approvals=2, requester_cannot_approve=True, deadline=deadline, evidence="sha256:ab"
+    )
     meta = parse_request(subject_with_priority("Deploy", "high"), body)
     assert meta["priority"] == "high" and meta["deadline"] == deadline
     assert "2 distinct" in meta["required"] and "requester may not approve" in body

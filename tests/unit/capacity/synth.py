@@ -19,8 +19,16 @@ def volumes(n: int, step_s: float, rng: np.random.Generator, t0: float = 0.0) ->
     return np.clip(opened, 0, None), np.clip(closed, 0, None)
 
 
-def make_frame(n: int = 10080, *, step_s: float = 60.0, closed_coef: float = 0.267, seed: int = 0,
-               start: str = "2025-01-01", noise: float = NOISE, extra: dict | None = None) -> pd.DataFrame:
+def make_frame(
+    n: int = 10080,
+    *,
+    step_s: float = 60.0,
+    closed_coef: float = 0.267,
+    seed: int = 0,
+    start: str = "2025-01-01",
+    noise: float = NOISE,
+    extra: dict | None = None,
+) -> pd.DataFrame:
     """A frame as PrometheusHook.query_range_frame returns it for the seed spec."""
     rng = np.random.default_rng(seed)
     opened, closed = volumes(n, step_s, rng)
@@ -44,14 +52,25 @@ SPEC = {
 RATE_SPEC = {
     **SPEC,
     "target": "sum(rate(app_cpu_seconds_total[1m])) * 100",
-    "features": {"accounts_opened": "sum(rate(accounts_opened_total[1m]))",
-                 "accounts_closed": "sum(rate(accounts_closed_total[1m]))"},
+    "features": {
+        "accounts_opened": "sum(rate(accounts_opened_total[1m]))",
+        "accounts_closed": "sum(rate(accounts_closed_total[1m]))",
+    },
     "step": "15s",
 }
 
 
-def make_rate_frame(n: int, *, seed: int, closed_coef: float = 0.267, phi: float = 0.5, noise: float = NOISE,
-                    step_s: float = 15.0, window_steps: int = 4, t0: float = 0.0) -> pd.DataFrame:
+def make_rate_frame(
+    n: int,
+    *,
+    seed: int,
+    closed_coef: float = 0.267,
+    phi: float = 0.5,
+    noise: float = NOISE,
+    step_s: float = 15.0,
+    window_steps: int = 4,
+    t0: float = 0.0,
+) -> pd.DataFrame:
     """What ``rate(...[1m])`` sampled every 15 s gives for the seed model: autocorrelated residuals.
 
     Per scrape interval the CPU has noise that lingers (AR(1) with ``phi``: a GC pause or a burst
@@ -73,7 +92,12 @@ def make_rate_frame(n: int, *, seed: int, closed_coef: float = 0.267, phi: float
     def rate(v: np.ndarray) -> np.ndarray:
         return np.convolve(v, box, mode="valid")
 
-    index = pd.date_range(pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(seconds=t0), periods=n,
-                          freq=pd.Timedelta(seconds=step_s), name="timestamp")
-    return pd.DataFrame({"__target__": rate(cpu), "accounts_opened": rate(opened), "accounts_closed": rate(closed)},
-                        index=index)
+    index = pd.date_range(
+        pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(seconds=t0),
+        periods=n,
+        freq=pd.Timedelta(seconds=step_s),
+        name="timestamp",
+    )
+    return pd.DataFrame(
+        {"__target__": rate(cpu), "accounts_opened": rate(opened), "accounts_closed": rate(closed)}, index=index
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from airflow_wecube.capacity.drift_text import drift_html, drift_subject
 
 
@@ -14,9 +13,18 @@ def test_subject_names_the_moved_coefficient_old_new_and_change(drifted):
 
 
 def test_subject_without_a_moved_coefficient_uses_the_first_finding(drifted):
-    report = {**drifted, "drift": {**drifted["drift"], "coefficients": [],
-                                   "messages": ["R² fell 0.990 → 0.700 (drop 0.290 > 0.1): a factor the model lacks"]}}
-    assert drift_subject(report) == "[capacity] ledger_cpu drifted: R² fell 0.990 → 0.700 (drop 0.290 > 0.1): a factor the model lacks"
+    report = {
+        **drifted,
+        "drift": {
+            **drifted["drift"],
+            "coefficients": [],
+            "messages": ["R² fell 0.990 → 0.700 (drop 0.290 > 0.1): a factor the model lacks"],
+        },
+    }
+    assert (
+        drift_subject(report)
+        == "[capacity] ledger_cpu drifted: R² fell 0.990 → 0.700 (drop 0.290 > 0.1): a factor the model lacks"
+    )
 
 
 def test_body_has_the_table_the_summary_and_an_escaped_link(drifted):

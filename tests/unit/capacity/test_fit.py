@@ -88,8 +88,11 @@ def test_robust_option_leaves_outliers_out(method):
     plain = _fit(frame)
     robust = _fit(frame, robust=method)
     true = TRUE["accounts_closed"]
-    assert abs(robust.coefficients["accounts_closed"]["value"] - true) < abs(plain.coefficients["accounts_closed"]["value"] - true) or \
-        robust.resid_std < plain.resid_std / 3
+    assert (
+        abs(robust.coefficients["accounts_closed"]["value"] - true)
+        < abs(plain.coefficients["accounts_closed"]["value"] - true)
+        or robust.resid_std < plain.resid_std / 3
+    )
     assert robust.robust["outliers"] >= 80
     for name, t in TRUE.items():
         c = robust.coefficients[name]
@@ -135,7 +138,9 @@ def test_fast_engine_matches_statsmodels(cov_type, hac_lags):
     else:
         res = model.fit()
     assert fast["inference"]["cov_type"] == ref["inference"]["cov_type"] == cov_type
-    assert fast["r2"] == pytest.approx(res.rsquared, rel=1e-9) and fast["adj_r2"] == pytest.approx(res.rsquared_adj, rel=1e-9)
+    assert fast["r2"] == pytest.approx(res.rsquared, rel=1e-9) and fast["adj_r2"] == pytest.approx(
+        res.rsquared_adj, rel=1e-9
+    )
     for i, name in enumerate(["intercept", *SPEC["features"]]):
         a = fast["intercept"] if name == "intercept" else fast["coefficients"][name]
         b = ref["intercept"] if name == "intercept" else ref["coefficients"][name]

@@ -59,13 +59,21 @@ def test_lag_window_comes_from_the_spec(rate_spec):
     assert load_spec({**RATE_SPEC, "hac_lags": "3"}).hac_lags == 3
     # a [..] inside a string literal (a regex) is not a range
     assert promql_ranges('max_over_time(rate(x{path=~"[0-9]m"}[2m])[30m:1m]) + y[1h30m]') == [
-        timedelta(minutes=2), timedelta(minutes=30), timedelta(minutes=90)]
+        timedelta(minutes=2),
+        timedelta(minutes=30),
+        timedelta(minutes=90),
+    ]
 
 
-@pytest.mark.parametrize(("change", "needle"), [
-    ({"hac_lags": -1}, "hac_lags"), ({"hac_lags": "many"}, "hac_lags"), ({"hac_lags": True}, "hac_lags"),
-    ({"cov_type": "HC7"}, "cov_type"),
-])
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"hac_lags": -1}, "hac_lags"),
+        ({"hac_lags": "many"}, "hac_lags"),
+        ({"hac_lags": True}, "hac_lags"),
+        ({"cov_type": "HC7"}, "cov_type"),
+    ],
+)
 def test_bad_inference_options_are_refused(change, needle):
     with pytest.raises(SpecError, match=needle):
         load_spec({**RATE_SPEC, **change})
@@ -118,17 +126,23 @@ def test_real_change_is_still_found_with_hac(rate_spec):
     assert report["standard_errors"] == {"baseline": "HAC", "new": "HAC"}
     assert any(m.startswith("Chow test (Wald test of equal coefficients, HAC/HAC") for m in report["messages"])
     # the true coefficients sit inside the HAC intervals of each window
-    assert base["coefficients"]["accounts_closed"]["ci_low"] <= 0.267 <= base["coefficients"]["accounts_closed"]["ci_high"]
+    assert (
+        base["coefficients"]["accounts_closed"]["ci_low"] <= 0.267 <= base["coefficients"]["accounts_closed"]["ci_high"]
+    )
     assert new["coefficients"]["accounts_closed"]["ci_low"] <= 0.35 <= new["coefficients"]["accounts_closed"]["ci_high"]
 
 
 def test_wald_test_by_hand_and_feature_order():
     spec = load_spec(SPEC)
-    a, b = fit_model(build_dataset(make_frame(600, seed=1), spec), spec).to_dict(), \
-        fit_model(build_dataset(make_frame(400, seed=2, closed_coef=0.28), spec), spec).to_dict()
+    a, b = (
+        fit_model(build_dataset(make_frame(600, seed=1), spec), spec).to_dict(),
+        fit_model(build_dataset(make_frame(400, seed=2, closed_coef=0.28), spec), spec).to_dict(),
+    )
     res = wald_equality_test(a, b)
-    d = np.array([b["intercept"]["value"] - a["intercept"]["value"]]
-                 + [b["coefficients"][n]["value"] - a["coefficients"][n]["value"] for n in a["features"]])
+    d = np.array(
+        [b["intercept"]["value"] - a["intercept"]["value"]]
+        + [b["coefficients"][n]["value"] - a["coefficients"][n]["value"] for n in a["features"]]
+    )
     v = np.asarray(a["stats"]["cov"]) + np.asarray(b["stats"]["cov"])
     assert res["statistic"] == pytest.approx(float(d @ np.linalg.inv(v) @ d), rel=1e-9) and res["df"] == 3
     # same model with the features listed in another order: the same statistic

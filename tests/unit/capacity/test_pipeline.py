@@ -86,7 +86,9 @@ def test_a_model_of_nothing_is_a_gate_failure_with_the_reason(store, value):
     text = pipeline.format_report(report)
     assert "R² undefined" in text and "gates: FAILED" in text and "drift vs" in text and "not compared" in text
     # the stored version carries its gates; the DAG's gate task re-judges the stored record the same way
-    assert pipeline.version_status(store.load_version("ledger_cpu", report["version"]), first["version"]) == "gate-failed"
+    assert (
+        pipeline.version_status(store.load_version("ledger_cpu", report["version"]), first["version"]) == "gate-failed"
+    )
     assert not pipeline.gate_version(spec, store, report["version"])["passed"]
     assert store.baseline_version("ledger_cpu") == first["version"]
 
@@ -102,8 +104,11 @@ def test_fit_and_save_stores_the_version_with_its_gates(store):
 def test_values_too_large_for_float64_say_so_and_store_nothing(store):
     """×1e200 was called "perfectly collinear" (the squares overflowed); ×1e-200 "constant"."""
     spec = load_spec(SPEC)
-    with pytest.raises(DatasetError, match=r"the target reaches 5\.\d+e\+201 in magnitude.*scale it in its PromQL, "
-                                           r"e\.g\. \(cpu_percent\) / 1e202"):
+    with pytest.raises(
+        DatasetError,
+        match=r"the target reaches 5\.\d+e\+201 in magnitude.*scale it in its PromQL, "
+        r"e\.g\. \(cpu_percent\) / 1e202",
+    ):
         pipeline.run(spec, make_frame() * 1e200, store)
     with pytest.raises(DatasetError, match=r"feature 'accounts_closed' reaches .* \* 1e"):
         pipeline.run(spec, make_frame().assign(accounts_closed=lambda f: f["accounts_closed"] * 1e-200), store)
@@ -122,15 +127,21 @@ def test_a_counter_as_target_gets_a_rate_hint(store):
     # by the PromQL: a *_total outside a range selector
     spec = load_spec({**SPEC, "target": "sum(app_cpu_seconds_total)"})
     report = pipeline.run(spec, make_frame(), store, plot=False)
-    assert ("the target's app_cpu_seconds_total is a counter (it only grows): did you mean "
-            "rate(app_cpu_seconds_total[5m])?") in report["warnings"]
+    assert (
+        "the target's app_cpu_seconds_total is a counter (it only grows): did you mean rate(app_cpu_seconds_total[5m])?"
+    ) in report["warnings"]
     # by the data: a target that only ever rises, whatever its name; the failed gate says it too
     frame = make_frame()
-    counter = pipeline.run(load_spec(SPEC), frame.assign(__target__=frame["__target__"].cumsum() * 60), store, plot=False)
+    counter = pipeline.run(
+        load_spec(SPEC), frame.assign(__target__=frame["__target__"].cumsum() * 60), store, plot=False
+    )
     assert pipeline.exit_code(counter) == pipeline.EXIT_GATE_FAILED
     failed = {c["name"]: c["message"] for c in counter["gates"]["checks"] if not c["passed"]}
-    assert failed["min_r2"].endswith("hint: the target only ever rises over the window, like a counter: "
-                                     "did you mean rate(cpu_percent[5m])?")
+    assert failed["min_r2"].endswith(
+        "hint: the target only ever rises over the window, like a counter: did you mean rate(cpu_percent[5m])?"
+    )
     # rates of counters get no hint
-    rated = pipeline.run(load_spec({**SPEC, "target": "sum(rate(app_cpu_seconds_total[1m]))"}), make_frame(), store, plot=False)
+    rated = pipeline.run(
+        load_spec({**SPEC, "target": "sum(rate(app_cpu_seconds_total[1m]))"}), make_frame(), store, plot=False
+    )
     assert not any("counter" in w for w in rated["warnings"])

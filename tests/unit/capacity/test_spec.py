@@ -96,7 +96,9 @@ def test_window_resolution():
     spec = load_spec(SPEC)
     now = datetime(2025, 2, 1, tzinfo=timezone.utc)
     assert resolve_window(spec, now=now) == (now - timedelta(days=7), now)
-    assert resolve_window(spec, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")[1] == datetime(2025, 1, 2, tzinfo=timezone.utc)
+    assert resolve_window(spec, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")[1] == datetime(
+        2025, 1, 2, tzinfo=timezone.utc
+    )
     with pytest.raises(SpecError, match="not before"):
         resolve_window(spec, "2025-01-02", "2025-01-01")
 
@@ -138,7 +140,10 @@ _BASE = "name: m\ntarget: cpu\nfeatures:\n  a: a\n"
         ("alert: {k: .inf}\n", "alert.k: Input should be a finite number"),
         ("window: 99999999999d\n", "window: Value error, duration too long: '99999999999d'"),
         ("step: 99999999999d\n", "step: Value error, duration too long"),
-        ("window: 3650d\nstep: 1s\n", "window 3650d at step 1s asks for 315,360,001 points per series, more than the 1,000,000"),
+        (
+            "window: 3650d\nstep: 1s\n",
+            "window 3650d at step 1s asks for 315,360,001 points per series, more than the 1,000,000",
+        ),
     ],
 )
 def test_nonsense_is_refused_with_the_key_named(extra, needle):

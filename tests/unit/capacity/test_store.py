@@ -24,7 +24,9 @@ def test_versions_baseline_and_history(tmp_path):
     v1 = store.save_version("m", _record(), png=b"\x89PNG fake")
     v2 = store.save_version("m", _record(0.5, FAILED))
     assert store.versions("m") == [v1, v2]
-    assert store.load_version("m", v1)["plot"] == f"{v1}.png" and store.plot_path("m", v1).read_bytes() == b"\x89PNG fake"
+    assert (
+        store.load_version("m", v1)["plot"] == f"{v1}.png" and store.plot_path("m", v1).read_bytes() == b"\x89PNG fake"
+    )
     assert store.load_version("m", v1)["fit"]["nan_p"] is None  # JSON has no NaN
     store.accept("m", v1)
     with pytest.raises(StoreError, match="gates did not pass"):
@@ -138,8 +140,10 @@ def test_leftovers_of_a_killed_write_are_cleaned_on_the_next_write(tmp_path):
     v = store.save_version("m", _record(), png=b"png")
     versions = tmp_path / "m" / "versions"
     # what atomic_write_bytes leaves when the process dies between mkstemp and the rename
-    left = [tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-            for folder, name in ((versions, f"{v}.png"), (versions, f"{v}.json"), (tmp_path / "m", "baseline.json"))]
+    left = [
+        tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        for folder, name in ((versions, f"{v}.png"), (versions, f"{v}.json"), (tmp_path / "m", "baseline.json"))
+    ]
     for fd, _ in left:
         os.close(fd)
     keep = [versions / "notes.tmp", versions / ".other.txt.tmp"]  # not ours: untouched
@@ -149,7 +153,8 @@ def test_leftovers_of_a_killed_write_are_cleaned_on_the_next_write(tmp_path):
     assert all(not os.path.exists(path) for _, path in left)
     assert all(path.exists() for path in keep)
     assert sorted(p.name for p in versions.iterdir() if p not in keep) == sorted(
-        [f"{v}.json", f"{v}.png", f"{v2}.json", f"{v2}.png"])
+        [f"{v}.json", f"{v}.png", f"{v2}.json", f"{v2}.png"]
+    )
     # an update cleans them too
     fd, path = tempfile.mkstemp(dir=versions, prefix=f".{v}.json.", suffix=".tmp")
     os.close(fd)
@@ -171,5 +176,7 @@ def test_check_writable_probes_without_leaving_anything(tmp_path):
     upath = pytest.importorskip("upath")
     mem = ModelStore(upath.UPath("memory://capacity-probe"))
     mem.check_writable("m")
-    assert not (upath.UPath("memory://capacity-probe") / "m" / "versions").exists() or \
-        list((upath.UPath("memory://capacity-probe") / "m" / "versions").iterdir()) == []
+    assert (
+        not (upath.UPath("memory://capacity-probe") / "m" / "versions").exists()
+        or list((upath.UPath("memory://capacity-probe") / "m" / "versions").iterdir()) == []
+    )

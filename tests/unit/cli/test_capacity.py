@@ -11,7 +11,6 @@ import pytest
 from airflow_wecube.capacity import pipeline
 from airflow_wecube.capacity.spec import load_spec
 from airflow_wecube.capacity.store import ModelStore
-
 from tests.unit.capacity.synth import SPEC, make_frame
 
 
@@ -34,9 +33,17 @@ def history(tmp_path):
     first = pipeline.run(spec, make_frame(), store, plot=False)
     drifted = pipeline.run(spec, make_frame(2880, seed=7, closed_coef=0.35), store, plot=False)
     failed = pipeline.run(spec, make_frame(60, seed=8), store, plot=False)
-    assert pipeline.exit_code(drifted) == pipeline.EXIT_DRIFT and pipeline.exit_code(failed) == pipeline.EXIT_GATE_FAILED
-    return {"store": store, "dir": str(tmp_path / "store"), "spec_file": str(spec_file),
-            "first": first["version"], "drifted": drifted["version"], "failed": failed["version"]}
+    assert (
+        pipeline.exit_code(drifted) == pipeline.EXIT_DRIFT and pipeline.exit_code(failed) == pipeline.EXIT_GATE_FAILED
+    )
+    return {
+        "store": store,
+        "dir": str(tmp_path / "store"),
+        "spec_file": str(spec_file),
+        "first": first["version"],
+        "drifted": drifted["version"],
+        "failed": failed["version"],
+    }
 
 
 def test_list_shows_history_with_the_baseline_marked(history):
@@ -59,8 +66,18 @@ def test_list_shows_history_with_the_baseline_marked(history):
 
 
 def test_accept_a_drifted_version_after_an_intended_change(history):
-    code, out, _ = wecube(["capacity", "accept", history["spec_file"], history["drifted"], "--store", history["dir"],
-                           "--reason", "release 2.3 audits every closed account"])
+    code, out, _ = wecube(
+        [
+            "capacity",
+            "accept",
+            history["spec_file"],
+            history["drifted"],
+            "--store",
+            history["dir"],
+            "--reason",
+            "release 2.3 audits every closed account",
+        ]
+    )
     assert code == 0, out
     assert f"version {history['drifted']} is now the accepted baseline (was {history['first']})" in out
     assert "accepted change: accounts_closed: 0.267 → 0.35" in out
@@ -101,13 +118,16 @@ def test_accept_refuses_a_version_never_gated(history, tmp_path):
     assert store.baseline_version("ledger_cpu") == history["first"]
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["capacity", "accept", "ledger_cpu", "20990101T000000000000Z-abcdef"], "has no version"),
-    (["capacity", "accept", "ledger_cpu", "../../etc/passwd"], "invalid version"),
-    (["capacity", "accept", "no_such_model", "latest"], "no versions"),
-    (["capacity", "list", "no_such_model"], "has no versions"),
-    (["capacity", "list", "missing.yml"], "cannot read spec"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["capacity", "accept", "ledger_cpu", "20990101T000000000000Z-abcdef"], "has no version"),
+        (["capacity", "accept", "ledger_cpu", "../../etc/passwd"], "invalid version"),
+        (["capacity", "accept", "no_such_model", "latest"], "no versions"),
+        (["capacity", "list", "no_such_model"], "has no versions"),
+        (["capacity", "list", "missing.yml"], "cannot read spec"),
+    ],
+)
 def test_bad_input_is_a_clear_error_and_changes_nothing(history, argv, needle):
     before = (history["store"].baseline_history("ledger_cpu"), history["store"].versions("ledger_cpu"))
     code, out, err = wecube([*argv, "--store", history["dir"]])

@@ -21,14 +21,20 @@ def wecube(*args, registry=None, env=None):
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+    return (
+        {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        if folder.exists()
+        else {}
+    )
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, wecube_fixtures):
     reg = tmp_path_factory.mktemp("registry")
     for name in ("taskman", "open-monitor", "capacity", "saltstack"):
-        r = wecube("plugins", "register", str(wecube_fixtures / f"{name}.register.xml"), "--version", "1.0.0", registry=reg)
+        r = wecube(
+            "plugins", "register", str(wecube_fixtures / f"{name}.register.xml"), "--version", "1.0.0", registry=reg
+        )
         assert r.returncode == 0, r.stderr
         assert "registered" in r.stdout
         if name == "open-monitor":
@@ -98,7 +104,9 @@ def test_broken_xml_message_has_line_and_element(tmp_path):
     bad.write_bytes(HOSTILE["broken.xml"])
     r = wecube("plugins", "validate", str(bad))
     assert f"{bad}:4" in r.stderr and "malformed XML" in r.stderr
-    bad.write_bytes(b"<package name='x' version='1'><plugins><plugin name='p'>\n<interface action='a'/></plugin></plugins></package>")
+    bad.write_bytes(
+        b"<package name='x' version='1'><plugins><plugin name='p'>\n<interface action='a'/></plugin></plugins></package>"
+    )
     r = wecube("plugins", "validate", str(bad))
     assert f"{bad}:2 <interface>" in r.stderr and "no path" in r.stderr
 
@@ -142,7 +150,9 @@ def test_zip_package_registers(tmp_path, wecube_fixtures):
 def test_manifest_names_cannot_leave_the_registry(tmp_path, attrs, what):
     reg = tmp_path / "reg"
     bad = tmp_path / "register.xml"
-    bad.write_text(f'<package {attrs}>\n<plugins><plugin name="p"><interface action="a" path="/a"/></plugin></plugins></package>')
+    bad.write_text(
+        f'<package {attrs}>\n<plugins><plugin name="p"><interface action="a" path="/a"/></plugin></plugins></package>'
+    )
     r = wecube("plugins", "register", str(bad), registry=reg)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"{bad}:1 <package>" in r.stderr and what in r.stderr and "not starting with a dot" in r.stderr
@@ -179,7 +189,19 @@ def test_concurrent_registrations_exactly_one_wins(tmp_path, wecube_fixtures):
     for attempt in range(20):
         reg = tmp_path / f"reg{attempt}"
         start = f"{time.time() + 1.5:.3f}"
-        cmd = [sys.executable, "-c", AT_THE_SAME_TIME, start, "plugins", "register", src, "--version", "1.0", "--registry", str(reg)]
+        cmd = [
+            sys.executable,
+            "-c",
+            AT_THE_SAME_TIME,
+            start,
+            "plugins",
+            "register",
+            src,
+            "--version",
+            "1.0",
+            "--registry",
+            str(reg),
+        ]
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         results = []
         for p in procs:
@@ -209,10 +231,14 @@ def test_validate_source_manifest_with_placeholder_notes_it(tmp_path, wecube_fix
 
 def test_validate_placeholder_still_reports_other_errors(tmp_path):
     bad = tmp_path / "manifest.yaml"
-    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n")
+    bad.write_text(
+        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n"
+    )
     r = wecube("plugins", "validate", str(bad))
     assert r.returncode == 1 and "must start with '/'" in r.stderr and f"{bad}:6" in r.stderr
-    bad.write_text("package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: /a}\n")
+    bad.write_text(
+        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: /a}\n"
+    )
     r = wecube("plugins", "validate", str(bad))
     assert r.returncode == 0 and f"note: {bad}:2 <version>" in r.stderr
     r = wecube("plugins", "register", str(bad), registry=tmp_path / "reg")
@@ -268,8 +294,11 @@ def test_openapi_register_list_show_versions_remove(tmp_path):
     [
         ("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "convert it to OpenAPI 3"),
         ("openapi: 3.0.0\ninfo: {title: t, version: '1'}\nx: &a [1]\ny: *a\npaths: {}\n", "bad.yaml:4: YAML aliases"),
-        ("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a: {get: {operationId: x}}\n"
-         "  /b: {get: {operationId: x}}\n", "duplicate operationId 'x'"),
+        (
+            "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a: {get: {operationId: x}}\n"
+            "  /b: {get: {operationId: x}}\n",
+            "duplicate operationId 'x'",
+        ),
     ],
 )
 def test_bad_openapi_document_leaves_registry_unchanged(tmp_path, text, message):

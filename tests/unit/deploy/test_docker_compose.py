@@ -15,12 +15,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from functools import cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
+import tomllib
 import yaml
 from airflow.sdk import Connection
 from packaging.requirements import Requirement
@@ -312,7 +312,9 @@ def test_file_sd_and_rules_volumes_shared_by_workers_and_prometheus_at_the_confi
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     config_path = option(command_args("prometheus"), "--config.file")
     assert REPO / prometheus_mounts[config_path] == PROMETHEUS_YML
-    file_sd_globs = [f for job in config["scrape_configs"] for sd in job.get("file_sd_configs", []) for f in sd["files"]]
+    file_sd_globs = [
+        f for job in config["scrape_configs"] for sd in job.get("file_sd_configs", []) for f in sd["files"]
+    ]
     assert len(file_sd_globs) == 1 and PurePosixPath(file_sd_globs[0]).name == "*.json"
     assert len(config["rule_files"]) == 1 and PurePosixPath(config["rule_files"][0]).name == "*.yml"
     prometheus_dirs = {
@@ -350,7 +352,11 @@ def test_airflow_init_migrates_and_registers_the_sandbox_manifests():
     assert register, "airflow-init does not run `wecube plugins register`"
     args = shlex.split(register.group(1))
     assert "--replace" in args
-    assert option(args, "--registry") in ("${WECUBE_REGISTRY_PATH}", "$WECUBE_REGISTRY_PATH", common_env()["WECUBE_REGISTRY_PATH"])
+    assert option(args, "--registry") in (
+        "${WECUBE_REGISTRY_PATH}",
+        "$WECUBE_REGISTRY_PATH",
+        common_env()["WECUBE_REGISTRY_PATH"],
+    )
     assert "airflow config list" in script  # the shared config file with the generated jwt_secret
     syntax = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, timeout=30)
     assert syntax.returncode == 0, syntax.stderr
@@ -373,12 +379,20 @@ def test_same_settings_as_make_demo():
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == d["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
     assert env[TOKEN_ENV] == d[TOKEN_ENV] == d["SANDBOX_TOKEN"]
     # folders: the same names (their parents are .demo/ on one machine, /opt/wecube/ in compose)
-    for name in ("WECUBE_REGISTRY_PATH", "AIRFLOW__WECUBE__FILE_SD_DIR", "AIRFLOW__WECUBE__RULES_DIR", "AIRFLOW__WECUBE__CAPACITY_STORE"):
+    for name in (
+        "WECUBE_REGISTRY_PATH",
+        "AIRFLOW__WECUBE__FILE_SD_DIR",
+        "AIRFLOW__WECUBE__RULES_DIR",
+        "AIRFLOW__WECUBE__CAPACITY_STORE",
+    ):
         assert PurePosixPath(env[name]).name == PurePosixPath(d[name]).name, name
     # ports of the sandbox and Prometheus, and the execution API path
     assert urlsplit(conn("wecube_default").host).port == int(d["SANDBOX_PORT"]) == urlsplit(d["SANDBOX_URL"]).port
     assert urlsplit(conn("prometheus_default").host).port == int(d["PROMETHEUS_PORT"])
-    assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == urlsplit(d["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+    assert (
+        urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+        == urlsplit(d["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+    )
     assert urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).port == int(d["AIRFLOW_PORT"])
 
 
@@ -386,8 +400,13 @@ def demo_env_file(password: str) -> str:
     """The .demo/env that scripts/demo.sh writes, expanded for the default ports and ``password``."""
     match = re.search(r'cat >"\$DEMO/env\.tmp" <<EOF\n(.*?)\nEOF\n', DEMO_SH.read_text(), re.DOTALL)
     assert match, "scripts/demo.sh no longer writes .demo/env from a heredoc"
-    return expand(match.group(1), {**demo(), "DEMO": "/repo/.demo", "PROM": "/repo/.demo/prometheus",
-                                   "AIRFLOW_PASSWORD": password}) + "\n"
+    return (
+        expand(
+            match.group(1),
+            {**demo(), "DEMO": "/repo/.demo", "PROM": "/repo/.demo/prometheus", "AIRFLOW_PASSWORD": password},
+        )
+        + "\n"
+    )
 
 
 def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
@@ -403,7 +422,10 @@ def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
     # a clean environment: only what the sourced file exports reaches the child process
     proc = subprocess.run(
         ["bash", "-c", '. "$1" && exec "$2" -c "$3"', "bash", str(env_file), sys.executable, probe],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [demo()["AIRFLOW_URL"], "admin", "True"]
@@ -445,7 +467,9 @@ def _relocated(config: dict, root: Path) -> dict:
     (root / "rules" / "demo.yml").write_text(
         yaml.safe_dump({"groups": [{"name": "demo", "rules": [{"alert": "Down", "expr": "up == 0", "for": "1m"}]}]})
     )
-    (root / "file_sd" / "demo.json").write_text(json.dumps([{"targets": ["127.0.0.1:9100"], "labels": {"job": "demo"}}]))
+    (root / "file_sd" / "demo.json").write_text(
+        json.dumps([{"targets": ["127.0.0.1:9100"], "labels": {"job": "demo"}}])
+    )
     config = json.loads(json.dumps(config))
     config["rule_files"] = [str(root / "rules" / PurePosixPath(p).name) for p in config["rule_files"]]
     for job in config["scrape_configs"]:

@@ -25,7 +25,9 @@ def test_unreachable_prometheus_says_so(monkeypatch):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"})
+    )
     with pytest.raises(PrometheusUnreachableError, match=f"127.0.0.1:{port} is unreachable"):
         PrometheusHook().query("up")
     ok, message = PrometheusHook().test_connection()
@@ -36,7 +38,9 @@ def test_unreachable_prometheus_in_a_range_query_says_so(monkeypatch):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": f"http://127.0.0.1:{port}"})
+    )
     hook = PrometheusHook()
     hook.range_concurrency = 2
     with pytest.raises(PrometheusUnreachableError, match=f"127.0.0.1:{port} is unreachable"):
@@ -44,7 +48,9 @@ def test_unreachable_prometheus_in_a_range_query_says_so(monkeypatch):
 
 
 def test_missing_folder_config_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": "http://127.0.0.1:1"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT", json.dumps({"conn_type": "prometheus", "host": "http://127.0.0.1:1"})
+    )
     with pytest.raises(PrometheusConfigError, match="no extra 'file_sd_dir'"):
         PrometheusHook().register_targets("web", ["a:1"])
 

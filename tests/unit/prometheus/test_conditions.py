@@ -54,6 +54,8 @@ def test_bad_conditions_are_refused_with_a_clear_message(bad):
 
 
 def test_jsonable_series_replaces_non_finite_values():
-    out = jsonable_series([{"labels": {"a": "b"}, "value": math.nan, "timestamp": 1.0, "values": [(1, 2)]}, s(math.inf)])
+    out = jsonable_series(
+        [{"labels": {"a": "b"}, "value": math.nan, "timestamp": 1.0, "values": [(1, 2)]}, s(math.inf)]
+    )
     assert out[0] == {"labels": {"a": "b"}, "value": "NaN", "timestamp": 1.0}
     assert out[1]["value"] == "+Inf"

@@ -103,8 +103,12 @@ def test_addresses_prometheus_scrapes_are_accepted(tmp_path, target):
 
 
 def test_reserved_labels_prometheus_understands_are_written(tmp_path):
-    labels = {"__scheme__": "https", "__metrics_path__": "/probe/metrics", "__scrape_interval__": "1m30s",
-              "__scrape_timeout__": "500ms"}
+    labels = {
+        "__scheme__": "https",
+        "__metrics_path__": "/probe/metrics",
+        "__scrape_interval__": "1m30s",
+        "__scrape_timeout__": "500ms",
+    }
     file_sd.register(tmp_path, "web", ["a:1"], labels)
     assert file_sd.registered(tmp_path, "web") == {"a:1": {**labels, "job": "web"}}
 

@@ -14,15 +14,27 @@ from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, prometheu
 
 @pytest.mark.parametrize(
     ("value", "ms"),
-    [(15, 15_000), (0.5, 500), ("15s", 15_000), ("1h30m", 5_400_000), ("500ms", 500), ("30", 30_000),
-     ("1.5m", 90_000), (timedelta(minutes=2), 120_000), (0.0015, 2), (timedelta(microseconds=1500), 2)],
+    [
+        (15, 15_000),
+        (0.5, 500),
+        ("15s", 15_000),
+        ("1h30m", 5_400_000),
+        ("500ms", 500),
+        ("30", 30_000),
+        ("1.5m", 90_000),
+        (timedelta(minutes=2), 120_000),
+        (0.0015, 2),
+        (timedelta(microseconds=1500), 2),
+    ],
 )
 def test_duration_ms(value, ms):
     """Parsing is airflow_wecube.timeutil's (tests/unit/test_timeutil.py); this is the rounding to Prometheus's ms."""
     assert duration_ms(value) == ms
 
 
-@pytest.mark.parametrize(("bad", "message"), [("fast", "not a duration"), (0, "positive"), (0.0004, "less than a millisecond")])
+@pytest.mark.parametrize(
+    ("bad", "message"), [("fast", "not a duration"), (0, "positive"), (0.0004, "less than a millisecond")]
+)
 def test_duration_ms_refuses_bad_input(bad, message):
     with pytest.raises(ValueError, match=message):
         duration_ms(bad)
@@ -35,8 +47,16 @@ def test_to_ms_reads_every_time_form():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("5m", "5m"), (" 1h30m ", "1h30m"), (120, "120s"), (0.5, "500ms"), (timedelta(minutes=2), "120s"),
-     ("1.5m", "90s"), ("30m1h", "5400s"), ("90", "90s")],
+    [
+        ("5m", "5m"),
+        (" 1h30m ", "1h30m"),
+        (120, "120s"),
+        (0.5, "500ms"),
+        (timedelta(minutes=2), "120s"),
+        ("1.5m", "90s"),
+        ("30m1h", "5400s"),
+        ("90", "90s"),
+    ],
 )
 def test_prometheus_duration_keeps_prometheus_text_and_writes_the_rest_in_seconds(value, text):
     assert prometheus_duration(value) == text

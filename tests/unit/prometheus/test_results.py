@@ -13,15 +13,26 @@ from airflow_wecube.prometheus.results import api_data, decode_range, instant_re
 
 def _range_body(*series) -> bytes:
     return json.dumps(
-        {"status": "success",
-         "data": {"resultType": "matrix", "result": [{"metric": m, "values": v} for m, v in series]}}
+        {
+            "status": "success",
+            "data": {"resultType": "matrix", "result": [{"metric": m, "values": v} for m, v in series]},
+        }
     ).encode()
 
 
 def test_range_body_values_parse_special_floats_and_exact_timestamps():
     body = _range_body(
-        ({"__name__": "m", "b": "2", "a": "1"}, [[1700000000, "1.5"], [1700000000.25, "NaN"], [1700000015, "+Inf"],
-                                                [1700000030, "-Inf"], [1700000045, "1e+06"], [1700000060, "-0"]]),
+        (
+            {"__name__": "m", "b": "2", "a": "1"},
+            [
+                [1700000000, "1.5"],
+                [1700000000.25, "NaN"],
+                [1700000015, "+Inf"],
+                [1700000030, "-Inf"],
+                [1700000045, "1e+06"],
+                [1700000060, "-0"],
+            ],
+        ),
         ({}, []),  # a series with no samples in this chunk is left out
     )
     [(name, ts, vals)] = decode_range(body, "m")
@@ -36,10 +47,16 @@ def test_range_body_values_parse_special_floats_and_exact_timestamps():
     ("body", "error", "message"),
     [
         (b"<html>proxy login</html>", PrometheusError, r"unexpected body .*proxy login"),
-        (b'{"status": "success", "data": {"result": [{"metric": {}, "values": [[1, 2]]}]}}', PrometheusError,
-         "unexpected body"),
-        (b'{"status": "error", "errorType": "timeout", "error": "query timed out"}', PrometheusError,
-         r"HTTP 200, timeout\): query timed out"),
+        (
+            b'{"status": "success", "data": {"result": [{"metric": {}, "values": [[1, 2]]}]}}',
+            PrometheusError,
+            "unexpected body",
+        ),
+        (
+            b'{"status": "error", "errorType": "timeout", "error": "query timed out"}',
+            PrometheusError,
+            r"HTTP 200, timeout\): query timed out",
+        ),
     ],
 )
 def test_range_body_that_is_not_a_matrix_is_refused(body, error, message):

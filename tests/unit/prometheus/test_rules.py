@@ -10,7 +10,13 @@ import yaml
 from airflow_wecube.prometheus import rules
 from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusRuleError
 
-ALERT = {"alert": "Down", "expr": "up == 0", "for": "5m", "labels": {"severity": "page"}, "annotations": {"summary": "{{ $labels.instance }} down"}}
+ALERT = {
+    "alert": "Down",
+    "expr": "up == 0",
+    "for": "5m",
+    "labels": {"severity": "page"},
+    "annotations": {"summary": "{{ $labels.instance }} down"},
+}
 
 
 def test_render_group_is_a_prometheus_rule_file_promtool_accepts():

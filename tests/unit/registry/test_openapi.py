@@ -149,12 +149,18 @@ def test_many_operations_register(tmp_path):
     """2,000 operations (bench/README.md has the timing)."""
     paths = {
         f"/r{i}/{{id}}": {
-            "get": {"operationId": f"op{i}", "tags": [f"t{i % 10}"],
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "ok"}}},
-            "post": {"operationId": f"make{i}", "tags": [f"t{i % 10}"],
-                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                     "responses": {"200": {"description": "ok"}}},
+            "get": {
+                "operationId": f"op{i}",
+                "tags": [f"t{i % 10}"],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "ok"}},
+            },
+            "post": {
+                "operationId": f"make{i}",
+                "tags": [f"t{i % 10}"],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "ok"}},
+            },
         }
         for i in range(1000)
     }

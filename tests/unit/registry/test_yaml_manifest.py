@@ -74,9 +74,14 @@ def test_aliases_are_refused_quickly():
     """Nested aliases would expand exponentially (YAML's billion laughs)."""
     import time
 
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
-    ) + "package: evil\nversion: 1\nplugins: *i\n"
+    bomb = (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=False)
+        )
+        + "package: evil\nversion: 1\nplugins: *i\n"
+    )
     t = time.perf_counter()
     with pytest.raises(ManifestError, match="aliases") as e:
         load_yaml_manifest(bomb, source="bomb.yaml")

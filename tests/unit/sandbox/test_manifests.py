@@ -43,7 +43,16 @@ def test_each_manifest_loads_with_a_concrete_version():
     }
     assert set(loaded["faults"].services()) == {
         f"faults/fault/{a}"
-        for a in ("echo", "delay", "flaky", "invalid-json", "not-protocol", "result-code-1", "entity-errors", "quiet-entity-errors")
+        for a in (
+            "echo",
+            "delay",
+            "flaky",
+            "invalid-json",
+            "not-protocol",
+            "result-code-1",
+            "entity-errors",
+            "quiet-entity-errors",
+        )
     }
 
 
@@ -58,9 +67,7 @@ def test_sensitive_parameters_are_declared():
 
 
 def test_manifest_paths_are_exactly_the_app_routes(app):
-    declared = {
-        (s.method, s.path): name for pkg in _manifests().values() for name, s in pkg.services().items()
-    }
+    declared = {(s.method, s.path): name for pkg in _manifests().values() for name, s in pkg.services().items()}
     served = {
         (method, route.path): route.name
         for route in app.routes
@@ -83,7 +90,9 @@ def test_a_served_interface_at_another_path_is_refused(tmp_path):
     manifest = _manifests()["faults.register.xml"]
     moved = SandboxPackage("faults")
     moved.plugin("fault").entity("echo", path="/faults/v2/fault/echo")(lambda entity, call: {})
-    with pytest.raises(RuntimeError, match="at POST /faults/v2/fault/echo but register.xml says POST /faults/v1/fault/echo"):
+    with pytest.raises(
+        RuntimeError, match="at POST /faults/v2/fault/echo but register.xml says POST /faults/v1/fault/echo"
+    ):
         moved.router(Store(tmp_path / "db.sqlite"), "t", manifest)
 
 

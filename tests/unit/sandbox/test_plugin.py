@@ -19,7 +19,9 @@ from airflow_wecube.sandbox.plugin import (
 )
 
 
-@pytest.mark.parametrize(("value", "expected"), [("Y", True), ("n", False), (True, True), ("true", True), (None, False), (0, False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("Y", True), ("n", False), (True, True), ("true", True), (None, False), (0, False)]
+)
 def test_flag(value, expected):
     assert flag({"x": value}, "x") is expected
 

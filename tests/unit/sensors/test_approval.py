@@ -52,9 +52,14 @@ def answer(by, option="Approve", **form):
 
 def state(requester="admin", deadline_in=60, evidence=None, tally=None):
     deadline = datetime.now(timezone.utc) + timedelta(seconds=deadline_in) if deadline_in is not None else None
-    return {"tally": tally or {}, "deadline": deadline.isoformat() if deadline else None, "evidence": evidence,
-            "requester": requester, "round": 1,
-            "request": {"subject": "[MEDIUM] s", "body": "b", "assignees": None}}
+    return {
+        "tally": tally or {},
+        "deadline": deadline.isoformat() if deadline else None,
+        "evidence": evidence,
+        "requester": requester,
+        "round": 1,
+        "request": {"subject": "[MEDIUM] s", "body": "b", "assignees": None},
+    }
 
 
 def sensor(**kw):
@@ -93,12 +98,18 @@ def test_form_fields_comment_and_required():
     assert set(s.params.keys()) == {"ticket", "window", "comment"}
     assert s.required_fields == {"ticket"}
     s.params.validate()  # the empty form must be valid when the task starts
-    assert s._check_form({"ticket": "CHG-9"}, strict=True) == ({"ticket": "CHG-9", "window": "night", "comment": None}, None)
+    assert s._check_form({"ticket": "CHG-9"}, strict=True) == (
+        {"ticket": "CHG-9", "window": "night", "comment": None},
+        None,
+    )
     assert s._check_form({}, strict=True)[1] == "ticket: required field is missing"
     assert "too short" in s._check_form({"ticket": "C"}, strict=True)[1]
     assert s._check_form({"nope": 1}, strict=True)[1] == "unknown form fields ['nope']"
     # a rejection keeps what was given, even with the ticket missing
-    assert s._check_form({"comment": "no"}, strict=False) == ({"ticket": None, "window": "night", "comment": "no"}, None)
+    assert s._check_form({"comment": "no"}, strict=False) == (
+        {"ticket": None, "window": "night", "comment": "no"},
+        None,
+    )
 
 
 def test_response_timeout_accepts_seconds_and_timedelta():
@@ -110,8 +121,15 @@ def test_response_timeout_accepts_seconds_and_timedelta():
 
 
 def test_execute_opens_request_without_requester(requests):
-    s = sensor(subject="Restart", body="plan", approvers=["admin", "alice", "bob"], required_approvals=2,
-               requester_cannot_approve=True, priority="high", response_timeout=120)
+    s = sensor(
+        subject="Restart",
+        body="plan",
+        approvers=["admin", "alice", "bob"],
+        required_approvals=2,
+        requester_cannot_approve=True,
+        priority="high",
+        response_timeout=120,
+    )
     c = ctx("admin")
     with pytest.raises(TaskAwaitingInput) as e:
         s.execute(c)
@@ -254,7 +272,9 @@ def test_timeout_reject_follows_on_reject():
         sensor(response_timeout=5, on_timeout="reject").execute_complete(c, TIMEOUT, wecube_state=state())
     assert c["ti"].xcom["decision"]["timed_out"] is True
     with pytest.raises(AirflowSkipException):
-        sensor(response_timeout=5, on_timeout="reject", on_reject="skip").execute_complete(ctx(), TIMEOUT, wecube_state=state())
+        sensor(response_timeout=5, on_timeout="reject", on_reject="skip").execute_complete(
+            ctx(), TIMEOUT, wecube_state=state()
+        )
 
 
 def test_timeout_approve():
@@ -270,7 +290,6 @@ def test_other_errors_fail():
 def test_works_inside_a_dag_with_dag_level_params():
     """Airflow hands DAG params to every task: they are not the sensor's form."""
     import pendulum
-
     from airflow.sdk import DAG, Param
 
     with DAG("p", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), schedule=None, params={"app": Param("x")}):

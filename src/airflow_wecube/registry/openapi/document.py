@@ -82,8 +82,13 @@ def _scalar(event: Any) -> Any:
     value, tag = event.value, event.tag
     if tag not in (None, "!"):
         short = tag.replace("tag:yaml.org,2002:", "!!")
-        conv = {"!!str": str, "!!int": lambda v: int(v, 0), "!!float": float, "!!bool": lambda v: _BOOLS[v],
-                "!!null": lambda v: None}.get(short)
+        conv = {
+            "!!str": str,
+            "!!int": lambda v: int(v, 0),
+            "!!float": float,
+            "!!bool": lambda v: _BOOLS[v],
+            "!!null": lambda v: None,
+        }.get(short)
         if conv is None:
             raise _YamlRefused(f"YAML tag {short} is not allowed in an OpenAPI document", event.start_mark.line + 1)
         try:

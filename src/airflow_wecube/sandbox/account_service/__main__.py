@@ -26,9 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of operations that fail (default: 0)")
     parser.add_argument("--open-cost-ms", type=float, default=1.0, help="CPU milliseconds per open (default: 1)")
     parser.add_argument("--close-cost-ms", type=float, default=2.0, help="CPU milliseconds per close (default: 2)")
-    parser.add_argument(
-        "--watch-pid", type=int, help="exit when this process (the parent that started us) is gone"
-    )
+    parser.add_argument("--watch-pid", type=int, help="exit when this process (the parent that started us) is gone")
     return parser.parse_args(argv)
 
 

@@ -107,11 +107,15 @@ def revive_apps(store: Store) -> dict[str, str]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    rows = store.connection().execute(
-        "SELECT d.*, h.workspace FROM deploy_instance d JOIN host_host h ON h.guid = d.host_guid"
-        " WHERE d.status = 'running' OR (d.status = 'stopped' AND d.message = ?) ORDER BY d.host, d.app",
-        (SHUTDOWN_MESSAGE,),
-    ).fetchall()
+    rows = (
+        store.connection()
+        .execute(
+            "SELECT d.*, h.workspace FROM deploy_instance d JOIN host_host h ON h.guid = d.host_guid"
+            " WHERE d.status = 'running' OR (d.status = 'stopped' AND d.message = ?) ORDER BY d.host, d.app",
+            (SHUTDOWN_MESSAGE,),
+        )
+        .fetchall()
+    )
 
     def revive(row: sqlite3.Row) -> tuple[str, str]:
         ci_name = f"{row['app']}@{row['host']}"
@@ -119,12 +123,20 @@ def revive_apps(store: Store) -> dict[str, str]:
             stop_process(row["pid"], row["port"])
             try:
                 pid = start(
-                    store, row["guid"], ci_name, Path(row["workspace"]) / row["app"], row["port"], row["version"],
+                    store,
+                    row["guid"],
+                    ci_name,
+                    Path(row["workspace"]) / row["app"],
+                    row["port"],
+                    row["version"],
                     json.loads(row["options"] or "{}"),
                 )
             except EntityError as e:
                 _record(
-                    store, row["guid"], status="failed", pid=None,
+                    store,
+                    row["guid"],
+                    status="failed",
+                    pid=None,
                     message=f"could not start {row['version']} again when the sandbox started: {e}",
                 )
                 return ci_name, "failed"
@@ -264,9 +276,11 @@ def _target(call: Call, entity: dict[str, Any]) -> tuple[Any, str]:
 
 def _existing_instance(store: Store, host: Any, app: str) -> sqlite3.Row:
     """The app's row on the host; an entity error when it was never deployed there."""
-    row = store.connection().execute(
-        "SELECT * FROM deploy_instance WHERE host_guid = ? AND app = ?", (host["guid"], app)
-    ).fetchone()
+    row = (
+        store.connection()
+        .execute("SELECT * FROM deploy_instance WHERE host_guid = ? AND app = ?", (host["guid"], app))
+        .fetchone()
+    )
     if row is None:
         raise EntityError(f"app {app} was never deployed on host {host['name']}")
     return row
@@ -305,14 +319,28 @@ def deploy(entity: dict[str, Any], call: Call) -> dict[str, Any]:
             pid = start(call.store, row["guid"], ci_name, folder, row["port"], version, run_options)
         except EntityError as e:
             _record(
-                call.store, row["guid"], version=version, options=json.dumps(run_options), status="failed", pid=None,
-                previous_version=previous, previous_options=previous_opts, message=str(e),
+                call.store,
+                row["guid"],
+                version=version,
+                options=json.dumps(run_options),
+                status="failed",
+                pid=None,
+                previous_version=previous,
+                previous_options=previous_opts,
+                message=str(e),
                 last_request=f"{call.request_id}:{entity.get('callbackParameter')}",
             )
             raise
         row = _record(
-            call.store, row["guid"], version=version, options=json.dumps(run_options), status="running", pid=pid,
-            previous_version=previous, previous_options=previous_opts, message="",
+            call.store,
+            row["guid"],
+            version=version,
+            options=json.dumps(run_options),
+            status="running",
+            pid=pid,
+            previous_version=previous,
+            previous_options=previous_opts,
+            message="",
             last_request=f"{call.request_id}:{entity.get('callbackParameter')}",
         )
         return _output(row, True)
@@ -349,15 +377,28 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         stop_process(row["pid"], row["port"])
         try:
             pid = start(
-                call.store, row["guid"], f"{app}@{host['name']}", Path(host["workspace"]) / app, row["port"], target,
+                call.store,
+                row["guid"],
+                f"{app}@{host['name']}",
+                Path(host["workspace"]) / app,
+                row["port"],
+                target,
                 target_opts,
             )
         except EntityError as e:
             _record(call.store, row["guid"], status="failed", pid=None, message=f"rollback to {target} failed: {e}")
             raise EntityError(f"rollback of {app} on host {host['name']} to {target} failed: {e}") from None
         row = _record(
-            call.store, row["guid"], version=target, options=json.dumps(target_opts), status="running", pid=pid,
-            previous_version=None, previous_options=None, message="", rolled_back_from=from_version,
+            call.store,
+            row["guid"],
+            version=target,
+            options=json.dumps(target_opts),
+            status="running",
+            pid=pid,
+            previous_version=None,
+            previous_options=None,
+            message="",
+            rolled_back_from=from_version,
             last_request=marker,
         )
         return _output(row, True, rolled_back_from=from_version)

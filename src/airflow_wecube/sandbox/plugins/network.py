@@ -160,9 +160,7 @@ def create_vpc(entity: dict[str, Any], call: Call) -> dict[str, Any]:
                 )
             return _vpc_out(row, False)
         dc, _ = put_ci(db, "data_center", data_center, {})
-        ci, _ = put_ci(
-            db, "vpc", name, {"cidr": str(cidr), "data_center": data_center, "data_center_guid": dc["guid"]}
-        )
+        ci, _ = put_ci(db, "vpc", name, {"cidr": str(cidr), "data_center": data_center, "data_center_guid": dc["guid"]})
         db.execute(
             "INSERT INTO network_vpc (guid, name, cidr, data_center, data_center_guid, request_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -73,8 +73,12 @@ def test_safe_name_and_server_url():
 
 
 def test_auth_from_the_first_requirement_that_can_be_met():
-    schemes = {"basic": {"type": "http", "scheme": "basic"}, "q": {"type": "apiKey", "in": "query", "name": "k"},
-               "c": {"type": "apiKey", "in": "cookie", "name": "s"}, "oidc": {"type": "openIdConnect"}}
+    schemes = {
+        "basic": {"type": "http", "scheme": "basic"},
+        "q": {"type": "apiKey", "in": "query", "name": "k"},
+        "c": {"type": "apiKey", "in": "cookie", "name": "s"},
+        "oidc": {"type": "openIdConnect"},
+    }
     doc = {"components": {"securitySchemes": schemes}, "security": [{"basic": []}, {"q": []}]}
     assert auth(doc, {}) == {"type": "apiKey", "name": "k", "location": "query"}
     assert auth(doc, {"security": [{"c": []}, {"oidc": []}]}) == {"type": "bearer"}

@@ -46,8 +46,15 @@ def test_body_properties_clash_and_sensitive():
 
 def test_input_names_unique_with_location_prefix_and_counter():
     inputs = Inputs()
-    for name, location in [("callbackParameter", "query"), ("id", "path"), ("id", "query"), ("query_id", "header"),
-                           ("id", "header"), ("id", "header"), ("a b", "body")]:
+    for name, location in [
+        ("callbackParameter", "query"),
+        ("id", "path"),
+        ("id", "query"),
+        ("query_id", "header"),
+        ("id", "header"),
+        ("id", "header"),
+        ("a b", "body"),
+    ]:
         inputs.add(name, location, {"type": "integer"}, False, False, "")
     assert [(i["name"], i["wire_name"]) for i in inputs.items] == [
         ("query_callbackParameter", "callbackParameter"),  # reserved for the WeCube callback
@@ -63,17 +70,22 @@ def test_input_names_unique_with_location_prefix_and_counter():
 
 def test_types_sensitivity_and_media():
     assert [datatype(s) for s in ({"type": ["null", "array"]}, {"properties": {}}, {"type": "number"}, {})] == [
-        "list", "object", "string", "string"
+        "list",
+        "object",
+        "string",
+        "string",
     ]
     assert all(secret_name(n) for n in ("password", "X-Api-Key", "refresh_token", "clientSecret", "id-token"))
     assert not any(secret_name(n) for n in ("token_count", "keyword", "passage"))
     assert sensitive({}, {"writeOnly": True}) and not sensitive({"writeOnly": "yes"}, {"format": "secret"})
     assert json_media({"text/plain": {}, "application/problem+json; charset=utf-8": None}) == (
-        "application/problem+json; charset=utf-8", {}
+        "application/problem+json; charset=utf-8",
+        {},
     )
     assert json_media({"application/xml": {}}) is None and json_media(None) is None
     assert merged_properties({"allOf": [{"properties": {"a": {}}, "required": ["a"]}, {"properties": {"b": {}}}]}) == (
-        {"a": {}, "b": {}}, ["a"]
+        {"a": {}, "b": {}},
+        ["a"],
     )
     assert merged_properties({"properties": {"a": {}}, "oneOf": [{}]}) is None
 

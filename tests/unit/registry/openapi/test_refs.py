@@ -45,12 +45,14 @@ def test_schema_nesting_refused():
 def test_openapi_30_spellings_normalised_to_2020_12():
     r = Resolver({"components": {"schemas": {"S": {"type": "string"}}}}, "api.yaml", oas31=False)
     assert r.schema({"type": "integer", "minimum": 0, "exclusiveMinimum": True}, "/x") == {
-        "type": "integer", "exclusiveMinimum": 0
+        "type": "integer",
+        "exclusiveMinimum": 0,
     }
     not_exclusive = {"type": "integer", "maximum": 9, "exclusiveMaximum": False}
     assert r.schema(not_exclusive, "/x") == {"type": "integer", "maximum": 9}
     assert r.schema({"type": "string", "enum": ["a"], "nullable": True}, "/x") == {
-        "type": ["string", "null"], "enum": ["a", None]
+        "type": ["string", "null"],
+        "enum": ["a", None],
     }
     assert r.schema({"allOf": [{"$ref": "#/components/schemas/S"}], "nullable": True}, "/x") == {
         "anyOf": [{"allOf": [{"type": "string"}]}, {"type": "null"}]
@@ -62,8 +64,11 @@ def test_openapi_30_spellings_normalised_to_2020_12():
 
 
 def test_ref_chain_cycle_and_expansion_bounded():
-    doc = {"components": {"parameters": {"a": {"$ref": "#/components/parameters/b"},
-                                         "b": {"$ref": "#/components/parameters/a"}}}}
+    doc = {
+        "components": {
+            "parameters": {"a": {"$ref": "#/components/parameters/b"}, "b": {"$ref": "#/components/parameters/a"}}
+        }
+    }
     with pytest.raises(ManifestError, match=r"\$ref cycle: #/components/parameters/b -> #/components/parameters/a"):
         Resolver(doc, "api.yaml", oas31=False).follow({"$ref": "#/components/parameters/b"}, "/p")
     # ten properties per level, five levels of $ref: 10**5 nodes once inlined, from a few lines

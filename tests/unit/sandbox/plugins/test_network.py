@@ -18,8 +18,10 @@ def test_routes_are_validated_and_normalised():
         ([{"destination": "10.0.0.1/8", "target": "x"}], "route #0: destination 10.0.0.1/8 has host bits set"),
         ([{"destination": "0.0.0.0/0"}], "route #0: target must not be blank"),
         (["0.0.0.0/0"], "route #0 must be an object"),
-        ([{"destination": "0.0.0.0/0", "target": "a"}, {"destination": "0.0.0.0/0", "target": "b"}],
-         "route #1: destination 0.0.0.0/0 is already routed by route #0"),
+        (
+            [{"destination": "0.0.0.0/0", "target": "a"}, {"destination": "0.0.0.0/0", "target": "b"}],
+            "route #1: destination 0.0.0.0/0 is already routed by route #0",
+        ),
         ([{"destination": "0.0.0.0/0", "target": "a", "via": "b"}], "route #0 has unknown field"),
     ]:
         with pytest.raises(EntityError, match=message):
