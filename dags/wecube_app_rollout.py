@@ -38,47 +38,23 @@ from typing import Any
 import pendulum
 
 from airflow.sdk import DAG, Param, task
+from airflow_wecube.network_design import default_subnet
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.orchestration import record_failure
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
+from airflow_wecube.rollout import APP_PATTERN, SUBNET_PATTERN, VERSION_PATTERN, WINDOW_PATTERN, error_rate_promql
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 
 DESIGN_FILE = Path(__file__).parent / "designs" / "network.yml"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$"
-#: a subnet's name or guid, as the network plugins accept them
-SUBNET = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
-#: a PromQL duration above zero (``rate()`` over ``0s`` is refused by Prometheus, after the deploy)
-WINDOW = r"^[1-9][0-9]{0,5}[smh]$"
 #: how long a gate waits for Prometheus to show healthy targets (also the DAG's upper bound)
 GATE_TIMEOUT = 180
-
-
-def default_subnet() -> str:
-    """The first subnet of the network design (``<vpc>-<first tier>-<first zone>``), read at parse time."""
-    import yaml
-
-    try:
-        design = yaml.safe_load(DESIGN_FILE.read_text(encoding="utf-8"))
-        return f"{design['vpc']['name']}-{design['subnets'][0]['tier']}-{design['zones'][0]}"
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return "vpc-sz-prod-web-sz-a"
-
 
 JOB = "wecube_app_{{ params.app }}"
 # instances of this run, as a PromQL regex: the targets the deploy answered
 INSTANCES = "{{ ti.xcom_pull(task_ids='deploy') | map(attribute='target') | join('|') }}"
 COUNT = "{{ ti.xcom_pull(task_ids='deploy') | length }}"
 SELECTOR = f'job="{JOB}", instance=~"{INSTANCES}"'
-
-
-def error_rate_promql(selector: str, window: str) -> str:
-    """Failed operations per operation, per instance, over ``window``."""
-    return (
-        f"sum by (instance) (rate(account_errors_total{{{selector}}}[{window}]))"
-        f" / clamp_min(sum by (instance) (rate(accounts_opened_total{{{selector}}}[{window}])"
-        f" + rate(accounts_closed_total{{{selector}}}[{window}])), 0.001)"
-    )
 
 
 with DAG(
@@ -90,18 +66,18 @@ with DAG(
     tags=["wecube", "deploy", "prometheus", "example"],
     default_args={"on_failure_callback": record_failure},  # each task keeps why it failed, for the final message
     params={
-        "app": Param("account-service", type="string", pattern=NAME, description="Application name"),
-        "version": Param("1.0.0", type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$",
+        "app": Param("account-service", type="string", pattern=APP_PATTERN, description="Application name"),
+        "version": Param("1.0.0", type="string", pattern=VERSION_PATTERN,
                          description='Version to deploy ("broken" in it fails the health check)'),
         "host_count": Param(2, type="integer", minimum=1, maximum=50, description="Hosts to run it on"),
-        "subnet": Param(default_subnet(), type="string", minLength=1, pattern=SUBNET,
+        "subnet": Param(default_subnet(DESIGN_FILE), type="string", minLength=1, pattern=SUBNET_PATTERN,
                         description="Subnet (name or guid) for the hosts"),
         "rate": Param(5.0, type="number", minimum=0, maximum=500, description="Generated load (opens per second)"),
         "error_rate": Param(0.0, type="number", minimum=0, maximum=1,
                             description="Fraction of operations the app fails (to try the gate)"),
         "max_error_rate": Param(0.05, type="number", minimum=0, maximum=1,
                                 description="The gate: highest error rate accepted per instance"),
-        "rate_window": Param("30s", type="string", pattern=WINDOW,
+        "rate_window": Param("30s", type="string", pattern=WINDOW_PATTERN,
                              description="PromQL rate() window, above zero (e.g. 30s, 2m)"),
     },
     doc_md=__doc__,
@@ -113,16 +89,13 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException
 
         from airflow_wecube.orchestration import ConfError, refuse_unknown_conf
+        from airflow_wecube.rollout import host_requests
 
         try:
             refuse_unknown_conf(dag_run.conf if dag_run else None, dag.params.keys())
         except ConfError as e:
             raise AirflowFailException(str(e)) from None
-        p = params or {}
-        return [
-            {"callbackParameter": f"{p['app']}-{i}", "name": f"{p['app']}-{i}", "subnet": p["subnet"]}
-            for i in range(1, int(p["host_count"]) + 1)
-        ]
+        return host_requests(params or {})
 
     # fan-out: one mapped task per host, each retryable and visible on its own
     hosts = WeCubePluginOperator.partial(
@@ -132,28 +105,9 @@ with DAG(
     @task(multiple_outputs=True)
     def plan(host_outputs: Any, params: dict | None = None) -> dict[str, Any]:
         """The rollout plan (the approver's evidence) and the deploy requests."""
-        p = params or {}
-        hosts = sorted((dict(h) for h in host_outputs), key=lambda h: h["name"])
-        deploy_inputs = [
-            {
-                "callbackParameter": h["name"],
-                "host": h["guid"],
-                "app": p["app"],
-                "version": p["version"],
-                "rate": p["rate"],
-                "error_rate": p["error_rate"],
-            }
-            for h in hosts
-        ]
-        rows = "\n".join(f"| {h['name']} | {h['ip']} | {h['subnet']} | {h['ports']} | {h['created']} |" for h in hosts)
-        markdown = (
-            f"Deploy **{p['app']} {p['version']}** to {len(hosts)} host(s):\n\n"
-            "| host | IP | subnet | ports | new |\n|---|---|---|---|---|\n"
-            f"{rows}\n\n"
-            f"Then register the targets with Prometheus (job `wecube_app_{p['app']}`), load its alert rules and "
-            f"gate on `up == 1` and an error rate below {p['max_error_rate']}; a failure rolls back."
-        )
-        return {"hosts": hosts, "deploy_inputs": deploy_inputs, "markdown": markdown}
+        from airflow_wecube.rollout import rollout_plan
+
+        return rollout_plan(host_outputs, params or {})
 
     the_plan = plan(hosts.output)
 
@@ -227,14 +181,15 @@ with DAG(
         """Fail when an instance fails more than ``max_error_rate`` of its operations."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from airflow_wecube.rollout import error_rate_failure, error_rates
+
         limit = float((params or {})["max_error_rate"])
-        rates = {s["labels"].get("instance", "?"): s["value"] for s in series}
-        bad = {i: v for i, v in rates.items() if not (isinstance(v, (int, float)) and v <= limit)}
+        rates = error_rates(series)
         for instance, value in sorted(rates.items()):
             print(f"  {instance}: error rate {value}")
-        if bad:
-            shown = ", ".join(f"{i} = {v:.3f}" if isinstance(v, float) else f"{i} = {v}" for i, v in sorted(bad.items()))
-            raise AirflowFailException(f"error rate above {limit}: {shown}")
+        failure = error_rate_failure(rates, limit)
+        if failure:
+            raise AirflowFailException(failure)
         return series
 
     gate_errors = gate_error_rate(wait_errors.output)
@@ -243,17 +198,10 @@ with DAG(
     def record_cmdb(deployed: list, targets_added: list, rule_group: dict, params: dict | None = None, run_id=None):
         """The app's CI: version, instances, targets and rule group (created once, then updated)."""
         from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.rollout import app_attributes
 
         p = params or {}
-        attributes = {
-            "version": p["version"],
-            "instances": [{"host": d["host"], "guid": d["guid"], "target": d["target"], "url": d["url"]} for d in deployed],
-            "prometheus_job": f"wecube_app_{p['app']}",
-            "targets_added_by_this_run": list(targets_added or []),
-            "alert_rule_group": rule_group.get("group"),
-            "alert_rules": rule_group.get("rules"),
-            "rolled_out_by": run_id,
-        }
+        attributes = app_attributes(p, deployed, targets_added, rule_group, run_id)
         hook = WeCubePluginHook()
         ci = hook.call("cmdb/ci/create", {"callbackParameter": p["app"], "type": "app", "name": p["app"]}).outputs[0]
         hook.call("cmdb/ci/update", {"callbackParameter": p["app"], "guid": ci["guid"], "attributes": attributes})
@@ -268,88 +216,37 @@ with DAG(
         """Put back what ran before on the hosts this run changed; fail when that could not be done."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from airflow_wecube.exceptions import WeCubePluginError
         from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.hooks.prometheus import PrometheusHook
         from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
         from airflow_wecube.orchestration import SUMMARY_XCOM_KEY
-        from airflow_wecube.protocol import output_failed
+        from airflow_wecube.rollout import RollbackError, roll_back, touched_hosts
 
         p = params or {}
-        app, version, job = p["app"], p["version"], f"wecube_app_{p['app']}"
+        app, version = p["app"], p["version"]
         decision = ti.xcom_pull(task_ids="approve")
         if not decision or decision.get("decision") != "approved":
             raise AirflowSkipException("nothing was deployed: the rollout was not approved")
 
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(WATCHED)).get(ti.run_id, {})
         failed = [t for t in WATCHED if states.get(t) == "failed"]
-        result = ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY)
-
-        # which hosts this run changed: the outputs that changed something, and every failed entity
         planned = ti.xcom_pull(task_ids="plan", key="deploy_inputs") or []
-        if result:
-            touched = [o["callbackParameter"] for o in result["outputs"]
-                       if output_failed(o) or o.get("changed") == "Y"]
-        else:  # the call itself failed: any planned host may have been changed
-            touched = [d["callbackParameter"] for d in planned]
-
-        actions: list[str] = []
-        problems: list[str] = []
-        summary = {"failed_tasks": failed, "actions": actions, "problems": problems}
-        hook = WeCubePluginHook()
+        touched = touched_hosts(ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY), planned)
+        summary: dict[str, Any] = {"failed_tasks": failed, "actions": [], "problems": []}
         try:
-            cis = hook.call("cmdb/ci/query", [
-                {"callbackParameter": h, "type": "app_instance", "name": f"{app}@{h}"} for h in touched
-            ]).outputs if touched else []
-        except Exception as e:  # the plugin is unreachable: nothing can be rolled back from here
+            summary["actions"], summary["problems"] = roll_back(
+                WeCubePluginHook(), app=app, version=version, touched=touched, planned_count=len(planned),
+                prometheus=PrometheusHook,
+            )
+        except RollbackError as e:
             ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
-            raise AirflowFailException(f"could not read what was deployed on {', '.join(touched)}: {e}") from None
-        to_rollback, to_stop, stopped_targets = [], [], []
-        for host, out in zip(touched, cis):
-            items = out.get("items") or []
-            if not items:
-                continue  # never deployed there
-            attrs = items[0]["attributes"]
-            entity = {"callbackParameter": host, "host": attrs["host_guid"], "app": app}
-            if attrs.get("previous_version") and attrs.get("version") == version:
-                to_rollback.append((entity, attrs["previous_version"]))
-            else:
-                to_stop.append(entity)
-                if attrs.get("target"):
-                    stopped_targets.append(attrs["target"])
-
-        for service, batch in (("deploy/app/rollback", [e for e, _ in to_rollback]), ("deploy/app/stop", to_stop)):
-            if not batch:
-                continue
-            try:
-                outs = hook.call(service, batch).outputs
-            except WeCubePluginError as e:
-                problems.append(f"{service} failed: {e}")
-                outs = e.result.succeeded if e.result else []
-            for o in outs:
-                if service.endswith("rollback"):
-                    actions.append(f"{o['host']}: rolled back from {o.get('rolled_back_from') or version} to {o['version']}")
-                else:
-                    actions.append(f"{o['host']}: stopped (first deploy, nothing to roll back to)")
-
-        if stopped_targets or to_stop:
-            from airflow_wecube.hooks.prometheus import PrometheusHook
-
-            try:
-                prom = PrometheusHook()
-                if stopped_targets:
-                    prom.deregister_targets(job, stopped_targets, confirm=False)
-                    actions.append(f"targets {', '.join(stopped_targets)} removed from Prometheus job {job}")
-                if not to_rollback and len(to_stop) == len(planned):
-                    if prom.delete_rule_group(job):
-                        actions.append(f"alert rule group {job} removed")
-            except Exception as e:  # the rollback of the app matters more than the monitoring cleanup
-                problems.append(f"Prometheus cleanup failed: {e}")
+            raise AirflowFailException(str(e)) from None
         print(f"Rollback of {app} {version} (failed: {', '.join(failed) or 'none'}):")
-        for a in actions + problems:
+        for a in summary["actions"] + summary["problems"]:
             print(f"  - {a}")
         ti.xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
-        if problems:
-            raise AirflowFailException("rollback incomplete: " + "; ".join(problems))
+        if summary["problems"]:
+            raise AirflowFailException("rollback incomplete: " + "; ".join(summary["problems"]))
         return summary
 
     # every task that may fail the rollout before the report, in DAG order: the first one that

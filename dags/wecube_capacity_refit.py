@@ -27,7 +27,6 @@ layout and CLI exit codes: ``docs/capacity.md``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pendulum
@@ -45,11 +44,6 @@ MODELS_ALIAS = AssetAlias("wecube-capacity-models")
 # each is called with the task context plus capacity_report, capacity_drift, capacity_owners,
 # capacity_subject and capacity_html.
 ON_DRIFT_NOTIFIERS: list | None = None
-
-
-def _staging_key(run_id: str, map_index) -> str:
-    """Where a fetch stages its data for the fit: one file per run and mapped spec."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{map_index}")
 
 
 def _context_window(spec):
@@ -80,6 +74,7 @@ with DAG(
         @task
         def fetch(spec_path: str) -> dict:
             from airflow_wecube.capacity.airflow import fetch_frame, open_store
+            from airflow_wecube.capacity.refit import stage_frame
             from airflow_wecube.capacity.spec import load_spec
 
             spec = load_spec(Path(spec_path))
@@ -88,10 +83,7 @@ with DAG(
             store.check_writable(spec.name)  # before the fetch: its data would have nowhere to go
             frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
             ctx = get_current_context()
-            run = _staging_key(ctx["run_id"], "")
-            key = _staging_key(ctx["run_id"], ctx["ti"].map_index)
-            store.write_frame(spec.name, key, frame)  # a retried fetch overwrites its own
-            stale = store.clear_staged(spec.name, keep=lambda k: k.startswith(run))
+            key, stale = stage_frame(store, spec.name, frame, ctx["run_id"], ctx["ti"].map_index)
             if stale:
                 print(f"{spec.name}: cleared staged data left by earlier runs: {', '.join(stale)}")
             print(f"{spec.name}: fetched {len(frame)} rows {start.isoformat()} .. {end.isoformat()}")
@@ -103,42 +95,25 @@ with DAG(
             from airflow.sdk.exceptions import AirflowFailException
 
             from airflow_wecube.capacity.airflow import open_store
-            from airflow_wecube.capacity.errors import StoreError
-            from airflow_wecube.capacity.pipeline import fit_and_save
-            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.capacity.refit import StagedDataMissing, fit_staged
 
-            spec, store = load_spec(Path(fetched["spec_path"])), open_store()
             try:
-                frame = store.read_frame(spec.name, fetched["key"])
-            except StoreError as e:
-                raise AirflowFailException(
-                    f"{e}: already fitted, or cleared by a later run's fetch; clear this run's fetch task to fetch again"
-                ) from e
-            version = fit_and_save(spec, frame, store, window=fetched["window"])
-            # only now: a failed attempt keeps the data for the retry
-            store.delete_frame(spec.name, fetched["key"])
-            record = store.load_version(spec.name, version)
-            r2 = record["fit"]["r2"]  # null when the target has no variance (the gate fails it)
-            print(f"{spec.name}: version {version}: {record['fit']['formula']} "
-                  f"(R² {'undefined' if r2 is None else format(r2, '.4f')}, n={record['fit']['n']})")
-            return {**fetched, "version": version}
+                fitted, line = fit_staged(fetched, open_store())
+            except StagedDataMissing as e:
+                raise AirflowFailException(str(e)) from e
+            print(line)
+            return fitted
 
         @task
         def gate(fitted: dict) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
             from airflow_wecube.capacity.airflow import open_store
-            from airflow_wecube.capacity.gates import failed_messages
-            from airflow_wecube.capacity.pipeline import gate_version
-            from airflow_wecube.capacity.spec import load_spec
+            from airflow_wecube.capacity.refit import gate_failure
 
-            spec = load_spec(Path(fitted["spec_path"]))
-            gates = gate_version(spec, open_store(), fitted["version"])
-            if not gates["passed"]:
-                raise AirflowFailException(
-                    f"{spec.name} version {fitted['version']} failed its gates, baseline kept: "
-                    + "; ".join(failed_messages(gates))
-                )
+            failure = gate_failure(fitted, open_store())
+            if failure:
+                raise AirflowFailException(failure)
             return fitted
 
         @task

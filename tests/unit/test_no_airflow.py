@@ -59,3 +59,13 @@ def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
         "p.render_png(pd.Series([1.0, 2, 3], index=idx), pd.Series([1.0, 2, 3], index=idx), title='t')\n"
     )
     assert _assert_imports_without_airflow(modules, extra).startswith("ok")
+
+
+def test_orchestration_logic_imports_without_airflow():
+    """The DAGs' library logic (design checks, rollout steps) is usable and testable without Airflow."""
+    modules = ["airflow_wecube.network_design", "airflow_wecube.rollout"]
+    extra = (
+        "from airflow_wecube.rollout import rollout_plan, touched_hosts\n"
+        "assert touched_hosts({'outputs': [{'callbackParameter': 'h', 'changed': 'Y'}]}, []) == ['h']\n"
+    )
+    assert _assert_imports_without_airflow(modules, extra).startswith("ok")

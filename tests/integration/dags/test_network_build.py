@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 import os
 
 import pytest
@@ -107,34 +106,6 @@ def test_bad_design_fails_before_any_call(airflow_db, wecube_conn, plugin_regist
     assert states[("create_vpc", -1)] == "upstream_failed"
     r = sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "vpc", "name": "it-bad-vpc"}])
     assert r.json()["results"]["outputs"][0]["count"] == 0  # nothing was created
-
-
-def test_design_checks():
-    """The pure design checks name the field at fault."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "dags" / "wecube_network_build.py"
-    spec = importlib.util.spec_from_file_location("_network_build", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    good = _design("unit")
-    assert len(mod.plan_design(good)["subnets_by_zone"]) == len(good["zones"])
-    cases = {
-        "design.vpc.cidr": lambda d: d["vpc"].__setitem__("cidr", "10.20.0.1/16"),
-        "design.zones repeats": lambda d: d.__setitem__("zones", ["a", "a"]),
-        "tier web appears twice": lambda d: d["subnets"].append({"tier": "web", "prefix_length": 24}),
-        "unknown key": lambda d: d.__setitem__("vpcs", []),
-        "design.security_groups[0].name": lambda d: d["security_groups"][0].__setitem__("name", "bad name"),
-        "need": lambda d: d["subnets"].__setitem__(0, {"tier": "web", "prefix_length": 17}),
-    }
-    for message, change in cases.items():
-        d = copy.deepcopy(good)
-        change(d)
-        with pytest.raises(mod.DesignError, match=re.escape(message)):
-            mod.plan_design(d)
-    assert mod.overlaps([{"name": "a", "cidr": "10.0.0.0/24"}, {"name": "b", "cidr": "10.0.0.128/25"},
-                         {"name": "c", "cidr": "10.0.1.0/24"}]) == ["a (10.0.0.0/24) overlaps b (10.0.0.128/25)"]
 
 
 @pytest.mark.parametrize(
