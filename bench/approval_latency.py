@@ -75,7 +75,9 @@ def main() -> int:
 
         for kind, dag_id in KINDS.items():
             for run_id in runs[kind]:
-                sa.wait_for(lambda dag_id=dag_id, run_id=run_id: parked(dag_id, run_id), 120, f"{dag_id}/{run_id} parked")
+                sa.wait_for(
+                    lambda dag_id=dag_id, run_id=run_id: parked(dag_id, run_id), 120, f"{dag_id}/{run_id} parked"
+                )
                 # answering before the scheduler saw the parked process exit races on 3.3.2 (docs/approvals.md)
                 sa.wait_settled(dag_id, run_id, "gate")
 

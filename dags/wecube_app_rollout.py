@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import DAG, Param, task
+
 from airflow_wecube.network_design import default_subnet
 from airflow_wecube.operators.plugin import WeCubePluginOperator
-from airflow_wecube.orchestration import record_failure
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
+from airflow_wecube.orchestration import record_failure
 from airflow_wecube.rollout import APP_PATTERN, SUBNET_PATTERN, VERSION_PATTERN, WINDOW_PATTERN, error_rate_promql
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
@@ -67,18 +67,34 @@ with DAG(
     default_args={"on_failure_callback": record_failure},  # each task keeps why it failed, for the final message
     params={
         "app": Param("account-service", type="string", pattern=APP_PATTERN, description="Application name"),
-        "version": Param("1.0.0", type="string", pattern=VERSION_PATTERN,
-                         description='Version to deploy ("broken" in it fails the health check)'),
+        "version": Param(
+            "1.0.0",
+            type="string",
+            pattern=VERSION_PATTERN,
+            description='Version to deploy ("broken" in it fails the health check)',
+        ),
         "host_count": Param(2, type="integer", minimum=1, maximum=50, description="Hosts to run it on"),
-        "subnet": Param(default_subnet(DESIGN_FILE), type="string", minLength=1, pattern=SUBNET_PATTERN,
-                        description="Subnet (name or guid) for the hosts"),
+        "subnet": Param(
+            default_subnet(DESIGN_FILE),
+            type="string",
+            minLength=1,
+            pattern=SUBNET_PATTERN,
+            description="Subnet (name or guid) for the hosts",
+        ),
         "rate": Param(5.0, type="number", minimum=0, maximum=500, description="Generated load (opens per second)"),
-        "error_rate": Param(0.0, type="number", minimum=0, maximum=1,
-                            description="Fraction of operations the app fails (to try the gate)"),
-        "max_error_rate": Param(0.05, type="number", minimum=0, maximum=1,
-                                description="The gate: highest error rate accepted per instance"),
-        "rate_window": Param("30s", type="string", pattern=WINDOW_PATTERN,
-                             description="PromQL rate() window, above zero (e.g. 30s, 2m)"),
+        "error_rate": Param(
+            0.0,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Fraction of operations the app fails (to try the gate)",
+        ),
+        "max_error_rate": Param(
+            0.05, type="number", minimum=0, maximum=1, description="The gate: highest error rate accepted per instance"
+        ),
+        "rate_window": Param(
+            "30s", type="string", pattern=WINDOW_PATTERN, description="PromQL rate() window, above zero (e.g. 30s, 2m)"
+        ),
     },
     doc_md=__doc__,
 ) as dag:
@@ -235,7 +251,11 @@ with DAG(
         summary: dict[str, Any] = {"failed_tasks": failed, "actions": [], "problems": []}
         try:
             summary["actions"], summary["problems"] = roll_back(
-                WeCubePluginHook(), app=app, version=version, touched=touched, planned_count=len(planned),
+                WeCubePluginHook(),
+                app=app,
+                version=version,
+                touched=touched,
+                planned_count=len(planned),
                 prometheus=PrometheusHook,
             )
         except RollbackError as e:
@@ -268,8 +288,10 @@ with DAG(
         outputs = [o for o in ti.xcom_pull(task_ids=["create_hosts"]) or [] if o]
         created = created_hosts(outputs)
         kept = sorted(o["name"] for o in outputs if o.get("created") != "Y")
-        print(f"The rollout failed: releasing the {len(created)} host(s) it created"
-              + (f", keeping {', '.join(kept)} (they existed before)" if kept else ""))
+        print(
+            f"The rollout failed: releasing the {len(created)} host(s) it created"
+            + (f", keeping {', '.join(kept)} (they existed before)" if kept else "")
+        )
         summary = release_hosts(
             WeCubePluginHook(), created, request_id=stable_request_id(ti.dag_id, run_id, ti.task_id, -1)
         )

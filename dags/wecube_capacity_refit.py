@@ -64,7 +64,9 @@ with DAG(
     tags=["wecube", "capacity"],
     doc_md=__doc__,
     params={
-        "start": Param(None, type=["null", "string", "integer"], description="window start (default: end - spec window)"),
+        "start": Param(
+            None, type=["null", "string", "integer"], description="window start (default: end - spec window)"
+        ),
         "end": Param(None, type=["null", "string", "integer"], description="window end (default: the run's time)"),
     },
 ) as dag:
@@ -87,8 +89,12 @@ with DAG(
             if stale:
                 print(f"{spec.name}: cleared staged data left by earlier runs: {', '.join(stale)}")
             print(f"{spec.name}: fetched {len(frame)} rows {start.isoformat()} .. {end.isoformat()}")
-            return {"spec_path": spec_path, "model": spec.name, "key": key,
-                    "window": {"start": start.isoformat(), "end": end.isoformat()}}
+            return {
+                "spec_path": spec_path,
+                "model": spec.name,
+                "key": key,
+                "window": {"start": start.isoformat(), "end": end.isoformat()},
+            }
 
         @task
         def fit(fetched: dict) -> dict:

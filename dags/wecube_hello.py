@@ -8,8 +8,8 @@ sandbox plugins registered (``make demo`` does it) and the ``wecube_default`` co
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
+
 from airflow_wecube.operators.plugin import WeCubePluginOperator, plugin_operator
 
 CmdbQuery = plugin_operator("cmdb/ci/query")

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import DAG, Param, task
+
 from airflow_wecube.network_design import DESIGN_SCHEMA, load_design
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
+
 from airflow_wecube.operators.plugin import WeCubePluginOperator, plugin_operator
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
-with DAG("test_plugin_ok", start_date=START, schedule=None, params={"secret": "zz-dag-secret-zz", "note": "qq-innocent-note-qq"}):
+with DAG(
+    "test_plugin_ok",
+    start_date=START,
+    schedule=None,
+    params={"secret": "zz-dag-secret-zz", "note": "qq-innocent-note-qq"},
+):
     echo = WeCubePluginOperator(
         task_id="echo",
         service="faults/fault/echo",

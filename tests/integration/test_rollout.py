@@ -36,15 +36,22 @@ def test_a_redeploy_is_rolled_back_to_the_version_before(wecube_conn, plugin_reg
     app = uniq("rb-app")
     _deploy(sandbox, host, app, "1.0.0")
     _deploy(sandbox, host, app, "2.0.0")
-    actions, problems = roll_back(WeCubePluginHook(), app=app, version="2.0.0", touched=[host["name"]],
-                                  planned_count=1, prometheus=_no_prometheus)
+    actions, problems = roll_back(
+        WeCubePluginHook(), app=app, version="2.0.0", touched=[host["name"]], planned_count=1, prometheus=_no_prometheus
+    )
     assert problems == []
     assert actions == [f"{host['name']}: rolled back from 2.0.0 to 1.0.0"]
     (ci,) = query_ci(sandbox, "app_instance", f"{app}@{host['name']}")
     assert ci["attributes"]["version"] == "1.0.0" and ci["attributes"]["status"] == "running"
     # a host that never ran the app is left alone
-    assert roll_back(WeCubePluginHook(), app=uniq("never"), version="1.0.0", touched=[host["name"]],
-                     planned_count=1, prometheus=_no_prometheus) == ([], [])
+    assert roll_back(
+        WeCubePluginHook(),
+        app=uniq("never"),
+        version="1.0.0",
+        touched=[host["name"]],
+        planned_count=1,
+        prometheus=_no_prometheus,
+    ) == ([], [])
 
 
 def test_a_first_deploy_is_stopped_and_its_monitoring_removed(
@@ -55,8 +62,9 @@ def test_a_first_deploy_is_stopped_and_its_monitoring_removed(
     prom = PrometheusHook()
     prom.register_targets(job_name(app), [deployed["target"]], confirm=False)
     prom.apply_rule_group(job_name(app), [{"alert": "Down", "expr": f'up{{job="{job_name(app)}"}} == 0'}])
-    actions, problems = roll_back(WeCubePluginHook(), app=app, version="1.0.0", touched=[host["name"]],
-                                  planned_count=1, prometheus=PrometheusHook)
+    actions, problems = roll_back(
+        WeCubePluginHook(), app=app, version="1.0.0", touched=[host["name"]], planned_count=1, prometheus=PrometheusHook
+    )
     assert problems == []
     assert actions == [
         f"{host['name']}: stopped (first deploy, nothing to roll back to)",
@@ -76,8 +84,14 @@ def test_a_prometheus_failure_is_a_problem_the_app_is_still_stopped(
     app = uniq("rb-noprom")
     _deploy(sandbox, host, app, "1.0.0")
     monkeypatch.delenv("AIRFLOW_CONN_RB_MISSING", raising=False)
-    actions, problems = roll_back(WeCubePluginHook(), app=app, version="1.0.0", touched=[host["name"]],
-                                  planned_count=2, prometheus=lambda: PrometheusHook("rb_missing").settings)
+    actions, problems = roll_back(
+        WeCubePluginHook(),
+        app=app,
+        version="1.0.0",
+        touched=[host["name"]],
+        planned_count=2,
+        prometheus=lambda: PrometheusHook("rb_missing").settings,
+    )
     assert actions == [f"{host['name']}: stopped (first deploy, nothing to roll back to)"]
     assert len(problems) == 1 and problems[0].startswith("Prometheus cleanup failed:") and "rb_missing" in problems[0]
 
@@ -85,9 +99,18 @@ def test_a_prometheus_failure_is_a_problem_the_app_is_still_stopped(
 def test_an_unreachable_cmdb_is_a_rollback_error(monkeypatch, plugin_registry):
     from tests.fixtures.sandbox import free_port
 
-    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_DEFAULT", json.dumps(
-        {"conn_type": "wecube", "host": f"http://127.0.0.1:{free_port()}", "password": "x",
-         "extra": {"retry_limit": 0}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WECUBE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "wecube",
+                "host": f"http://127.0.0.1:{free_port()}",
+                "password": "x",
+                "extra": {"retry_limit": 0},
+            }
+        ),
+    )
     with pytest.raises(RollbackError, match="could not read what was deployed on h1, h2: "):
-        roll_back(WeCubePluginHook(), app="a", version="1", touched=["h1", "h2"], planned_count=2,
-                  prometheus=_no_prometheus)
+        roll_back(
+            WeCubePluginHook(), app="a", version="1", touched=["h1", "h2"], planned_count=2, prometheus=_no_prometheus
+        )

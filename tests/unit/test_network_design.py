@@ -39,8 +39,12 @@ def test_plan_turns_the_design_into_plugin_inputs():
     first = planned["subnets_by_zone"][0][0]
     assert first["name"] == subnet_name("unit-vpc", good["subnets"][0]["tier"], good["zones"][0])
     assert first["callbackParameter"] == first["name"] and first["zone"] == good["zones"][0]
-    assert planned["vpc"] == {"callbackParameter": "unit-vpc", "name": "unit-vpc", "cidr": good["vpc"]["cidr"],
-                              "data_center": "unit-dc"}
+    assert planned["vpc"] == {
+        "callbackParameter": "unit-vpc",
+        "name": "unit-vpc",
+        "cidr": good["vpc"]["cidr"],
+        "data_center": "unit-dc",
+    }
     assert [r["name"] for r in planned["security_groups"]] == [g["name"] for g in good["security_groups"]]
 
 
@@ -53,8 +57,10 @@ def test_plan_turns_the_design_into_plugin_inputs():
         ("unknown key", lambda d: d.__setitem__("vpcs", [])),
         ("design.security_groups[0].name", lambda d: d["security_groups"][0].__setitem__("name", "bad name")),
         ("need", lambda d: d["subnets"].__setitem__(0, {"tier": "web", "prefix_length": 17})),
-        ("design.subnets[1].prefix_length must be an integer",
-         lambda d: d["subnets"][1].__setitem__("prefix_length", 8)),
+        (
+            "design.subnets[1].prefix_length must be an integer",
+            lambda d: d["subnets"][1].__setitem__("prefix_length", 8),
+        ),
     ],
 )
 def test_design_checks_name_the_field_at_fault(message, change):
@@ -85,8 +91,13 @@ def test_default_subnet_is_the_first_subnet_of_the_design_or_the_fallback(tmp_pa
 
 
 def test_overlaps_and_flatten():
-    assert overlaps([{"name": "a", "cidr": "10.0.0.0/24"}, {"name": "b", "cidr": "10.0.0.128/25"},
-                     {"name": "c", "cidr": "10.0.1.0/24"}]) == ["a (10.0.0.0/24) overlaps b (10.0.0.128/25)"]
+    assert overlaps(
+        [
+            {"name": "a", "cidr": "10.0.0.0/24"},
+            {"name": "b", "cidr": "10.0.0.128/25"},
+            {"name": "c", "cidr": "10.0.1.0/24"},
+        ]
+    ) == ["a (10.0.0.0/24) overlaps b (10.0.0.128/25)"]
     assert flatten([[{"a": 1}], [{"b": 2}, [{"c": 3}]], None]) == [{"a": 1}, {"b": 2}, {"c": 3}]
     assert flatten(None) == []
 
@@ -109,8 +120,13 @@ def _items(*subnets: dict) -> dict:
 
 
 def test_topology_summary_counts_what_this_run_changed():
-    assert [q["type"] for q in topology_query(VPC_OUT)] == ["data_center", "vpc", "subnet", "route_table",
-                                                            "security_group"]
+    assert [q["type"] for q in topology_query(VPC_OUT)] == [
+        "data_center",
+        "vpc",
+        "subnet",
+        "route_table",
+        "security_group",
+    ]
     assert topology_query(VPC_OUT)[1]["guid"] == "v1" and topology_query(VPC_OUT)[0]["name"] == "dc"
     subnets = [{"guid": "s2", "name": "b", "created": "N"}, {"guid": "s1", "name": "a", "updated": "Y"}]
     items = _items(_ci("s2", "b", cidr="10.0.1.0/24", zone="z2"), _ci("s1", "a", cidr="10.0.0.0/24", zone="z1"))
@@ -119,15 +135,18 @@ def test_topology_summary_counts_what_this_run_changed():
     assert (summary["created"], summary["updated"], summary["unchanged"]) == (1, 1, 2)
     assert summary["route_tables"] == [{"guid": "r1", "name": "rt", "routes": []}]
     lines = describe_topology(summary)
-    assert lines[0] == ("VPC vpc (10.0.0.0/16) in dc: 2 subnets, 1 route tables, 0 security groups; "
-                        "this run created 1, updated 1, left 2 unchanged")
+    assert lines[0] == (
+        "VPC vpc (10.0.0.0/16) in dc: 2 subnets, 1 route tables, 0 security groups; "
+        "this run created 1, updated 1, left 2 unchanged"
+    )
     assert lines[1].split() == ["10.0.0.0/24", "z1", "a"]
 
 
 def test_topology_check_lists_every_difference():
     subnets = [{"guid": "s1", "name": "a"}, {"guid": "s9", "name": "lost"}]
-    items = _items(_ci("s1", "a", cidr="10.1.0.0/24"), _ci("s2", "b", cidr="10.0.0.0/24"),
-                   _ci("s3", "c", cidr="10.0.0.128/25"))
+    items = _items(
+        _ci("s1", "a", cidr="10.1.0.0/24"), _ci("s2", "b", cidr="10.0.0.0/24"), _ci("s3", "c", cidr="10.0.0.128/25")
+    )
     items["data_center"] = []
     with pytest.raises(ValueError, match="the network in the CMDB is not what was built") as e:
         check_topology(VPC_OUT, subnets, [], [], items)

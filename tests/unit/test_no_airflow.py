@@ -51,8 +51,13 @@ def test_pure_package_imports_without_airflow(name):
 
 def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
     modules = _modules(capacity)
-    assert {"airflow_wecube.capacity.fit", "airflow_wecube.capacity.store", "airflow_wecube.capacity.plot",
-            "airflow_wecube.capacity.drift_text", "airflow_wecube.capacity.airflow"} <= set(modules)
+    assert {
+        "airflow_wecube.capacity.fit",
+        "airflow_wecube.capacity.store",
+        "airflow_wecube.capacity.plot",
+        "airflow_wecube.capacity.drift_text",
+        "airflow_wecube.capacity.airflow",
+    } <= set(modules)
     extra = (
         "import airflow_wecube.capacity.plot as p, pandas as pd\n"
         "idx = pd.date_range('2025-01-01', periods=3, freq='1min', tz='UTC')\n"

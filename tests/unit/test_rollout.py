@@ -23,8 +23,15 @@ from airflow_wecube.rollout import (
     touched_hosts,
 )
 
-PARAMS = {"app": "acct", "version": "2.0.0", "host_count": 2, "subnet": "sn-a", "rate": 5.0, "error_rate": 0.1,
-          "max_error_rate": 0.05}
+PARAMS = {
+    "app": "acct",
+    "version": "2.0.0",
+    "host_count": 2,
+    "subnet": "sn-a",
+    "rate": 5.0,
+    "error_rate": 0.1,
+    "max_error_rate": 0.05,
+}
 
 
 @pytest.mark.parametrize(
@@ -56,8 +63,14 @@ def test_plan_sorts_the_hosts_and_shows_them_to_the_approver():
     ]
     plan = rollout_plan(outs, PARAMS)
     assert [h["name"] for h in plan["hosts"]] == ["acct-1", "acct-2"]
-    assert plan["deploy_inputs"][0] == {"callbackParameter": "acct-1", "host": "g1", "app": "acct", "version": "2.0.0",
-                                        "rate": 5.0, "error_rate": 0.1}
+    assert plan["deploy_inputs"][0] == {
+        "callbackParameter": "acct-1",
+        "host": "g1",
+        "app": "acct",
+        "version": "2.0.0",
+        "rate": 5.0,
+        "error_rate": 0.1,
+    }
     md = plan["markdown"]
     assert md.startswith("Deploy **acct 2.0.0** to 2 host(s):")
     assert "| acct-1 | 10.0.0.2 | sn-a | 9000-9009 | N |" in md
@@ -65,8 +78,11 @@ def test_plan_sorts_the_hosts_and_shows_them_to_the_approver():
 
 
 def test_error_rate_gate_names_every_instance_above_the_limit():
-    series = [{"labels": {"instance": "b:1"}, "value": 0.2}, {"labels": {"instance": "a:1"}, "value": 0.01},
-              {"labels": {}, "value": "NaN"}]
+    series = [
+        {"labels": {"instance": "b:1"}, "value": 0.2},
+        {"labels": {"instance": "a:1"}, "value": 0.01},
+        {"labels": {}, "value": "NaN"},
+    ]
     rates = error_rates(series)
     assert rates == {"b:1": 0.2, "a:1": 0.01, "?": "NaN"}
     assert error_rate_failure(rates, 0.05) == "error rate above 0.05: ? = NaN, b:1 = 0.200"
@@ -80,8 +96,9 @@ def test_error_rate_promql_is_per_instance_over_the_window():
 
 
 def test_app_attributes_record_the_instances_and_the_run():
-    deployed = [{"host": "acct-1", "guid": "ci-1", "target": "127.0.0.1:9000", "url": "http://127.0.0.1:9000",
-                 "port": 9000}]
+    deployed = [
+        {"host": "acct-1", "guid": "ci-1", "target": "127.0.0.1:9000", "url": "http://127.0.0.1:9000", "port": 9000}
+    ]
     attrs = app_attributes(PARAMS, deployed, None, {"group": "wecube_app_acct", "rules": ["down"]}, "manual__1")
     assert attrs == {
         "version": "2.0.0",
@@ -95,11 +112,13 @@ def test_app_attributes_record_the_instances_and_the_run():
 
 
 def test_touched_hosts_are_the_changed_and_failed_ones_or_every_planned_host():
-    result = {"outputs": [
-        {"callbackParameter": "h1", "errorCode": "0", "changed": "N"},
-        {"callbackParameter": "h2", "errorCode": "0", "changed": "Y"},
-        {"callbackParameter": "h3", "errorCode": "1", "errorMessage": "unhealthy"},
-    ]}
+    result = {
+        "outputs": [
+            {"callbackParameter": "h1", "errorCode": "0", "changed": "N"},
+            {"callbackParameter": "h2", "errorCode": "0", "changed": "Y"},
+            {"callbackParameter": "h3", "errorCode": "1", "errorMessage": "unhealthy"},
+        ]
+    }
     assert touched_hosts(result, []) == ["h2", "h3"]
     planned = [{"callbackParameter": "h1"}, {"callbackParameter": "h2"}]
     assert touched_hosts(None, planned) == ["h1", "h2"]

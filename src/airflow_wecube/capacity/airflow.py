@@ -106,8 +106,10 @@ def open_store(store: Any = None) -> ModelStore:
         try:
             return ModelStore(ObjectStoragePath(text))
         except (ValueError, ImportError) as e:  # fsspec: "Unsupported filesystem", "Install s3fs to access S3"
-            raise StoreError(f"capacity store {text}: unsupported URL ({e}); use a local folder, file://, or an "
-                             "object storage URL whose fsspec filesystem is installed (s3:// needs s3fs)") from None
+            raise StoreError(
+                f"capacity store {text}: unsupported URL ({e}); use a local folder, file://, or an "
+                "object storage URL whose fsspec filesystem is installed (s3:// needs s3fs)"
+            ) from None
     return ModelStore(text)
 
 
@@ -119,13 +121,17 @@ def fetch_frame(spec: CapacitySpec, start: datetime, end: datetime, *, prometheu
     return hook.query_range_frame(spec.queries(), start, end, spec.step_td.total_seconds())
 
 
-def publish_rules(spec: CapacitySpec, record: dict[str, Any], *, prometheus_conn_id: str = "prometheus_default") -> dict:
+def publish_rules(
+    spec: CapacitySpec, record: dict[str, Any], *, prometheus_conn_id: str = "prometheus_default"
+) -> dict:
     """Write the model's recording rule and alert (group ``capacity_<model>``), reload, confirm loaded."""
     from airflow_wecube.capacity.rules import build_rules, rule_group_name
     from airflow_wecube.hooks.prometheus import PrometheusHook
 
     hook = PrometheusHook(prometheus_conn_id=prometheus_conn_id)
-    return hook.apply_rule_group(rule_group_name(spec.name), build_rules(spec, record["fit"], version=record.get("version")))
+    return hook.apply_rule_group(
+        rule_group_name(spec.name), build_rules(spec, record["fit"], version=record.get("version"))
+    )
 
 
 DEFAULT_SMTP_CONN_ID = "smtp_default"
@@ -145,7 +151,9 @@ def _log_url(context: Context | dict) -> str | None:
         return None
 
 
-def default_drift_notifiers(owners: Sequence[str] | None, model: str, *, conn_id: str | None = None) -> list[BaseNotifier]:
+def default_drift_notifiers(
+    owners: Sequence[str] | None, model: str, *, conn_id: str | None = None
+) -> list[BaseNotifier]:
     """The default on drift: one ``SmtpNotifier`` e-mail to the spec's ``owners``.
 
     Empty (with a warning saying why) when no owner is an e-mail address, the SMTP connection does
@@ -163,28 +171,52 @@ def default_drift_notifiers(owners: Sequence[str] | None, model: str, *, conn_id
     conn_id = smtp_conn_id(conn_id)
     to = [o for o in owners or () if "@" in o]
     if not to:
-        log.warning("drift not e-mailed: capacity model %s lists no e-mail address in its spec's owners (%s)",
-                    model, ", ".join(owners or ()) or "none")
+        log.warning(
+            "drift not e-mailed: capacity model %s lists no e-mail address in its spec's owners (%s)",
+            model,
+            ", ".join(owners or ()) or "none",
+        )
         return []
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        log.warning("drift not e-mailed: no connection %s; set [wecube] smtp_conn_id to an SMTP connection "
-                    "(or create %s, e.g. AIRFLOW_CONN_%s) so the owners of %s (%s) are told",
-                    conn_id, conn_id, conn_id.upper(), model, ", ".join(to))
+        log.warning(
+            "drift not e-mailed: no connection %s; set [wecube] smtp_conn_id to an SMTP connection "
+            "(or create %s, e.g. AIRFLOW_CONN_%s) so the owners of %s (%s) are told",
+            conn_id,
+            conn_id,
+            conn_id.upper(),
+            model,
+            ", ".join(to),
+        )
         return []
     from_email = conn.extra_dejson.get("from_email") or conf.get("email", "from_email", fallback=None)
     if not from_email:
-        log.warning("drift not e-mailed: connection %s has no from_email extra and [email] from_email is unset", conn_id)
+        log.warning(
+            "drift not e-mailed: connection %s has no from_email extra and [email] from_email is unset", conn_id
+        )
         return []
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    return [SmtpNotifier(smtp_conn_id=conn_id, from_email=from_email, to=to,
-                         subject="{{ capacity_subject }}", html_content="{{ capacity_html }}")]
+    return [
+        SmtpNotifier(
+            smtp_conn_id=conn_id,
+            from_email=from_email,
+            to=to,
+            subject="{{ capacity_subject }}",
+            html_content="{{ capacity_html }}",
+        )
+    ]
 
 
-def notify_drift(notifiers: Sequence[BaseNotifier] | None, context: Context | dict, report: dict[str, Any], *,
-                 owners: Sequence[str] | None = None, smtp_conn_id: str | None = None) -> int:
+def notify_drift(
+    notifiers: Sequence[BaseNotifier] | None,
+    context: Context | dict,
+    report: dict[str, Any],
+    *,
+    owners: Sequence[str] | None = None,
+    smtp_conn_id: str | None = None,
+) -> int:
     """Tell of a drift: call each notifier with the task context plus the drift.
 
     The context gets ``capacity_report``, ``capacity_drift``, ``capacity_owners``,

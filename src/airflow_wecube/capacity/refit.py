@@ -61,8 +61,10 @@ def fit_staged(fetched: dict[str, Any], store: ModelStore) -> tuple[dict[str, An
     store.delete_frame(spec.name, fetched["key"])
     record = store.load_version(spec.name, version)
     r2 = record["fit"]["r2"]  # null when the target has no variance (the gate fails it)
-    line = (f"{spec.name}: version {version}: {record['fit']['formula']} "
-            f"(R² {'undefined' if r2 is None else format(r2, '.4f')}, n={record['fit']['n']})")
+    line = (
+        f"{spec.name}: version {version}: {record['fit']['formula']} "
+        f"(R² {'undefined' if r2 is None else format(r2, '.4f')}, n={record['fit']['n']})"
+    )
     return {**fetched, "version": version}, line
 
 
@@ -76,8 +78,9 @@ def gate_failure(fitted: dict[str, Any], store: ModelStore) -> str | None:
     gates = gate_version(spec, store, fitted["version"])
     if gates["passed"]:
         return None
-    return (f"{spec.name} version {fitted['version']} failed its gates, baseline kept: "
-            + "; ".join(failed_messages(gates)))
+    return f"{spec.name} version {fitted['version']} failed its gates, baseline kept: " + "; ".join(
+        failed_messages(gates)
+    )
 
 
 __all__ = ["StagedDataMissing", "fit_staged", "gate_failure", "stage_frame", "staging_key"]

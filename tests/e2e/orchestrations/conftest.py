@@ -56,7 +56,8 @@ class Orchestrations:
                 return None
             if ti["state"] in ("success", "failed", "skipped", "upstream_failed"):
                 raise AssertionError(
-                    f"{task_id} finished as {ti['state']} before it was answered\n" + sa.task_log(dag_id, run_id, task_id)
+                    f"{task_id} finished as {ti['state']} before it was answered\n"
+                    + sa.task_log(dag_id, run_id, task_id)
                 )
             if ti["state"] != "awaiting_input":
                 return None
@@ -78,8 +79,9 @@ class Orchestrations:
             if run["state"] == state:
                 return run
             if run["state"] in ("success", "failed"):
-                raise AssertionError(f"run {dag_id}/{run_id} ended {run['state']}, expected {state}: "
-                                     f"{self.states(dag_id, run_id)}")
+                raise AssertionError(
+                    f"run {dag_id}/{run_id} ended {run['state']}, expected {state}: {self.states(dag_id, run_id)}"
+                )
             return None
 
         return self.sa.wait_for(check, timeout, f"run {dag_id}/{run_id} to end {state}")

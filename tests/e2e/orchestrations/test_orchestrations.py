@@ -65,10 +65,14 @@ def runs(orchestrations):
     """Trigger every first run at once: the network build and three rollouts (approve, reject, bad error rate)."""
     o = orchestrations
     # the rollouts' subnet, made straight through the sandbox so they need not wait for the network build
-    o.plugin("/network/v1/vpc/create", [{"callbackParameter": "v", "name": "e2e-roll-vpc", "cidr": "10.99.0.0/16",
-                                         "data_center": "e2e-dc"}])
-    o.plugin("/network/v1/subnet/create", [{"callbackParameter": "s", "name": SUBNET, "vpc": "e2e-roll-vpc",
-                                            "zone": "z1", "prefix_length": 24}])
+    o.plugin(
+        "/network/v1/vpc/create",
+        [{"callbackParameter": "v", "name": "e2e-roll-vpc", "cidr": "10.99.0.0/16", "data_center": "e2e-dc"}],
+    )
+    o.plugin(
+        "/network/v1/subnet/create",
+        [{"callbackParameter": "s", "name": SUBNET, "vpc": "e2e-roll-vpc", "zone": "z1", "prefix_length": 24}],
+    )
     ids = {
         "network": o.sa.trigger(NETWORK, {"design": e2e_design()})["dag_run_id"],
         "shop": o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-shop", "version": "1.0.0"})["dag_run_id"],
@@ -105,7 +109,7 @@ def test_network_build_then_rerun_changes_nothing(orchestrations, runs):
     assert {s["name"] for s in subnets} == expected_subnets
     blocks = [ipaddress.ip_network(s["attributes"]["cidr"]) for s in subnets]
     assert all(b.subnet_of(ipaddress.ip_network("10.30.0.0/16")) for b in blocks)
-    assert not [(a, b) for i, a in enumerate(blocks) for b in blocks[i + 1:] if a.overlaps(b)]
+    assert not [(a, b) for i, a in enumerate(blocks) for b in blocks[i + 1 :] if a.overlaps(b)]
     for z in design["zones"]:
         assert {s["attributes"]["zone"] for s in subnets if s["name"].endswith(z)} == {z}
     groups = {g["name"]: g for g in o.cmdb("security_group") if g["attributes"]["vpc_guid"] == vpc["guid"]}
@@ -147,8 +151,11 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
     # one batched deploy call; the app answers on each host's port
     deployed = o.sa.client().xcom(ROLLOUT, run_id, "deploy")
     assert sorted(d["host"] for d in deployed) == ["e2e-shop-1", "e2e-shop-2"]
-    calls = [c for c in o.sandbox.calls() if c["serviceName"] == "deploy/app/deploy"
-             and any(i.get("app") == "e2e-shop" for i in c["inputs"])]
+    calls = [
+        c
+        for c in o.sandbox.calls()
+        if c["serviceName"] == "deploy/app/deploy" and any(i.get("app") == "e2e-shop" for i in c["inputs"])
+    ]
     assert len(calls) == 1 and len(calls[0]["inputs"]) == 2
     for d in deployed:
         assert health(d["target"]) == {"status": "ok", "version": "1.0.0", "pid": d["pid"]}
@@ -265,8 +272,10 @@ def test_failed_first_deploy_releases_its_hosts(orchestrations):
     assert states["release_hosts"] == "success" and states["report_failure"] == "failed"
     message = final_message(o, run_id)
     first = message.splitlines()[0]
-    assert first.startswith("rollout of e2e-bad 1.0.0-broken failed at deploy: deploy of e2e-bad 1.0.0-broken "
-                            "failed on 1 of 1 host(s): e2e-bad-1: health check")
+    assert first.startswith(
+        "rollout of e2e-bad 1.0.0-broken failed at deploy: deploy of e2e-bad 1.0.0-broken "
+        "failed on 1 of 1 host(s): e2e-bad-1: health check"
+    )
     assert "released host(s) e2e-bad-1 (10.99.0." in message
     assert host_status(o, "e2e-bad-1") == "destroyed"
 
@@ -303,21 +312,35 @@ def test_plugin_server_down_after_approval_names_both_failures(orchestrations, r
     o = orchestrations
     for name, run_id in runs.items():  # alone: wecube_default is pointed at a dead port for a while
         dag_id = NETWORK if name == "network" else ROLLOUT
-        o.sa.wait_for(lambda d=dag_id, r=run_id: o.sa.client().get_run(d, r)["state"] in ("success", "failed"),
-                      240, f"run {dag_id}/{run_id} to end")
+        o.sa.wait_for(
+            lambda d=dag_id, r=run_id: o.sa.client().get_run(d, r)["state"] in ("success", "failed"),
+            240,
+            f"run {dag_id}/{run_id} to end",
+        )
     run_id = o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-down", "host_count": 1})["dag_run_id"]
     o.wait_open(ROLLOUT, run_id)
     [host] = o.sa.client().xcom(ROLLOUT, run_id, "plan", key="hosts")
     client = o.sa.client()
     dead = f"http://127.0.0.1:{free_port()}"
-    put_connection(client, "wecube_default", {"conn_type": "wecube", "host": dead, "password": o.sandbox.token,
-                                              "extra": json.dumps({"retry_limit": 1, "retry_delay": 0.2})})
+    put_connection(
+        client,
+        "wecube_default",
+        {
+            "conn_type": "wecube",
+            "host": dead,
+            "password": o.sandbox.token,
+            "extra": json.dumps({"retry_limit": 1, "retry_delay": 0.2}),
+        },
+    )
     try:
         o.sa.client("alice").respond(ROLLOUT, run_id, "approve", "Approve")
         o.wait_run(ROLLOUT, run_id, "failed", timeout=180)
     finally:
-        put_connection(client, "wecube_default",
-                       {"conn_type": "wecube", "host": o.sandbox.url, "password": o.sandbox.token, "extra": "{}"})
+        put_connection(
+            client,
+            "wecube_default",
+            {"conn_type": "wecube", "host": o.sandbox.url, "password": o.sandbox.token, "extra": "{}"},
+        )
     states = o.states(ROLLOUT, run_id)
     assert states["deploy"] == "failed" and states["rollback"] == "failed"
     assert states["release_hosts"] == "failed" and states["report_failure"] == "failed"

@@ -47,7 +47,9 @@ def test_unknown_conf_key_fails_the_first_task_before_any_host(airflow_db, wecub
     assert states[("approve", -1)] == "upstream_failed"
     assert states[("report_failure", -1)] == "failed"
     message = _xcom(dr, "report_failure", key="message")
-    assert message.startswith("rollout of it-roll-typo 1.0.0 failed at host_requests: unknown parameter(s) 'subnet_name'")
+    assert message.startswith(
+        "rollout of it-roll-typo 1.0.0 failed at host_requests: unknown parameter(s) 'subnet_name'"
+    )
     assert "Hosts: no hosts were created by this run." in message
     r = sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "host", "name": "it-roll-typo-1"}])
     assert r.json()["results"]["outputs"][0]["count"] == 0  # nothing was created
