@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.prometheus",
     "tests.fixtures.standalone",
+    "tests.fixtures.browser",
 ]
 
 
