@@ -17,10 +17,10 @@ app = create_app()
 
 
 def external_views(root: str | None = None) -> list[dict[str, str]]:
-    """One nav entry per page, in a "WeCube" category, each opened inside Airflow's frame."""
+    """One nav entry per page, under Plugins → WeCube, each opened inside Airflow's frame."""
     root = airflow_root() if root is None else root
     return [
-        {"name": f"WeCube {title.lower()}" if path else "WeCube plugins", "href": f"{root}/wecube/{path}",
+        {"name": title, "href": f"{root}/wecube/{path}",
          "destination": "nav", "category": "WeCube", "url_route": f"wecube-{path}" if path else "wecube"}
         for path, title in PAGES
     ]

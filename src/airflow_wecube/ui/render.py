@@ -9,14 +9,13 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from airflow_wecube.ui.links import airflow_root
 
 env = Environment(
     loader=PackageLoader("airflow_wecube.ui", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
