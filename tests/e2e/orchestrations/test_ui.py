@@ -165,7 +165,7 @@ class UI:
             (By.XPATH, "//*[@role='menuitem' and normalize-space()='WeCube']"))).click()
         self.wait.until(EC.element_to_be_clickable(
             (By.XPATH, f"//a[@role='menuitem' and normalize-space()='{entry}']"))).click()
-        self.wait.until(lambda d: d.current_url.endswith(f"/plugin/{route}"))
+        self.wait.until(lambda d: f"/plugin/{route}" in d.current_url)
         self.wait.until(EC.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
         self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "body h1")))
 
@@ -278,9 +278,9 @@ def test_a_person_reads_everything_from_the_airflow_nav(world, browser):
 
     # dark mode follows Airflow's choice
     browser.switch_to.default_content()
-    browser.execute_script("window.localStorage.setItem('chakra-ui-color-mode', 'dark')")
-    browser.refresh()
-    ui.wait.until(lambda d: d.find_elements("tag name", "iframe"))
+    browser.execute_script("window.localStorage.setItem('theme', 'dark')")  # what Airflow's theme switch stores
+    browser.get(sa.url + "/")
+    ui.wait.until(lambda d: "dark" in d.find_element("tag name", "html").get_attribute("class").split())
     ui.open_from_nav("Capacity models", "wecube-capacity")
     assert browser.execute_script("return document.documentElement.getAttribute('data-theme')") == "dark"
     background = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
