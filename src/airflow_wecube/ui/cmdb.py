@@ -4,6 +4,7 @@ search, one record's attributes and its history (the task instances whose inputs
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -38,14 +39,27 @@ def ci_types() -> list[str]:
     return [t.strip() for t in configured.split(",") if t.strip()] if configured else list(DEFAULT_TYPES)
 
 
-def masked(value: Any, key: str = "") -> Any:
-    """Attributes with a secret-looking key show as ``***`` at any depth (the CMDB may hold one by mistake)."""
-    if key and _SENSITIVE.search(key) and value not in (None, "", [], {}):
-        return MASK
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return bool(_SENSITIVE.search(key))
+
+
+def masked(value: Any) -> Any:
+    """Attributes with a secret-looking key show as ``***`` at any depth (the CMDB may hold one by mistake).
+
+    Runs over every record of a listing before search and paging (a search must not find a record by
+    its secret), so it only recurses into containers.
+    """
     if isinstance(value, dict):
-        return {k: masked(v, str(k)) for k, v in value.items()}
+        if not any(isinstance(v, (dict, list)) or _secret_key(str(k)) for k, v in value.items()):
+            return value  # nothing to hide below: no copy (most records' attributes)
+        return {
+            k: MASK if _secret_key(str(k)) and v not in (None, "", [], {})
+            else (masked(v) if isinstance(v, (dict, list)) else v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [masked(v) for v in value]
+        return [masked(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
