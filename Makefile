@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint demo demo-stop install prometheus bench clean
+.PHONY: test lint demo demo-stop install prometheus chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ prometheus:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus || \
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus); }
 
-test: install prometheus
+# Debian's headless Chromium and its driver, for the browser tests of the WeCube UI pages (selenium).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { (apt-get update -q || sudo apt-get update -q) && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
+	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver); }
+
+test: install prometheus chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # ruff (configured in pyproject.toml): lint and format check, no changes made

@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.standalone",
     "tests.fixtures.scripted_http",
     "tests.fixtures.rest_server",
+    "tests.fixtures.browser",
 ]
 
 

@@ -1,50 +1,30 @@
-"""The WeCube page in the Airflow UI and JSON endpoints for the plugin registry.
+"""The WeCube section of the Airflow UI: nav entries rendered in Airflow's frame, served by the FastAPI
+app of :mod:`airflow_wecube.ui.app`.
 
-Registered through the ``airflow.plugins`` entry point. Every endpoint requires an Airflow login
-(the UI's session cookie or an API bearer token), since plugin apps are not behind Airflow auth
-by themselves.
+Registered through the ``airflow.plugins`` entry point. The app is mounted at ``/wecube`` below
+``[api] base_url``'s path; the nav links carry that path too, so Airflow behind a path prefix works.
 """
 
 from __future__ import annotations
 
-import html
-
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse
-
-from airflow.api_fastapi.core_api.security import get_user
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_wecube.ui.hitl_settle import HITLAnswerSettleMiddleware
+from airflow_wecube.ui.app import create_app
+from airflow_wecube.ui.links import airflow_root
+from airflow_wecube.ui.render import PAGES
 
-app = FastAPI(title="WeCube", dependencies=[Depends(get_user)])
-
-
-def _services() -> list[dict]:
-    from airflow_wecube.config import default_registry
-
-    return [s.summary() for s in default_registry().services()]
+app = create_app()
 
 
-@app.get("/api/plugins")
-def list_services() -> list[dict]:
-    """Every registered service (highest version of each package), as ``wecube plugins list --json``."""
-    return _services()
-
-
-@app.get("/", response_class=HTMLResponse)
-def page() -> str:
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in ("service", "version", "method", "path", "type"))
-        + f"<td>{html.escape(', '.join(r['inputs']))}</td></tr>"
-        for r in _services()
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>WeCube plugins</title>
-<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;font-size:.9em}}</style></head>
-<body><h2>Registered WeCube plugin services</h2>
-<table><tr><th>service</th><th>version</th><th>method</th><th>path</th><th>type</th><th>inputs</th></tr>{rows}</table>
-<p>Register more with <code>wecube plugins register PATH</code>.</p></body></html>"""
+def external_views(root: str | None = None) -> list[dict[str, str]]:
+    """One nav entry per page, under Plugins → WeCube, each opened inside Airflow's frame."""
+    root = airflow_root() if root is None else root
+    return [
+        {"name": title, "href": f"{root}/wecube/{path}",
+         "destination": "nav", "category": "WeCube", "url_route": f"wecube-{path}" if path else "wecube"}
+        for path, title in PAGES
+    ]
 
 
 class WeCubeAirflowPlugin(AirflowPlugin):
@@ -54,6 +34,4 @@ class WeCubeAirflowPlugin(AirflowPlugin):
     fastapi_root_middlewares = [
         {"middleware": HITLAnswerSettleMiddleware, "args": [], "kwargs": {}, "name": "wecube_hitl_settle"}
     ]
-    external_views = [
-        {"name": "WeCube plugins", "href": "/wecube/", "destination": "nav", "url_route": "wecube"},
-    ]
+    external_views = external_views()

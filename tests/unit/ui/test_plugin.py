@@ -1,31 +1,35 @@
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
-from airflow_wecube.ui.plugin import WeCubeAirflowPlugin, app
+from airflow_wecube.ui.plugin import WeCubeAirflowPlugin, app, external_views
 
 
 def test_endpoints_require_an_airflow_login():
     client = TestClient(app)
-    assert client.get("/api/plugins").status_code == 401
-    assert client.get("/").status_code == 401
+    for path in ("/", "/api/plugins", "/inbox", "/api/inbox", "/capacity", "/api/capacity", "/cmdb", "/api/cmdb",
+                 "/designs", "/api/designs", "/actions", "/api/actions", "/service?name=x", "/capacity/plot?model=a&version=b"):
+        assert client.get(path).status_code == 401, path
 
 
-def test_registry_listing_when_logged_in(plugin_registry):
-    from airflow.api_fastapi.core_api.security import get_user
-
-    app.dependency_overrides[get_user] = lambda: object()
-    try:
-        client = TestClient(app)
-        rows = client.get("/api/plugins").json()
-        assert "cmdb/ci/create" in {r["service"] for r in rows}
-        page = client.get("/")
-        assert page.status_code == 200 and "cmdb/ci/create" in page.text
-    finally:
-        app.dependency_overrides.clear()
-
-
-def test_plugin_declares_app_and_nav_entry():
+def test_plugin_declares_app_and_one_nav_entry_per_page():
     assert WeCubeAirflowPlugin.fastapi_apps[0]["url_prefix"] == "/wecube"
-    assert WeCubeAirflowPlugin.external_views[0]["href"] == "/wecube/"
+    views = WeCubeAirflowPlugin.external_views
+    assert [v["href"] for v in views] == ["/wecube/", "/wecube/inbox", "/wecube/capacity", "/wecube/cmdb",
+                                          "/wecube/designs", "/wecube/actions"]
+    assert all(v["destination"] == "nav" and v["url_route"].startswith("wecube") for v in views)
+    assert len({v["url_route"] for v in views}) == len(views)
+
+
+def test_nav_links_carry_the_base_url_path(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow/")
+    assert [v["href"] for v in external_views()][:2] == ["/airflow/wecube/", "/airflow/wecube/inbox"]
+
+
+def test_links_into_airflow_carry_the_base_url_path(monkeypatch):
+    from airflow_wecube.ui import links
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow")
+    assert links.required_actions_url() == "/airflow/required_actions"
+    assert links.task_url("d", "manual__2026-01-01T00:00:00+00:00", "t", 3) == (
+        "/airflow/dags/d/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/t/mapped/3")

@@ -1,0 +1,21 @@
+"""The WeCube FastAPI app mounted by Airflow's API server at ``/wecube`` (below ``[api] base_url``'s path).
+
+Every page has a JSON twin under ``/api``; every route requires an Airflow login with the right
+permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from airflow.api_fastapi.core_api.security import get_user
+
+
+def create_app() -> FastAPI:
+    """A new app with every page (a factory, so tests and the plugin each get their own)."""
+    from airflow_wecube.ui import actions, capacity, cmdb, designs, inbox, plugins
+
+    app = FastAPI(title="WeCube", dependencies=[Depends(get_user)], docs_url=None, redoc_url=None, openapi_url=None)
+    for module in (plugins, inbox, capacity, cmdb, designs, actions):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,175 @@
+"""CMDB: configuration items read through the registered CMDB plugin's query interface (the registry
+and :class:`~airflow_wecube.hooks.plugin.WeCubePluginHook`, never the sandbox's database), with
+search, one record's attributes and its history (the task instances whose inputs named it)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from airflow_wecube.ui import links
+from airflow_wecube.ui.auth import READ_PLUGINS, readable_dag_ids
+from airflow_wecube.ui.render import Page, render
+
+router = APIRouter(dependencies=READ_PLUGINS)
+
+#: CI types the sandbox plugins write (``[wecube] cmdb_types`` replaces the list)
+DEFAULT_TYPES = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", "app_instance")
+DEFAULT_QUERY_SERVICE = "cmdb/ci/query"
+MASK = "***"
+_SENSITIVE = re.compile(r"pass(word|wd)?|secret|token|api_?key|private_?key|credential|authorization", re.I)
+
+
+def _option(key: str) -> str | None:
+    from airflow_wecube.config import airflow_option
+
+    return airflow_option(key)
+
+
+def query_service() -> str:
+    return _option("cmdb_query_service") or DEFAULT_QUERY_SERVICE
+
+
+def ci_types() -> list[str]:
+    configured = _option("cmdb_types")
+    return [t.strip() for t in configured.split(",") if t.strip()] if configured else list(DEFAULT_TYPES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return bool(_SENSITIVE.search(key))
+
+
+def masked(value: Any) -> Any:
+    """Attributes with a secret-looking key show as ``***`` at any depth (the CMDB may hold one by mistake).
+
+    Runs over every record of a listing before search and paging (a search must not find a record by
+    its secret), so it only recurses into containers.
+    """
+    if isinstance(value, dict):
+        if not any(isinstance(v, (dict, list)) or _secret_key(str(k)) for k, v in value.items()):
+            return value  # nothing to hide below: no copy (most records' attributes)
+        return {
+            k: MASK if _secret_key(str(k)) and v not in (None, "", [], {})
+            else (masked(v) if isinstance(v, (dict, list)) else v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
+class CmdbUnavailable(Exception):
+    """The CMDB plugin could not be asked (not registered, no connection, plugin down)."""
+
+
+def query(entities: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One batched call of the query interface: ``{callbackParameter: items}``."""
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
+
+    try:
+        result = WeCubePluginHook().call(query_service(), entities, operator="wecube-ui")
+    except Exception as e:  # shown on the page; the message never carries the token (the hook masks it)
+        raise CmdbUnavailable(f"{query_service()}: {type(e).__name__}: {e}") from None
+    return {str(o.get("callbackParameter")): [masked(i) for i in (o.get("items") or [])] for o in result.outputs}
+
+
+def records(ci_type: str, q: str = "") -> list[dict[str, Any]]:
+    items = query([{"callbackParameter": "q", "type": ci_type}]).get("q", [])
+    if q:
+        needle = q.lower()
+        items = [i for i in items if needle in i.get("name", "").lower() or needle in i.get("guid", "").lower()
+                 or needle in json.dumps(i.get("attributes"), default=str).lower()]
+    return items
+
+
+def history(ci: dict[str, Any], dag_ids: set[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Task instances whose rendered inputs name the record's guid (newest first, at most ``limit``)."""
+    from sqlalchemy import and_, select
+
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+
+    needles = [ci["guid"], f'"name": {json.dumps(ci["name"])}']
+    out = []
+    with create_session() as session:
+        stmt = (
+            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields, TI.state, TI.start_date)
+            .join(TI, and_(TI.dag_id == RTIF.dag_id, TI.run_id == RTIF.run_id, TI.task_id == RTIF.task_id,
+                           TI.map_index == RTIF.map_index))
+            .order_by(TI.start_date.desc())
+            .limit(5000)
+        )
+        for r in session.execute(stmt):
+            if dag_ids is not None and r.dag_id not in dag_ids:
+                continue
+            text = json.dumps(r.rendered_fields, default=str)
+            if not any(n in text for n in needles):
+                continue
+            fields = r.rendered_fields if isinstance(r.rendered_fields, dict) else {}
+            out.append({"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "map_index": r.map_index,
+                        "service": fields.get("service"),
+                        "state": r.state.value if hasattr(r.state, "value") else r.state,
+                        "when": r.start_date.isoformat() if r.start_date else None,
+                        "log_url": links.log_url(r.dag_id, r.run_id, r.task_id, r.map_index)})
+            if len(out) >= limit:
+                break
+    return out
+
+
+def record(ci_type: str, guid: str, dag_ids: set[str] | None = None) -> dict[str, Any]:
+    items = query([{"callbackParameter": "q", "type": ci_type, "guid": guid}]).get("q", [])
+    if not items:
+        raise HTTPException(404, f"no {ci_type} record with guid {guid!r} in the CMDB")
+    return {**items[0], "history": history(items[0], dag_ids)}
+
+
+def _listing(page: Page, ci_type: str, q: str) -> tuple[dict[str, Any], str | None]:
+    try:
+        return page.slice(records(ci_type, q)), None
+    except CmdbUnavailable as e:
+        return page.slice([]), str(e)
+
+
+@router.get("/api/cmdb")
+def api_cmdb(page: Page = Depends(), type: str = "", q: str = "") -> dict[str, Any]:
+    """CI types, and the records of ``type`` (search ``q`` in name, guid and attributes), paginated."""
+    types = ci_types()
+    ci_type = type or types[0]
+    listing, error = _listing(page, ci_type, q)
+    if error:
+        raise HTTPException(502, error)
+    return {**listing, "type": ci_type, "types": types, "service": query_service()}
+
+
+@router.get("/api/cmdb/record")
+def api_record(type: str, guid: str, dag_ids: set[str] = Depends(readable_dag_ids)) -> dict[str, Any]:
+    """One record's attributes and history."""
+    try:
+        return record(type, guid, dag_ids)
+    except CmdbUnavailable as e:
+        raise HTTPException(502, str(e)) from None
+
+
+@router.get("/cmdb")
+def page_cmdb(request: Request, page: Page = Depends(), type: str = "", q: str = ""):
+    types = ci_types()
+    ci_type = type or types[0]
+    listing, error = _listing(page, ci_type, q)
+    return render(request, "cmdb.html", active="cmdb", listing=listing, error=error, types=types, ci_type=ci_type,
+                  q=q, service=query_service())
+
+
+@router.get("/cmdb/record")
+def page_record(request: Request, type: str, guid: str, dag_ids: set[str] = Depends(readable_dag_ids)):
+    try:
+        ci, error = record(type, guid, dag_ids), None
+    except CmdbUnavailable as e:
+        ci, error = None, str(e)
+    return render(request, "cmdb_record.html", active="cmdb", ci=ci, error=error, ci_type=type, guid=guid,
+                  pretty=lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False))
