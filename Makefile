@@ -15,6 +15,9 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test,sandbox]"
+	@# the editable install leaves src/*.egg-info on sys.path: Airflow would find the entry points
+	@# twice and show "Plugin 'wecube' already registered" as a plugin import error
+	rm -rf src/*.egg-info
 	touch $(STAMP)
 
 install: $(STAMP)

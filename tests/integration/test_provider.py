@@ -43,3 +43,11 @@ def test_connection_types_and_add(airflow_db):
     r = airflow("connections", "get", "wecube_cli_test", "-o", "json")
     conn = json.loads(r.stdout)[0]
     assert conn["conn_type"] == "wecube" and conn["host"] == "http://127.0.0.1:19090"
+
+
+def test_ui_plugin_entry_point_is_found_once():
+    """Twice (an editable install's src/*.egg-info on sys.path) shows a plugin import error in the UI."""
+    from airflow.utils.entry_points import entry_points_with_dist
+
+    found = [dist for ep, dist in entry_points_with_dist("airflow.plugins") if ep.name == "wecube"]
+    assert len(found) == 1, f"the wecube plugin is registered by {len(found)} distributions: run `make install`"
