@@ -36,8 +36,12 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
     shutil.copytree(REPO / "dags", work / "dags")
     os.environ["WECUBE_REGISTRY_PATH"] = str(work / "registry")
     os.environ["AIRFLOW__WECUBE__CAPACITY_STORE"] = str(work / "capacity")
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   stdout=subprocess.DEVNULL, env=os.environ.copy())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
 
     from plugin_call import TOKEN, start_sandbox
 
@@ -58,8 +62,11 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
         for i in range(20)
     )
     for p in range(50 - len(manifest_paths())):
-        reg.register(load_register_xml(
-            f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()))
+        reg.register(
+            load_register_xml(
+                f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()
+            )
+        )
 
     from airflow_wecube.capacity import pipeline
     from airflow_wecube.capacity.spec import load_spec
@@ -75,19 +82,26 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
     import requests
 
     for batch in range(10):
-        inputs = [{"callbackParameter": str(i), "type": "host", "name": f"host-{batch * 1000 + i:05d}",
-                   "attributes": {"ip": f"10.{batch}.{i // 250}.{i % 250}", "subnet": "s", "status": "running"}}
-                  for i in range(1000)]
+        inputs = [
+            {
+                "callbackParameter": str(i),
+                "type": "host",
+                "name": f"host-{batch * 1000 + i:05d}",
+                "attributes": {"ip": f"10.{batch}.{i // 250}.{i % 250}", "subnet": "s", "status": "running"},
+            }
+            for i in range(1000)
+        ]
         body = {"requestId": f"bench-{batch}", "operator": "bench", "serviceName": "cmdb/ci/create", "inputs": inputs}
-        r = requests.post(url + "/cmdb/v1/ci/create", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
+        r = requests.post(
+            url + "/cmdb/v1/ci/create", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300
+        )
         assert r.json()["resultCode"] == "0", r.text[:300]
     return proc, url
 
 
 def client():
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.testclient import TestClient
 
     from airflow_wecube.ui import auth
     from airflow_wecube.ui.app import create_app
@@ -117,7 +131,9 @@ def main() -> None:
             ("design vs reality", "/designs", "/api/designs", {}),
             ("loop actions", "/actions", "/api/actions", {}),
         ]
-        print(f"| page | HTML median | HTML worst | JSON median | JSON worst | target |\n| --- | --- | --- | --- | --- | --- |")
+        print(
+            "| page | HTML median | HTML worst | JSON median | JSON worst | target |\n| --- | --- | --- | --- | --- | --- |"
+        )
         for name, page, api, params in pages:
             cells = []
             for path in (page, api):

@@ -6,9 +6,8 @@ permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only.
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
-
 from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, FastAPI
 
 
 def create_app() -> FastAPI:

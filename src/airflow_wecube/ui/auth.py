@@ -7,10 +7,9 @@ answer is 401, without the permission 403 (Airflow's dependencies decide both).
 
 from __future__ import annotations
 
-from fastapi import Depends
-
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView, DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag, requires_access_view
+from fastapi import Depends
 
 READ_PLUGINS = [Depends(requires_access_view(AccessView.PLUGINS))]
 READ_APPROVALS = [Depends(requires_access_dag("GET", DagAccessEntity.HITL_DETAIL))]

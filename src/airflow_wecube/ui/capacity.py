@@ -30,12 +30,20 @@ def _fit_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     fit = record.get("fit") or {}
     return {
-        "version": record.get("version"), "created_at": record.get("created_at"),
-        "formula": fit.get("formula"), "r2": fit.get("r2"), "adj_r2": fit.get("adj_r2"), "n": fit.get("n"),
-        "coefficients": fit.get("coefficients") or {}, "intercept": fit.get("intercept") or {},
-        "vif": fit.get("vif") or {}, "headroom": fit.get("headroom"), "warnings": fit.get("warnings") or [],
+        "version": record.get("version"),
+        "created_at": record.get("created_at"),
+        "formula": fit.get("formula"),
+        "r2": fit.get("r2"),
+        "adj_r2": fit.get("adj_r2"),
+        "n": fit.get("n"),
+        "coefficients": fit.get("coefficients") or {},
+        "intercept": fit.get("intercept") or {},
+        "vif": fit.get("vif") or {},
+        "headroom": fit.get("headroom"),
+        "warnings": fit.get("warnings") or [],
         "standard_errors": (fit.get("inference") or {}).get("cov_type", "nonrobust"),
-        "window": record.get("window") or {}, "has_plot": bool(record.get("plot")),
+        "window": record.get("window") or {},
+        "has_plot": bool(record.get("plot")),
     }
 
 
@@ -48,15 +56,24 @@ def model_summary(store, model: str, versions_limit: int = 10) -> dict[str, Any]
     for row in newest_first:
         if row["drift_found"] is not None:
             record = store.load_version(model, row["version"])
-            drift.append({"version": row["version"], "created_at": row["created_at"], "found": row["drift_found"],
-                          "compared_with": row["compared_with"],
-                          "messages": (record.get("drift") or {}).get("messages", [])})
+            drift.append(
+                {
+                    "version": row["version"],
+                    "created_at": row["created_at"],
+                    "found": row["drift_found"],
+                    "compared_with": row["compared_with"],
+                    "messages": (record.get("drift") or {}).get("messages", []),
+                }
+            )
     return {
-        "model": model, "baseline_version": listing["baseline_version"],
+        "model": model,
+        "baseline_version": listing["baseline_version"],
         "baseline": _fit_summary(store.baseline(model)),
         "latest": _fit_summary(store.load_version(model, newest_first[0]["version"])) if newest_first else None,
-        "version_count": len(newest_first), "versions": newest_first[:versions_limit] if versions_limit else newest_first,
-        "drift": drift[:versions_limit] if versions_limit else drift, "history": listing["history"],
+        "version_count": len(newest_first),
+        "versions": newest_first[:versions_limit] if versions_limit else newest_first,
+        "drift": drift[:versions_limit] if versions_limit else drift,
+        "history": listing["history"],
         "probes": [],  # release probes (CapacityProbeOperator) are listed here once that issue lands
     }
 

@@ -54,7 +54,8 @@ def masked(value: Any) -> Any:
         if not any(isinstance(v, (dict, list)) or _secret_key(str(k)) for k, v in value.items()):
             return value  # nothing to hide below: no copy (most records' attributes)
         return {
-            k: MASK if _secret_key(str(k)) and v not in (None, "", [], {})
+            k: MASK
+            if _secret_key(str(k)) and v not in (None, "", [], {})
             else (masked(v) if isinstance(v, (dict, list)) else v)
             for k, v in value.items()
         }
@@ -82,26 +83,39 @@ def records(ci_type: str, q: str = "") -> list[dict[str, Any]]:
     items = query([{"callbackParameter": "q", "type": ci_type}]).get("q", [])
     if q:
         needle = q.lower()
-        items = [i for i in items if needle in i.get("name", "").lower() or needle in i.get("guid", "").lower()
-                 or needle in json.dumps(i.get("attributes"), default=str).lower()]
+        items = [
+            i
+            for i in items
+            if needle in i.get("name", "").lower()
+            or needle in i.get("guid", "").lower()
+            or needle in json.dumps(i.get("attributes"), default=str).lower()
+        ]
     return items
 
 
 def history(ci: dict[str, Any], dag_ids: set[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Task instances whose rendered inputs name the record's guid (newest first, at most ``limit``)."""
-    from sqlalchemy import and_, select
-
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
+    from sqlalchemy import and_, select
 
     needles = [ci["guid"], f'"name": {json.dumps(ci["name"])}']
     out = []
     with create_session() as session:
         stmt = (
-            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields, TI.state, TI.start_date)
-            .join(TI, and_(TI.dag_id == RTIF.dag_id, TI.run_id == RTIF.run_id, TI.task_id == RTIF.task_id,
-                           TI.map_index == RTIF.map_index))
+            select(
+                RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields, TI.state, TI.start_date
+            )
+            .join(
+                TI,
+                and_(
+                    TI.dag_id == RTIF.dag_id,
+                    TI.run_id == RTIF.run_id,
+                    TI.task_id == RTIF.task_id,
+                    TI.map_index == RTIF.map_index,
+                ),
+            )
             .order_by(TI.start_date.desc())
             .limit(5000)
         )
@@ -112,11 +126,18 @@ def history(ci: dict[str, Any], dag_ids: set[str] | None = None, limit: int = 20
             if not any(n in text for n in needles):
                 continue
             fields = r.rendered_fields if isinstance(r.rendered_fields, dict) else {}
-            out.append({"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "map_index": r.map_index,
-                        "service": fields.get("service"),
-                        "state": r.state.value if hasattr(r.state, "value") else r.state,
-                        "when": r.start_date.isoformat() if r.start_date else None,
-                        "log_url": links.log_url(r.dag_id, r.run_id, r.task_id, r.map_index)})
+            out.append(
+                {
+                    "dag_id": r.dag_id,
+                    "run_id": r.run_id,
+                    "task_id": r.task_id,
+                    "map_index": r.map_index,
+                    "service": fields.get("service"),
+                    "state": r.state.value if hasattr(r.state, "value") else r.state,
+                    "when": r.start_date.isoformat() if r.start_date else None,
+                    "log_url": links.log_url(r.dag_id, r.run_id, r.task_id, r.map_index),
+                }
+            )
             if len(out) >= limit:
                 break
     return out
@@ -161,8 +182,17 @@ def page_cmdb(request: Request, page: Page = Depends(), type: str = "", q: str =
     types = ci_types()
     ci_type = type or types[0]
     listing, error = _listing(page, ci_type, q)
-    return render(request, "cmdb.html", active="cmdb", listing=listing, error=error, types=types, ci_type=ci_type,
-                  q=q, service=query_service())
+    return render(
+        request,
+        "cmdb.html",
+        active="cmdb",
+        listing=listing,
+        error=error,
+        types=types,
+        ci_type=ci_type,
+        q=q,
+        service=query_service(),
+    )
 
 
 @router.get("/cmdb/record")
@@ -171,5 +201,13 @@ def page_record(request: Request, type: str, guid: str, dag_ids: set[str] = Depe
         ci, error = record(type, guid, dag_ids), None
     except CmdbUnavailable as e:
         ci, error = None, str(e)
-    return render(request, "cmdb_record.html", active="cmdb", ci=ci, error=error, ci_type=type, guid=guid,
-                  pretty=lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False))
+    return render(
+        request,
+        "cmdb_record.html",
+        active="cmdb",
+        ci=ci,
+        error=error,
+        ci_type=type,
+        guid=guid,
+        pretty=lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False),
+    )

@@ -47,16 +47,28 @@ def expected_network(design: dict[str, Any]) -> list[dict[str, Any]]:
     """The resources a design asks for: kind, name and the attributes the CMDB must show."""
     plan = _plan_design()(design)
     vpc = plan["vpc"]
-    out = [{"kind": "data_center", "name": vpc["data_center"], "attrs": {}},
-           {"kind": "vpc", "name": vpc["name"], "attrs": {"cidr": vpc["cidr"], "data_center": vpc["data_center"]}}]
+    out = [
+        {"kind": "data_center", "name": vpc["data_center"], "attrs": {}},
+        {"kind": "vpc", "name": vpc["name"], "attrs": {"cidr": vpc["cidr"], "data_center": vpc["data_center"]}},
+    ]
     for zone in plan["subnets_by_zone"]:
         for s in zone:
-            out.append({"kind": "subnet", "name": s["name"], "parent": vpc["name"],
-                        "attrs": {"zone": s["zone"], "prefix_length": s["prefix_length"]}})
+            out.append(
+                {
+                    "kind": "subnet",
+                    "name": s["name"],
+                    "parent": vpc["name"],
+                    "attrs": {"zone": s["zone"], "prefix_length": s["prefix_length"]},
+                }
+            )
     for rt in plan["route_tables"]:
-        out.append({"kind": "route_table", "name": rt["name"], "parent": vpc["name"], "attrs": {"routes": rt["routes"]}})
+        out.append(
+            {"kind": "route_table", "name": rt["name"], "parent": vpc["name"], "attrs": {"routes": rt["routes"]}}
+        )
     for sg in plan["security_groups"]:
-        out.append({"kind": "security_group", "name": sg["name"], "parent": vpc["name"], "attrs": {"rules": sg["rules"]}})
+        out.append(
+            {"kind": "security_group", "name": sg["name"], "parent": vpc["name"], "attrs": {"rules": sg["rules"]}}
+        )
     return out
 
 
@@ -85,15 +97,34 @@ def compare_network(expected: list[dict[str, Any]], actual: dict[str, list[dict[
             rows.append({**e, "status": "missing", "guid": None, "diff": []})
             continue
         have = _actual_attrs(e["kind"], found)
-        diff = [{"attribute": k, "designed": v, "actual": have.get(k)} for k, v in e["attrs"].items() if have.get(k) != v]
-        rows.append({**e, "status": "changed" if diff else "ok", "guid": found["guid"], "diff": diff,
-                     "actual": found.get("attributes") or {}})
+        diff = [
+            {"attribute": k, "designed": v, "actual": have.get(k)} for k, v in e["attrs"].items() if have.get(k) != v
+        ]
+        rows.append(
+            {
+                **e,
+                "status": "changed" if diff else "ok",
+                "guid": found["guid"],
+                "diff": diff,
+                "actual": found.get("attributes") or {},
+            }
+        )
     designed = {(e["kind"], e["name"]) for e in expected}
     for kind in ("subnet", "route_table", "security_group"):
         for ci in actual.get(kind, []):
             if (ci.get("attributes") or {}).get("vpc") == vpc_name and (kind, ci["name"]) not in designed:
-                rows.append({"kind": kind, "name": ci["name"], "parent": vpc_name, "attrs": {}, "status": "extra",
-                             "guid": ci["guid"], "diff": [], "actual": ci.get("attributes") or {}})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "name": ci["name"],
+                        "parent": vpc_name,
+                        "attrs": {},
+                        "status": "extra",
+                        "guid": ci["guid"],
+                        "diff": [],
+                        "actual": ci.get("attributes") or {},
+                    }
+                )
     return rows
 
 
@@ -120,19 +151,38 @@ def app_health(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for i in desired:
             target = i.get("target")
             value = up.get(target)
-            instances.append({"host": i.get("host"), "target": target,
-                              "status": "up" if value == 1 else ("down" if value == 0 else "absent")})
+            instances.append(
+                {
+                    "host": i.get("host"),
+                    "target": target,
+                    "status": "up" if value == 1 else ("down" if value == 0 else "absent"),
+                }
+            )
         for target, value in up.items():
             if target not in {i.get("target") for i in desired}:
                 instances.append({"host": None, "target": target, "status": "extra"})
         running = sum(i["status"] == "up" for i in instances)
-        out.append({"app": app["name"], "guid": app["guid"], "version": a.get("version"), "job": job,
-                    "desired": len(desired), "up": running, "instances": instances, "error": error,
-                    "status": "ok" if not error and running == len(desired) and all(i["status"] == "up" for i in instances) else "differs"})
+        out.append(
+            {
+                "app": app["name"],
+                "guid": app["guid"],
+                "version": a.get("version"),
+                "job": job,
+                "desired": len(desired),
+                "up": running,
+                "instances": instances,
+                "error": error,
+                "status": "ok"
+                if not error and running == len(desired) and all(i["status"] == "up" for i in instances)
+                else "differs",
+            }
+        )
     return out
 
 
-def topology(rows: list[dict[str, Any]], actual: dict[str, list[dict[str, Any]]], apps: list[dict[str, Any]]) -> dict[str, Any]:
+def topology(
+    rows: list[dict[str, Any]], actual: dict[str, list[dict[str, Any]]], apps: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The tree the picture draws: data center → VPC → zones → subnets → hosts → apps, each marked."""
     dc = next((r for r in rows if r["kind"] == "data_center"), None)
     vpc = next((r for r in rows if r["kind"] == "vpc"), None)
@@ -152,10 +202,15 @@ def topology(rows: list[dict[str, Any]], actual: dict[str, list[dict[str, Any]]]
         if r["kind"] == "subnet":
             zone = r["attrs"].get("zone") or (r.get("actual") or {}).get("zone") or "?"
             cidr = (r.get("actual") or {}).get("cidr")
-            zones.setdefault(zone, []).append({"name": r["name"], "status": r["status"], "cidr": cidr,
-                                               "hosts": hosts_by_subnet.get(r["name"], [])})
-    return {"data_center": dc, "vpc": vpc, "zones": [{"zone": z, "subnets": s} for z, s in zones.items()],
-            "others": [r for r in rows if r["kind"] in ("route_table", "security_group")]}
+            zones.setdefault(zone, []).append(
+                {"name": r["name"], "status": r["status"], "cidr": cidr, "hosts": hosts_by_subnet.get(r["name"], [])}
+            )
+    return {
+        "data_center": dc,
+        "vpc": vpc,
+        "zones": [{"zone": z, "subnets": s} for z, s in zones.items()],
+        "others": [r for r in rows if r["kind"] in ("route_table", "security_group")],
+    }
 
 
 def report() -> dict[str, Any]:

@@ -23,10 +23,9 @@ PARKED = {"awaiting_input", "deferred"}
 
 
 def _ti(dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[str | None, datetime | None] | None:
-    from sqlalchemy import select
-
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         row = session.execute(

@@ -18,30 +18,47 @@ router = APIRouter(dependencies=READ_APPROVALS)
 
 def pending_details(dag_ids: set[str] | None = None) -> list[dict[str, Any]]:
     """Unanswered HITL requests as the REST API's ``hitlDetails`` JSON (the shape ``inbox_rows`` reads)."""
-    from sqlalchemy import select
-
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     out = []
     with create_session() as session:
         stmt = (
-            select(HITLDetail.subject, HITLDetail.body, HITLDetail.created_at, HITLDetail.assignees,
-                   TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state)
+            select(
+                HITLDetail.subject,
+                HITLDetail.body,
+                HITLDetail.created_at,
+                HITLDetail.assignees,
+                TI.dag_id,
+                TI.run_id,
+                TI.task_id,
+                TI.map_index,
+                TI.state,
+            )
             .join(TI, TI.id == HITLDetail.ti_id)
             .where(HITLDetail.responded_at.is_(None))
         )
         for r in session.execute(stmt):
             if dag_ids is not None and r.dag_id not in dag_ids:
                 continue
-            out.append({
-                "subject": r.subject, "body": r.body, "created_at": r.created_at,
-                "assigned_users": r.assignees or [], "response_received": False,
-                "task_instance": {"dag_id": r.dag_id, "dag_run_id": r.run_id, "task_id": r.task_id,
-                                  "map_index": r.map_index,
-                                  "state": r.state.value if hasattr(r.state, "value") else r.state},
-            })
+            out.append(
+                {
+                    "subject": r.subject,
+                    "body": r.body,
+                    "created_at": r.created_at,
+                    "assigned_users": r.assignees or [],
+                    "response_received": False,
+                    "task_instance": {
+                        "dag_id": r.dag_id,
+                        "dag_run_id": r.run_id,
+                        "task_id": r.task_id,
+                        "map_index": r.map_index,
+                        "state": r.state.value if hasattr(r.state, "value") else r.state,
+                    },
+                }
+            )
     return out
 
 
@@ -61,5 +78,10 @@ def api_inbox(page: Page = Depends(), dag_ids: set[str] = Depends(readable_dag_i
 
 @router.get("/inbox")
 def page_inbox(request: Request, page: Page = Depends(), dag_ids: set[str] = Depends(readable_dag_ids)):
-    return render(request, "inbox.html", active="inbox", listing=page.slice(rows(dag_ids)),
-                  required_actions_url=links.required_actions_url())
+    return render(
+        request,
+        "inbox.html",
+        active="inbox",
+        listing=page.slice(rows(dag_ids)),
+        required_actions_url=links.required_actions_url(),
+    )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_wecube.ui.hitl_settle import HITLAnswerSettleMiddleware
 from airflow_wecube.ui.app import create_app
+from airflow_wecube.ui.hitl_settle import HITLAnswerSettleMiddleware
 from airflow_wecube.ui.links import airflow_root
 from airflow_wecube.ui.render import PAGES
 
@@ -21,8 +21,13 @@ def external_views(root: str | None = None) -> list[dict[str, str]]:
     """One nav entry per page, under Plugins → WeCube, each opened inside Airflow's frame."""
     root = airflow_root() if root is None else root
     return [
-        {"name": title, "href": f"{root}/wecube/{path}",
-         "destination": "nav", "category": "WeCube", "url_route": f"wecube-{path}" if path else "wecube"}
+        {
+            "name": title,
+            "href": f"{root}/wecube/{path}",
+            "destination": "nav",
+            "category": "WeCube",
+            "url_route": f"wecube-{path}" if path else "wecube",
+        }
         for path, title in PAGES
     ]
 

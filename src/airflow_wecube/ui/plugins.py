@@ -24,34 +24,55 @@ def _registry():
 
 
 def _param(p) -> dict[str, Any]:
-    return {"name": p.name, "datatype": p.datatype, "required": p.required, "sensitive": p.sensitive,
-            "mapping_type": p.mapping_type, "multiple": p.multiple, "description": p.description}
+    return {
+        "name": p.name,
+        "datatype": p.datatype,
+        "required": p.required,
+        "sensitive": p.sensitive,
+        "mapping_type": p.mapping_type,
+        "multiple": p.multiple,
+        "description": p.description,
+    }
 
 
 def service_row(svc) -> dict[str, Any]:
     """One interface with typed parameters (definitions only: a manifest holds no values, so nothing to mask)."""
     i = svc.interface
     return {
-        "service": svc.name, "package": svc.package, "version": svc.version, "plugin": svc.plugin,
-        "register_name": svc.register_name, "action": i.action, "method": i.http_method, "path": i.path,
+        "service": svc.name,
+        "package": svc.package,
+        "version": svc.version,
+        "plugin": svc.plugin,
+        "register_name": svc.register_name,
+        "action": i.action,
+        "method": i.http_method,
+        "path": i.path,
         "protocol": "WeCube plugin protocol (JSON over HTTP" + (", asynchronous callback)" if i.is_async else ")"),
-        "async": i.is_async, "type": i.type, "description": i.description,
-        "inputs": [_param(p) for p in i.inputs], "outputs": [_param(p) for p in i.outputs],
+        "async": i.is_async,
+        "type": i.type,
+        "description": i.description,
+        "inputs": [_param(p) for p in i.inputs],
+        "outputs": [_param(p) for p in i.outputs],
     }
 
 
 def packages() -> list[dict[str, Any]]:
     """Every package with all its registered versions, highest first (versions live side by side)."""
-    return [{"package": name, "versions": list(reversed(versions)), "latest": versions[-1] if versions else None}
-            for name, versions in sorted(_registry().packages().items())]
+    return [
+        {"package": name, "versions": list(reversed(versions)), "latest": versions[-1] if versions else None}
+        for name, versions in sorted(_registry().packages().items())
+    ]
 
 
 def services(q: str = "", all_versions: bool = False) -> list[dict[str, Any]]:
     rows = [service_row(s) for s in _registry().services(all_versions=all_versions)]
     if q:
         needle = q.lower()
-        rows = [r for r in rows if needle in r["service"].lower() or needle in r["description"].lower()
-                or needle in r["path"].lower()]
+        rows = [
+            r
+            for r in rows
+            if needle in r["service"].lower() or needle in r["description"].lower() or needle in r["path"].lower()
+        ]
     return rows
 
 
@@ -78,19 +99,34 @@ def dags_using(service: str) -> list[dict[str, Any]]:
 
 def last_calls(service: str, limit: int = 10, dag_ids: set[str] | None = None) -> list[dict[str, Any]]:
     """The newest task instances whose rendered ``service`` field is this service (any pinned version)."""
-    from sqlalchemy import and_, select
-
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
+    from sqlalchemy import and_, select
 
     calls: list[dict[str, Any]] = []
     with create_session() as session:
         stmt = (
-            select(RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields,
-                   TI.state, TI.start_date, TI.end_date, TI.try_number)
-            .join(TI, and_(TI.dag_id == RTIF.dag_id, TI.run_id == RTIF.run_id, TI.task_id == RTIF.task_id,
-                           TI.map_index == RTIF.map_index))
+            select(
+                RTIF.dag_id,
+                RTIF.run_id,
+                RTIF.task_id,
+                RTIF.map_index,
+                RTIF.rendered_fields,
+                TI.state,
+                TI.start_date,
+                TI.end_date,
+                TI.try_number,
+            )
+            .join(
+                TI,
+                and_(
+                    TI.dag_id == RTIF.dag_id,
+                    TI.run_id == RTIF.run_id,
+                    TI.task_id == RTIF.task_id,
+                    TI.map_index == RTIF.map_index,
+                ),
+            )
             .order_by(TI.start_date.desc())
             .limit(5000)
         )
@@ -101,14 +137,19 @@ def last_calls(service: str, limit: int = 10, dag_ids: set[str] | None = None) -
                 continue
             if dag_ids is not None and row.dag_id not in dag_ids:
                 continue
-            calls.append({
-                "dag_id": row.dag_id, "run_id": row.run_id, "task_id": row.task_id, "map_index": row.map_index,
-                "state": str(row.state.value if hasattr(row.state, "value") else row.state) if row.state else None,
-                "start_date": row.start_date.isoformat() if row.start_date else None,
-                "end_date": row.end_date.isoformat() if row.end_date else None,
-                "try_number": row.try_number,
-                "log_url": links.log_url(row.dag_id, row.run_id, row.task_id, row.map_index),
-            })
+            calls.append(
+                {
+                    "dag_id": row.dag_id,
+                    "run_id": row.run_id,
+                    "task_id": row.task_id,
+                    "map_index": row.map_index,
+                    "state": str(row.state.value if hasattr(row.state, "value") else row.state) if row.state else None,
+                    "start_date": row.start_date.isoformat() if row.start_date else None,
+                    "end_date": row.end_date.isoformat() if row.end_date else None,
+                    "try_number": row.try_number,
+                    "log_url": links.log_url(row.dag_id, row.run_id, row.task_id, row.map_index),
+                }
+            )
             if len(calls) >= limit:
                 break
     return calls
@@ -120,8 +161,9 @@ def service_detail(name: str, version: str | None = None) -> dict[str, Any]:
     try:
         svc = _registry().service(name, version or None)
     except (WeCubeError, KeyError, ValueError) as e:
-        raise HTTPException(404, f"no registered service {name!r}" + (f" version {version}" if version else "")
-                            + f": {e}") from None
+        raise HTTPException(
+            404, f"no registered service {name!r}" + (f" version {version}" if version else "") + f": {e}"
+        ) from None
     row = service_row(svc)
     row["versions"] = _registry().packages().get(svc.package, [])
     row["used_by"] = dags_using(svc.name)
@@ -139,15 +181,24 @@ def api_plugins(page: Page = Depends(), q: str = "", all_versions: bool = False)
 
 
 @router.get("/api/plugins/service")
-def api_service(name: str = Query(..., description="service name, e.g. cmdb/ci/query"), version: str = "") -> dict[str, Any]:
+def api_service(
+    name: str = Query(..., description="service name, e.g. cmdb/ci/query"), version: str = ""
+) -> dict[str, Any]:
     """One interface: parameters, the DAGs that use it, its last calls."""
     return service_detail(name, version)
 
 
 @router.get("/")
 def page_plugins(request: Request, page: Page = Depends(), q: str = "", all_versions: bool = False):
-    return render(request, "plugins.html", active="", listing=page.slice(services(q, all_versions)),
-                  packages=packages(), q=q, all_versions=all_versions)
+    return render(
+        request,
+        "plugins.html",
+        active="",
+        listing=page.slice(services(q, all_versions)),
+        packages=packages(),
+        q=q,
+        all_versions=all_versions,
+    )
 
 
 @router.get("/service")

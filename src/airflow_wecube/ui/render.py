@@ -41,8 +41,12 @@ class Page:
         self.limit = limit
 
     def slice(self, items: list[Any]) -> dict[str, Any]:
-        return {"total": len(items), "offset": self.offset, "limit": self.limit,
-                "items": items[self.offset:self.offset + self.limit]}
+        return {
+            "total": len(items),
+            "offset": self.offset,
+            "limit": self.limit,
+            "items": items[self.offset : self.offset + self.limit],
+        }
 
 
 def app_root(request: Request) -> str:
@@ -61,8 +65,11 @@ def render(request: Request, template: str, *, active: str, **context: Any) -> H
     def pager(listing: dict[str, Any]) -> dict[str, Any]:
         total, offset, limit = listing["total"], listing["offset"], listing["limit"]
         return {
-            "first": offset + 1 if total else 0, "last": min(total, offset + limit), "total": total,
-            "page": offset // limit + 1, "pages": max(1, math.ceil(total / limit)),
+            "first": offset + 1 if total else 0,
+            "last": min(total, offset + limit),
+            "total": total,
+            "page": offset // limit + 1,
+            "pages": max(1, math.ceil(total / limit)),
             "prev": page_url(listing, offset - limit) if offset > 0 else None,
             "next": page_url(listing, offset + limit) if offset + limit < total else None,
         }

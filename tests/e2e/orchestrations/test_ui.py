@@ -9,8 +9,6 @@ screenshots used in docs/ui.md (``docs/img/ui-*.png``).
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -37,8 +35,14 @@ plugins:
         outputs:
           - {{name: message}}
 """
-JSON_ENDPOINTS = ("/wecube/api/plugins", "/wecube/api/inbox", "/wecube/api/capacity", "/wecube/api/cmdb",
-                  "/wecube/api/designs", "/wecube/api/actions")
+JSON_ENDPOINTS = (
+    "/wecube/api/plugins",
+    "/wecube/api/inbox",
+    "/wecube/api/capacity",
+    "/wecube/api/cmdb",
+    "/wecube/api/designs",
+    "/wecube/api/actions",
+)
 PAGES = ("/wecube/", "/wecube/inbox", "/wecube/capacity", "/wecube/cmdb", "/wecube/designs", "/wecube/actions")
 
 
@@ -69,8 +73,15 @@ def world(orchestrations, tmp_path_factory):
         raise AssertionError(f"{e}\n{sa.task_log('wecube_network_build', net, 'plan')}") from None
     rollout = sa.trigger("wecube_app_rollout", conf={"host_count": 1})["dag_run_id"]
     approval = orchestrations.wait_open("wecube_app_rollout", rollout)
-    yield {"sa": sa, "network_run": net, "rollout_run": rollout, "approval": approval,
-           "baseline": first["version"], "drifted": drifted["version"], "secret": orchestrations.sandbox.token}
+    yield {
+        "sa": sa,
+        "network_run": net,
+        "rollout_run": rollout,
+        "approval": approval,
+        "baseline": first["version"],
+        "drifted": drifted["version"],
+        "secret": orchestrations.sandbox.token,
+    }
     try:  # leave nothing parked for other tests: reject the rollout
         sa.client("alice").respond("wecube_app_rollout", rollout, "approve", "Reject")
     except Exception:
@@ -106,7 +117,8 @@ def test_json_twins_show_the_runs_data_and_no_secret(world):
 
     inbox = _get(sa, "/wecube/api/inbox", "admin").json()
     assert ("wecube_app_rollout", world["rollout_run"], "approve") in {
-        (r["dag_id"], r["run_id"], r["task_id"]) for r in inbox["items"]}
+        (r["dag_id"], r["run_id"], r["task_id"]) for r in inbox["items"]
+    }
 
     capacity = _get(sa, "/wecube/api/capacity", "admin").json()
     [model] = capacity["items"]
@@ -161,10 +173,12 @@ class UI:
 
         self.d.switch_to.default_content()
         self.wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[aria-label=Plugins]"))).click()
-        self.wait.until(EC.element_to_be_clickable(
-            (By.XPATH, "//*[@role='menuitem' and normalize-space()='WeCube']"))).click()
-        self.wait.until(EC.element_to_be_clickable(
-            (By.XPATH, f"//a[@role='menuitem' and normalize-space()='{entry}']"))).click()
+        self.wait.until(
+            EC.element_to_be_clickable((By.XPATH, "//*[@role='menuitem' and normalize-space()='WeCube']"))
+        ).click()
+        self.wait.until(
+            EC.element_to_be_clickable((By.XPATH, f"//a[@role='menuitem' and normalize-space()='{entry}']"))
+        ).click()
         self.wait.until(lambda d: f"/plugin/{route}" in d.current_url)
         self.wait.until(EC.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
         self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "body h1")))

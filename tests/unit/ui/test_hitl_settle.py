@@ -39,8 +39,12 @@ def _call(middleware, method, path):
     async def app(scope, receive, send):
         seen.append((scope["method"], scope["path"]))
 
-    anyio.run(HITLAnswerSettleMiddleware(app, **middleware).__call__, {"type": "http", "method": method, "path": path},
-              None, None)
+    anyio.run(
+        HITLAnswerSettleMiddleware(app, **middleware).__call__,
+        {"type": "http", "method": method, "path": path},
+        None,
+        None,
+    )
     return seen
 
 
@@ -52,7 +56,8 @@ def test_middleware_passes_other_requests_without_looking(monkeypatch):
     path = "/api/v2/dags/d/dagRuns/r/taskInstances/gate/-1/hitlDetails"
     assert _call({}, "GET", path) == [("GET", path)]
     assert _call({}, "PATCH", "/api/v2/dags/d/dagRuns/r/taskInstances/gate/-1") == [
-        ("PATCH", "/api/v2/dags/d/dagRuns/r/taskInstances/gate/-1")]
+        ("PATCH", "/api/v2/dags/d/dagRuns/r/taskInstances/gate/-1")
+    ]
 
 
 def test_middleware_holds_an_answer_until_the_park_settled(monkeypatch):

@@ -15,7 +15,7 @@ def evil_registry(plugin_registry, tmp_path):
     path.write_text(
         "package: evil\nversion: 1.0.0\nplugins:\n  - name: p\n    interfaces:\n      - action: a\n"
         "        path: /evil/a\n"
-        f"        description: \"{EVIL}\"\n"
+        f'        description: "{EVIL}"\n'
         "        inputs:\n          - {name: pw, sensitive: true, required: true, description: '<b>x</b>'}\n"
     )
     plugin_registry.register(load_manifest(path), replace=True)
@@ -90,8 +90,10 @@ def test_cmdb_masks_secret_looking_attributes():
     from airflow_wecube.ui.cmdb import masked
 
     ci = {"name": "db", "attributes": {"password": "hunter2", "nested": [{"api_key": "k"}], "port": 5432, "token": ""}}
-    assert masked(ci) == {"name": "db", "attributes": {"password": "***", "nested": [{"api_key": "***"}], "port": 5432,
-                                                      "token": ""}}
+    assert masked(ci) == {
+        "name": "db",
+        "attributes": {"password": "***", "nested": [{"api_key": "***"}], "port": 5432, "token": ""},
+    }
 
 
 def test_network_comparison_names_missing_extra_and_changed():
@@ -114,5 +116,10 @@ def test_network_comparison_names_missing_extra_and_changed():
     }
     rows = {r["name"]: r for r in compare_network(expected, actual)}
     assert {n: r["status"] for n, r in rows.items()} == {
-        "dc": "ok", "v": "ok", "v-web-a": "changed", "v-web-b": "missing", "v-old-a": "extra"}
+        "dc": "ok",
+        "v": "ok",
+        "v-web-a": "changed",
+        "v-web-b": "missing",
+        "v-old-a": "extra",
+    }
     assert rows["v-web-a"]["diff"] == [{"attribute": "prefix_length", "designed": 24, "actual": 25}]

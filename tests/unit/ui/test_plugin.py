@@ -7,16 +7,36 @@ from airflow_wecube.ui.plugin import WeCubeAirflowPlugin, app, external_views
 
 def test_endpoints_require_an_airflow_login():
     client = TestClient(app)
-    for path in ("/", "/api/plugins", "/inbox", "/api/inbox", "/capacity", "/api/capacity", "/cmdb", "/api/cmdb",
-                 "/designs", "/api/designs", "/actions", "/api/actions", "/service?name=x", "/capacity/plot?model=a&version=b"):
+    for path in (
+        "/",
+        "/api/plugins",
+        "/inbox",
+        "/api/inbox",
+        "/capacity",
+        "/api/capacity",
+        "/cmdb",
+        "/api/cmdb",
+        "/designs",
+        "/api/designs",
+        "/actions",
+        "/api/actions",
+        "/service?name=x",
+        "/capacity/plot?model=a&version=b",
+    ):
         assert client.get(path).status_code == 401, path
 
 
 def test_plugin_declares_app_and_one_nav_entry_per_page():
     assert WeCubeAirflowPlugin.fastapi_apps[0]["url_prefix"] == "/wecube"
     views = WeCubeAirflowPlugin.external_views
-    assert [v["href"] for v in views] == ["/wecube/", "/wecube/inbox", "/wecube/capacity", "/wecube/cmdb",
-                                          "/wecube/designs", "/wecube/actions"]
+    assert [v["href"] for v in views] == [
+        "/wecube/",
+        "/wecube/inbox",
+        "/wecube/capacity",
+        "/wecube/cmdb",
+        "/wecube/designs",
+        "/wecube/actions",
+    ]
     assert all(v["destination"] == "nav" and v["url_route"].startswith("wecube") for v in views)
     assert len({v["url_route"] for v in views}) == len(views)
 
@@ -32,4 +52,5 @@ def test_links_into_airflow_carry_the_base_url_path(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow")
     assert links.required_actions_url() == "/airflow/required_actions"
     assert links.task_url("d", "manual__2026-01-01T00:00:00+00:00", "t", 3) == (
-        "/airflow/dags/d/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/t/mapped/3")
+        "/airflow/dags/d/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/t/mapped/3"
+    )
