@@ -16,7 +16,7 @@ router = APIRouter(dependencies=READ_PLUGINS)
 
 def _store():
     """The ``[wecube] capacity_store`` store, or an error message a person can act on."""
-    from airflow_wecube.capacity_airflow import open_store
+    from airflow_wecube.capacity.airflow import open_store
     from airflow_wecube.exceptions import WeCubeError
 
     try:

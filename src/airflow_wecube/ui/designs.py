@@ -4,21 +4,18 @@ and the same drawn as a picture (data center → VPC → zones → subnets → h
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from airflow_wecube.network_design import plan_design
 from airflow_wecube.ui import cmdb
 from airflow_wecube.ui.auth import READ_PLUGINS
 from airflow_wecube.ui.render import render
 
 router = APIRouter(dependencies=READ_PLUGINS)
-
-NETWORK_DAG = "wecube_network_build.py"
-
 
 def design_file() -> Path:
     """``[wecube] network_design``, else ``designs/network.yml`` in the DAGs folder (what the DAG reads)."""
@@ -28,24 +25,10 @@ def design_file() -> Path:
     return Path(explicit).expanduser() if explicit else dags_folder() / "designs" / "network.yml"
 
 
-def _plan_design():
-    """``plan_design`` of the network DAG (imported lazily from the DAG file until it moves into the package)."""
-    from airflow_wecube.config import dags_folder
-
-    path = dags_folder() / NETWORK_DAG
-    if not path.exists():
-        path = Path(__file__).resolve().parents[3] / "dags" / NETWORK_DAG  # a source checkout
-    spec = importlib.util.spec_from_file_location("_wecube_network_build_for_ui", path)
-    if spec is None or spec.loader is None or not path.exists():
-        raise FileNotFoundError(f"{NETWORK_DAG} not found in the DAGs folder ({dags_folder()})")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.plan_design
-
 
 def expected_network(design: dict[str, Any]) -> list[dict[str, Any]]:
     """The resources a design asks for: kind, name and the attributes the CMDB must show."""
-    plan = _plan_design()(design)
+    plan = plan_design(design)
     vpc = plan["vpc"]
     out = [
         {"kind": "data_center", "name": vpc["data_center"], "attrs": {}},
