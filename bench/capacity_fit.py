@@ -150,6 +150,7 @@ def main() -> int:
         server.stop()
 
     ok = lambda cond: "yes" if cond else "**no**"  # noqa: E731
+    statsmodels_cell = f"{r['statsmodels_best_s'] * 1000:.1f} ms ({r['statsmodels_vs_lstsq']:.1f}× lstsq)"
     table = f"""## Capacity fit (`bench/capacity_fit.py`)
 
 {args.days:g} days at {STEP} s, 3 series (target + 2 features) from a real Prometheus 2.42
@@ -176,7 +177,7 @@ Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_v
 | bare `numpy.linalg.lstsq`, best of {args.repeat} | {r["lstsq_best_s"] * 1000:.1f} ms | | |
 | **fit / lstsq** (HAC included) | **{r["fit_vs_lstsq"]:.2f}×** | ≤ 3× | {ok(r["fit_vs_lstsq"] <= 3)} |
 | fit with classical (iid) standard errors, best of {args.repeat} | {r["iid_best_s"] * 1000:.1f} ms | | |
-| fit with `engine="statsmodels"` (HAC), best of {args.repeat} | {r["statsmodels_best_s"] * 1000:.1f} ms ({r["statsmodels_vs_lstsq"]:.1f}× lstsq) | | |
+| fit with `engine="statsmodels"` (HAC), best of {args.repeat} | {statsmodels_cell} | | |
 
 Fitted: `{r["formula"]}` (R² {r["r2"]:.4f}, n = {r["n"]:,}).
 Run: `.venv/bin/python bench/capacity_fit.py` (about a minute, most of it the promtool backfill).

@@ -314,7 +314,8 @@ class Bench:
         for r in self.rows:
             lines.append(
                 f"| {r['label']} | {r['wall']:.1f} s | {r['tasks']} | {r['calls']} | {r['plugin']:.2f} s | "
-                f"{r['prometheus']:.1f} s | {r['approval']:.1f} s | {r['overhead']:.1f} s ({100 * r['overhead'] / r['wall']:.0f} %) |"
+                f"{r['prometheus']:.1f} s | {r['approval']:.1f} s | "
+                f"{r['overhead']:.1f} s ({100 * r['overhead'] / r['wall']:.0f} %) |"
             )
         fan = {r["label"]: r for r in self.rows if "hosts (`host/host/create`)" in r["label"]}
         if len(fan) == 2:
@@ -325,7 +326,8 @@ class Bench:
                 f"({batched['plugin']:.2f} s in the plugin), the mapped tasks **{mapped['wall']:.1f} s** "
                 f"({mapped['plugin']:.2f} s of plugin time in union, {mapped['plugin_sum']:.1f} s summed over "
                 f"{mapped['calls']} calls): **{mapped['wall'] / batched['wall']:.0f}× slower**, nearly all of it "
-                "Airflow overhead (one task process, one XCom and one scheduling decision per host, at most 4 at a time).",
+                "Airflow overhead (one task process, one XCom and one scheduling decision per host, "
+                "at most 4 at a time).",
             ]
         notes = [r for r in self.rows if r["note"]]
         for r in notes:

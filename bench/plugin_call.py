@@ -84,7 +84,10 @@ def import_and_registry_load(workdir: Path) -> float:
         )
         reg.register(
             load_register_xml(
-                f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()
+                (
+                    f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}"
+                    "</plugin></plugins></package>"
+                ).encode()
             )
         )
     code = (
@@ -171,7 +174,8 @@ def main() -> None:
             os.killpg(proc.pid, 9)
 
     print(
-        f"per call: {ROUNDS} interleaved rounds of {max(1, N // ROUNDS)} calls per mode (loopback sandbox echo, one entity)"
+        f"per call: {ROUNDS} interleaved rounds of {max(1, N // ROUNDS)} calls per mode "
+        "(loopback sandbox echo, one entity)"
     )
     print("  median of the rounds' medians; ratio = median of the per-round ratios to HttpHook.run (min-max);")
     print("  client CPU = this process's CPU time per call (the sandbox's excluded), median ratio of the rounds")
@@ -182,10 +186,12 @@ def main() -> None:
             f"  client CPU {statistics.median(cpu_round[name]) * 1000:6.3f} ms, {cpu_ratio[name]:5.2f}x"
         )
     print(
-        f"1,000 entities: one call {batched * 1000:.1f} ms vs 1,000 calls {singles * 1000:.0f} ms -> {singles / batched:.1f}x faster"
+        f"1,000 entities: one call {batched * 1000:.1f} ms vs 1,000 calls {singles * 1000:.0f} ms "
+        f"-> {singles / batched:.1f}x faster"
     )
     print(
-        f"import airflow_wecube + registry of 50 packages x 20 interfaces: {load * 1000:.0f} ms (median of 5 fresh processes)"
+        f"import airflow_wecube + registry of 50 packages x 20 interfaces: {load * 1000:.0f} ms "
+        "(median of 5 fresh processes)"
     )
 
 

@@ -56,7 +56,8 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
     for path in manifest_paths():
         reg.register(load_manifest(path))
     itfs = "".join(
-        f"<interface action='a{i}' path='/p/a{i}'><inputParameters><parameter datatype='string' required='Y'>x</parameter>"
+        f"<interface action='a{i}' path='/p/a{i}'><inputParameters>"
+        f"<parameter datatype='string' required='Y'>x</parameter>"
         f"<parameter datatype='string' sensitiveData='Y'>pw</parameter></inputParameters>"
         f"<outputParameters><parameter datatype='string'>y</parameter></outputParameters></interface>"
         for i in range(20)
@@ -64,7 +65,10 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
     for p in range(50 - len(manifest_paths())):
         reg.register(
             load_register_xml(
-                f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}</plugin></plugins></package>".encode()
+                (
+                    f"<package name='pkg{p}' version='1.0.{p}'><plugins><plugin name='pl'>{itfs}"
+                    "</plugin></plugins></package>"
+                ).encode()
             )
         )
 
@@ -76,7 +80,7 @@ def setup(work: Path) -> tuple[subprocess.Popen, str]:
     store = ModelStore(work / "capacity")
     first = pipeline.run(load_spec(SPEC), make_frame(), store)
     record = store.load_version("ledger_cpu", first["version"])
-    for i in range(99):
+    for _ in range(99):
         store.save_version("ledger_cpu", {k: v for k, v in record.items() if k not in ("version", "plot")})
 
     import requests
@@ -132,7 +136,8 @@ def main() -> None:
             ("loop actions", "/actions", "/api/actions", {}),
         ]
         print(
-            "| page | HTML median | HTML worst | JSON median | JSON worst | target |\n| --- | --- | --- | --- | --- | --- |"
+            "| page | HTML median | HTML worst | JSON median | JSON worst | target |\n"
+            "| --- | --- | --- | --- | --- | --- |"
         )
         for name, page, api, params in pages:
             cells = []

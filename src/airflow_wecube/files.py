@@ -1,4 +1,5 @@
-"""Atomic file writes and file locks, shared by the plugin registry, Prometheus target/rule files and the capacity store.
+"""Atomic file writes and file locks, shared by the plugin registry, Prometheus target/rule files and the
+capacity store.
 
 Pure (no Airflow import): readers on other schedulers, workers or Prometheus itself see the old
 file or the new one, never half of one; writers that take :func:`locked` lose no one's edit.

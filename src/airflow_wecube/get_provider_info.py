@@ -68,7 +68,9 @@ def get_provider_info() -> dict:
                     },
                     "max_response_bytes": {
                         "label": "Largest answer (bytes)",
-                        "description": "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB).",
+                        "description": (
+                            "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB)."
+                        ),
                         "schema": {"type": ["integer", "null"]},
                     },
                 },
@@ -99,7 +101,10 @@ def get_provider_info() -> dict:
                     },
                     "retry_limit": {
                         "label": "Retries while Prometheus is down",
-                        "description": "Retries of a target confirm or rule reload while Prometheus is unreachable or answers 502/503/504 (default 4).",
+                        "description": (
+                            "Retries of a target confirm or rule reload while Prometheus is unreachable "
+                            "or answers 502/503/504 (default 4)."
+                        ),
                         "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
                     },
                     "retry_delay": {
@@ -125,7 +130,9 @@ def get_provider_info() -> dict:
                     },
                     "max_response_bytes": {
                         "label": "Largest answer (bytes)",
-                        "description": "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB).",
+                        "description": (
+                            "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB)."
+                        ),
                         "schema": {"type": ["integer", "null"]},
                     },
                 },
@@ -136,7 +143,9 @@ def get_provider_info() -> dict:
                 "description": "airflow-provider-wecube settings.",
                 "options": {
                     "registry_path": {
-                        "description": "Folder of registered plugin manifests. Default: wecube_plugins/ beside the DAGs folder.",
+                        "description": (
+                            "Folder of registered plugin manifests. Default: wecube_plugins/ beside the DAGs folder."
+                        ),
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "/opt/airflow/dags/wecube_plugins",

@@ -167,7 +167,8 @@ def describe_release(release: Mapping[str, Any] | None, created: Sequence[Mappin
         )
     if release.get("not_released"):
         parts.append(
-            f"host(s) {', '.join(release['not_released'])} were NOT released ({'; '.join(release.get('problems') or [])}); "
+            f"host(s) {', '.join(release['not_released'])} were NOT released "
+            f"({'; '.join(release.get('problems') or [])}); "
             f"destroy them with host/host/destroy"
         )
     if release.get("kept"):
@@ -183,7 +184,10 @@ def deploy_reason(app: str, version: str, result: Mapping[str, Any] | None) -> s
     if not result or not result.get("failed"):
         return None
     details = "; ".join(f"{o.get('callbackParameter')}: {o.get('errorMessage')}" for o in result["failed"])
-    return f"deploy of {app} {version} failed on {len(result['failed'])} of {len(result.get('outputs') or [])} host(s): {details}"
+    return (
+        f"deploy of {app} {version} failed on {len(result['failed'])} "
+        f"of {len(result.get('outputs') or [])} host(s): {details}"
+    )
 
 
 def describe_rollback(state: str | None, summary: Mapping[str, Any] | None, error: str | None) -> str:

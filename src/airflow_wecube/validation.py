@@ -89,7 +89,8 @@ def validate_inputs(service: Service, inputs: list[dict[str, Any]]) -> None:
         if not allowed.issuperset(entity):
             unknown = sorted(entity.keys() - allowed)
             problems.append(
-                f"{where(i, entity)}: unknown parameter(s) {', '.join(unknown)} (declared: {', '.join(params) or 'none'})"
+                f"{where(i, entity)}: unknown parameter(s) {', '.join(unknown)} "
+                f"(declared: {', '.join(params) or 'none'})"
             )
         for name, value in entity.items():
             if value is None or exact.get(name) is type(value):  # the common case: no call

@@ -44,7 +44,8 @@ def test_lock_held_by_another_process_times_out_with_callers_error(tmp_path):
         [
             sys.executable,
             "-c",
-            f"from airflow_wecube.files import locked\nimport time\nwith locked({str(target)!r}):\n    print('held', flush=True)\n    time.sleep(30)",
+            f"from airflow_wecube.files import locked\nimport time\nwith locked({str(target)!r}):\n"
+            "    print('held', flush=True)\n    time.sleep(30)",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -11,7 +11,11 @@ from tests.fixtures.processes import _group_alive, stop_process_group
 # a leader that exits on SIGTERM, and a child that ignores SIGTERM
 SCRIPT = """
 import signal, subprocess, sys, time
-subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('child', flush=True); time.sleep(60)"])
+child = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('child', flush=True); time.sleep(60)"
+)
+subprocess.Popen([sys.executable, "-c", child])
 time.sleep(60)
 """
 

@@ -38,7 +38,10 @@ def asset_uri(model: str) -> str:
 
 
 def capacity_asset(model: str) -> Asset:
-    """The Asset other DAGs schedule on to react to a new accepted ``model``: ``schedule=[capacity_asset("ledger_cpu")]``."""
+    """The Asset other DAGs schedule on to react to a new accepted ``model``.
+
+    Use: ``schedule=[capacity_asset("ledger_cpu")]``.
+    """
     from airflow.sdk import Asset
 
     return Asset(name=f"wecube_capacity_{model}", uri=asset_uri(model), group="capacity")
@@ -138,7 +141,10 @@ DEFAULT_SMTP_CONN_ID = "smtp_default"
 
 
 def smtp_conn_id(explicit: str | None = None) -> str:
-    """The SMTP connection of the default drift e-mail: ``explicit``, else ``[wecube] smtp_conn_id``, else ``smtp_default``."""
+    """The SMTP connection of the default drift e-mail.
+
+    ``explicit``, else ``[wecube] smtp_conn_id``, else ``smtp_default``.
+    """
     return explicit or config.airflow_option("smtp_conn_id") or DEFAULT_SMTP_CONN_ID
 
 

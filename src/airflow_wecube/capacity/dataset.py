@@ -98,7 +98,8 @@ def build_dataset(frame: pd.DataFrame, spec: CapacitySpec) -> Dataset:
     if len(data) <= n_params:
         raise DatasetError(
             f"model {spec.name}: only {len(data)} aligned sample(s) without gaps; "
-            f"a fit of {n_params} parameters needs more than {n_params} (and the gate asks for {spec.gates.min_samples})"
+            f"a fit of {n_params} parameters needs more than {n_params} "
+            f"(and the gate asks for {spec.gates.min_samples})"
         )
     for name in spec.features:
         col = data[name].to_numpy()

@@ -272,8 +272,8 @@ def fit_model(
 ) -> FitResult:
     """Fit ``target ~ features`` by OLS and collect the inference the report shows.
 
-    :param engine: ``"fast"`` (default, numpy/scipy on standardised features) or ``"statsmodels"`` (``statsmodels.OLS``);
-        both give the same coefficients, standard errors, intervals, p-values and R²
+    :param engine: ``"fast"`` (default, numpy/scipy on standardised features) or ``"statsmodels"``
+        (``statsmodels.OLS``); both give the same coefficients, standard errors, intervals, p-values and R²
     :param cov_type: ``"HAC"`` or ``"nonrobust"``; default the spec's ``cov_type`` (to compare both on one dataset)
     :param hac_lags: Newey-West lag window; default from the spec (:meth:`CapacitySpec.hac_lags_for`)
 

@@ -284,7 +284,10 @@ def exit_code(report: dict[str, Any]) -> int:
 
 
 def _num(value: Any, fmt: str) -> str:
-    """``value`` formatted, or ``undefined`` (right-aligned like it) for what the fit could not define (stored as null)."""
+    """``value`` formatted, or ``undefined`` (right-aligned like it).
+
+    ``undefined`` stands for what the fit could not define (stored as null).
+    """
     if isinstance(value, (int, float)) and math.isfinite(value):
         return format(value, fmt)
     width = "".join(ch for ch in fmt.split(".")[0] if ch.isdigit())
@@ -320,7 +323,8 @@ def format_report(report: dict[str, Any]) -> str:
             )
         else:
             lines.append(
-                f"  headroom: predicted {h['predicted_now']:.4g} now, limit {h['limit']:g}: volume does not raise the target"
+                f"  headroom: predicted {h['predicted_now']:.4g} now, limit {h['limit']:g}: "
+                "volume does not raise the target"
             )
     for wmsg in report.get("warnings") or []:
         lines.append(f"  warning: {wmsg}")

@@ -51,9 +51,13 @@ def build_rules(spec: CapacitySpec, fit: dict[str, Any], *, version: str | None 
                 "for": spec.alert.for_,
                 "labels": {**labels, "severity": spec.alert.severity},
                 "annotations": {
-                    "summary": f"{spec.name}: actual exceeds the capacity model by more than {spec.alert.k:g} residual std devs",
+                    "summary": (
+                        f"{spec.name}: actual exceeds the capacity model by more than {spec.alert.k:g} "
+                        "residual std devs"
+                    ),
                     "description": (
-                        f"Model {fit.get('formula', spec.name)} (version {version or '?'}) predicts less than observed by "
+                        f"Model {fit.get('formula', spec.name)} (version {version or '?'}) "
+                        "predicts less than observed by "
                         f"over {margin:.4g}; a transaction now costs more than it did."
                     ),
                 },

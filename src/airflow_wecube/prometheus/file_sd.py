@@ -79,7 +79,8 @@ def _check_reserved(labels: Mapping[str, str]) -> None:
     path = labels.get("__metrics_path__")
     if path is not None and (not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path)):
         raise PrometheusConfigError(
-            f"label __metrics_path__={path!r}: it must be a URL path starting with '/' (such as /metrics), without spaces"
+            f"label __metrics_path__={path!r}: it must be a URL path starting with '/' "
+            "(such as /metrics), without spaces"
         )
     times = {}
     for name in ("__scrape_interval__", "__scrape_timeout__"):

@@ -17,13 +17,13 @@ from airflow_wecube.ui.render import render
 
 router = APIRouter(dependencies=READ_PLUGINS)
 
+
 def design_file() -> Path:
     """``[wecube] network_design``, else ``designs/network.yml`` in the DAGs folder (what the DAG reads)."""
     from airflow_wecube.config import airflow_option, dags_folder
 
     explicit = airflow_option("network_design")
     return Path(explicit).expanduser() if explicit else dags_folder() / "designs" / "network.yml"
-
 
 
 def expected_network(design: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,7 +141,7 @@ def app_health(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "status": "up" if value == 1 else ("down" if value == 0 else "absent"),
                 }
             )
-        for target, value in up.items():
+        for target in up:
             if target not in {i.get("target") for i in desired}:
                 instances.append({"host": None, "target": target, "status": "extra"})
         running = sum(i["status"] == "up" for i in instances)

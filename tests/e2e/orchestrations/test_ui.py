@@ -215,7 +215,7 @@ def _alive(element) -> bool:
     from selenium.common.exceptions import StaleElementReferenceException
 
     try:
-        element.tag_name
+        _ = element.tag_name  # a WebDriver round trip: raises once the element left the page
         return True
     except StaleElementReferenceException:
         return False

@@ -41,7 +41,8 @@ def test_dag_file_parses_light_and_without_errors():
     ]
     code = (
         f"import sys, runpy; runpy.run_path({str(DAG_FILE)!r}); "
-        "heavy=[m for m in ('pandas','sklearn','statsmodels','matplotlib') if m in sys.modules]; assert not heavy, heavy"
+        "heavy=[m for m in ('pandas','sklearn','statsmodels','matplotlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
     )
     import subprocess
     import sys

@@ -144,7 +144,8 @@ def test_cli_does_not_load_the_operator_or_the_hook(history):
         "import sys\n"
         "from airflow_wecube.cli import main\n"
         f"rc = main(['capacity', 'list', 'ledger_cpu', '--store', {history['dir']!r}, '--json'])\n"
-        "heavy = [m for m in ('airflow_wecube.operators.capacity', 'airflow_wecube.hooks.prometheus') if m in sys.modules]\n"
+        "heavy = [m for m in ('airflow_wecube.operators.capacity', 'airflow_wecube.hooks.prometheus') "
+        "if m in sys.modules]\n"
         "assert rc == 0 and not heavy, (rc, heavy)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -79,10 +79,16 @@ def test_placeholder_without_version_refused(tmp_path, wecube_fixtures):
 
 
 HOSTILE = {
-    "xxe.xml": b"""<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>
-<package name="evil" version="1"><plugins><plugin name="p"><interface action="a" path="/a"/></plugin></plugins></package>""",
+    "xxe.xml": (
+        b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        b'<package name="evil" version="1"><plugins><plugin name="p"><interface action="a" path="/a"/>'
+        b"</plugin></plugins></package>"
+    ),
     "broken.xml": b"<package name='evil' version='1'>\n<plugins>\n<plugin name='p'>\n</plugins></package>",
-    "bad.yaml": b"package: evil\nversion: 1\nplugins:\n  - name: p\n    interfaces:\n      - action: a\n        path: no-slash\n",
+    "bad.yaml": (
+        b"package: evil\nversion: 1\nplugins:\n  - name: p\n"
+        b"    interfaces:\n      - action: a\n        path: no-slash\n"
+    ),
 }
 
 
@@ -105,7 +111,8 @@ def test_broken_xml_message_has_line_and_element(tmp_path):
     r = wecube("plugins", "validate", str(bad))
     assert f"{bad}:4" in r.stderr and "malformed XML" in r.stderr
     bad.write_bytes(
-        b"<package name='x' version='1'><plugins><plugin name='p'>\n<interface action='a'/></plugin></plugins></package>"
+        b"<package name='x' version='1'><plugins><plugin name='p'>\n"
+        b"<interface action='a'/></plugin></plugins></package>"
     )
     r = wecube("plugins", "validate", str(bad))
     assert f"{bad}:2 <interface>" in r.stderr and "no path" in r.stderr
@@ -232,12 +239,14 @@ def test_validate_source_manifest_with_placeholder_notes_it(tmp_path, wecube_fix
 def test_validate_placeholder_still_reports_other_errors(tmp_path):
     bad = tmp_path / "manifest.yaml"
     bad.write_text(
-        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n"
+        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n"
+        "  - name: p\n    interfaces:\n      - {action: a, path: no-slash}\n"
     )
     r = wecube("plugins", "validate", str(bad))
     assert r.returncode == 1 and "must start with '/'" in r.stderr and f"{bad}:6" in r.stderr
     bad.write_text(
-        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n  - name: p\n    interfaces:\n      - {action: a, path: /a}\n"
+        "package: demo\nversion: '{{PLUGIN_VERSION}}'\nplugins:\n"
+        "  - name: p\n    interfaces:\n      - {action: a, path: /a}\n"
     )
     r = wecube("plugins", "validate", str(bad))
     assert r.returncode == 0 and f"note: {bad}:2 <version>" in r.stderr

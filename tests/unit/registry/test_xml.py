@@ -97,19 +97,22 @@ LAUGHS = b"""<?xml version="1.0"?>
         (b"<plugins/>", "root element must be <package>", 1),
         (b"<package name='x' version='1'/>", "no <plugins>", 1),
         (
-            b"<package name='x' version='1'><plugins><plugin name='p'>\n\n<interface action='a'/></plugin></plugins></package>",
+            b"<package name='x' version='1'><plugins><plugin name='p'>\n\n"
+            b"<interface action='a'/></plugin></plugins></package>",
             "has no path",
             3,
         ),
         (
             b"<package name='x' version='1'><plugins><plugin name='p'><interface action='a' path='/a'>\n"
-            b"<inputParameters><parameter required='maybe'>n</parameter></inputParameters></interface></plugin></plugins></package>",
+            b"<inputParameters><parameter required='maybe'>n</parameter></inputParameters>"
+            b"</interface></plugin></plugins></package>",
             "expected Y or N",
             2,
         ),
         (
             b"<package name='x' version='1'><plugins><plugin name='p'><interface action='a' path='/a'>\n"
-            b"<inputParameters><parameter datatype='float'>n</parameter></inputParameters></interface></plugin></plugins></package>",
+            b"<inputParameters><parameter datatype='float'>n</parameter></inputParameters>"
+            b"</interface></plugin></plugins></package>",
             "datatype",
             2,
         ),
