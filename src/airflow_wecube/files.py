@@ -8,6 +8,7 @@ file or the new one, never half of one; writers that take :func:`locked` lose no
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -70,15 +71,39 @@ def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> 
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
+def lock_dir_beside(folder: str | os.PathLike, configured: str | os.PathLike | None = None) -> Path:
+    """Where the locks of files in ``folder`` live when they must stay out of it (a folder Prometheus
+    or a backup reads whole): ``configured`` (``[wecube] lock_dir``) if given, else the hidden
+    ``.wecube-locks`` beside ``folder``. Every writer of ``folder`` must agree on it (a shared volume
+    in a cluster)."""
+    return Path(configured) if configured else Path(folder).parent / ".wecube-locks"
+
+
 @contextmanager
-def locked(path: str | os.PathLike, timeout: float = 60.0, error: type[Exception] = TimeoutError) -> Iterator[None]:
+def locked(
+    path: str | os.PathLike,
+    timeout: float = 60.0,
+    error: type[Exception] = TimeoutError,
+    *,
+    lock_dir: str | os.PathLike | None = None,
+) -> Iterator[None]:
     """Hold ``<path>.lock`` (a file lock, so writers in other processes wait their turn) while editing ``path``.
+
+    With ``lock_dir`` the lock file lives there instead, named after ``path``'s folder and name, so
+    the folder of ``path`` holds nothing but its own files.
 
     The lock file sits beside ``path`` and ends in ``.lock``, outside Prometheus's ``*.json`` /
     ``*.yml`` globs. When the lock is not free within ``timeout`` seconds, ``error`` is raised
     (the caller's own error class) and the body never runs, so nothing was changed.
     """
-    lock = FileLock(os.fspath(path) + ".lock", timeout=timeout)
+    if lock_dir is None:
+        lock_path = os.fspath(path) + ".lock"
+    else:
+        folder = os.path.dirname(os.path.abspath(path))
+        key = hashlib.sha256(folder.encode()).hexdigest()[:12]
+        os.makedirs(lock_dir, exist_ok=True)
+        lock_path = os.path.join(lock_dir, f"{key}-{os.path.basename(path)}.lock")
+    lock = FileLock(lock_path, timeout=timeout)
     try:
         lock.acquire()
     except Timeout:

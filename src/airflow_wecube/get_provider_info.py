@@ -190,6 +190,15 @@ def get_provider_info() -> dict:
                         "example": "smtp_default",
                         "default": "smtp_default",
                     },
+                    "lock_dir": {
+                        "description": "Folder of the lock files that serialise edits of Prometheus target and "
+                        "rule files (kept out of the folders Prometheus reads). Default: .wecube-locks beside "
+                        "each folder. Every worker must see the same folder.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/wecube/locks",
+                        "default": None,
+                    },
                     "capacity_store": {
                         "description": "Where capacity model fits are stored (local path or object storage URL).",
                         "version_added": "0.1.0",

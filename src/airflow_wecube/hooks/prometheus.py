@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_wecube.files import atomic_write_text, locked
+from airflow_wecube.files import atomic_write_text, lock_dir_beside, locked
 from airflow_wecube.prometheus import file_sd, results, transport
 from airflow_wecube.prometheus import rules as rule_files
 from airflow_wecube.prometheus.errors import (
@@ -233,6 +233,13 @@ class PrometheusHook(BaseHook):
             )
         return Path(value)
 
+    @staticmethod
+    def _lock_dir() -> str | None:
+        """``[wecube] lock_dir``: locks of target and rule files, kept out of the folders Prometheus reads."""
+        from airflow_wecube.config import airflow_option
+
+        return airflow_option("lock_dir")
+
     def active_targets(self) -> list[dict[str, Any]]:
         """``/api/v1/targets`` active targets as Prometheus lists them."""
         return list((self._api("targets", state="active") or {}).get("activeTargets") or [])
@@ -288,7 +295,7 @@ class PrometheusHook(BaseHook):
         :raises PrometheusConfigError: a bad address or label; nothing was written
         """
         targets = file_sd.validate_targets(targets)
-        changed = file_sd.register(self._folder("file_sd_dir"), job, targets, labels)
+        changed = file_sd.register(self._folder("file_sd_dir"), job, targets, labels, lock_dir=self._lock_dir())
         kept = [t for t in targets if t not in changed]
         self.log.info("job %s: registered %s (already there: %s)", job, changed, kept)
         if confirm:
@@ -304,7 +311,7 @@ class PrometheusHook(BaseHook):
         :return: the targets that were removed
         """
         targets = file_sd.validate_targets(targets)
-        removed = file_sd.deregister(self._folder("file_sd_dir"), job, targets)
+        removed = file_sd.deregister(self._folder("file_sd_dir"), job, targets, lock_dir=self._lock_dir())
         absent = [t for t in targets if t not in removed]
         self.log.info("job %s: deregistered %s (not registered: %s)", job, removed, absent)
         if confirm:
@@ -381,7 +388,7 @@ class PrometheusHook(BaseHook):
         group never stays live, and :class:`PrometheusRuleError` says ``failure`` and Prometheus's
         message. Returns False, without a reload, when asked to remove a file that is not there.
         """
-        with locked(path, 60.0, PrometheusRuleError):
+        with locked(path, 60.0, PrometheusRuleError, lock_dir=lock_dir_beside(path.parent, self._lock_dir())):
             previous = rule_files.read_text(path)
             if text is None:
                 if previous is None:

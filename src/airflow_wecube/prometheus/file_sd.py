@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from airflow_wecube.files import atomic_write_text, locked
+from airflow_wecube.files import atomic_write_text, lock_dir_beside, locked
 from airflow_wecube.prometheus.errors import PrometheusConfigError
 from airflow_wecube.prometheus.timeutil import PROMETHEUS_DURATION, duration_ms
 
@@ -196,6 +196,7 @@ def register(
     labels: Mapping[str, str] | None = None,
     *,
     lock_timeout: float = 60.0,
+    lock_dir: str | Path | None = None,
 ) -> list[str]:
     """Add ``targets`` to ``job`` with ``labels``; returns the targets that were added or relabelled.
 
@@ -204,7 +205,7 @@ def register(
     targets = validate_targets(targets)
     wanted = validate_labels(job, labels)
     path = target_file(file_sd_dir, job)
-    with locked(path, lock_timeout, PrometheusConfigError):
+    with locked(path, lock_timeout, PrometheusConfigError, lock_dir=lock_dir_beside(file_sd_dir, lock_dir)):
         groups = read_groups(path)
         changed = []
         for target in targets:
@@ -232,11 +233,12 @@ def deregister(
     targets: str | Iterable[str],
     *,
     lock_timeout: float = 60.0,
+    lock_dir: str | Path | None = None,
 ) -> list[str]:
     """Remove ``targets`` from ``job``; returns the ones that were there. The file goes when empty."""
     targets = validate_targets(targets)
     path = target_file(file_sd_dir, job)
-    with locked(path, lock_timeout, PrometheusConfigError):
+    with locked(path, lock_timeout, PrometheusConfigError, lock_dir=lock_dir_beside(file_sd_dir, lock_dir)):
         groups = read_groups(path)
         removed = []
         for target in targets:

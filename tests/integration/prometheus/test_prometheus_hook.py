@@ -62,6 +62,8 @@ def test_twenty_parallel_registrations_into_one_job(prometheus, prometheus_conn)
     assert results == [[t] for t in targets]
     in_file = {t for g in json.loads((prometheus.file_sd_dir / f"{job}.json").read_text()) for t in g["targets"]}
     assert in_file == set(targets)
+    # the lock that serialised them is not in the folder Prometheus reads
+    assert not [p.name for p in prometheus.file_sd_dir.iterdir() if not p.name.endswith(".json")]
     listed = {
         t["discoveredLabels"]["__address__"]
         for t in prometheus.api("targets")["data"]["activeTargets"]
@@ -142,7 +144,7 @@ def test_rule_group_loaded_refused_and_deleted(prometheus, prometheus_conn):
     assert f"{name}.yml" in info.value.output
     assert path.read_bytes() == good
     assert [r["name"] for r in hook._loaded_group(name)["rules"]] == ["WeCubeItDown", "it:up:count"]
-    assert not [p for p in prometheus.rules_dir.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in prometheus.rules_dir.iterdir() if not p.name.endswith(".yml")]  # no .tmp, no .lock
 
     # a bad duration is refused before promtool, by the duration parser every package uses
     with pytest.raises(PrometheusConfigError, match="alert 'A': 'for': not a duration: 'soon'"):

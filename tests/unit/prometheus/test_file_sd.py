@@ -92,7 +92,7 @@ def test_bad_input_changes_nothing(tmp_path, job, targets, labels, message):
     with pytest.raises(PrometheusConfigError, match=message):
         file_sd.register(tmp_path, job, targets, labels)
     assert (tmp_path / "web.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json", "web.json.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json"]
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,21 @@ def test_reserved_labels_prometheus_understands_are_written(tmp_path):
     }
     file_sd.register(tmp_path, "web", ["a:1"], labels)
     assert file_sd.registered(tmp_path, "web") == {"a:1": {**labels, "job": "web"}}
+
+
+def test_locks_stay_out_of_the_folder_prometheus_reads(tmp_path):
+    """A ``files: [dir/*]`` glob, a backup or a tool reading the folder finds only target files."""
+    folder = tmp_path / "file_sd"
+    folder.mkdir()
+    file_sd.register(folder, "web", ["a:1"])
+    file_sd.register(folder, "db", ["b:1"])
+    file_sd.deregister(folder, "db", ["b:1"])
+    assert sorted(p.name for p in folder.iterdir()) == ["web.json"]
+    assert [p.name for p in (tmp_path / ".wecube-locks").iterdir()][0].endswith("-web.json.lock")
+    elsewhere = tmp_path / "locks"
+    file_sd.register(folder, "web", ["c:1"], lock_dir=elsewhere)
+    assert sorted(p.name for p in folder.iterdir()) == ["web.json"]
+    assert [p.name.split("-", 1)[1] for p in elsewhere.iterdir()] == ["web.json.lock"]
 
 
 def test_malformed_file_is_refused_not_overwritten(tmp_path):
