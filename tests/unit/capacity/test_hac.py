@@ -16,7 +16,8 @@ import pytest
 from airflow_wecube.capacity.dataset import build_dataset
 from airflow_wecube.capacity.drift import compare, structural_break_test, wald_equality_test
 from airflow_wecube.capacity.errors import SpecError
-from airflow_wecube.capacity.fit import fit_model, hac_meat
+from airflow_wecube.capacity.fit import fit_model
+from airflow_wecube.capacity.ols import hac_meat
 from airflow_wecube.capacity.spec import DriftThresholds, load_spec, newey_west_rule, promql_ranges
 
 from .synth import RATE_SPEC, SPEC, TRUE, make_frame, make_rate_frame
