@@ -26,6 +26,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
     world-readable: Prometheus often runs as another user.
     """
     path = Path(path)
+    tmp = _complete_temp(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _complete_temp(path: Path, data: bytes, mode: int) -> str:
+    """``data`` written and synced to a hidden temporary file beside ``path`` (same file system)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -33,10 +43,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def atomic_create_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
@@ -47,13 +57,8 @@ def atomic_create_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644)
     file system has no hard links, a file lock around check-and-rename does the same.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _complete_temp(path, data, mode)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
         try:
             os.link(tmp, path)
         except FileExistsError:

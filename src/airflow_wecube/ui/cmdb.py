@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from airflow_wecube.ui import links
 from airflow_wecube.ui.auth import READ_PLUGINS, readable_dag_ids
+from airflow_wecube.ui.history import rendered_tasks
 from airflow_wecube.ui.render import Page, render
 
 router = APIRouter(dependencies=READ_PLUGINS)
@@ -95,51 +96,29 @@ def records(ci_type: str, q: str = "") -> list[dict[str, Any]]:
 
 def history(ci: dict[str, Any], dag_ids: set[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Task instances whose rendered inputs name the record's guid (newest first, at most ``limit``)."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-    from airflow.models.taskinstance import TaskInstance as TI
-    from airflow.utils.session import create_session
-    from sqlalchemy import and_, select
-
     needles = [ci["guid"], f'"name": {json.dumps(ci["name"])}']
     out = []
-    with create_session() as session:
-        stmt = (
-            select(
-                RTIF.dag_id, RTIF.run_id, RTIF.task_id, RTIF.map_index, RTIF.rendered_fields, TI.state, TI.start_date
-            )
-            .join(
-                TI,
-                and_(
-                    TI.dag_id == RTIF.dag_id,
-                    TI.run_id == RTIF.run_id,
-                    TI.task_id == RTIF.task_id,
-                    TI.map_index == RTIF.map_index,
-                ),
-            )
-            .order_by(TI.start_date.desc())
-            .limit(5000)
+    for r in rendered_tasks():
+        if dag_ids is not None and r.dag_id not in dag_ids:
+            continue
+        text = json.dumps(r.rendered_fields, default=str)
+        if not any(n in text for n in needles):
+            continue
+        fields = r.rendered_fields if isinstance(r.rendered_fields, dict) else {}
+        out.append(
+            {
+                "dag_id": r.dag_id,
+                "run_id": r.run_id,
+                "task_id": r.task_id,
+                "map_index": r.map_index,
+                "service": fields.get("service"),
+                "state": r.state.value if hasattr(r.state, "value") else r.state,
+                "when": r.start_date.isoformat() if r.start_date else None,
+                "log_url": links.log_url(r.dag_id, r.run_id, r.task_id, r.map_index),
+            }
         )
-        for r in session.execute(stmt):
-            if dag_ids is not None and r.dag_id not in dag_ids:
-                continue
-            text = json.dumps(r.rendered_fields, default=str)
-            if not any(n in text for n in needles):
-                continue
-            fields = r.rendered_fields if isinstance(r.rendered_fields, dict) else {}
-            out.append(
-                {
-                    "dag_id": r.dag_id,
-                    "run_id": r.run_id,
-                    "task_id": r.task_id,
-                    "map_index": r.map_index,
-                    "service": fields.get("service"),
-                    "state": r.state.value if hasattr(r.state, "value") else r.state,
-                    "when": r.start_date.isoformat() if r.start_date else None,
-                    "log_url": links.log_url(r.dag_id, r.run_id, r.task_id, r.map_index),
-                }
-            )
-            if len(out) >= limit:
-                break
+        if len(out) >= limit:
+            break
     return out
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from airflow_wecube.ui import links
 from airflow_wecube.ui.auth import READ_PLUGINS
+from airflow_wecube.ui.history import rendered_tasks
 from airflow_wecube.ui.render import Page, render
 
 router = APIRouter(dependencies=READ_PLUGINS)
@@ -99,59 +100,29 @@ def dags_using(service: str) -> list[dict[str, Any]]:
 
 def last_calls(service: str, limit: int = 10, dag_ids: set[str] | None = None) -> list[dict[str, Any]]:
     """The newest task instances whose rendered ``service`` field is this service (any pinned version)."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-    from airflow.models.taskinstance import TaskInstance as TI
-    from airflow.utils.session import create_session
-    from sqlalchemy import and_, select
-
     calls: list[dict[str, Any]] = []
-    with create_session() as session:
-        stmt = (
-            select(
-                RTIF.dag_id,
-                RTIF.run_id,
-                RTIF.task_id,
-                RTIF.map_index,
-                RTIF.rendered_fields,
-                TI.state,
-                TI.start_date,
-                TI.end_date,
-                TI.try_number,
-            )
-            .join(
-                TI,
-                and_(
-                    TI.dag_id == RTIF.dag_id,
-                    TI.run_id == RTIF.run_id,
-                    TI.task_id == RTIF.task_id,
-                    TI.map_index == RTIF.map_index,
-                ),
-            )
-            .order_by(TI.start_date.desc())
-            .limit(5000)
+    for row in rendered_tasks():
+        fields = row.rendered_fields or {}
+        rendered = fields.get("service") if isinstance(fields, dict) else None
+        if not isinstance(rendered, str) or _unpinned(rendered) != service:
+            continue
+        if dag_ids is not None and row.dag_id not in dag_ids:
+            continue
+        calls.append(
+            {
+                "dag_id": row.dag_id,
+                "run_id": row.run_id,
+                "task_id": row.task_id,
+                "map_index": row.map_index,
+                "state": str(row.state.value if hasattr(row.state, "value") else row.state) if row.state else None,
+                "start_date": row.start_date.isoformat() if row.start_date else None,
+                "end_date": row.end_date.isoformat() if row.end_date else None,
+                "try_number": row.try_number,
+                "log_url": links.log_url(row.dag_id, row.run_id, row.task_id, row.map_index),
+            }
         )
-        for row in session.execute(stmt):
-            fields = row.rendered_fields or {}
-            rendered = fields.get("service") if isinstance(fields, dict) else None
-            if not isinstance(rendered, str) or _unpinned(rendered) != service:
-                continue
-            if dag_ids is not None and row.dag_id not in dag_ids:
-                continue
-            calls.append(
-                {
-                    "dag_id": row.dag_id,
-                    "run_id": row.run_id,
-                    "task_id": row.task_id,
-                    "map_index": row.map_index,
-                    "state": str(row.state.value if hasattr(row.state, "value") else row.state) if row.state else None,
-                    "start_date": row.start_date.isoformat() if row.start_date else None,
-                    "end_date": row.end_date.isoformat() if row.end_date else None,
-                    "try_number": row.try_number,
-                    "log_url": links.log_url(row.dag_id, row.run_id, row.task_id, row.map_index),
-                }
-            )
-            if len(calls) >= limit:
-                break
+        if len(calls) >= limit:
+            break
     return calls
 
 
