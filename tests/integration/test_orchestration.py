@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -64,21 +62,8 @@ def test_release_destroys_the_hosts_and_frees_their_addresses(wecube_conn, plugi
     assert release_hosts(WeCubePluginHook(), []) == {"released": [], "problems": [], "not_released": []}
 
 
-def test_release_reports_what_it_could_not_release(monkeypatch, plugin_registry, sandbox):
-    from tests.fixtures.sandbox import free_port
-
+def test_release_reports_what_it_could_not_release(unreachable_wecube_conn, plugin_registry, sandbox):
     # nothing listens there: the plugin is unreachable, release says so and does not raise
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WECUBE_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "wecube",
-                "host": f"http://127.0.0.1:{free_port()}",
-                "password": "x",
-                "extra": {"retry_limit": 0},
-            }
-        ),
-    )
     summary = release_hosts(WeCubePluginHook(), [{"name": "it-rel-gone", "guid": "ci-none", "ip": "10.77.0.9"}])
     assert summary["released"] == [] and summary["not_released"] == ["it-rel-gone"]
     assert "host/host/destroy" in summary["problems"][0]

@@ -96,20 +96,7 @@ def test_a_prometheus_failure_is_a_problem_the_app_is_still_stopped(
     assert len(problems) == 1 and problems[0].startswith("Prometheus cleanup failed:") and "rb_missing" in problems[0]
 
 
-def test_an_unreachable_cmdb_is_a_rollback_error(monkeypatch, plugin_registry):
-    from tests.fixtures.sandbox import free_port
-
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WECUBE_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "wecube",
-                "host": f"http://127.0.0.1:{free_port()}",
-                "password": "x",
-                "extra": {"retry_limit": 0},
-            }
-        ),
-    )
+def test_an_unreachable_cmdb_is_a_rollback_error(unreachable_wecube_conn, plugin_registry):
     with pytest.raises(RollbackError, match="could not read what was deployed on h1, h2: "):
         roll_back(
             WeCubePluginHook(), app="a", version="1", touched=["h1", "h2"], planned_count=2, prometheus=_no_prometheus
