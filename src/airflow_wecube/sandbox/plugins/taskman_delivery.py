@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
-
 from airflow_wecube.sandbox.plugins.taskman_tasks import DELIVERED, FAILED, PENDING
 from airflow_wecube.sandbox.store import Store
 
@@ -119,6 +117,8 @@ def resolve_url(callback_url: str, base_url: str) -> str:
 
 def post_callback(url: str, body: dict, timeout: float) -> tuple[bool, bool, str]:
     """One POST: ``(delivered, worth retrying, error)``."""
+    import requests  # here, not at import: requests registers an atexit hook, and building the app must not
+
     try:
         r = requests.post(url, json=body, timeout=timeout, headers={"User-Agent": "wecube-sandbox-taskman"})
     except requests.RequestException as e:
