@@ -289,3 +289,26 @@ def test_the_page_lists_open_tasks_and_its_forms_answer_them(sandbox, scripted_s
     (sent,) = scripted_server.requests
     assert sent["body"]["resultCode"] == "approve"
     assert sent["body"]["results"]["outputs"][0]["comment"] == "from the page"
+
+
+def test_two_people_answering_at_once_send_one_callback(sandbox, scripted_server):
+    rid, _ = create(sandbox, CUSTOM, [approval(scripted_server.url)], allowedOptions=["approve", "reject"])
+    (task,) = tasks_of(sandbox, rid)
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(
+            pool.map(
+                lambda i: action(sandbox, task["id"], "complete", {"option": ["approve", "reject"][i % 2]}).status_code,
+                range(6),
+            )
+        )
+    assert codes == [200, 409, 409, 409, 409, 409]
+    (sent,) = scripted_server.requests
+    assert sent["body"]["resultCode"] == tasks_of(sandbox, rid)[0]["chosenOption"]
+
+
+def test_an_overdue_task_says_so(sandbox, scripted_server):
+    rid, _ = create(sandbox, CUSTOM, [approval(scripted_server.url)], dueDate="2020-01-01T00:00:00Z")
+    (task,) = tasks_of(sandbox, rid)
+    assert task["overdue"] is True and task["dueAt"] == "2020-01-01T00:00:00+00:00"
+    rid, _ = create(sandbox, CUSTOM, [approval(scripted_server.url)], dueDate=60)
+    assert tasks_of(sandbox, rid)[0]["overdue"] is False

@@ -209,7 +209,7 @@ def _open_task(t: dict[str, Any]) -> str:
             f"{_e(t['taskFormInput'])}</textarea></p>"
         )
     return f"""<div class="task" id="task-{tid}">
-<h3>{_e(t["taskName"])}</h3>
+<h3>{_e(t["taskName"])}{' <span class="failed">(overdue)</span>' if t["overdue"] else ""}</h3>
 <p>{_e(t["taskDescription"])}</p>
 <p class="meta">{meta}</p>
 <form method="post" action="{PREFIX}/tasks/{tid}/complete">

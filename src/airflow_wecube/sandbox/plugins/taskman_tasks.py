@@ -121,6 +121,7 @@ def to_json(row: sqlite3.Row) -> dict[str, Any]:
         "taskFormInput": row["form_input"],
         "allowedOptions": json.loads(row["allowed_options"]),
         "dueAt": iso(row["due_at"]),
+        "overdue": row["status"] == OPEN and row["due_at"] is not None and row["due_at"] < time.time(),
         "createdAt": iso(row["created_at"]),
         "status": row["status"],
         "chosenOption": row["chosen_option"],
