@@ -246,12 +246,17 @@ def test_a_refusing_receiver_is_not_retried_and_a_dead_one_is(sandbox, scripted_
     cb = action(sandbox, tasks_of(sandbox, rid)[0]["id"], "complete").json()["callback"]
     assert cb["status"] == "failed" and "None process instance found" in cb["lastError"]
 
-    rid, _ = create(sandbox, CUSTOM, [approval(f"http://127.0.0.1:{free_port()}/cb")])
+    secret = uniq("cb/token")
+    rid, _ = create(sandbox, CUSTOM, [approval(f"http://127.0.0.1:{free_port()}/{secret}?sig={secret}")])
     action(sandbox, tasks_of(sandbox, rid)[0]["id"], "complete")
     failed = wait_for(
         lambda: (t := tasks_of(sandbox, rid)[0])["callback"]["status"] == "failed" and t, what="retries used up"
     )
     assert failed["callback"]["attempts"] == 4 and "ConnectionError" in failed["callback"]["lastError"]
+    # the callback URL's token stays out of the error shown and out of the sandbox's log
+    assert "<path>" in failed["callback"]["lastError"] and secret not in failed["callback"]["lastError"]
+    log = sandbox.log_path.read_text(errors="replace")
+    assert f"callback of task {failed['id']}, attempt 4" in log and secret not in log
 
 
 def test_the_page_lists_open_tasks_and_its_forms_answer_them(sandbox, scripted_server):

@@ -122,17 +122,28 @@ def post_callback(url: str, body: dict, timeout: float) -> tuple[bool, bool, str
     try:
         r = requests.post(url, json=body, timeout=timeout, headers={"User-Agent": "wecube-sandbox-taskman"})
     except requests.RequestException as e:
-        return False, True, f"{type(e).__name__}: {e}"
+        return False, True, _without_path(f"{type(e).__name__}: {e}", url)
     if not r.ok:
-        return False, r.status_code in RETRY_STATUSES, f"HTTP {r.status_code}: {r.text[:QUOTE]}"
+        return False, r.status_code in RETRY_STATUSES, _without_path(f"HTTP {r.status_code}: {r.text[:QUOTE]}", url)
     try:
         answer = r.json()
     except ValueError:
         return True, False, ""
     status = answer.get("status") if isinstance(answer, dict) else None
     if status is not None and str(status).upper() != "OK":
-        return False, False, f"the receiver answered status {status!r}: {str(answer.get('message', ''))[:QUOTE]}"
+        message = str(answer.get("message", ""))[:QUOTE]
+        return False, False, _without_path(f"the receiver answered status {status!r}: {message}", url)
     return True, False, ""
+
+
+def _without_path(message: str, url: str) -> str:
+    """``message`` without the URL's path and query (a callback URL's token is a secret: it must not
+    reach the log), cut to a readable length."""
+    parts = urlsplit(url)
+    for secret in filter(None, (parts.path + (f"?{parts.query}" if parts.query else ""), parts.path, parts.query)):
+        if secret != "/":
+            message = message.replace(secret, "<path>")
+    return message if len(message) <= 2 * QUOTE else message[: 2 * QUOTE] + "..."
 
 
 def _claim(db: sqlite3.Connection, task_id: str, now: float, lease: float) -> sqlite3.Row | None:
