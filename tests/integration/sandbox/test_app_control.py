@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from airflow_wecube.capacity.spec import TARGET, load_spec
+from airflow_wecube.exceptions import WeCubePluginError
+from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
 from airflow_wecube.rollout import job_name
@@ -170,4 +172,21 @@ def test_the_capacity_specs_own_promql_sees_the_load_a_flow_sets(sandbox, host, 
         assert 5 <= last[TARGET] <= 20, last
     finally:
         hook.deregister_targets(job_name(app), [out["target"]], confirm=False)
+        one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
+
+
+def test_a_flow_calls_load_and_crash_through_the_hook_like_any_plugin(wecube_conn, plugin_registry, sandbox, host):
+    """The registered manifest declares both interfaces: WeCubePluginHook (what WeCubePluginOperator
+    uses) calls them by service name, and a failed entity fails the call with its reason."""
+    app = uniq("hook")
+    one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0", rate=0)
+    hook, target = WeCubePluginHook(), {"callbackParameter": "c", "host": host["name"], "app": app}
+    try:
+        loaded = hook.call("deploy/app/load", {**target, "open_rate": 3})
+        assert loaded.ok and loaded.outputs[0]["open_rate"] == 3 and loaded.outputs[0]["transfers"] == "N"
+        crashed = hook.call("deploy/app/crash", target)
+        assert crashed.ok and crashed.outputs[0]["status"] == "failed"
+        with pytest.raises(WeCubePluginError, match=f"app {app} on host {host['name']} is not running"):
+            hook.call("deploy/app/load", {**target, "open_rate": 3})
+    finally:
         one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
