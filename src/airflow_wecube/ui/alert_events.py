@@ -9,8 +9,10 @@ MySQL, SQLite's writer lock taken by a no-op ``UPDATE``), so two servers handed 
 once record it once. Only the asset's events since the alert's ``startsAt`` (less an hour of clock
 skew) are compared: a change is never delivered before it started.
 
-An alert no DAG schedules on is recorded too (its asset is created when missing): the event is the
-history of the alert in Airflow's Assets page, and the answer says that no DAG listens.
+An alert no DAG schedules on is recorded too (its asset is created when missing, and stays inactive
+until a DAG schedules on it): the events are the alert's history (``GET /api/v2/assets/events``; the
+asset is listed with ``only_active=false``), and the answer names it in ``no_listener``. A DAG that
+schedules on the asset later is started by the alert's next state change, not by past ones.
 """
 
 from __future__ import annotations
