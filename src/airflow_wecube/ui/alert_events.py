@@ -68,15 +68,21 @@ def _lock(session: Session, asset_id: int) -> None:
 
 def _recorded_keys(session: Session, asset_id: int, alerts: list[WebhookAlert]) -> set[str]:
     from airflow.models.asset import AssetEvent
+    from airflow.utils.sqlalchemy import get_dialect_name
     from sqlalchemy import select
 
     since = min(a.startsAt for a in alerts) - CLOCK_SKEW
-    rows = session.scalars(
+    stmt = (
         select(AssetEvent.extra)
         .where(AssetEvent.asset_id == asset_id, AssetEvent.timestamp >= since)
         .order_by(AssetEvent.id.desc())
         .limit(SCAN_LIMIT)
     )
+    if get_dialect_name(session) != "sqlite":
+        # a locking read sees what the lock's previous holder committed, also under MySQL's
+        # REPEATABLE READ (whose plain reads keep the transaction's first snapshot)
+        stmt = stmt.with_for_update(read=True)
+    rows = session.scalars(stmt)
     return {extra.get("key") for extra in rows if isinstance(extra, dict) and extra.get("key")}
 
 
