@@ -1,7 +1,9 @@
 """The WeCube FastAPI app mounted by Airflow's API server at ``/wecube`` (below ``[api] base_url``'s path).
 
 Every page has a JSON twin under ``/api``; every route requires an Airflow login with the right
-permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only.
+permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only, except ``/callback/<token>``
+(:mod:`airflow_wecube.ui.callbacks`), where asynchronous plugins POST results: no login, the token
+in the URL is the credential.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from fastapi import Depends, FastAPI
 
 def create_app() -> FastAPI:
     """A new app with every page (a factory, so tests and the plugin each get their own)."""
-    from airflow_wecube.ui import actions, capacity, cmdb, designs, inbox, plugins
+    from airflow_wecube.ui import actions, callbacks, capacity, cmdb, designs, inbox, plugins
 
     app = FastAPI(title="WeCube", dependencies=[Depends(get_user)], docs_url=None, redoc_url=None, openapi_url=None)
     for module in (plugins, inbox, capacity, cmdb, designs, actions):
         app.include_router(module.router)
+    # plugins POST asynchronous results here without an Airflow login: a mounted app is outside the
+    # app-wide login dependency, and the per-call token in the URL is the credential (ui/callbacks.py)
+    app.mount("/callback", callbacks.create_app())
     return app
