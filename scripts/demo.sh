@@ -183,6 +183,7 @@ print_details() {
   WeCube page    $AIRFLOW_URL/wecube/   (registered plugins and their interfaces)
   Prometheus     $PROMETHEUS_URL   (targets $PROMETHEUS_URL/targets, rules $PROMETHEUS_URL/rules)
   sandbox        $SANDBOX_URL  (token $SANDBOX_TOKEN; API docs $SANDBOX_URL/docs)
+  task inbox     $SANDBOX_URL/taskman/inbox  (manual tasks: complete or reject them)
   details        .demo/env      logs .demo/*.log      stop with: make demo-stop
 
   What to click, after logging in (walkthrough: docs/demo.md):

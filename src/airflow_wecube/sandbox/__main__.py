@@ -14,7 +14,8 @@ from airflow_wecube.sandbox import DEFAULT_PORT, DEFAULT_TOKEN, TOKEN_ENV
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_wecube.sandbox",
-        description="Run the sandbox WeCube plugin server (cmdb, faults, network, host, deploy) for demos and tests.",
+        description="Run the sandbox WeCube plugin server (cmdb, faults, network, host, deploy, taskman)"
+        " for demos and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")

@@ -90,6 +90,13 @@ class SandboxPackage:
     specs: list[_Spec] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
     startup_hooks: list[Callable[[Store], None]] = field(default_factory=list)
+    extra_routers: list[Callable[[Store], APIRouter]] = field(default_factory=list)
+
+    def add_routes(self, make: Callable[[Store], APIRouter]) -> Callable[[Store], APIRouter]:
+        """Serve ``make(store)``'s routes beside the interfaces: pages and APIs that are not plugin
+        interfaces (not in the manifest, not behind the plugin token), such as a task inbox."""
+        self.extra_routers.append(make)
+        return make
 
     def on_startup(self, fn: Callable[[Store], None]) -> Callable[[Store], None]:
         """Run ``fn(store)`` (blocking is fine) when the server starts, before it answers requests."""
@@ -129,6 +136,8 @@ class SandboxPackage:
                 name=name,
                 response_class=JSONResponse,
             )
+        for make in self.extra_routers:
+            router.include_router(make(store))
         return router
 
     def _lifespan(self, store: Store):

@@ -13,7 +13,7 @@ from importlib import import_module
 from airflow_wecube.sandbox.plugin import SandboxPackage
 
 #: module names under ``airflow_wecube.sandbox.plugins``; each ships ``manifests/<name>.register.xml``
-PACKAGES: tuple[str, ...] = ("cmdb", "faults", "network", "host", "deploy")
+PACKAGES: tuple[str, ...] = ("cmdb", "faults", "network", "host", "deploy", "taskman")
 
 
 def packages() -> list[SandboxPackage]:
