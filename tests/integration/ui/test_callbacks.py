@@ -99,7 +99,7 @@ def post(receiver: str, token: str, payload, **kw) -> requests.Response:
 
 
 def test_first_callback_is_recorded_without_any_login(receiver):
-    assert requests.get(f"{receiver}/wecube/api/plugins", timeout=30).status_code in (401, 403, 500)
+    assert requests.get(f"{receiver}/wecube/api/plugins", timeout=30).status_code == 401  # pages need a login
     token = register("req-first", sensitive=["secretOut"])
     r = post(receiver, token, body("req-first", secretOut="hunter2"))
     assert r.status_code == 200 and r.json()["status"] == "OK"
