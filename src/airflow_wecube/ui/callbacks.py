@@ -46,6 +46,9 @@ def create_app() -> FastAPI:
             log.warning("Callback to an unknown or expired token %s...: refused (404)", digest[:12])
             return _answer(404, "unknown or expired callback URL")
         where = f"{registration['dag_id']}/{registration['run_id']}/{registration['task_id']}"
+        declared = request.headers.get("content-length") or "0"
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before reading it
+            return _answer(413, f"the body is over {MAX_BODY_BYTES} bytes")
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
             return _answer(413, f"the body is over {MAX_BODY_BYTES} bytes")
