@@ -149,8 +149,13 @@ def test_approval_waits_for_the_inbox_then_continues_with_the_comment(sa, sandbo
     assert decision["chosenOption"] == "Approve" and decision["comment"] == "ship it"
     assert sa.client().xcom(APPROVAL, run_id, "gate", key="chosen_option") == "Approve"
     assert sa.client().xcom(APPROVAL, run_id, "after") == "continued after Approve: ship it"
-    log = sa.log_tail(400, component=None)
-    assert "Second callback for" in log and task["requestId"] in log
+    logged = [line for line in sa.log_path.read_text(errors="replace").splitlines() if "Second callback for" in line]
+    assert [
+        ("the same body again" in line, "a different one" in line) for line in logged if task["requestId"] in line
+    ] == [
+        (True, False),
+        (False, True),
+    ]
 
 
 def test_reject_fails_the_task_with_the_comment(sa, sandbox, timeout_run):
@@ -176,6 +181,38 @@ def test_instant_callback_resumes_the_task(sa, sandbox, timeout_run):
     assert t["closedAt"] >= created
     wait_run(sa, APPROVAL, run_id, "success")
     assert sa.client().xcom(APPROVAL, run_id, "after") == "continued after Approve: instant"
+
+
+def test_a_retry_sends_again_with_the_same_request_id_and_the_first_url_still_answers(sa, sandbox, timeout_run):
+    """A new try (cleared here, as after a lost worker) sends again with the same requestId (and a new URL
+    for it); the sandbox, like a plugin should, drops the duplicate and keeps the first try's task and URL.
+    The person answers that task, through the first URL, and the second try resumes with the answer."""
+    run_id = sa.trigger(APPROVAL)["dag_run_id"]
+    first = open_task(sa, sandbox, run_id)
+    sa.wait_for(lambda: state(sa, APPROVAL, run_id, "gate") == "deferred", 120, "gate deferred")
+    sa.client().request(
+        "POST",
+        f"/api/v2/dags/{APPROVAL}/clearTaskInstances",
+        json={"dag_run_id": run_id, "task_ids": ["gate"], "dry_run": False, "only_failed": False},
+    )
+
+    def retry_waiting():
+        try:
+            ti = sa.client().get_task_instance(APPROVAL, run_id, "gate")
+        except WeCubeError as e:
+            if isinstance(e, AirflowAPIError):
+                raise
+            return None
+        return ti["try_number"] == 2 and ti["state"] == "deferred"
+
+    sa.wait_for(retry_waiting, 180, "the second try deferred")
+    assert f"acknowledged requestId {first['requestId']}" in sa.task_log(APPROVAL, run_id, "gate", chars=50000)
+    r = requests.get(sandbox.url + INBOX, params={"procInstId": f"{APPROVAL}/{run_id}", "status": "all"}, timeout=10)
+    assert [t["id"] for t in r.json()] == [first["id"]]  # the duplicate request was dropped by requestId
+    answer(sandbox, first["id"], "complete", option="Approve", comment="via the first URL", handler="carol")
+    wait_run(sa, APPROVAL, run_id, "success")
+    assert sa.client().get_task_instance(APPROVAL, run_id, "gate")["try_number"] == 2
+    assert sa.client().xcom(APPROVAL, run_id, "gate")["comment"] == "via the first URL"
 
 
 def test_no_callback_times_out_per_policy(sa, timeout_run):
