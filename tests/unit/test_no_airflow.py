@@ -81,3 +81,13 @@ def test_orchestration_logic_imports_without_airflow():
         "assert touched_hosts({'outputs': [{'callbackParameter': 'h', 'changed': 'Y'}]}, []) == ['h']\n"
     )
     assert _assert_imports_without_airflow(modules, extra).startswith("ok")
+
+
+def test_async_protocol_logic_imports_without_airflow():
+    """Platform-filled inputs and the callback half of the protocol are pure too."""
+    modules = ["airflow_wecube.platform_inputs", "airflow_wecube.callback"]
+    extra = (
+        "from airflow_wecube.callback import parse_callback, chosen_option\n"
+        "assert chosen_option(parse_callback({'resultCode': 'Approve'})) == 'Approve'\n"
+    )
+    assert _assert_imports_without_airflow(modules, extra).startswith("ok")

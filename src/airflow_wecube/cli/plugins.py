@@ -8,6 +8,7 @@ import sys
 
 from airflow_wecube.config import default_registry
 from airflow_wecube.exceptions import PlaceholderVersionError
+from airflow_wecube.platform_inputs import platform_mark
 from airflow_wecube.registry import load_manifest
 
 # the version a placeholder manifest is validated with; never registered (register needs --version)
@@ -75,6 +76,7 @@ def cmd_show(args) -> int:
     registry = default_registry(args.registry)
     svc = registry.service(args.service, args.version)
     data = svc.summary() | {"interface": svc.interface.model_dump()}
+    data["filled_by_platform"] = {p.name: platform_mark(p) for p in svc.interface.inputs if platform_mark(p)}
     if args.json:
         _out(args, data, "")
         return 0
@@ -93,6 +95,7 @@ def cmd_show(args) -> int:
         for p in params:
             marks = [p.datatype] + (["required"] if p.required else []) + (["sensitive"] if p.sensitive else [])
             marks += [f"mapping={p.mapping_type}"] if p.mapping_type else []
+            marks += [m] if title == "inputs" and (m := platform_mark(p)) else []
             marks += _rest_marks(p) if p.location or p.json_schema else []
             lines.append(f"    {p.name:<24} {' '.join(marks)}")
     print("\n".join(lines))

@@ -237,13 +237,16 @@ class WeCubePluginHook(HttpHook):
         version: str | None = None,
         request_id: str | None = None,
         operator: str | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> PluginResult:
         """Call one interface for one or many entities in a single request.
 
         :param service: ``package/plugin/action`` (``package@version/...`` pins a version)
         :param inputs: a dict (one entity) or a list of dicts (one per entity)
         :param request_id: stable id for retries and de-duplication (default: a new UUID)
-        :return: the outputs in input order; raises :class:`WeCubePluginError` on failure
+        :param extra_body: more top-level request fields (``allowedOptions``, ``dueDate`` of async calls)
+        :return: the outputs in input order; raises :class:`WeCubePluginError` on failure. For an
+            asynchronous interface that is the acknowledgement; the result comes by callback.
         """
         if not isinstance(service, Service):
             service = self.registry.service(service, version)
@@ -259,6 +262,7 @@ class WeCubePluginHook(HttpHook):
             operator=operator or extra.get("operator") or "airflow",
             serviceName=svc.name,
             inputs=entities,
+            **(extra_body or {}),
         ).to_wire()
         self.log.info(
             "Calling %s (%s %s) for %d entit%s, requestId=%s",
@@ -349,38 +353,7 @@ class WeCubePluginHook(HttpHook):
                 f"{response.text[:200]!r}",
                 status_code=response.status_code,
             ) from None
-        try:
-            parsed = PluginResponse.model_validate(payload)
-        except ValidationError as e:
-            raise WeCubePluginError(
-                f"{svc.name}: the answer is not the WeCube plugin protocol ({e.error_count()} problem(s), "
-                f"e.g. {e.errors()[0]['loc']}: {e.errors()[0]['msg']}): {str(payload)[:200]}",
-                status_code=response.status_code,
-            ) from None
-        outputs, unexpected = match_outputs([e[CALLBACK] for e in entities], parsed.outputs)
-        sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
-        for o in outputs + unexpected:
-            for name in sensitive_out & o.keys():
-                mask_secret(o[name])
-                o[name] = MASK
-        result = PluginResult(
-            service=svc.name,
-            request_id=request_id,
-            result_code=str(parsed.result_code),
-            result_message=parsed.result_message,
-            outputs=outputs,
-            failed=[o for o in outputs if output_failed(o)],
-            unexpected=unexpected,
-        )
-        if not result.ok:  # resultCode not "0", an entity failed or unanswered, or an unknown output
-            details = result.problems()
-            raise WeCubePluginError(
-                f"{svc.name}: resultCode {result.result_code}: {result.result_message}"
-                + (f" [{details}]" if details else ""),
-                result=result,
-                status_code=response.status_code,
-            )
-        return result
+        return result_from_payload(svc, request_id, entities, payload, status_code=response.status_code)
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -390,6 +363,53 @@ class WeCubePluginHook(HttpHook):
             return (r.ok, f"{self.base_url}/health answered HTTP {r.status_code}")
         except Exception as e:
             return False, str(e)
+
+
+def result_from_payload(
+    svc: Service,
+    request_id: str,
+    entities: list[dict[str, Any]],
+    payload: Any,
+    *,
+    status_code: int | None = None,
+    success_code: str = "0",
+) -> PluginResult:
+    """The protocol's failure rules on an answer (or a callback) body; raises :class:`WeCubePluginError`.
+
+    :param success_code: the ``resultCode`` that means success (an APPROVAL callback's chosen option)
+    """
+    try:
+        parsed = PluginResponse.model_validate(payload)
+    except ValidationError as e:
+        raise WeCubePluginError(
+            f"{svc.name}: the answer is not the WeCube plugin protocol ({e.error_count()} problem(s), "
+            f"e.g. {e.errors()[0]['loc']}: {e.errors()[0]['msg']}): {str(payload)[:200]}",
+            status_code=status_code,
+        ) from None
+    outputs, unexpected = match_outputs([e[CALLBACK] for e in entities], parsed.outputs)
+    sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
+    for o in outputs + unexpected:
+        for name in sensitive_out & o.keys():
+            mask_secret(o[name])
+            o[name] = MASK
+    result = PluginResult(
+        service=svc.name,
+        request_id=request_id,
+        result_code="0" if str(parsed.result_code) == success_code else str(parsed.result_code),
+        result_message=parsed.result_message,
+        outputs=outputs,
+        failed=[o for o in outputs if output_failed(o)],
+        unexpected=unexpected,
+    )
+    if not result.ok:  # resultCode not "0", an entity failed or unanswered, or an unknown output
+        details = result.problems()
+        raise WeCubePluginError(
+            f"{svc.name}: resultCode {result.result_code}: {result.result_message}"
+            + (f" [{details}]" if details else ""),
+            result=result,
+            status_code=status_code,
+        )
+    return result
 
 
 class _KeepAliveLimitedAdapter(LimitedAdapter, TCPKeepAliveAdapter):

@@ -7,12 +7,15 @@ import re
 import uuid
 import warnings
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
+from airflow_wecube.operators.plugin_async import ON_TIMEOUT
+from airflow_wecube.platform_inputs import CONTEXT, filled_by_platform, unknown_context_hint
 from airflow_wecube.registry import Registry, Service
 
 if TYPE_CHECKING:
@@ -42,6 +45,21 @@ class WeCubePluginOperator(BaseOperator):
     :param version: package version to use (default: the highest registered)
     :param wecube_conn_id: connection to the plugin
     :param registry_path: registry folder (default from config)
+
+    Inputs the platform fills (``mappingType="system_variable"``, e.g. ``callbackUrl``, and
+    ``mappingType="context"``, e.g. ``procInstId``) need not be passed; one passed anyway wins
+    (docs/async-plugins.md). On an asynchronous interface (``isAsyncProcessing="Y"``) the operator
+    sends the request, then defers (triggerer, no worker slot) until the plugin POSTs its result to
+    the call's own callback URL; the outputs come from that callback, with the same failure rules.
+
+    :param timeout: asynchronous interfaces: how long to wait for the callback (``timedelta`` or
+        seconds; None: no limit). Sent to the plugin as ``dueDate`` (minutes).
+    :param on_timeout: ``fail`` (default) | ``skip`` | ``approve`` | ``reject`` (APPROVAL interfaces:
+        take the first approving / rejecting option)
+    :param allowed_options: APPROVAL interfaces: the options offered (sent as ``allowedOptions``;
+        default ``["Approve", "Reject"]``); the chosen one is the result (XCom ``chosen_option``)
+    :param reject_options: which options reject (default: those meaning no: Reject, Deny, No, ...)
+    :param fail_on_reject: fail the task when a rejecting option is chosen (default True)
     """
 
     template_fields: Sequence[str] = ("service", "inputs", "version")
@@ -56,6 +74,11 @@ class WeCubePluginOperator(BaseOperator):
         version: str | None = None,
         wecube_conn_id: str = WeCubePluginHook.default_conn_name,
         registry_path: str | None = None,
+        timeout: timedelta | float | None = None,
+        on_timeout: str = "fail",
+        allowed_options: Sequence[str] | None = None,
+        reject_options: Sequence[str] | None = None,
+        fail_on_reject: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -64,6 +87,19 @@ class WeCubePluginOperator(BaseOperator):
         self.version = version
         self.wecube_conn_id = wecube_conn_id
         self.registry_path = registry_path
+        if on_timeout not in ON_TIMEOUT:
+            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {on_timeout!r}")
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+            raise ValueError(f"timeout must be a positive number of seconds or a timedelta, got {timeout!r}")
+        for name, value in (("allowed_options", allowed_options), ("reject_options", reject_options)):
+            if value is not None and (isinstance(value, str) or not all(isinstance(o, str) and o for o in value)):
+                raise ValueError(f"{name} must be a list of non-empty strings, got {value!r}")
+        self.timeout_seconds = float(seconds) if seconds is not None else None
+        self.on_timeout = on_timeout
+        self.allowed_options = list(allowed_options) if allowed_options is not None else None
+        self.reject_options = list(reject_options) if reject_options is not None else None
+        self.fail_on_reject = fail_on_reject
 
     def _registry(self) -> Registry:
         from airflow_wecube.config import default_registry
@@ -83,37 +119,75 @@ class WeCubePluginOperator(BaseOperator):
                 if isinstance(e, dict):
                     mask_secret(e.get(name))
 
-    def execute(self, context: Context) -> Any:
-        ti = context["ti"]
-        request_id = stable_request_id(
-            ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1
-        )
-        hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
+    @property
+    def _single(self) -> bool:
+        return isinstance(self.inputs, dict)
+
+    def _package_defaults(self, svc: Service) -> dict[str, str]:
         try:
-            result = hook.call(self.service, self.inputs, version=self.version, request_id=request_id)
+            package = self._registry().get(svc.package, svc.version)
+        except Exception:
+            return {}
+        return {p.name: p.default_value for p in package.system_parameters if p.default_value}
+
+    def execute(self, context: Context) -> Any:
+        from airflow_wecube.operators import plugin_async
+        from airflow_wecube.platform_inputs import RunContext, fill_platform_inputs
+        from airflow_wecube.validation import normalise_inputs
+
+        ti = context["ti"]
+        map_index = ti.map_index if ti.map_index is not None else -1
+        request_id = stable_request_id(ti.dag_id, ti.run_id, ti.task_id, map_index)
+        hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
+        svc = hook.registry.service(self.service, self.version)
+        if svc.interface.protocol == "wecube":
+            dag_run = context.get("dag_run")
+            run = RunContext(
+                ti.dag_id, ti.run_id, ti.task_id, map_index, getattr(dag_run, "triggering_user_name", None)
+            )
+            entities = normalise_inputs(self.inputs)
+            if svc.interface.is_async:
+                return plugin_async.send_and_defer(self, context, hook, svc, entities, request_id, run)
+            inputs = fill_platform_inputs(
+                svc, entities, run, sysvar=plugin_async.sysvar_lookup, package_defaults=self._package_defaults(svc)
+            )
+        else:
+            inputs = self.inputs
+        try:
+            result = hook.call(svc, inputs, request_id=request_id)
         except WeCubePluginError as e:
-            if e.result is not None:
-                ti.xcom_push(key=SUCCEEDED_XCOM_KEY, value=e.result.succeeded)
-                ti.xcom_push(key=RESULT_XCOM_KEY, value=e.result.to_dict())
-                if e.result.failed:
-                    lines = "\n".join(
-                        f"  - {o.get('callbackParameter')}: {o.get('errorMessage') or '(no message)'}"
-                        for o in e.result.failed
-                    )
-                    if e.result.unexpected:
-                        lines += f"\n  - {e.result.unexpected_note()}"
-                    raise WeCubePluginError(
-                        f"{e.result.service}: {len(e.result.failed)} of {len(e.result.outputs)} entities failed "
-                        f"({e.result.result_message}):\n{lines}\n"
-                        f"outputs of the {len(e.result.succeeded)} that succeeded are in XCom '{SUCCEEDED_XCOM_KEY}'",
-                        result=e.result,
-                    ) from None
+            self._raise_failed(ti, e)
             raise
         ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
         self.log.info("%s: %d output(s), resultMessage=%r", result.service, len(result.outputs), result.result_message)
-        if isinstance(self.inputs, dict):
+        if self._single:
             return result.outputs[0] if result.outputs else {}
         return result.outputs
+
+    def execute_complete(self, context: Context, event: dict[str, Any], wecube_async: dict[str, Any]) -> Any:
+        """Resumed by :class:`~airflow_wecube.triggers.callback.PluginCallbackTrigger` (asynchronous interfaces)."""
+        from airflow_wecube.operators import plugin_async
+
+        return plugin_async.complete(self, context, event, wecube_async)
+
+    def _raise_failed(self, ti, e: WeCubePluginError) -> None:
+        """Record what a failed call returned, then raise listing each failed entity (or return)."""
+        if e.result is not None:
+            ti.xcom_push(key=SUCCEEDED_XCOM_KEY, value=e.result.succeeded)
+            ti.xcom_push(key=RESULT_XCOM_KEY, value=e.result.to_dict())
+            if e.result.failed:
+                lines = "\n".join(
+                    f"  - {o.get('callbackParameter')}: {o.get('errorMessage') or '(no message)'}"
+                    for o in e.result.failed
+                )
+                if e.result.unexpected:
+                    lines += f"\n  - {e.result.unexpected_note()}"
+                raise WeCubePluginError(
+                    f"{e.result.service}: {len(e.result.failed)} of {len(e.result.outputs)} entities failed "
+                    f"({e.result.result_message}):\n{lines}\n"
+                    f"outputs of the {len(e.result.succeeded)} that succeeded are in XCom '{SUCCEEDED_XCOM_KEY}'",
+                    result=e.result,
+                ) from None
 
 
 _BASE_ARGS: frozenset[str] | None = None
@@ -169,8 +243,15 @@ def _docstring(svc: Service, clashes: list[str] = ()) -> str:
             "Airflow meaning; give the plugin's values in ``inputs={...}`` (allowed beside keywords).",
         ]
     for p in i.inputs:
+        filled = filled_by_platform(p)
         flags = ", ".join(
-            x for x in (p.datatype, "required" if p.required else "optional", "sensitive" if p.sensitive else "") if x
+            x
+            for x in (
+                p.datatype,
+                "filled by the platform" if filled else ("required" if p.required else "optional"),
+                "sensitive" if p.sensitive else "",
+            )
+            if x
         )
         via = " Pass it in ``inputs=``: the keyword is Airflow's." if p.name in clashes else ""
         lines.append(f":param {p.name}: ({flags}) {p.description}{via}".rstrip())
@@ -201,7 +282,9 @@ def plugin_operator(
     svc = registry.service(service, version)
     clashes = _clashes(svc)
     params = {p.name: p for p in svc.interface.inputs if p.name not in clashes}
-    required = [p.name for p in svc.interface.inputs if p.required]
+    # the platform fills system variables and known context names (platform_inputs.py): not the author's job
+    required = [p.name for p in svc.interface.inputs if p.required and not filled_by_platform(p)]
+    unknown_context = {p.name: unknown_context_hint(p) for p in svc.interface.inputs if p.mapping_type == CONTEXT}
     pinned = version or svc.version
     if clashes and svc.name not in _WARNED_CLASHES:
         _WARNED_CLASHES.add(svc.name)
@@ -235,6 +318,7 @@ def plugin_operator(
                         if set(missing) & set(clashes)
                         else ""
                     )
+                    + "".join(f" ({unknown_context[n]})" for n in missing if n in unknown_context)
                 )
             inputs = {**(inputs or {}), **values}
             if callback_parameter is not None:

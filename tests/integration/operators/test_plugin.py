@@ -165,3 +165,33 @@ def test_clashing_required_parameter_missing_says_to_use_inputs(clash_registered
         Say(task_id="t", pool="default_pool", message="hi")
     with pytest.raises(ParameterValidationError, match="message given both as keyword and in inputs="):
         Say(task_id="t", message="a", inputs={"message": "b", "pool": "p"})
+
+
+@pytest.fixture(scope="module")
+def taskman_registered(plugin_registry, wecube_fixtures):
+    from airflow_wecube.registry import load_manifest
+
+    package = load_manifest(wecube_fixtures / "taskman.register.xml", version="0.1.0+corpus")
+    plugin_registry.register(package, replace=True)
+    return plugin_registry
+
+
+def test_plugin_operator_leaves_platform_filled_inputs_to_the_platform(taskman_registered):
+    """taskman's real create-custom: callbackUrl (system variable) and procInstId (context) are required
+    in the manifest, yet the DAG author passes neither; passing them anyway is allowed."""
+    CreateCustom = plugin_operator("taskman/task/create-custom", version="0.1.0+corpus")
+    op = CreateCustom(task_id="gate", taskName="t", roleName="r", reporter="me")
+    assert op.inputs == {"taskName": "t", "roleName": "r", "reporter": "me"}
+    assert "(string, filled by the platform)" in CreateCustom.__doc__
+    mine = CreateCustom(task_id="gate2", taskName="t", roleName="r", reporter="me", procInstId="P-1")
+    assert mine.inputs["procInstId"] == "P-1"
+    with pytest.raises(ParameterValidationError, match="missing required roleName"):
+        CreateCustom(task_id="gate3", taskName="t", reporter="me")
+
+
+def test_plugin_operator_demands_a_context_input_airflow_cannot_fill(taskman_registered):
+    Create = plugin_operator("taskman/request/create", version="0.1.0+corpus")
+    with pytest.raises(ParameterValidationError) as e:
+        Create(task_id="req", requestTemplate="t", rootDataId="r", reportRole="ro", reportUser="u")
+    assert "missing required isDraftStatus" in str(e.value) and "known: procInstId" in str(e.value)
+    Create(task_id="req", requestTemplate="t", rootDataId="r", reportRole="ro", reportUser="u", isDraftStatus="N")

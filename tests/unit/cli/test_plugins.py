@@ -322,3 +322,21 @@ def test_bad_openapi_document_leaves_registry_unchanged(tmp_path, text, message)
     assert r.returncode != 0
     assert message in r.stderr
     assert snapshot(reg) == before
+
+
+def test_show_marks_the_inputs_the_platform_fills(tmp_path, wecube_fixtures):
+    """taskman's real manifest: the callback URL and procInstId are filled by the platform; isDraftStatus
+    is a context name Airflow does not know, so the author must pass it."""
+    reg = tmp_path / "reg"
+    r = wecube("plugins", "register", str(wecube_fixtures / "taskman.register.xml"), "--version", "1.0.0", registry=reg)
+    assert r.returncode == 0, r.stderr
+    show = wecube("plugins", "show", "taskman/task/create-custom", registry=reg)
+    lines = {line.split()[0]: line for line in show.stdout.splitlines()[3:] if line.startswith("    ")}
+    assert "filled-by-platform(system variable CALLBACK_URL)" in lines["callbackUrl"]
+    assert "filled-by-platform(context: the DAG run" in lines["procInstId"]
+    assert "filled-by-platform" not in lines["taskName"]
+    data = json.loads(wecube("plugins", "show", "taskman/request/create", "--json", registry=reg).stdout)
+    assert data["filled_by_platform"] == {
+        "isDraftStatus": "context-unknown(pass it yourself)",
+        "procInstId": "filled-by-platform(context: the DAG run: '<dag_id>/<run_id>')",
+    }

@@ -1,0 +1,77 @@
+"""Wait in the triggerer for the callback of an asynchronous plugin call (no worker slot)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class PluginCallbackTrigger(BaseTrigger):
+    """Fire once the callback of ``request_id`` is recorded, or when ``end_time`` passes.
+
+    The API server records callbacks (``ui/callbacks.py``) in Airflow's metadata DB; this trigger
+    polls that record through the Task SDK. A callback that came before the trigger started (even
+    before the task deferred: an instant answer) is found by the first poll.
+
+    Events: ``{"status": "callback", "request_id"}`` or ``{"status": "timeout", "request_id"}``.
+
+    :param request_id: the call's ``requestId``
+    :param end_time: unix seconds after which it gives up (None: never); absolute, so a triggerer
+        restart does not extend the wait
+    :param not_before: unix seconds before which no event fires. The operator sets it to its deferral +
+        ``settle_seconds()``: Airflow 3.3.2 fails a task resumed before the scheduler has seen its
+        worker's exit (see ``airflow_wecube.triggers.settle``), and a plugin may answer at once.
+    :param poll_interval: seconds between two looks at the record
+    """
+
+    def __init__(
+        self,
+        request_id: str,
+        end_time: float | None = None,
+        not_before: float | None = None,
+        poll_interval: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.end_time = end_time
+        self.not_before = not_before
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "request_id": self.request_id,
+                "end_time": self.end_time,
+                "not_before": self.not_before,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_wecube.callback_store import aread_result
+
+        if self.not_before is not None and self.not_before > time.time():
+            await asyncio.sleep(self.not_before - time.time())
+        while True:
+            try:
+                found = await aread_result(self.request_id)
+            except Exception as exc:  # a busy API server: look again, the callback is kept
+                self.log.warning("Could not read the callback record of %s (%s); looking again", self.request_id, exc)
+                found = None
+            if found is not None:
+                self.log.info("Callback for requestId %s received at %s", self.request_id, found.get("received_at"))
+                yield TriggerEvent({"status": "callback", "request_id": self.request_id})
+                return
+            delay = self.poll_interval
+            if self.end_time is not None:
+                remaining = self.end_time - time.time()
+                if remaining <= 0:
+                    yield TriggerEvent({"status": "timeout", "request_id": self.request_id})
+                    return
+                delay = min(delay, remaining)
+            await asyncio.sleep(delay)
