@@ -44,7 +44,7 @@ _LABEL_LISTS = frozenset("by without on ignoring group_left group_right".split()
 _TOKEN = re.compile(
     r"""(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
       |(?P<range>\[[^\]]*\])
-      |(?P<braces>\{[^{}]*\})
+      |(?P<braces>\{(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|[^{}"'`])*\})
       |(?P<number>\d[\w.]*)
       |(?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
       |(?P<other>.)""",
