@@ -16,8 +16,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 #: the largest variance inflation factor a schedule may have (every feature separable from the others)
 MAX_VIF = 5.0
 #: fewest steps of a schedule: enough to fit a few rates and an intercept with degrees of freedom left
@@ -28,11 +26,13 @@ class DesignError(ValueError):
     """The rate ranges or step count cannot give a separable schedule."""
 
 
-def vif(matrix: np.ndarray) -> list[float]:
+def vif(matrix: Any) -> list[float]:
     """Variance inflation factors of the columns of ``matrix`` (rows = steps): ``diag(inv(corr))``.
 
     1 for uncorrelated columns; infinite when a column is constant or a combination of the others.
     """
+    import numpy as np
+
     x = np.asarray(matrix, dtype=float)
     if x.ndim != 2:
         raise ValueError("a design matrix is 2-dimensional")
@@ -46,6 +46,19 @@ def vif(matrix: np.ndarray) -> list[float]:
     except np.linalg.LinAlgError:
         return [math.inf] * x.shape[1]
     return [float(v) if np.isfinite(v) and v > 0 else math.inf for v in np.diag(inv)]
+
+
+def check_design(ranges: Mapping[str, Sequence[float]], steps: int) -> dict[str, tuple[float, float]]:
+    """The ranges as ``{name: (low, high)}`` once ranges and step count are checked (no numpy: cheap at DAG parse).
+
+    :raises DesignError: naming every bad range, or too few steps
+    """
+    bounds = _check_ranges(ranges)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < MIN_STEPS:
+        raise DesignError(f"a schedule needs at least {MIN_STEPS} steps, got {steps!r}")
+    if steps <= len(bounds) + 1:
+        raise DesignError(f"{len(bounds)} rates and an intercept need more than {len(bounds) + 1} steps, got {steps}")
+    return bounds
 
 
 def _check_ranges(ranges: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
@@ -85,11 +98,9 @@ def design_schedule(
     :param max_vif: refuse the schedule when even the best order reaches this VIF
     :raises DesignError: bad ranges, too few steps, or no separable order found
     """
-    bounds = _check_ranges(ranges)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < MIN_STEPS:
-        raise DesignError(f"a schedule needs at least {MIN_STEPS} steps, got {steps!r}")
-    if steps <= len(bounds) + 1:
-        raise DesignError(f"{len(bounds)} rates and an intercept need more than {len(bounds) + 1} steps, got {steps}")
+    import numpy as np
+
+    bounds = check_design(ranges, steps)
     rng = np.random.default_rng(seed)
     levels = (np.arange(steps) + 0.5) / steps  # the centres of `steps` equal strata of [0, 1]
     best, best_score = None, math.inf
@@ -113,6 +124,8 @@ def design_schedule(
 
 def schedule_vif(schedule: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """VIF of each rate over a schedule (what :func:`design_schedule` keeps below :data:`MAX_VIF`)."""
+    import numpy as np
+
     names = list(schedule[0])
     matrix = np.array([[float(s[n]) for n in names] for s in schedule])
     return dict(zip(names, vif(matrix), strict=True))
@@ -126,4 +139,4 @@ def describe(schedule: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join([head, *rows])
 
 
-__all__ = ["MAX_VIF", "MIN_STEPS", "DesignError", "describe", "design_schedule", "schedule_vif", "vif"]
+__all__ = ["MAX_VIF", "MIN_STEPS", "DesignError", "check_design", "describe", "design_schedule", "schedule_vif", "vif"]

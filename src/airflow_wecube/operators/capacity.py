@@ -149,7 +149,7 @@ class CapacityProbeOperator(BaseOperator):
         value with 95% intervals, relative change), ``candidates``, ``r2``, ``report_markdown``, ``version``, ...
     """
 
-    template_fields: Sequence[str] = ("canary", "app_version", "store")
+    template_fields: Sequence[str] = ("spec", "canary", "app_version", "scrape_interval", "store")
     ui_color = "#e8d7f7"
 
     def __init__(
@@ -174,18 +174,16 @@ class CapacityProbeOperator(BaseOperator):
         smtp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_wecube.capacity.design import design_schedule
-        from airflow_wecube.capacity.probe import check_probe_params
-        from airflow_wecube.timeutil import parse_duration
+        from airflow_wecube.capacity.design import check_design
 
         super().__init__(**kwargs)
-        interval = scrape_interval if isinstance(scrape_interval, str) else f"{scrape_interval}s"
-        self.scrape_interval = parse_duration(interval)
-        check_probe_params(steps, hold_intervals, self.scrape_interval)
+        self.steps_count, self.hold_intervals, self.seed = steps, hold_intervals, seed
+        self.scrape_interval = scrape_interval
+        if not (isinstance(scrape_interval, str) and "{{" in scrape_interval):
+            self._interval()  # a bad interval or hold fails at DAG import (a template is checked when rendered)
         self.rate_ranges = dict(rate_ranges or DEFAULT_RATE_RANGES)
-        self.schedule = design_schedule(self.rate_ranges, steps, seed=seed)  # a bad design fails at import
+        check_design(self.rate_ranges, steps)  # a bad design fails at DAG import
         self.spec, self.canary, self.app_version = spec, canary, app_version
-        self.steps, self.hold_intervals, self.seed = steps, hold_intervals, seed
         self.model, self.store = model, store
         self.prometheus_conn_id, self.wecube_conn_id = prometheus_conn_id, wecube_conn_id
         self.accept_on_pass, self.fail_on_verdict = accept_on_pass, fail_on_verdict
@@ -193,7 +191,22 @@ class CapacityProbeOperator(BaseOperator):
         self.notifiers = list(notifiers) if notifiers is not None else None
         self.smtp_conn_id = smtp_conn_id
 
+    def _interval(self):
+        from datetime import timedelta
+
+        from airflow_wecube.capacity.probe import check_probe_params
+        from airflow_wecube.timeutil import parse_duration
+
+        value = self.scrape_interval
+        try:
+            interval = timedelta(seconds=float(value)) if not isinstance(value, timedelta) else value
+        except (TypeError, ValueError):
+            interval = parse_duration(str(value))
+        check_probe_params(self.steps_count, self.hold_intervals, interval)
+        return interval
+
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_wecube.capacity.design import design_schedule
         from airflow_wecube.capacity.probe import ProbeDataError
         from airflow_wecube.capacity.probe_run import canary_list, run_probe
         from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -206,15 +219,17 @@ class CapacityProbeOperator(BaseOperator):
         store.check_writable(model)
         ti = context.get("ti")
         request_id = f"{ti.dag_id}-{ti.run_id}-{ti.task_id}-{ti.try_number}" if ti is not None else None
+        interval = self._interval()
+        schedule = design_schedule(self.rate_ranges, self.steps_count, seed=self.seed)
         try:
             result = run_probe(
                 spec,
                 canary,
-                self.schedule,
+                schedule,
                 store=store,
                 model=model,
                 app_version=self.app_version,
-                scrape_interval=self.scrape_interval,
+                scrape_interval=interval,
                 hold_intervals=self.hold_intervals,
                 plugin=WeCubePluginHook(self.wecube_conn_id),
                 prometheus=PrometheusHook(prometheus_conn_id=self.prometheus_conn_id),
