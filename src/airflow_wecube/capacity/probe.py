@@ -28,7 +28,6 @@ from typing import Any
 
 from airflow_wecube.capacity.errors import CapacityError
 from airflow_wecube.capacity.spec import CapacitySpec
-from airflow_wecube.timeutil import format_duration
 
 #: rate windows of the probe, in scrape intervals (rate() needs two samples in its window)
 RANGE_INTERVALS = 2
@@ -119,6 +118,12 @@ def _add_matcher(braces: str, matcher: str) -> str:
     return "{" + (f"{inner},{matcher}" if inner else matcher) + "}"
 
 
+def format_duration(td: timedelta) -> str:
+    """A PromQL duration, to the millisecond (``10s``, ``500ms``): sub-second scrape intervals exist."""
+    ms = round(td.total_seconds() * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
 def rewrite_ranges(query: str, window: timedelta) -> str:
     """Every range selector ``[1m]`` (and a subquery's range) becomes ``[window]``."""
     text = format_duration(window)
@@ -142,7 +147,7 @@ def probe_spec(
         target=narrow(spec.target),
         features={k: narrow(q) for k, q in spec.features.items()},
         step=format_duration(scrape_interval),
-        window=format_duration(max(spec.window_td, scrape_interval * 2)),
+        window=spec.window if spec.window_td > scrape_interval * 2 else format_duration(scrape_interval * 3),
         hac_lags="auto",
         name=name or spec.name,
     )

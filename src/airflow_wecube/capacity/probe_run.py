@@ -95,6 +95,26 @@ def restore(
     return problems
 
 
+def wait_up(prometheus: Any, instances: Sequence[str], interval: timedelta) -> None:
+    """Wait (bounded) until Prometheus scrapes every canary (``up == 1``), before any load is changed."""
+    from airflow_wecube.capacity.probe import ProbeDataError, instance_matcher
+
+    promql = f"up{{{instance_matcher(instances)}}}"
+    deadline = time.monotonic() + 3 * interval.total_seconds() + 15
+    while True:
+        up = {s["labels"].get("instance"): s["value"] for s in prometheus.query(promql)}
+        down = [i for i in instances if up.get(i) != 1]
+        if not down:
+            return
+        if time.monotonic() > deadline:
+            raise ProbeDataError(
+                f"Prometheus does not scrape the canary {', '.join(down)} ({promql}: "
+                f"{up or 'no series'}): register the canary's target with Prometheus. Nothing was changed; "
+                "the baseline is unchanged"
+            )
+        time.sleep(min(1.0, interval.total_seconds() / 2))
+
+
 def wait_scraped(prometheus: Any, instances: Sequence[str], end: datetime, interval: timedelta) -> None:
     """Wait (bounded) until Prometheus has scraped every canary after ``end``, so the last step's samples exist."""
     from airflow_wecube.capacity.probe import ProbeDataError, instance_matcher
@@ -118,10 +138,19 @@ def fetch(prometheus: Any, spec: Any, start: datetime, end: datetime, interval: 
     """The probe window's frame: target and features (each exactly one series), candidates when present."""
     import pandas as pd
 
+    from airflow_wecube.capacity.probe import ProbeDataError
     from airflow_wecube.exceptions import WeCubeError
+    from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
 
     step = interval.total_seconds()
-    frame = prometheus.query_range_frame(spec.queries(), start, end, step)
+    try:
+        frame = prometheus.query_range_frame(spec.queries(), start, end, step)
+    except PrometheusNoSeriesError as e:
+        raise ProbeDataError(
+            f"capacity probe of {spec.name}: only 0 clean sample(s) of the canary ({e}), fewer than the "
+            f"{spec.gates.min_samples} a probe fit needs. Is scrape_interval ({step:g}s) the one Prometheus "
+            "uses? rate() needs two scrapes in its window. Nothing was stored; the baseline is unchanged"
+        ) from None
     for name, query in (getattr(spec, "candidates", None) or {}).items():
         try:
             col = prometheus.query_range_frame({name: query}, start, end, step)[name]
@@ -207,6 +236,7 @@ def run_probe(
         "baseline " + baseline_version if baseline_version else "no baseline yet",
     )
     began = time.monotonic()
+    wait_up(prometheus, instances, scrape_interval)
     steps, restore_problems = run_schedule(plugin, canary, schedule, hold, request_id=request_id)
     start, end = steps[0].start, steps[-1].end
     wait_scraped(prometheus, instances, end, scrape_interval)
@@ -263,4 +293,14 @@ def run_probe(
     return result
 
 
-__all__ = ["LOAD_SERVICE", "canary_list", "fetch", "hold_until", "restore", "run_probe", "run_schedule", "wait_scraped"]
+__all__ = [
+    "LOAD_SERVICE",
+    "canary_list",
+    "fetch",
+    "hold_until",
+    "restore",
+    "run_probe",
+    "run_schedule",
+    "wait_scraped",
+    "wait_up",
+]

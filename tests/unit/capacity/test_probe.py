@@ -65,6 +65,7 @@ def test_probe_spec_narrows_target_features_and_candidates():
             "name": "svc",
             "target": 'sum(rate(process_cpu_seconds_total{job="j"}[1m]))',
             "features": {"opened": "sum(rate(accounts_opened_total[1m]))"},
+            "candidates": {"transferred": "sum(rate(accounts_transferred_total[1m]))"},
             "gates": {"min_samples": 500},
         }
     )
@@ -72,6 +73,7 @@ def test_probe_spec_narrows_target_features_and_candidates():
     assert p.name == "svc_canary" and p.step == "5s"
     assert p.target == 'sum(rate(process_cpu_seconds_total{job="j",instance=~"h:1"}[10s]))'
     assert p.features["opened"] == 'sum(rate(accounts_opened_total{instance=~"h:1"}[10s]))'
+    assert p.candidates["transferred"] == 'sum(rate(accounts_transferred_total{instance=~"h:1"}[10s]))'
     assert p.gates.min_samples == 12  # the probe's own, not the nightly 500
     assert p.hac_lags_for(24)["range_lags"] == 2
 
