@@ -98,12 +98,12 @@ def analyse(
     """
     keep = kept_mask(frame.index, steps, scrape_interval)
     kept = frame[keep]
-    per_step = {i: 0 for i in range(len(steps))}
-    for i in step_of(kept.index, steps):
-        if i is not None:
-            per_step[i] += 1
     need = spec.gates.min_samples
     usable = kept[[TARGET, *spec.features]].dropna()
+    per_step = {i: 0 for i in range(len(steps))}
+    for i in step_of(usable.index, steps):
+        if i is not None:
+            per_step[i] += 1
     if len(usable) < need:
         raise ProbeDataError(
             f"capacity probe of {spec.name}: only {len(usable)} clean sample(s) of the canary (per step: "
