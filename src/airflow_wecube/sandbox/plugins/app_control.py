@@ -8,7 +8,9 @@
                       of the same version runs the same load. Outputs the instance (as deploy does)
                       and the rates the app now runs: ``transfer_rate`` is 0 and ``transfers`` ``N``
                       for a build that does not perform transfers (demo behaviour: only
-                      ``+transfers`` builds do).
+                      ``+transfers`` builds do); ``previous_open_rate``, ``previous_close_rate``,
+                      ``previous_transfer_rate`` and ``previous_wave`` are the settings it replaced
+                      (so that a caller, such as the capacity probe, can put them back).
 ``deploy/app/crash``  ``host``, ``app``: makes the running app crash (its ``POST /crash``: the process
                       exits at once, code 70) and records the instance ``failed`` with the reason;
                       nothing restarts it until the app is deployed again (the same version is
@@ -90,6 +92,12 @@ def load(entity: dict[str, Any], call: Call) -> dict[str, Any]:
             transfer_rate=answer["transfer_rate"],
             wave=answer["wave"],
             transfers="Y" if answer["transfers_enabled"] else "N",
+            # what ran before, so that a caller (the capacity probe) can put it back
+            **{
+                f"previous_{name}": value
+                for name, value in run_options(before).items()
+                if name in (*RATE_INPUTS, "wave")
+            },
         )
 
 
