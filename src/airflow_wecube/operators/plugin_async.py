@@ -177,7 +177,7 @@ def complete(op, context: Context, event: dict[str, Any], state: dict[str, Any])
     answers = {cb: record["body"] for cb, record in found.items()}
     missing = waiting(callbacks, answers)
     if missing and event.get("status") == "timeout":
-        answers.update(_timed_out(op, svc, state, callbacks, missing, options, rejecting))
+        answers.update(_timed_out(op, svc.name, state, callbacks, missing, options, rejecting))
     elif missing:
         raise AirflowFailException(
             f"{svc.name}: the callbacks of requestId {state['request_id']} for callbackParameter "
@@ -195,7 +195,7 @@ def complete(op, context: Context, event: dict[str, Any], state: dict[str, Any])
     ti.xcom_push(key="plugin_result", value=result.to_dict())
     if options:
         ti.xcom_push(key=CHOSEN_OPTION_XCOM_KEY, value=chosen.get(callbacks[0]) if op._single else chosen)
-        _judge_options(op, svc, result.outputs, chosen, rejecting)
+        _judge_options(op, svc.name, result.outputs, chosen, rejecting)
     op.log.info(
         "%s: callbacks received at %s, %d output(s)%s",
         svc.name,
@@ -206,8 +206,9 @@ def complete(op, context: Context, event: dict[str, Any], state: dict[str, Any])
     return result.outputs[0] if op._single and result.outputs else result.outputs
 
 
-def _judge_options(op, svc, outputs: list[dict], chosen: dict[str, str], rejecting: set[str]) -> None:
-    """An APPROVAL call with several entities: any entity's rejecting option rejects the call."""
+def _judge_options(op, name: str, outputs: list[dict], chosen: dict[str, str], rejecting: set[str]) -> None:
+    """APPROVAL interfaces: any entity's rejecting option rejects the call (fails the task, unless
+    ``fail_on_reject=False``), naming each rejecting entity and its comment."""
     by_cb = {str(o.get("callbackParameter")): o for o in outputs}
     rejected = [cb for cb, option in chosen.items() if option in rejecting]
     if not rejected:
@@ -220,18 +221,18 @@ def _judge_options(op, svc, outputs: list[dict], chosen: dict[str, str], rejecti
             notes.append(note if len(chosen) == 1 else f"{cb}: {note}")
     picked = ", ".join(dict.fromkeys(chosen[cb] for cb in rejected))
     who = "" if len(chosen) == 1 else f" by {len(rejected)} of {len(chosen)} entities"
-    msg = f"{svc.name}: rejected ({picked}){who}" + (f": {'; '.join(notes)}" if notes else "")
+    msg = f"{name}: rejected ({picked}){who}" + (f": {'; '.join(notes)}" if notes else "")
     if op.fail_on_reject:
         raise AirflowFailException(msg)
     op.log.warning("%s; continuing (fail_on_reject=False)", msg)
 
 
-def _timed_out(op, svc, state, callbacks, missing, options, rejecting) -> dict[str, dict]:
+def _timed_out(op, name: str, state, callbacks, missing, options, rejecting) -> dict[str, dict]:
     """``on_timeout`` for the entities still waiting: fail, skip, or their answer by the policy's option."""
     deadline = state.get("deadline")
     some = f" for {len(missing)} of {len(callbacks)} entities" if len(callbacks) > 1 else ""
     waited = (
-        f"{svc.name}: no callback for requestId {state['request_id']}{some} by {deadline} "
+        f"{name}: no callback for requestId {state['request_id']}{some} by {deadline} "
         f"(still waiting: callbackParameter {', '.join(missing)})"
     )
     policy = op.on_timeout
