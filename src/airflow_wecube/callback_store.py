@@ -7,11 +7,13 @@ in tasks) is what the Task SDK offers: Variables and XCom. XCom of a task instan
 is retried, and a retry must keep waiting for the same callback; Variables are not. So:
 
 * ``wecube_callback_<sha256 of the token>``: the registration, written by the worker (Task SDK)
-  *before* the request is sent: request id, task instance, service, the names of sensitive outputs,
-  expiry. The token itself is stored nowhere.
-* ``wecube_callback_result_<requestId>``: the first callback for that request, written by the API
-  server (ORM; a unique key, so of two concurrent callbacks exactly one is recorded), with the values
-  of sensitive outputs already masked. Read by the trigger (Task SDK, asynchronously) and the task.
+  *before* the request is sent: request id, task instance, service, the ``callbackParameter`` of
+  each entity sent, the names of sensitive outputs, expiry. The token itself is stored nowhere.
+* ``wecube_callback_result_<requestId>_<sha256 of the callbackParameter, 32 hex>``: the first answer
+  for one entity of that request (taskman POSTs one callback per entity; :mod:`callback_entities`),
+  written by the API server (ORM; a unique key, so of two concurrent answers for one entity exactly
+  one is recorded, and answers for different entities never collide), with the values of sensitive
+  outputs already masked. Read by the trigger (Task SDK, asynchronously) and the task.
 
 Each Variable's description says what it is and when it expires; the API server deletes expired
 ones now and then (``[wecube] callback_retention_days``, default 7 days after the call's deadline).
@@ -19,6 +21,7 @@ ones now and then (``[wecube] callback_retention_days``, default 7 days after th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -40,8 +43,10 @@ def registration_key(token_hash: str) -> str:
     return f"{REGISTRATION_PREFIX}{token_hash}"
 
 
-def result_key(request_id: str) -> str:
-    return f"{RESULT_PREFIX}{request_id}"
+def result_key(request_id: str, callback_parameter: str) -> str:
+    """Where the answer for one entity of a request is kept (the entity id hashed: any string, fixed length)."""
+    digest = hashlib.sha256(str(callback_parameter).encode()).hexdigest()[:32]
+    return f"{RESULT_PREFIX}{request_id}_{digest}"
 
 
 def retention() -> timedelta:
@@ -76,20 +81,29 @@ def register(token_hash: str, record: dict[str, Any], deadline: datetime | None)
     )
 
 
-def read_result(request_id: str) -> dict[str, Any] | None:
-    """The recorded callback of a request (from a task), or None."""
+def read_results(request_id: str, callbacks: list[str]) -> dict[str, dict[str, Any]]:
+    """The recorded answers of a request (from a task): ``{callbackParameter: record}``, answered entities only."""
     from airflow.sdk import Variable
 
-    raw = Variable.get(result_key(request_id), default=None)
-    return json.loads(raw) if raw else None
+    found = {}
+    for cb in callbacks:
+        raw = Variable.get(result_key(request_id, cb), default=None)
+        if raw:
+            found[str(cb)] = json.loads(raw)
+    return found
 
 
-async def aread_result(request_id: str) -> dict[str, Any] | None:
-    """The recorded callback of a request, read from a trigger without blocking the triggerer's loop."""
+async def aread_results(request_id: str, callbacks: list[str]) -> dict[str, dict[str, Any]]:
+    """The recorded answers of these entities, read from a trigger without blocking the triggerer's loop."""
     from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
 
-    raw = await ExecutionAPISecretsBackend().aget_variable(result_key(request_id))
-    return json.loads(raw) if raw else None
+    backend = ExecutionAPISecretsBackend()
+    found = {}
+    for cb in callbacks:
+        raw = await backend.aget_variable(result_key(request_id, cb))
+        if raw:
+            found[str(cb)] = json.loads(raw)
+    return found
 
 
 # ------------------------------------------------------------------ API server side (ORM)
@@ -113,35 +127,49 @@ def lookup(token_hash: str) -> dict[str, Any] | None:
     return record
 
 
-def record_result(registration: dict[str, Any], token_hash: str, body: dict[str, Any]) -> tuple[bool, dict]:
-    """Record the first callback of a request: ``(True, stored)``; a later one is not stored: ``(False, first)``."""
+def record_results(
+    registration: dict[str, Any], token_hash: str, answers: dict[str, dict[str, Any]]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Record the first answer of each entity: ``{callbackParameter: (outcome, record)}``.
+
+    ``outcome`` is ``"recorded"`` (``record`` is this answer), ``"same"`` (this entity was answered
+    before with the very same body: ``record`` is the first) or ``"different"`` (answered before
+    otherwise: the first wins). Each entity is its own row, so concurrent answers for different
+    entities are all recorded, and of concurrent answers for one entity exactly one.
+    """
     from airflow.models.variable import Variable as VariableModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    key = result_key(registration["request_id"])
-    stored = {
-        "received_at": datetime.now(timezone.utc).isoformat(),
-        "token": token_hash[:12],
-        "body": mask_outputs(body, registration.get("sensitive_outputs") or []),
-    }
+    rid = registration["request_id"]
+    sensitive = registration.get("sensitive_outputs") or []
     expires = datetime.fromisoformat(registration["expires_at"])
-    try:
-        with create_session() as session:
-            session.add(
-                VariableModel(
-                    key=key,
-                    val=json.dumps(stored),
-                    description=_description(f"callback for requestId {registration['request_id']}", expires),
+    outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
+    for cb, body in answers.items():
+        key = result_key(rid, cb)
+        stored = {
+            "received_at": datetime.now(timezone.utc).isoformat(),
+            "token": token_hash[:12],
+            "callbackParameter": cb,
+            "body": mask_outputs(body, sensitive),
+        }
+        try:
+            with create_session() as session:
+                session.add(
+                    VariableModel(
+                        key=key,
+                        val=json.dumps(stored),
+                        description=_description(f"callback for requestId {rid}, callbackParameter {cb}", expires),
+                    )
                 )
-            )
-        return True, stored
-    except IntegrityError:
-        with create_session() as session:
-            row = session.scalar(select(VariableModel).where(VariableModel.key == key))
-            first = json.loads(row.val) if row is not None and row.val else {}
-        return False, first
+            outcomes[cb] = ("recorded", stored)
+        except IntegrityError:
+            with create_session() as session:
+                row = session.scalar(select(VariableModel).where(VariableModel.key == key))
+                first = json.loads(row.val) if row is not None and row.val else {}
+            outcomes[cb] = ("same" if first.get("body") == stored["body"] else "different", first)
+    return outcomes
 
 
 def mask_outputs(body: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:

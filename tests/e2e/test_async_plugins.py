@@ -22,7 +22,7 @@ from tests.e2e.orchestrations.conftest import put_connection
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 DAG_FILE = Path(__file__).parent / "dags" / "wecube_async_e2e.py"
-APPROVAL, TIMEOUTS = "wecube_async_approval", "wecube_async_timeouts"
+APPROVAL, TIMEOUTS, TWO = "wecube_async_approval", "wecube_async_timeouts", "wecube_async_two"
 VERSION = "0.1.0+corpus"
 INBOX = "/taskman/inbox/api/tasks"
 
@@ -37,7 +37,7 @@ def sa(standalone, sandbox, wecube_fixtures):
         standalone.client(), "wecube_default", {"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token}
     )
     standalone.add_dags([DAG_FILE])
-    for dag_id in (TIMEOUTS, APPROVAL):
+    for dag_id in (TIMEOUTS, APPROVAL, TWO):
         standalone.wait_for_dag(dag_id)
     return standalone
 
@@ -213,6 +213,30 @@ def test_a_retry_sends_again_with_the_same_request_id_and_the_first_url_still_an
     wait_run(sa, APPROVAL, run_id, "success")
     assert sa.client().get_task_instance(APPROVAL, run_id, "gate")["try_number"] == 2
     assert sa.client().xcom(APPROVAL, run_id, "gate")["comment"] == "via the first URL"
+
+
+def test_two_entities_wait_for_both_inbox_tasks_then_continue_with_both_comments(sa, sandbox):
+    """taskman opens one inbox task per entity and POSTs one callback per task (same requestId, one
+    output each): the task resumes only when both are answered, with both answers."""
+    run_id = sa.trigger(TWO)["dag_run_id"]
+
+    def both_open():
+        r = requests.get(sandbox.url + INBOX, params={"procInstId": f"{TWO}/{run_id}", "status": "open"}, timeout=10)
+        r.raise_for_status()
+        return r.json() if len(r.json()) == 2 else None
+
+    tasks = {t["callbackParameter"]: t for t in sa.wait_for(both_open, 120, f"two open inbox tasks of {run_id}")}
+    assert sorted(tasks) == ["db", "web"] and tasks["db"]["requestId"] == tasks["web"]["requestId"]
+    sa.wait_for(lambda: state(sa, TWO, run_id, "gate") == "deferred", 120, "gate deferred")
+    answer(sandbox, tasks["web"]["id"], "complete", option="Approve", comment="web is fine", handler="alice")
+    assert delivered(sa, sandbox, tasks["web"]["id"])["callback"]["attempts"] == 1  # taken at once (200)
+    assert state(sa, TWO, run_id, "gate") == "deferred"  # were it resumed with one answer, db would fail it
+    answer(sandbox, tasks["db"]["id"], "complete", option="Approve", comment="db is fine", handler="bob")
+    wait_run(sa, TWO, run_id, "success")
+    outputs = sa.client().xcom(TWO, run_id, "gate")
+    assert [(o["callbackParameter"], o["comment"]) for o in outputs] == [("web", "web is fine"), ("db", "db is fine")]
+    assert sa.client().xcom(TWO, run_id, "gate", key="chosen_option") == {"web": "Approve", "db": "Approve"}
+    assert sa.client().xcom(TWO, run_id, "after_both") == "web Approve: web is fine; db Approve: db is fine"
 
 
 def test_no_callback_times_out_per_policy(sa, timeout_run):

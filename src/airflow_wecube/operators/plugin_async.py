@@ -14,15 +14,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_wecube import callback_store
-from airflow_wecube.callback import (
-    base_problem,
-    callback_url,
-    chosen_option,
-    new_token,
-    parse_callback,
-    reject_options,
-    token_hash,
-)
+from airflow_wecube.callback import base_problem, callback_url, new_token, reject_options, token_hash
+from airflow_wecube.callback_entities import CHOSEN_OPTION as CHOSEN_OPTION_KEY
+from airflow_wecube.callback_entities import TIMED_OUT, merge_answers, timeout_answer, waiting
 from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.hooks.plugin import mask_secret, result_from_payload
 from airflow_wecube.triggers.callback import PluginCallbackTrigger
@@ -36,7 +30,7 @@ if TYPE_CHECKING:
 #: XCom key of an APPROVAL interface's chosen option
 CHOSEN_OPTION_XCOM_KEY = "chosen_option"
 #: key added to each returned output of an APPROVAL interface
-CHOSEN_OPTION = "chosenOption"
+CHOSEN_OPTION = CHOSEN_OPTION_KEY
 DEFAULT_OPTIONS = ("Approve", "Reject")
 ON_TIMEOUT = ("fail", "skip", "approve", "reject")
 DEFAULT_POLL_SECONDS = 2.0
@@ -100,9 +94,12 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
     now = datetime.now(timezone.utc)
     deadline = now + timedelta(seconds=op.timeout_seconds) if op.timeout_seconds else None
     options = options_of(op, svc)
-    answered = ti.try_number > 1 and callback_store.read_result(request_id) is not None
+    callbacks = [str(e["callbackParameter"]) for e in entities]
+    answered = ti.try_number > 1 and not waiting(callbacks, callback_store.read_results(request_id, callbacks))
     if answered:
-        op.log.info("The callback of requestId %s came already (an earlier try sent it): not sending again", request_id)
+        op.log.info(
+            "The callbacks of requestId %s came already (an earlier try sent it): not sending again", request_id
+        )
     else:
         token = new_token()
         mask_secret(token)
@@ -121,6 +118,7 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
                 "map_index": ti.map_index if ti.map_index is not None else -1,
                 "try_number": ti.try_number,
                 "service": svc.name,
+                "callbacks": callbacks,
                 "sensitive_outputs": sorted({p.name for p in svc.interface.outputs if p.sensitive}),
                 "created_at": now.isoformat(),
             },
@@ -148,6 +146,7 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
     op.defer(
         trigger=PluginCallbackTrigger(
             request_id=request_id,
+            callbacks=callbacks,
             end_time=max(end, not_before) if end is not None else None,
             not_before=not_before,
             poll_interval=poll_seconds(),
@@ -158,7 +157,7 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
                 "request_id": request_id,
                 "service": svc.name,
                 "version": svc.version,
-                "callbacks": [e["callbackParameter"] for e in entities],
+                "callbacks": callbacks,
                 "options": options,
                 "deadline": deadline.isoformat() if deadline else None,
             }
@@ -167,61 +166,75 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
 
 
 def complete(op, context: Context, event: dict[str, Any], state: dict[str, Any]) -> Any:
-    """Turn the recorded callback into the task's result, with the synchronous call's failure rules."""
+    """Turn the recorded answers (one per entity) into the task's result, with the synchronous call's rules."""
     ti = context["ti"]
     svc = op._registry().service(state["service"], state["version"])
-    entities = [{"callbackParameter": c} for c in state["callbacks"]]
+    callbacks = [str(c) for c in state["callbacks"]]
+    entities = [{"callbackParameter": c} for c in callbacks]
     options = list(state.get("options") or [])
     rejecting = reject_options(options, list(op.reject_options) if op.reject_options is not None else None)
-    if event.get("status") == "timeout":
-        return _timed_out(op, context, svc, state, options, rejecting)
-    found = callback_store.read_result(state["request_id"])
-    if found is None:
+    found = callback_store.read_results(state["request_id"], callbacks)  # those that came after the trigger's look too
+    answers = {cb: record["body"] for cb, record in found.items()}
+    missing = waiting(callbacks, answers)
+    if missing and event.get("status") == "timeout":
+        answers.update(_timed_out(op, svc.name, state, callbacks, missing, options, rejecting))
+    elif missing:
         raise AirflowFailException(
-            f"{svc.name}: the callback of requestId {state['request_id']} is gone from the store (deleted?)"
+            f"{svc.name}: the callbacks of requestId {state['request_id']} for callbackParameter "
+            f"{', '.join(missing)} are gone from the store (deleted?)"
         )
-    body = found["body"]
     try:
-        parsed = parse_callback(body)
+        body, chosen = merge_answers(answers, callbacks, options)
     except ValueError as e:
-        raise AirflowFailException(f"{svc.name}: the recorded callback is not the protocol's: {e}") from None
-    chosen = chosen_option(parsed) if svc.interface.type == "APPROVAL" else None
+        raise AirflowFailException(f"{svc.name}: a recorded callback is not the protocol's: {e}") from None
     try:
-        result = result_from_payload(
-            svc, state["request_id"], entities, body, success_code=chosen if chosen in options else "0"
-        )
+        result = result_from_payload(svc, state["request_id"], entities, body)
     except WeCubePluginError as e:
         op._raise_failed(ti, e)
         raise
-    if chosen is not None and chosen not in options:
-        raise AirflowFailException(
-            f"{svc.name}: the callback chose {chosen!r}, not one of the allowedOptions {options}"
-            + (" (resultCode 0: no option was chosen)" if chosen == "0" else "")
-        )
     ti.xcom_push(key="plugin_result", value=result.to_dict())
-    if chosen is not None:
-        ti.xcom_push(key=CHOSEN_OPTION_XCOM_KEY, value=chosen)
-        for o in result.outputs:
-            o[CHOSEN_OPTION] = chosen
-        if chosen in rejecting:
-            comments = "; ".join(str(o.get("comment")) for o in result.outputs if o.get("comment"))
-            msg = f"{svc.name}: rejected ({chosen})" + (f": {comments}" if comments else "")
-            if op.fail_on_reject:
-                raise AirflowFailException(msg)
-            op.log.warning("%s; continuing (fail_on_reject=False)", msg)
+    if options:
+        ti.xcom_push(key=CHOSEN_OPTION_XCOM_KEY, value=chosen.get(callbacks[0]) if op._single else chosen)
+        _judge_options(op, svc.name, result.outputs, chosen, rejecting)
     op.log.info(
-        "%s: callback received at %s, %d output(s)%s",
+        "%s: callbacks received at %s, %d output(s)%s",
         svc.name,
-        found.get("received_at"),
+        ", ".join(f"{cb} {r.get('received_at')}" for cb, r in found.items()) or "-",
         len(result.outputs),
-        f", chosen option {chosen!r}" if chosen is not None else "",
+        f", chosen option(s) {chosen}" if options else "",
     )
     return result.outputs[0] if op._single and result.outputs else result.outputs
 
 
-def _timed_out(op, context, svc, state, options, rejecting) -> Any:
+def _judge_options(op, name: str, outputs: list[dict], chosen: dict[str, str], rejecting: set[str]) -> None:
+    """APPROVAL interfaces: any entity's rejecting option rejects the call (fails the task, unless
+    ``fail_on_reject=False``), naming each rejecting entity and its comment."""
+    by_cb = {str(o.get("callbackParameter")): o for o in outputs}
+    rejected = [cb for cb, option in chosen.items() if option in rejecting]
+    if not rejected:
+        return
+    notes = []
+    for cb in rejected:
+        o = by_cb.get(cb, {})
+        note = "by timeout" if o.get(TIMED_OUT) else str(o.get("comment") or "")
+        if note:
+            notes.append(note if len(chosen) == 1 else f"{cb}: {note}")
+    picked = ", ".join(dict.fromkeys(chosen[cb] for cb in rejected))
+    who = "" if len(chosen) == 1 else f" by {len(rejected)} of {len(chosen)} entities"
+    msg = f"{name}: rejected ({picked}){who}" + (f": {'; '.join(notes)}" if notes else "")
+    if op.fail_on_reject:
+        raise AirflowFailException(msg)
+    op.log.warning("%s; continuing (fail_on_reject=False)", msg)
+
+
+def _timed_out(op, name: str, state, callbacks, missing, options, rejecting) -> dict[str, dict]:
+    """``on_timeout`` for the entities still waiting: fail, skip, or their answer by the policy's option."""
     deadline = state.get("deadline")
-    waited = f"{svc.name}: no callback for requestId {state['request_id']} by {deadline}"
+    some = f" for {len(missing)} of {len(callbacks)} entities" if len(callbacks) > 1 else ""
+    waited = (
+        f"{name}: no callback for requestId {state['request_id']}{some} by {deadline} "
+        f"(still waiting: callbackParameter {', '.join(missing)})"
+    )
     policy = op.on_timeout
     if policy == "skip":
         raise AirflowSkipException(waited)
@@ -230,10 +243,5 @@ def _timed_out(op, context, svc, state, options, rejecting) -> Any:
     pick = [o for o in options if (o in rejecting) == (policy == "reject")]
     if not pick:
         raise AirflowFailException(f"{waited}; on_timeout={policy!r} but no allowed option {policy}s ({options})")
-    chosen = pick[0]
-    op.log.warning("%s: taking %r by on_timeout=%r", waited, chosen, policy)
-    context["ti"].xcom_push(key=CHOSEN_OPTION_XCOM_KEY, value=chosen)
-    if chosen in rejecting and op.fail_on_reject:
-        raise AirflowFailException(f"{svc.name}: rejected by timeout ({chosen})")
-    outputs = [{"callbackParameter": c, CHOSEN_OPTION: chosen, "timedOut": True} for c in state["callbacks"]]
-    return outputs[0] if op._single else outputs
+    op.log.warning("%s: taking %r by on_timeout=%r", waited, pick[0], policy)
+    return {cb: timeout_answer(cb, pick[0]) for cb in missing}

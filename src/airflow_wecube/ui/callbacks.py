@@ -5,11 +5,16 @@ random, given to one call only, and only its hash is stored (:mod:`airflow_wecub
 Answers use WeCube's platform shape ``{"status": "OK" | "ERROR", "message": ...}``, which taskman
 reads to know its callback was taken:
 
-* 200 OK: recorded; the waiting task resumes. Also 200 for the very same body sent again (a plugin
-  retrying after a lost answer), which is ignored.
+Callbacks are answers per entity (``callbackParameter``): taskman POSTs one per entity of a call,
+a batching platform one with every output (:mod:`airflow_wecube.callback_entities`). The first
+answer for each entity wins; the task resumes once every entity has one.
+
+* 200 OK: recorded (for the entities it answers that had no answer yet). Also 200 for the very same
+  body sent again (a plugin retrying after a lost answer), which is ignored.
 * 404: unknown or expired token (a forged or stale URL); nothing changes.
-* 400: not the protocol's body, or a ``results.requestId`` of another call; nothing changes.
-* 409: a different callback for a request already answered: the first one wins; nothing changes.
+* 400: not the protocol's body, a ``results.requestId`` of another call, or an output for an entity
+  the call did not send (or two for one entity); nothing changes.
+* 409: only different answers for entities already answered: the first ones win; nothing changes.
 * 413: a body over 1 MiB.
 """
 
@@ -24,6 +29,7 @@ from fastapi.responses import JSONResponse
 
 from airflow_wecube import callback_store
 from airflow_wecube.callback import MAX_BODY_BYTES, TOKEN_RE, CallbackError, parse_callback, token_hash
+from airflow_wecube.callback_entities import split_callback
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +72,46 @@ def create_app() -> FastAPI:
             log.warning("Callback for %s carries requestId %s, not %s: refused", where, rid, registration["request_id"])
             given = registration["request_id"]
             return _answer(400, f"results.requestId {rid!r} is not the request this URL was given to ({given})")
-        stored, first = await anyio.to_thread.run_sync(callback_store.record_result, registration, digest, payload)
+        rid = registration["request_id"]
+        try:
+            answers = split_callback(payload, registration.get("callbacks") or ["0"])
+        except CallbackError as e:
+            log.warning("Callback for %s (requestId %s) refused: %s", where, rid, e)
+            return _answer(400, f"not a callback for this call: {e}")
+        outcomes = await anyio.to_thread.run_sync(callback_store.record_results, registration, digest, answers)
         await anyio.to_thread.run_sync(_purge)
-        if stored:
+        recorded = [cb for cb, (outcome, _) in outcomes.items() if outcome == "recorded"]
+        for cb, (outcome, first) in outcomes.items():
+            if outcome != "recorded":
+                log.warning(
+                    "Second callback for %s (requestId %s, callbackParameter %s, first received %s) ignored: %s",
+                    where,
+                    rid,
+                    cb,
+                    first.get("received_at"),
+                    "the same body again"
+                    if outcome == "same"
+                    else f"a different one (resultCode {parsed.result_code})",
+                )
+        differ = [cb for cb, (outcome, _) in outcomes.items() if outcome == "different"]
+        ignored = f"; already answered, ignored: {', '.join(o for o in outcomes if o not in recorded)}"
+        if recorded:
             log.info(
-                "Callback for %s (requestId %s): resultCode %s", where, registration["request_id"], parsed.result_code
+                "Callback for %s (requestId %s, callbackParameter %s): resultCode %s",
+                where,
+                rid,
+                ", ".join(recorded),
+                parsed.result_code,
             )
-            return _answer(200, f"callback for request {registration['request_id']} received")
-        same = first.get("body") == callback_store.mask_outputs(payload, registration.get("sensitive_outputs") or [])
-        log.warning(
-            "Second callback for %s (requestId %s, first received %s) ignored: %s",
-            where,
-            registration["request_id"],
-            first.get("received_at"),
-            "the same body again" if same else f"a different one (resultCode {parsed.result_code})",
-        )
-        if same:
-            return _answer(200, f"callback for request {registration['request_id']} already received; ignored")
+            extra = ignored if len(recorded) < len(outcomes) else ""
+            return _answer(200, f"callback for request {rid} received (callbackParameter {', '.join(recorded)}){extra}")
+        if not differ:
+            return _answer(200, f"callback for request {rid} already received; ignored")
+        firsts = ", ".join(f"{cb} at {outcomes[cb][1].get('received_at')}" for cb in differ)
         return _answer(
             409,
-            f"request {registration['request_id']} was already answered at {first.get('received_at')}; "
-            "the first callback wins, this one is ignored",
+            f"request {rid} was already answered for callbackParameter {firsts}; "
+            "the first callback wins (per entity), this one is ignored",
         )
 
     return app

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_wecube.operators.plugin import WeCubePluginOperator
-from airflow_wecube.operators.plugin_async import callback_base, sysvar_lookup
+from airflow_wecube.operators.plugin_async import _judge_options, _timed_out, callback_base, sysvar_lookup
 
 
 def op(**kw):
@@ -58,3 +58,35 @@ def test_callback_base_prefers_its_own_setting_and_explains_a_missing_one(monkey
     monkeypatch.setenv("AIRFLOW__WECUBE__CALLBACK_BASE_URL", "airflow.example.com")
     with pytest.raises(AirflowFailException, match="neither an http"):
         callback_base()
+
+
+def outputs(**comments):
+    return [{"callbackParameter": cb, "comment": c} for cb, c in comments.items()]
+
+
+def test_any_entity_rejecting_rejects_the_call_naming_it():
+    """Several entities of one APPROVAL call: one rejection is enough, and the message says whose."""
+    chosen = {"web": "Approve", "db": "Reject"}
+    with pytest.raises(AirflowFailException, match=r"svc: rejected \(Reject\) by 1 of 2 entities: db: not now$"):
+        _judge_options(op(), "svc", outputs(web="fine", db="not now"), chosen, {"Reject"})
+    _judge_options(op(fail_on_reject=False), "svc", outputs(web="fine", db="not now"), chosen, {"Reject"})
+    _judge_options(op(), "svc", outputs(web="a", db="b"), {"web": "Approve", "db": "Approve"}, {"Reject"})
+
+
+def test_one_entity_rejecting_reads_as_before():
+    with pytest.raises(AirflowFailException, match=r"^svc: rejected \(Reject\): not during the freeze$"):
+        _judge_options(op(), "svc", outputs(**{"0": "not during the freeze"}), {"0": "Reject"}, {"Reject"})
+
+
+@pytest.mark.parametrize(("policy", "error"), [("fail", AirflowFailException), ("skip", AirflowSkipException)])
+def test_a_timeout_names_the_entities_still_waiting(policy, error):
+    state = {"request_id": "r-1", "deadline": "2026-01-01T00:00:00+00:00"}
+    with pytest.raises(error, match=r"for 1 of 2 entities by .* \(still waiting: callbackParameter db\)"):
+        _timed_out(op(on_timeout=policy), "svc", state, ["web", "db"], ["db"], ["Approve", "Reject"], {"Reject"})
+
+
+def test_a_timeout_policy_answers_only_the_entities_still_waiting():
+    state = {"request_id": "r-1", "deadline": None}
+    taken = _timed_out(op(on_timeout="reject"), "svc", state, ["web", "db"], ["db"], ["Approve", "Reject"], {"Reject"})
+    assert list(taken) == ["db"] and taken["db"]["resultCode"] == "Reject"
+    assert taken["db"]["results"]["outputs"][0]["timedOut"] is True
