@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import uuid
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
 from airflow_wecube.registry import Registry, Service
+from airflow_wecube.request_ids import stable_request_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 SUCCEEDED_XCOM_KEY = "succeeded_outputs"
 #: XCom key of the full call result (request id, result code and message, outputs, failed).
 RESULT_XCOM_KEY = "plugin_result"
-
-
-def stable_request_id(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-    """The same id on every retry of one task instance, so a plugin can drop a duplicate."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow://{dag_id}/{run_id}/{task_id}/{map_index}"))
 
 
 class WeCubePluginOperator(BaseOperator):
