@@ -75,7 +75,7 @@ cluster-stop:
 	bash scripts/cluster-stop.sh
 
 # the e2e tests on the cluster (marker `cluster`; not part of `make test`: .ci/run runs both)
-test-cluster: cluster-deps chromium
+test-cluster: cluster-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests/e2e/cluster -m cluster $(PYTEST_ARGS)
 
 bench-cluster: cluster-deps

@@ -24,9 +24,12 @@ fi
 status=0
 stop_parts "$GRACE" "${first[@]}" || status=1
 # PostgreSQL: SIGINT is its fast shutdown (SIGTERM would wait for every client to leave)
-if pgid="$(cat "$CLUSTER/postgres.pgid" 2>/dev/null)" && [[ "$pgid" =~ ^[0-9]+$ ]]; then
-    pkill -INT -g "$pgid" -x postgres 2>/dev/null || true
+if pgid="$(cat "$CLUSTER/postgres.pgid" 2>/dev/null)" && [[ "$pgid" =~ ^[0-9]+$ ]] \
+        && pkill -INT -g "$pgid" -x postgres 2>/dev/null; then
+    for _ in $(seq "$((GRACE * 10))"); do alive postgres || break; sleep 0.1; done
+    alive postgres || echo "cluster-stop: postgres stopped (fast shutdown)"
 fi
-stop_parts "$GRACE" postgres redis || status=1
+alive postgres && { stop_parts "$GRACE" postgres || status=1; }
+stop_parts "$GRACE" redis || status=1
 rm -f "$CLUSTER"/*.pgid "$CLUSTER"/*.ready
 exit $status

@@ -82,8 +82,9 @@ start() {
     local name="$1"; shift
     mkdir -p "$CLUSTER/$name"
     rm -f "$CLUSTER/$name.pgid" "$CLUSTER/$name.ready"
-    (cd "$CLUSTER/$name" && AIRFLOW_HOME="$CLUSTER/$name" WECUBE_DEMO_PART="$CLUSTER/$name" \
-        setsid bash -c 'echo $$ > "$0"; exec "$@"' "$CLUSTER/$name.pgid" "$@" >>"$CLUSTER/$name.log" 2>&1 </dev/null &)
+    # the subshell execs the part, so nothing of this script stays behind holding its output
+    (cd "$CLUSTER/$name" && exec env AIRFLOW_HOME="$CLUSTER/$name" WECUBE_DEMO_PART="$CLUSTER/$name" \
+        setsid bash -c 'echo $$ > "$0"; exec "$@"' "$CLUSTER/$name.pgid" "$@") >>"$CLUSTER/$name.log" 2>&1 </dev/null &
     for _ in $(seq 50); do [ -s "$CLUSTER/$name.pgid" ] && break; sleep 0.1; done
     log "started $name (process group $(cat "$CLUSTER/$name.pgid" 2>/dev/null || echo ?), log .cluster/$name.log)"
 }
@@ -215,7 +216,7 @@ if wanted apiserver; then
 fi
 
 # 5. Airflow, one process group per component
-ensure apiserver "$CLUSTER_AIRFLOW_PORT" airflow api-server --port "$CLUSTER_AIRFLOW_PORT"
+ensure apiserver "$CLUSTER_AIRFLOW_PORT" airflow api-server --host 127.0.0.1 --port "$CLUSTER_AIRFLOW_PORT"
 ensure scheduler "" airflow scheduler
 ensure dag-processor "" airflow dag-processor
 ensure triggerer "$CLUSTER_TRIGGER_LOG_PORT" airflow triggerer

@@ -2,6 +2,8 @@
 
     python scripts/cluster_env.py CLUSTER_DIR  ->  `export NAME=VALUE` lines for bash to eval
 
+CLUSTER_DAGS_FOLDER (default dags/) and the CLUSTER_*_PORT variables of PORTS change the defaults.
+
 The settings are docker-compose.yaml's ``x-airflow-common`` environment, each taken as it is except
 what names a container: the hosts (postgres, redis, airflow-apiserver, sandbox) become loopback ports,
 the folders under /opt/wecube and /opt/airflow become folders under CLUSTER_DIR, and the throwaway
@@ -34,18 +36,15 @@ PORTS = {
     "CLUSTER_TRIGGER_LOG_PORT": 28795,
     "CLUSTER_APP_PORT_BASE": 30000,
 }
-#: cluster-only settings, not in the compose file: how fast a task of a killed worker comes back
+#: settings of processes on one machine, not in the compose file (whose containers each have their own
+#: file system, ports and host name)
 CLUSTER_ONLY = {
-    # a task whose worker stops heartbeating is failed (and retried, when it has retries) after 40 s
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "40",
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-    # a task queued while the broker was away is queued again after 120 s
-    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
     # every worker and the api-server read the task logs from one shared folder
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": "{cluster}/shared/logs",
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "{CLUSTER_TRIGGER_LOG_PORT}",
     "AIRFLOW__API__PORT": "{CLUSTER_AIRFLOW_PORT}",
-    "AIRFLOW__CORE__DAGS_FOLDER": "{repo}/dags",
+    "AIRFLOW__API__HOST": "127.0.0.1",
+    "AIRFLOW__CORE__DAGS_FOLDER": "{dags}",
     "AIRFLOW__API_AUTH__JWT_SECRET": "{JWT_SECRET}",
     "AIRFLOW__API__SECRET_KEY": "{API_SECRET_KEY}",
     # each worker names itself (WECUBE_WORKER_HOSTNAME), so a task instance's hostname says which ran it
@@ -88,9 +87,16 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
     return _INTERPOLATION.sub(repl, value)
 
 
-def settings(cluster: Path, secrets: dict[str, str], ports: dict[str, int] | None = None) -> dict[str, str]:
-    """``{name: value}`` for every component of the cluster in ``cluster``."""
-    values = {**{k: str(v) for k, v in (ports or PORTS).items()}, **secrets, "cluster": str(cluster), "repo": str(REPO)}
+def settings(
+    cluster: Path, secrets: dict[str, str], ports: dict[str, int] | None = None, dags: Path | None = None
+) -> dict[str, str]:
+    """``{name: value}`` for every component of the cluster in ``cluster`` (DAGs from ``dags``, else dags/)."""
+    values = {
+        **{k: str(v) for k, v in (ports or PORTS).items()},
+        **secrets,
+        "cluster": str(cluster),
+        "dags": str(dags or REPO / "dags"),
+    }
     compose = yaml.safe_load(COMPOSE.read_text())
     common = compose["x-airflow-common"]["environment"]
     out: dict[str, str] = {}
@@ -121,7 +127,8 @@ def read_secrets(path: Path) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     cluster = Path(argv[1]).resolve()
     ports = {k: int(os.environ.get(k) or v) for k, v in PORTS.items()}
-    env = settings(cluster, read_secrets(cluster / "secrets.env"), ports)
+    dags = Path(os.environ["CLUSTER_DAGS_FOLDER"]).resolve() if os.environ.get("CLUSTER_DAGS_FOLDER") else None
+    env = settings(cluster, read_secrets(cluster / "secrets.env"), ports, dags)
     for name, value in {**{k: str(v) for k, v in ports.items()}, **env}.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
