@@ -64,19 +64,39 @@ class Cluster:
         return self.script("cluster.sh", CLUSTER_PARTS=" ".join(parts))
 
     def pids(self, part: str) -> list[int]:
-        """Every process of a part: those carrying its WECUBE_DEMO_PART marker (scripts/demo-lib.sh)."""
+        """Every process of a part: the session cluster.sh started it in (``<part>.pgid``), processes
+        carrying its WECUBE_DEMO_PART marker, and all their descendants (a process that renames itself,
+        as Redis and Celery do, may overwrite the environment /proc shows, never its parent)."""
         marker = f"WECUBE_DEMO_PART={self.dir}/{part}".encode()
-        found = []
+        try:
+            session = int((self.dir / f"{part}.pgid").read_text().strip())
+        except (OSError, ValueError):
+            session = None
+        parents, found = {}, set()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
+            pid = int(entry)
             try:
-                with open(f"/proc/{entry}/environ", "rb") as fh:
+                with open(f"/proc/{pid}/stat") as fh:
+                    state, ppid, pgrp, sid = fh.read().rsplit(")", 1)[1].split()[:4]
+                if state in ("Z", "X"):
+                    continue
+                parents[pid] = int(ppid)
+                if session is not None and session in (int(pgrp), int(sid)):
+                    found.add(pid)
+                    continue
+                with open(f"/proc/{pid}/environ", "rb") as fh:
                     if marker in fh.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
+                        found.add(pid)
+            except (OSError, ValueError):
                 continue
-        return found
+        grew = True
+        while grew:  # descendants of what was found
+            new = {pid for pid, ppid in parents.items() if ppid in found and pid not in found}
+            found |= new
+            grew = bool(new)
+        return sorted(found)
 
     def kill(self, part: str, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to every process of a part at once (SIGKILL: the machine under it is gone)."""

@@ -13,7 +13,6 @@ import ipaddress
 import json
 import os
 import urllib.request
-from pathlib import Path
 
 import pytest
 import requests
@@ -153,7 +152,7 @@ def test_tasks_ran_on_both_workers_each_from_its_own_folder(cluster, runs):
                 hosts[f"{dag_id}.{name}"] = ti["hostname"]
     assert set(hosts.values()) == WORKERS, hosts
     scheduler = {os.readlink(f"/proc/{p}/cwd") for p in cluster.pids("scheduler")}
+    assert str(cluster.dir / "scheduler") in scheduler
     for worker in ("worker1", "worker2"):
         cwds = {os.readlink(f"/proc/{p}/cwd") for p in cluster.pids(worker)}
-        assert cwds and cwds.isdisjoint(scheduler), (worker, cwds, scheduler)
-        assert Path(next(iter(cwds))).name == worker
+        assert str(cluster.dir / worker) in cwds and str(cluster.dir / worker) not in scheduler, (worker, cwds)
