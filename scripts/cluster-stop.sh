@@ -15,7 +15,7 @@ GRACE="${CLUSTER_STOP_GRACE:-14}"
 . "$REPO/scripts/demo-lib.sh"
 export DEMO_LOG_PREFIX=cluster-stop
 
-first=(apiserver scheduler dag-processor triggerer worker1 worker2 sandbox prometheus)
+first=(apiserver scheduler dag-processor triggerer worker1 worker2 sandbox prometheus alertmanager)
 if ! _demo_procs list 0 "${first[@]}" postgres redis >/dev/null; then
     echo "cluster-stop: no process of the cluster in $CLUSTER is running; nothing to stop"
     rm -f "$CLUSTER"/*.pgid "$CLUSTER"/*.ready

@@ -2,7 +2,7 @@
 # `make cluster`: docker-compose.yaml's CeleryExecutor layout as processes on this machine (no
 # container engine needed): PostgreSQL and Redis (Debian's packages), `airflow db migrate`, then
 # api-server, scheduler, dag-processor, triggerer and two `airflow celery worker`s, the sandbox
-# plugin server and Prometheus, each part in its own process group.
+# plugin server, Prometheus and Alertmanager, each part in its own process group.
 #
 # Settings: docker-compose.yaml's, mapped to this machine by scripts/cluster_env.py (the one source).
 # State in .cluster/ (CLUSTER_DIR): secrets.env (throwaway PostgreSQL and Redis passwords, sandbox
@@ -14,6 +14,7 @@
 # Running it again judges each part by its health check: healthy parts are left alone, parts that are
 # down (a killed worker, a stopped Redis) are started, parts that run unhealthy are restarted.
 # Ports (CLUSTER_*_PORT, see scripts/cluster_env.py): Airflow 28080, sandbox 29090, Prometheus 29091,
+# Alertmanager 29093,
 # PostgreSQL 28432, Redis 28379. Stop with `make cluster-stop` (scripts/cluster-stop.sh).
 # CLUSTER_PARTS (default: all) starts only some parts, e.g. "redis" to bring Redis back.
 set -euo pipefail
@@ -24,7 +25,7 @@ DEMO="$CLUSTER" # scripts/demo-lib.sh finds a part's processes by WECUBE_DEMO_PA
 TIMEOUT="${CLUSTER_TIMEOUT:-240}"
 WORKERS=(worker1 worker2)
 AIRFLOW_PARTS=(apiserver scheduler dag-processor triggerer "${WORKERS[@]}")
-ALL_PARTS=(postgres redis sandbox prometheus "${AIRFLOW_PARTS[@]}")
+ALL_PARTS=(postgres redis sandbox prometheus alertmanager "${AIRFLOW_PARTS[@]}")
 read -r -a PARTS <<<"${CLUSTER_PARTS:-${ALL_PARTS[*]}}"
 EXAMPLE_DAGS="${CLUSTER_UNPAUSE_DAGS:-wecube_hello wecube_network_build wecube_app_rollout}"
 
@@ -42,6 +43,8 @@ python -c "import airflow.providers.celery, psycopg2, psycopg, asyncpg" 2>/dev/n
     || die "the cluster extra is missing: pip install -e '.[cluster]' (make cluster does it)"
 PROMETHEUS_BIN="${PROMETHEUS_BIN:-$(command -v prometheus || echo /usr/bin/prometheus)}"
 [ -x "$PROMETHEUS_BIN" ] || die "prometheus not found (make cluster installs it)"
+ALERTMANAGER_BIN="${ALERTMANAGER_BIN:-$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)}"
+[ -x "$ALERTMANAGER_BIN" ] || die "prometheus-alertmanager not found (make cluster installs it)"
 PG_USER="${CLUSTER_PG_USER:-postgres}" # PostgreSQL refuses to run as root
 id "$PG_USER" >/dev/null 2>&1 || die "no user $PG_USER to run PostgreSQL as (set CLUSTER_PG_USER)"
 
@@ -51,18 +54,26 @@ id "$PG_USER" >/dev/null 2>&1 || die "no user $PG_USER to run PostgreSQL as (set
 
 # -- secrets (once) and the environment of every component --------------------------------------
 umask 077
-if [ ! -s "$CLUSTER/secrets.env" ]; then
-    python - >"$CLUSTER/secrets.env.tmp" <<'EOF'
-import base64, os, secrets
-print(f"POSTGRES_PASSWORD={secrets.token_hex(16)}")
-print(f"REDIS_PASSWORD={secrets.token_hex(16)}")
-print(f"SANDBOX_TOKEN={secrets.token_urlsafe(24)}")
-print(f"FERNET_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
-print(f"JWT_SECRET={secrets.token_urlsafe(32)}")
-print(f"API_SECRET_KEY={secrets.token_urlsafe(32)}")
+# each secret made once; one added by a newer version of this script is made on the next start
+python - "$CLUSTER/secrets.env" <<'EOF'
+import base64, os, secrets, sys
+path = sys.argv[1]
+have = dict(l.split("=", 1) for l in open(path).read().splitlines() if "=" in l) if os.path.exists(path) else {}
+make = {
+    "POSTGRES_PASSWORD": lambda: secrets.token_hex(16),
+    "REDIS_PASSWORD": lambda: secrets.token_hex(16),
+    "SANDBOX_TOKEN": lambda: secrets.token_urlsafe(24),
+    "FERNET_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "JWT_SECRET": lambda: secrets.token_urlsafe(32),
+    "API_SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    "ALERTMANAGER_SECRET": lambda: secrets.token_urlsafe(24),
+}
+missing = {k: f() for k, f in make.items() if not have.get(k)}
+if missing:
+    with open(path + ".tmp", "w") as fh:
+        fh.writelines(f"{k}={v}\n" for k, v in {**have, **missing}.items())
+    os.replace(path + ".tmp", path)
 EOF
-    mv -f "$CLUSTER/secrets.env.tmp" "$CLUSTER/secrets.env"
-fi
 umask 022
 # shellcheck disable=SC1091
 . "$CLUSTER/secrets.env"
@@ -73,7 +84,8 @@ SANDBOX_URL="http://127.0.0.1:$CLUSTER_SANDBOX_PORT"
 PROMETHEUS_URL="http://127.0.0.1:$CLUSTER_PROMETHEUS_PORT"
 export REDISCLI_AUTH="$REDIS_PASSWORD" PGPASSWORD="$POSTGRES_PASSWORD"
 mkdir -p "$SHARED"/{wecube_plugins,capacity,locks,logs,config} "$SHARED"/prometheus/{file_sd,rules} \
-    "$CLUSTER"/{redis,prometheus-data}
+    "$CLUSTER"/{redis,prometheus-data,alertmanager/data}
+ALERTMANAGER_URL="http://127.0.0.1:$CLUSTER_ALERTMANAGER_PORT"
 
 # -- parts -------------------------------------------------------------------------------------
 # start NAME CMD...: in a new session, from the part's own folder (its working directory and, for
@@ -106,6 +118,7 @@ check() {
         redis) [ "$(redis-cli -h 127.0.0.1 -p "$CLUSTER_REDIS_PORT" ping 2>&1)" = PONG ] ;;
         sandbox) python -c "import sys, urllib.request; assert urllib.request.urlopen(sys.argv[1] + '/health', timeout=2).status == 200" "$SANDBOX_URL" ;;
         prometheus) python -c "import sys, urllib.request; assert urllib.request.urlopen(sys.argv[1] + '/-/ready', timeout=2).status == 200" "$PROMETHEUS_URL" ;;
+        alertmanager) python -c "import sys, urllib.request; assert urllib.request.urlopen(sys.argv[1] + '/-/ready', timeout=2).status == 200" "$ALERTMANAGER_URL" ;;
         apiserver) airflow_health metadatabase ;;
         scheduler) airflow_health scheduler ;;
         dag-processor) airflow_health dag_processor ;;
@@ -199,11 +212,24 @@ ensure redis "$CLUSTER_REDIS_PORT" redis-server --bind 127.0.0.1 --port "$CLUSTE
 ensure sandbox "$CLUSTER_SANDBOX_PORT" python -m airflow_wecube.sandbox --host 127.0.0.1 \
     --port "$CLUSTER_SANDBOX_PORT" --db "$CLUSTER/sandbox.db" --token "$SANDBOX_TOKEN"
 sed -e "s#/opt/wecube/#$SHARED/#g" -e "s#127.0.0.1:9090#127.0.0.1:$CLUSTER_PROMETHEUS_PORT#g" \
+    -e "s#alertmanager:9093#127.0.0.1:$CLUSTER_ALERTMANAGER_PORT#g" \
     -e "1i # written by scripts/cluster.sh from deploy/prometheus/prometheus.yml; edit that file" \
     "$REPO/deploy/prometheus/prometheus.yml" >"$CLUSTER/prometheus.yml"
 ensure prometheus "$CLUSTER_PROMETHEUS_PORT" "$PROMETHEUS_BIN" --config.file="$CLUSTER/prometheus.yml" \
     --storage.tsdb.path="$CLUSTER/prometheus-data" --web.listen-address="127.0.0.1:$CLUSTER_PROMETHEUS_PORT" \
     --web.enable-lifecycle --log.level=warn
+
+# Alertmanager (deploy/alertmanager/alertmanager.yml, docker-compose's): every alert to the provider's
+# webhook on the api-server, the shared secret as bearer token (the alertmanager_default connection's
+# password); clustering off
+(umask 077 && printf '%s' "$ALERTMANAGER_SECRET" >"$CLUSTER/alertmanager/webhook-secret")
+sed -e "s#http://airflow-apiserver:8080#http://127.0.0.1:$CLUSTER_AIRFLOW_PORT#g" \
+    -e "s#/alertmanager/webhook-secret#$CLUSTER/alertmanager/webhook-secret#g" \
+    -e "1i # written by scripts/cluster.sh from deploy/alertmanager/alertmanager.yml; edit that file" \
+    "$REPO/deploy/alertmanager/alertmanager.yml" >"$CLUSTER/alertmanager/alertmanager.yml"
+ensure alertmanager "$CLUSTER_ALERTMANAGER_PORT" "$ALERTMANAGER_BIN" --config.file="$CLUSTER/alertmanager/alertmanager.yml" \
+    --storage.path="$CLUSTER/alertmanager/data" --web.listen-address="127.0.0.1:$CLUSTER_ALERTMANAGER_PORT" \
+    --cluster.listen-address= --log.level=warn
 
 # 4. what docker-compose's airflow-init does: the metadata DB, the sandbox's plugins in the registry
 if wanted apiserver; then
@@ -239,6 +265,7 @@ AIRFLOW_URL=$AIRFLOW_URL
 AIRFLOW_USER=admin
 AIRFLOW_PASSWORD=$AIRFLOW_PASSWORD
 PROMETHEUS_URL=$PROMETHEUS_URL
+ALERTMANAGER_URL=$ALERTMANAGER_URL
 PROMETHEUS_FILE_SD_DIR=$SHARED/prometheus/file_sd
 PROMETHEUS_RULES_DIR=$SHARED/prometheus/rules
 SANDBOX_URL=$SANDBOX_URL
@@ -273,6 +300,7 @@ cat <<EOF
   login          admin / $AIRFLOW_PASSWORD
   WeCube page    $AIRFLOW_URL/wecube/
   Prometheus     $PROMETHEUS_URL
+  Alertmanager   $ALERTMANAGER_URL   (alerts go to $AIRFLOW_URL/wecube/alerts)
   sandbox        $SANDBOX_URL  (token in .cluster/env)
   PostgreSQL     127.0.0.1:$CLUSTER_POSTGRES_PORT (db airflow)   Redis 127.0.0.1:$CLUSTER_REDIS_PORT
   details        .cluster/env   logs .cluster/*.log   stop with: make cluster-stop

@@ -31,6 +31,7 @@ PORTS = {
     "CLUSTER_AIRFLOW_PORT": 28080,
     "CLUSTER_SANDBOX_PORT": 29090,
     "CLUSTER_PROMETHEUS_PORT": 29091,
+    "CLUSTER_ALERTMANAGER_PORT": 29093,
     "CLUSTER_POSTGRES_PORT": 28432,
     "CLUSTER_REDIS_PORT": 28379,
     "CLUSTER_TRIGGER_LOG_PORT": 28795,
@@ -67,11 +68,12 @@ MAPPED = {
 HOSTS = {
     "http://sandbox:19090": "http://127.0.0.1:{CLUSTER_SANDBOX_PORT}",
     "http://sandbox:9090": "http://127.0.0.1:{CLUSTER_PROMETHEUS_PORT}",
+    "http://alertmanager:9093": "http://127.0.0.1:{CLUSTER_ALERTMANAGER_PORT}",
 }
 #: container folders -> cluster folders, inside any value
 FOLDERS = {"/opt/wecube/": "{cluster}/shared/", "/opt/airflow/": "{cluster}/shared/"}
 #: what must not be left in a value after the mapping
-CONTAINER_NAMES = re.compile(r"/opt/|\b(postgres|redis|airflow-apiserver|sandbox):|@postgres\b|@redis\b")
+CONTAINER_NAMES = re.compile(r"/opt/|\b(postgres|redis|airflow-apiserver|sandbox|alertmanager):|@postgres\b|@redis\b")
 
 _INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 
@@ -105,7 +107,13 @@ def settings(
             if MAPPED[name] is not None:
                 out[name] = MAPPED[name].format(**values)
             continue
-        value = _interpolate(str(raw), {"WECUBE_SANDBOX_TOKEN": secrets["SANDBOX_TOKEN"]})
+        value = _interpolate(
+            str(raw),
+            {
+                "WECUBE_SANDBOX_TOKEN": secrets["SANDBOX_TOKEN"],
+                "WECUBE_ALERTMANAGER_SECRET": secrets.get("ALERTMANAGER_SECRET", ""),
+            },
+        )
         for old, new in {**HOSTS, **FOLDERS}.items():
             value = value.replace(old, new.format(**values))
         if CONTAINER_NAMES.search(value):

@@ -156,3 +156,20 @@ def test_tasks_ran_on_both_workers_each_from_its_own_folder(cluster, runs):
     for worker in ("worker1", "worker2"):
         cwds = {os.readlink(f"/proc/{p}/cwd") for p in cluster.pids(worker)}
         assert str(cluster.dir / worker) in cwds and str(cluster.dir / worker) not in scheduler, (worker, cwds)
+
+
+def test_prometheus_sends_alerts_to_alertmanager_which_reaches_the_webhook(cluster, runs):
+    """Alertmanager is part of the cluster: Prometheus knows it, and it is configured with the
+    api-server's webhook and the secret the alertmanager_default connection holds."""
+    am = cluster.values["ALERTMANAGER_URL"]
+    active = requests.get(f"{cluster.prometheus_url}/api/v1/alertmanagers", timeout=10).json()["data"]
+    assert [a["url"] for a in active["activeAlertmanagers"]] == [f"{am}/api/v2/alerts"]
+    config = requests.get(f"{am}/api/v2/status", timeout=10).json()["config"]["original"]
+    assert f"{cluster.url.replace('localhost', '127.0.0.1')}/wecube/alerts" in config
+    secret = (cluster.dir / "alertmanager" / "webhook-secret").read_text()
+    assert (
+        secret
+        == dict(line.split("=", 1) for line in (cluster.dir / "secrets.env").read_text().splitlines())[
+            "ALERTMANAGER_SECRET"
+        ]
+    )

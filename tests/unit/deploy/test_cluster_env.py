@@ -20,6 +20,7 @@ SECRETS = {
     "FERNET_KEY": "fernet",
     "JWT_SECRET": "jwt",
     "API_SECRET_KEY": "api",
+    "ALERTMANAGER_SECRET": "am-secret",
 }
 
 
@@ -43,7 +44,7 @@ def test_every_compose_setting_reaches_the_cluster(env):
     # AIRFLOW_CONFIG points at the compose's shared config volume; each cluster component has its own home
     assert set(compose) - {"AIRFLOW_CONFIG"} <= set(cluster)
     for name, value in compose.items():
-        if name not in cluster_env.MAPPED and "/opt/" not in value and "sandbox:" not in value:
+        if name not in cluster_env.MAPPED and not any(k in value for k in [*cluster_env.HOSTS, *cluster_env.FOLDERS]):
             assert cluster[name] == value, name  # taken as it is
 
 
@@ -72,6 +73,8 @@ def test_connections_reach_the_cluster_sandbox_and_prometheus(env):
     assert prom.host == "http://127.0.0.1:29091"
     assert prom.extra_dejson["file_sd_dir"] == cluster["AIRFLOW__WECUBE__FILE_SD_DIR"] == "/c/shared/prometheus/file_sd"
     assert cluster["WECUBE_REGISTRY_PATH"] == "/c/shared/wecube_plugins"
+    am = Connection.from_json(cluster["AIRFLOW_CONN_ALERTMANAGER_DEFAULT"], conn_id="alertmanager_default")
+    assert (am.host, am.password) == ("http://127.0.0.1:29093", "am-secret")
 
 
 def test_heartbeat_timeout_is_short_and_documented(env):
