@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from airflow_wecube.airflow_api import AirflowAPIError  # noqa: E402
 from airflow_wecube.request_ids import stable_request_id  # noqa: E402
 from tests.e2e.cluster.conftest import WORKERS, start_cluster, stop_cluster, wait_for  # noqa: E402
 from tests.fixtures.standalone import Standalone, standalone_env  # noqa: E402
@@ -89,7 +90,12 @@ def kill_recovery(cluster) -> dict:
         run_id = client.trigger(CALLS, {"n": 1, "seconds": "10"})["dag_run_id"]
 
         def running():
-            ti = client.get_task_instance(CALLS, run_id, "call", 0)
+            try:
+                ti = client.get_task_instance(CALLS, run_id, "call", 0)
+            except AirflowAPIError as e:
+                if e.status == 404:  # not mapped yet
+                    return None
+                raise
             return ti if ti["state"] == "running" and ti["hostname"] in WORKERS else None
 
         first = wait_for(running, 300, "the call running")
@@ -119,18 +125,24 @@ def kill_recovery(cluster) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--parts", default="cluster,kill,standalone", help="what to measure (comma-separated)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     results: dict = {"load before": os.getloadavg()[0]}
 
     cluster = start_cluster(REPO / ".cluster-bench", offset=200)
     try:
         with cluster.client() as client:
             run_calls(client, 4)  # warm-up: both workers have imported everything once
-            run_id = run_calls(client, args.tasks)
-            results["cluster"] = measure(client, run_id, args.tasks)
-        print(json.dumps(results["cluster"]), flush=True)
-        results["kill"] = kill_recovery(cluster)
-        print(json.dumps(results["kill"]), flush=True)
+            if "cluster" in parts:
+                run_id = run_calls(client, args.tasks)
+                results["cluster"] = measure(client, run_id, args.tasks)
+                print(json.dumps(results["cluster"]), flush=True)
+        if "kill" in parts:
+            results["kill"] = kill_recovery(cluster)
+            print(json.dumps(results["kill"]), flush=True)
+        if "standalone" not in parts:
+            return 0
         for part in AIRFLOW_PARTS:
             cluster.kill(part, signal.SIGTERM)
 
