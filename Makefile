@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint demo demo-stop install prometheus alertmanager chromium bench clean
+.PHONY: test lint demo demo-stop install prometheus alertmanager chromium bench clean cluster cluster-stop cluster-deps test-cluster bench-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +60,33 @@ demo-stop:
 bench: install prometheus
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/plugin_call.py
 
+# `make cluster`: docker-compose.yaml's CeleryExecutor layout as processes (PostgreSQL and Redis from
+# Debian, two Celery workers; docs/cluster.md). The `cluster` extra: the Celery provider, psycopg2.
+CLUSTER_STAMP := $(VENV)/.cluster-installed
+
+$(CLUSTER_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,sandbox,cluster]"
+	rm -rf src/*.egg-info
+	touch $(CLUSTER_STAMP)
+
+cluster-deps: $(CLUSTER_STAMP) prometheus alertmanager
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { (apt-get update -q || sudo apt-get update -q) && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server || \
+	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server); }
+
+cluster: cluster-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/cluster.sh
+
+cluster-stop:
+	bash scripts/cluster-stop.sh
+
+# the e2e tests on the cluster (marker `cluster`; not part of `make test`: .ci/run runs both)
+test-cluster: cluster-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests/e2e/cluster -m cluster $(PYTEST_ARGS)
+
+bench-cluster: cluster-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/cluster.py
+
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo .cluster build *.egg-info

@@ -48,3 +48,10 @@ def plugin_registry():
     for path in manifest_paths():
         registry.register(load_manifest(path), replace=True)
     return registry
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/e2e/cluster runs on `make cluster` (`make test-cluster`, pytest -m cluster), not in `make test`."""
+    if collection_path.name == "cluster" and collection_path.parent.name == "e2e":
+        return "cluster" not in (config.getoption("markexpr") or "") or None
+    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +19,7 @@ from airflow_wecube.http_limits import LimitedAdapter, Limits, ResponseTooLarge
 from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.registry.models import interface_path_problem
+from airflow_wecube.request_ids import task_request_id
 from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
@@ -243,7 +243,8 @@ class WeCubePluginHook(HttpHook):
 
         :param service: ``package/plugin/action`` (``package@version/...`` pins a version)
         :param inputs: a dict (one entity) or a list of dicts (one per entity)
-        :param request_id: stable id for retries and de-duplication (default: a new UUID)
+        :param request_id: stable id for retries and de-duplication (default: inside a task, an id
+            derived from the task instance and the call's rank, the same in every try; else a new UUID)
         :param extra_body: more top-level request fields (``allowedOptions``, ``dueDate`` of async calls)
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure. For an
             asynchronous interface that is the acknowledgement; the result comes by callback.
@@ -253,10 +254,10 @@ class WeCubePluginHook(HttpHook):
         if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
             from airflow_wecube.rest import call_rest
 
-            return call_rest(self, service, inputs, request_id=request_id or str(uuid.uuid4()))
+            return call_rest(self, service, inputs, request_id=request_id or task_request_id(service.name))
         svc, entities = self.prepare(service, inputs, version=version)
         extra = self._connection().extra_dejson
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or task_request_id(svc.name)
         body = PluginRequest(
             requestId=request_id,
             operator=operator or extra.get("operator") or "airflow",

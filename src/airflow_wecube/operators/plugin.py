@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import uuid
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
@@ -17,6 +16,7 @@ from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
 from airflow_wecube.operators.plugin_async import ON_TIMEOUT
 from airflow_wecube.platform_inputs import CONTEXT, filled_by_platform, unknown_context_hint
 from airflow_wecube.registry import Registry, Service
+from airflow_wecube.request_ids import stable_request_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 SUCCEEDED_XCOM_KEY = "succeeded_outputs"
 #: XCom key of the full call result (request id, result code and message, outputs, failed).
 RESULT_XCOM_KEY = "plugin_result"
-
-
-def stable_request_id(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-    """The same id on every retry of one task instance, so a plugin can drop a duplicate."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow://{dag_id}/{run_id}/{task_id}/{map_index}"))
 
 
 class WeCubePluginOperator(BaseOperator):

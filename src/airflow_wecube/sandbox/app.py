@@ -17,7 +17,7 @@ from fastapi import FastAPI, Header, HTTPException, Query
 
 from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.xml import load_register_xml
-from airflow_wecube.sandbox import DEFAULT_TOKEN, manifests_dir
+from airflow_wecube.sandbox import DEFAULT_TOKEN, idempotency, manifests_dir
 from airflow_wecube.sandbox.plugin import _authorized
 from airflow_wecube.sandbox.plugins import packages
 from airflow_wecube.sandbox.processes import stop_all
@@ -53,7 +53,7 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
         raise ValueError("the sandbox needs a non-empty token")
     plugin_packages = packages()
     register_cleanup()
-    store = Store(db_path, schemas=[p.schema for p in plugin_packages if p.schema])
+    store = Store(db_path, schemas=[idempotency.SCHEMA, *(p.schema for p in plugin_packages if p.schema)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -88,6 +88,15 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
         """Calls received by the plugin endpoints, oldest first: ids, path, every header, inputs."""
         check(authorization)
         return store.calls(request_id)
+
+    @app.get("/sandbox/answers", tags=["sandbox"])
+    def answers(
+        request_id: str | None = Query(default=None, description="only the records of this requestId"),
+        authorization: str | None = Header(default=None),
+    ) -> list[dict]:
+        """The idempotency records: per service and requestId, running or done, and how often replayed."""
+        check(authorization)
+        return idempotency.records(store, request_id)
 
     @app.delete("/sandbox/calls", tags=["sandbox"])
     def clear_calls(authorization: str | None = Header(default=None)) -> dict[str, int]:

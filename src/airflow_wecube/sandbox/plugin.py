@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_wecube.protocol import PluginRequest, PluginResponse, PluginResults, error_output, ok_output
 from airflow_wecube.registry.models import Interface, Package, service_name
+from airflow_wecube.sandbox import idempotency
 from airflow_wecube.sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -381,19 +382,25 @@ def _endpoint(store: Store, token: str, service: str, interface: Interface, spec
             )
             return payload, failure(f"bad request: not a WeCube plugin request ({problems})")
         call = Call(store=store, request=parsed, service=service, interface=interface, headers=headers)
+        # a repeated requestId gets the first successful answer; the handler runs once (idempotency.py)
+        return payload, idempotency.once(store, service, parsed.request_id, parsed.inputs, lambda: run(call))
+
+    def run(call: Call) -> PluginResponse | Response:
         if spec.kind == "entity":
-            return payload, _per_entity(call, spec.handler)
+            return _per_entity(call, spec.handler)
         try:
-            return payload, spec.handler(call)
+            return spec.handler(call)
         except EntityError as e:
-            return payload, failure(f"bad request: {e}")
+            return failure(f"bad request: {e}")
         except Exception as e:  # a sandbox bug: answer in protocol, keep the traceback in the log
             log.exception("%s failed", service)
-            return payload, failure(f"internal error: {type(e).__name__}: {e}")
+            return failure(f"internal error: {type(e).__name__}: {e}")
 
     def process(method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         payload, result = answer(method, path, headers, body)
-        if isinstance(result, Response):
+        if isinstance(result, idempotency.Replayed):
+            response, result_code = result, "0"
+        elif isinstance(result, Response):
             response, result_code = result, None
         else:
             response, result_code = JSONResponse(result.to_wire()), result.result_code
@@ -409,6 +416,7 @@ def _endpoint(store: Store, token: str, service: str, interface: Interface, spec
             inputs=fields.get("inputs"),
             status_code=response.status_code,
             result_code=result_code,
+            replayed=isinstance(result, idempotency.Replayed),
         )
         return response
 

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS sandbox_calls (
     headers TEXT NOT NULL,
     inputs TEXT,
     status_code INTEGER,
-    result_code TEXT
+    result_code TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sandbox_calls_request_id ON sandbox_calls(request_id);
 """
@@ -62,6 +63,9 @@ class Store:
                 for statement in script.split(";"):
                     if statement.strip():
                         tx.execute(statement)
+            # a database from before the replayed column (answers to a repeated requestId, idempotency.py)
+            if "replayed" not in {r["name"] for r in tx.execute("PRAGMA table_info(sandbox_calls)")}:
+                tx.execute("ALTER TABLE sandbox_calls ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0")
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (autocommit; use :meth:`transaction` to group writes)."""
@@ -111,11 +115,12 @@ class Store:
         inputs: Any,
         status_code: int,
         result_code: str | None,
+        replayed: bool = False,
     ) -> None:
         headers = {k: redact_authorization(v) if k.lower() == "authorization" else v for k, v in headers.items()}
         self.connection().execute(
             "INSERT INTO sandbox_calls (received_at, method, path, service_name, request_id, headers, inputs,"
-            " status_code, result_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status_code, result_code, replayed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 time.time(),
                 method,
@@ -126,6 +131,7 @@ class Store:
                 json.dumps(inputs),
                 status_code,
                 result_code,
+                int(replayed),
             ),
         )
 
@@ -148,6 +154,7 @@ class Store:
                 "inputs": json.loads(r["inputs"]) if r["inputs"] is not None else None,
                 "statusCode": r["status_code"],
                 "resultCode": r["result_code"],
+                "replayed": bool(r["replayed"]),
             }
             for r in rows
         ]

@@ -11,7 +11,7 @@ from airflow_wecube.sandbox.plugin import SandboxPackage
 from airflow_wecube.sandbox.plugins import PACKAGES
 from airflow_wecube.sandbox.store import Store
 
-SANDBOX_ROUTES = {"/health", "/sandbox/calls", "/sandbox/services"}
+SANDBOX_ROUTES = {"/health", "/sandbox/calls", "/sandbox/services", "/sandbox/answers"}
 #: pages and APIs a package serves beside its interfaces (not plugin interfaces, not in a manifest)
 EXTRA_ROUTE_PREFIXES = ("/taskman/inbox",)
 
