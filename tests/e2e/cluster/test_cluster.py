@@ -56,7 +56,15 @@ def runs(cluster):
         "hello": cluster.trigger("wecube_hello", {"app": "cl-hello"}),
         "network": cluster.trigger(NETWORK, {"design": design()}),
         "rollout": cluster.trigger(
-            ROLLOUT, {"app": "cl-shop", "version": "1.0.0", "host_count": 2, "subnet": SUBNET, "rate_window": "20s"}
+            ROLLOUT,
+            {
+                "app": "cl-shop",
+                "version": "1.0.0",
+                "host_count": 2,
+                "subnet": SUBNET,
+                "rate_window": "20s",
+                "probe": False,
+            },
         ),
         "fit": cluster.trigger(FIT),
         "calls": cluster.trigger(CALLS, {"n": 8, "seconds": "2"}),
