@@ -1,0 +1,143 @@
+"""The closed loop under the shared ``airflow standalone``: an account service on four sandbox hosts,
+scraped by the session's Prometheus with the rollout's ``AccountServiceDown`` rule (``for`` 2 s), and
+``wecube_remediate_instance`` deployed.
+
+Alerts reach Airflow as Alertmanager delivers them: one Asset event on
+``wecube-alert://AccountServiceDown`` per alert state change (``relay``), made from what Prometheus
+reports firing, shaped as Alertmanager's webhook payload version 4 alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_wecube.rollout import app_attributes, down_alert, job_name
+from tests.e2e.orchestrations.conftest import orchestrations  # noqa: F401  (the shared standalone, wired)
+
+REPO = Path(__file__).resolve().parents[3]
+RUNBOOK = "wecube_remediate_instance"
+APP = "account-service"
+ALERT = down_alert(APP)
+JOB = job_name(APP)
+HOSTS = ("acct-fix", "acct-gone", "acct-off")
+
+
+class Loop:
+    def __init__(self, o, asset_id: int, instances: dict[str, dict]):
+        self.o, self.sa, self.sandbox, self.prometheus = o, o.sa, o.sandbox, o.prometheus
+        self.asset_id = asset_id
+        self.instances = instances  # host name -> deploy output
+
+    # -- the alert, as Alertmanager would deliver it -----------------------------------------
+
+    def firing(self, target: str, timeout: float = 60) -> dict:
+        """Wait until Prometheus fires AccountServiceDown for ``target``; the alert as Alertmanager sends it."""
+
+        def check():
+            for a in self.prometheus.api("alerts")["data"]["alerts"]:
+                if a["labels"].get("alertname") == ALERT and a["labels"].get("instance") == target:
+                    if a["state"] == "firing":
+                        return a
+            return None
+
+        a = self.sa.wait_for(check, timeout, f"{ALERT} firing for {target}", interval=0.3)
+        labels = a["labels"]
+        return {
+            "status": "firing",
+            "labels": labels,
+            "annotations": a.get("annotations") or {},
+            "startsAt": a["activeAt"],
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16],
+        }
+
+    def relay(self, alert: dict) -> dict:
+        """Record the alert as an Asset event (what the webhook receiver does)."""
+        body = {"asset_id": self.asset_id, "extra": alert}
+        return self.sa.client().request("POST", "/api/v2/assets/events", json=body)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def runs(self) -> list[dict]:
+        data = self.sa.client().request("GET", f"/api/v2/dags/{RUNBOOK}/dagRuns", params={"limit": 100})
+        return data["dag_runs"]
+
+    def new_run(self, before: set[str], timeout: float = 60) -> dict:
+        """The first run of the runbook not in ``before``."""
+
+        def check():
+            fresh = [r for r in self.runs() if r["dag_run_id"] not in before]
+            return sorted(fresh, key=lambda r: r["run_after"])[0] if fresh else None
+
+        return self.sa.wait_for(check, timeout, f"a new {RUNBOOK} run")
+
+    def entries(self, run_id: str) -> list[dict]:
+        return self.sa.client().xcom(RUNBOOK, run_id, "finish", key="remediation")
+
+    def deploys(self, host: str) -> list[dict]:
+        """The deploy calls Airflow made for ``host`` (the fixture's own calls have ``test-`` request ids)."""
+        return [
+            c
+            for c in self.sandbox.calls()
+            if c["serviceName"] == "deploy/app/deploy"
+            and not str(c["requestId"]).startswith("test-")
+            and any(i.get("host") == host for i in c["inputs"])
+        ]
+
+    def up(self, target: str) -> str | None:
+        q = urllib.parse.urlencode({"query": f'up{{job="{JOB}", instance="{target}"}}'})
+        res = self.prometheus.api("query?" + q)["data"]["result"]
+        return res[0]["value"][1] if res else None
+
+
+@pytest.fixture(scope="session")
+def loop(orchestrations):  # noqa: F811
+    o = orchestrations
+    o.sa.add_dags([REPO / "dags" / f"{RUNBOOK}.py"])
+    o.sa.wait_for_dag(RUNBOOK)
+    o.plugin(
+        "/network/v1/vpc/create",
+        [{"callbackParameter": "v", "name": "loop-vpc", "cidr": "10.98.0.0/16", "data_center": "loop-dc"}],
+    )
+    o.plugin(
+        "/network/v1/subnet/create",
+        [{"callbackParameter": "s", "name": "loop-subnet", "vpc": "loop-vpc", "zone": "z1", "prefix_length": 24}],
+    )
+    o.plugin("/host/v1/host/create", [{"callbackParameter": h, "name": h, "subnet": "loop-subnet"} for h in HOSTS])
+    deployed = o.plugin(
+        "/deploy/v1/app/deploy",
+        [{"callbackParameter": h, "host": h, "app": APP, "version": "1.0.0", "rate": 2} for h in HOSTS],
+    )
+    # what the rollout leaves behind: targets, its rule (with a short `for`), the app's CI
+    targets = [d["target"] for d in deployed]
+    (o.prometheus.file_sd_dir / f"{JOB}.json").write_text(
+        json.dumps([{"targets": targets, "labels": {"job": JOB, "app": APP}}])
+    )
+    rule = {
+        "alert": ALERT,
+        "expr": f'up{{job="{JOB}"}} == 0',
+        "for": "2s",
+        "labels": {"severity": "critical", "app": APP, "job": JOB},
+        "annotations": {"summary": "{{ $labels.instance }} of account-service is down"},
+    }
+    (o.prometheus.rules_dir / f"{JOB}.yml").write_text(yaml.safe_dump({"groups": [{"name": JOB, "rules": [rule]}]}))
+    urllib.request.urlopen(urllib.request.Request(o.prometheus.url + "/-/reload", method="POST"), timeout=10).close()
+    ci = o.plugin("/cmdb/v1/ci/create", [{"callbackParameter": "a", "type": "app", "name": APP}])[0]
+    attrs = app_attributes({"app": APP, "version": "1.0.0"}, deployed, targets, {"group": JOB}, "manual__e2e")
+    o.plugin("/cmdb/v1/ci/update", [{"callbackParameter": "a", "guid": ci["guid"], "attributes": attrs}])
+
+    loop = Loop(o, 0, {d["host"]: d for d in deployed})
+    for d in deployed:
+        o.sa.wait_for(lambda d=d: loop.up(d["target"]) == "1", 60, f"{d['target']} scraped")
+    # the Asset's name is the URI as written (Airflow adds a "/" to the uri it stores)
+    assets = o.sa.client().request("GET", "/api/v2/assets", params={"name_pattern": ALERT})
+    [asset] = [a for a in assets["assets"] if a["name"] == f"wecube-alert://{ALERT}"]
+    loop.asset_id = asset["id"]
+    return loop

@@ -1,0 +1,135 @@
+"""The closed loop end to end: a crashed account-service instance comes back through
+``wecube_remediate_instance`` without anyone touching Airflow; the same alert twice acts once; a
+second crash inside the cooldown is not acted on again but asked of a person; a host that is gone
+lands in the Required Actions inbox; with the kill switch ``off`` nothing acts.
+
+The tests run in file order and share the fixture's three hosts: ``acct-fix`` (fixed, then crashed
+again inside the cooldown), ``acct-gone`` (destroyed), ``acct-off`` (kill switch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.request
+
+import pytest
+
+from tests.e2e.remediation.conftest import ALERT, RUNBOOK
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+def health(target: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://{target}/health", timeout=3) as r:
+            return json.loads(r.read())
+    except OSError:
+        return None
+
+
+def crash(loop, host: str) -> dict:
+    """SIGKILL the instance's process (the pid the CMDB records): the incident."""
+    [inst] = loop.o.cmdb("app_instance", name=f"account-service@{host}")
+    os.kill(int(inst["attributes"]["pid"]), signal.SIGKILL)
+    return inst["attributes"]
+
+
+def answer_escalation(loop, run_id: str, option: str = "Leave it") -> dict:
+    """The high-priority request in the inbox for this run (checked), answered."""
+    detail = loop.o.wait_open(RUNBOOK, run_id, task_id="escalate")
+    assert detail["subject"].startswith("[HIGH] ") and f"Runbook {ALERT} needs a person" in detail["subject"]
+    loop.sa.client("alice").respond(RUNBOOK, run_id, "escalate", option, {"comment": "on it"})
+    return detail
+
+
+def test_a_crashed_instance_comes_back_and_the_same_alert_twice_acts_once(loop):
+    target = loop.instances["acct-fix"]["target"]
+    before = {r["dag_run_id"] for r in loop.runs()}
+    crashed = crash(loop, "acct-fix")
+    alert = loop.firing(target)
+    assert alert["labels"]["app"] == "account-service" and alert["labels"]["severity"] == "critical"
+    loop.relay(alert)
+    loop.relay(alert)  # delivered twice (an Alertmanager retry)
+    run = loop.new_run(before)
+    loop.o.wait_run(RUNBOOK, run["dag_run_id"], "success", timeout=180)
+    assert run["run_type"] == "asset_triggered"
+
+    # up again: the same version, a new process, scraped by Prometheus
+    now = health(target)
+    assert now and now["version"] == "1.0.0" and now["pid"] != crashed["pid"]
+    assert loop.up(target) == "1"
+    [entry] = [e for e in loop.entries(run["dag_run_id"]) if e["decision"] == "act"]
+    assert entry["target"] == "account-service@acct-fix" and entry["outcome"] == "fixed"
+    assert entry["action"] == "redeploy account-service 1.0.0 on acct-fix"
+    assert entry["alert"]["fingerprint"] == alert["fingerprint"] and entry["seconds_to_up"] > 0
+    message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
+    assert message.startswith(f"{ALERT} firing on {target}: act, redeploy account-service 1.0.0 on acct-fix -> fixed")
+
+    # the second delivery acted on nothing: one deploy in all, whether it shared the run or started its own
+    loop.sa.wait_for(lambda: all(r["state"] in ("success", "failed") for r in loop.runs()), 120, "runs to end")
+    assert len(loop.deploys("acct-fix")) == 1
+    others = [r["dag_run_id"] for r in loop.runs() if r["dag_run_id"] not in before | {run["dag_run_id"]}]
+    for other in others:
+        assert {e["decision"] for e in loop.entries(other)} <= {"duplicate", "busy"}
+
+    # the CMDB keeps the attempt; the actions page lists the run
+    [record] = loop.o.cmdb("remediation", name="account-service@acct-fix")
+    assert [a["outcome"] for a in record["attributes"]["attempts"] if a["decision"] == "act"] == ["fixed"]
+    assert "holder" not in record["attributes"]
+    actions = loop.sa.client().request("GET", "/wecube/api/actions")
+    assert run["dag_run_id"] in {a["run_id"] for a in actions["items"]}
+
+
+def test_a_second_crash_inside_the_cooldown_is_asked_of_a_person(loop):
+    target = loop.instances["acct-fix"]["target"]
+    loop.sa.wait_for(lambda: loop.up(target) == "1", 30, f"{target} up")
+    before = {r["dag_run_id"] for r in loop.runs()}
+    crash(loop, "acct-fix")
+    loop.relay(loop.firing(target))
+    run = loop.new_run(before)
+    detail = answer_escalation(loop, run["dag_run_id"])
+    assert "cooldown" in detail["body"] and "not acting again" in detail["body"]
+    loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
+    assert len(loop.deploys("acct-fix")) == 1  # still the first fix only
+    [entry] = loop.entries(run["dag_run_id"])
+    assert entry["decision"] == "cooldown" and entry["outcome"] == "recorded"
+    message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
+    assert "Escalated to a person" in message and "Answer: alice: Leave it (on it)" in message
+
+
+def test_a_fix_that_cannot_work_lands_in_the_inbox(loop):
+    target = loop.instances["acct-gone"]["target"]
+    before = {r["dag_run_id"] for r in loop.runs()}
+    loop.o.plugin("/host/v1/host/destroy", [{"callbackParameter": "h", "host": "acct-gone"}])
+    loop.relay(loop.firing(target))
+    run = loop.new_run(before)
+    detail = answer_escalation(loop, run["dag_run_id"])
+    # evidence: why, the alert, every attempt on the target
+    assert "the fix failed: redeploy failed:" in detail["body"] and "acct-gone" in detail["body"]
+    assert f"### {ALERT} on {target}" in detail["body"]
+    loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
+    [entry] = loop.entries(run["dag_run_id"])
+    assert entry["decision"] == "act" and entry["outcome"] == "failed" and not entry["deployed"]
+    states = loop.o.states(RUNBOOK, run["dag_run_id"])
+    assert states["gate_up"] == "skipped" and states["report"] == "failed"
+
+
+def test_off_acts_on_nothing_and_asks_a_person(loop):
+    target = loop.instances["acct-off"]["target"]
+    client = loop.sa.client()
+    client.set_variable("wecube_auto_remediation", "off")
+    try:
+        before = {r["dag_run_id"] for r in loop.runs()}
+        crash(loop, "acct-off")
+        loop.relay(loop.firing(target))
+        run = loop.new_run(before)
+        detail = answer_escalation(loop, run["dag_run_id"])
+        assert "automatic remediation is off" in detail["body"]
+        loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
+    finally:
+        client.request("DELETE", "/api/v2/variables/wecube_auto_remediation", expect=(204,))
+    assert loop.deploys("acct-off") == [] and health(target) is None
+    [entry] = loop.entries(run["dag_run_id"])
+    assert entry["decision"] == "off"
