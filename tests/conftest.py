@@ -15,6 +15,7 @@ CORPUS = Path(os.environ.get("WECUBE_CORPUS_DIR") or REPO.parent / "shared" / "f
 pytest_plugins = [
     "tests.fixtures.airflow_home",
     "tests.fixtures.sandbox",
+    "tests.fixtures.alertmanager",
     "tests.fixtures.prometheus",
     "tests.fixtures.standalone",
     "tests.fixtures.scripted_http",

@@ -19,10 +19,16 @@ def get_provider_info() -> dict:
                 "tags": ["software"],
             },
             {"integration-name": "Prometheus", "external-doc-url": "https://prometheus.io/", "tags": ["software"]},
+            {
+                "integration-name": "Alertmanager",
+                "external-doc-url": "https://prometheus.io/docs/alerting/latest/alertmanager/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {"integration-name": "WeCube", "python-modules": ["airflow_wecube.hooks.plugin"]},
             {"integration-name": "Prometheus", "python-modules": ["airflow_wecube.hooks.prometheus"]},
+            {"integration-name": "Alertmanager", "python-modules": ["airflow_wecube.hooks.alertmanager"]},
         ],
         "operators": [
             {"integration-name": "WeCube", "python-modules": ["airflow_wecube.operators.plugin"]},
@@ -134,6 +140,53 @@ def get_provider_info() -> dict:
                             "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB)."
                         ),
                         "schema": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+            {
+                "hook-class-name": "airflow_wecube.hooks.alertmanager.AlertmanagerHook",
+                "hook-name": "Alertmanager",
+                "connection-type": "alertmanager",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema"],
+                    "relabeling": {
+                        "host": "Alertmanager URL",
+                        "login": "Basic auth user (optional)",
+                        "password": "Webhook secret",
+                    },
+                    "placeholders": {
+                        "host": "http://127.0.0.1:9093",
+                        "password": "bearer token Alertmanager sends to POST /wecube/alerts",
+                    },
+                },
+                "conn-fields": {
+                    "api_password": {
+                        "label": "Basic auth password (optional)",
+                        "description": "For an Alertmanager behind --web.config.file basic auth (with the login).",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "timeout": {
+                        "label": "Timeout (s)",
+                        "description": "Seconds for connecting and for each read (default 30).",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                    "deadline": {
+                        "label": "Deadline (s)",
+                        "description": "Seconds for a whole request: connect, send, full answer "
+                        "(default [wecube] http_deadline, 300).",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                    "max_response_bytes": {
+                        "label": "Largest answer (bytes)",
+                        "description": (
+                            "Answers larger than this fail (default [wecube] http_max_response_bytes, 64 MiB)."
+                        ),
+                        "schema": {"type": ["integer", "null"]},
+                    },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "Verify the server certificate (default true), or a CA bundle path.",
+                        "schema": {"type": ["boolean", "null"]},
                     },
                 },
             },

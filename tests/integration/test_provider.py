@@ -28,6 +28,7 @@ def test_connection_types_and_add(airflow_db):
     hooks = ProvidersManager().hooks
     assert hooks["wecube"].hook_class_name == "airflow_wecube.hooks.plugin.WeCubePluginHook"
     assert hooks["prometheus"].hook_class_name == "airflow_wecube.hooks.prometheus.PrometheusHook"
+    assert hooks["alertmanager"].hook_class_name == "airflow_wecube.hooks.alertmanager.AlertmanagerHook"
     r = airflow(
         "connections",
         "add",

@@ -1,6 +1,6 @@
 """The pure packages must stay free of Airflow: fast to import and reusable outside it.
 
-``registry``, ``approvals``, ``capacity`` and ``prometheus`` (every submodule, those of
+``registry``, ``approvals``, ``capacity``, ``prometheus`` and ``alertmanager`` (every submodule, those of
 subpackages too, listed from the folder, so a new one is covered without editing this test) are
 imported in a fresh interpreter, and then no ``airflow`` module may be loaded. ``capacity.airflow``
 is included on purpose: it wires the package to Airflow but imports Airflow only inside its functions.
@@ -14,12 +14,19 @@ import sys
 
 import pytest
 
+import airflow_wecube.alertmanager as alertmanager
 import airflow_wecube.approvals as approvals
 import airflow_wecube.capacity as capacity
 import airflow_wecube.prometheus as prometheus
 import airflow_wecube.registry as registry
 
-PURE = {"registry": registry, "approvals": approvals, "capacity": capacity, "prometheus": prometheus}
+PURE = {
+    "registry": registry,
+    "approvals": approvals,
+    "capacity": capacity,
+    "prometheus": prometheus,
+    "alertmanager": alertmanager,
+}
 
 
 def _modules(package) -> list[str]:

@@ -1,7 +1,9 @@
 """The WeCube FastAPI app mounted by Airflow's API server at ``/wecube`` (below ``[api] base_url``'s path).
 
 Every page has a JSON twin under ``/api``; every route requires an Airflow login with the right
-permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only.
+permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only, but for ``POST /alerts``
+(:mod:`airflow_wecube.ui.alerts`), Alertmanager's webhook: it has no Airflow login, it is authenticated
+by the shared secret of the ``alertmanager_default`` connection instead.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from fastapi import Depends, FastAPI
 
 def create_app() -> FastAPI:
     """A new app with every page (a factory, so tests and the plugin each get their own)."""
-    from airflow_wecube.ui import actions, capacity, cmdb, designs, inbox, plugins
+    from airflow_wecube.ui import actions, alerts, capacity, cmdb, designs, inbox, plugins
 
-    app = FastAPI(title="WeCube", dependencies=[Depends(get_user)], docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="WeCube", docs_url=None, redoc_url=None, openapi_url=None)
+    login = [Depends(get_user)]
     for module in (plugins, inbox, capacity, cmdb, designs, actions):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=login)
+    # Alertmanager's webhook: the bearer secret instead of a login (ui/alerts.py)
+    app.include_router(alerts.router)
     return app

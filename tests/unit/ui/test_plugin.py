@@ -54,3 +54,23 @@ def test_links_into_airflow_carry_the_base_url_path(monkeypatch):
     assert links.task_url("d", "manual__2026-01-01T00:00:00+00:00", "t", 3) == (
         "/airflow/dags/d/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/t/mapped/3"
     )
+
+
+def test_only_the_alert_webhook_is_outside_the_airflow_login():
+    """Every route depends on Airflow's login but POST /alerts, which checks the bearer secret itself."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.routing import APIRoute
+
+    def depends_on_login(route: APIRoute) -> bool:
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            if dep.call is get_user:
+                return True
+            stack.extend(dep.dependencies)
+        return False
+
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    open_routes = {(r.path, tuple(sorted(r.methods))) for r in routes if not depends_on_login(r)}
+    assert open_routes == {("/alerts", ("POST",))}
+    assert len(routes) > 10
