@@ -33,8 +33,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_wecube.alerts import alert_asset
 from airflow_wecube.orchestration import record_failure
-from airflow_wecube.remediation.airflow import alert_asset
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 

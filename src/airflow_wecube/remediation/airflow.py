@@ -1,5 +1,6 @@
-"""The Airflow side of the runbooks: the alert Asset, the alerts of a run, the kill switch, whether a
-lock's run still runs. Airflow is imported inside the functions (DAG files import this at parse time)."""
+"""The Airflow side of the runbooks: the alerts of a run, the kill switch, whether a lock's run still
+runs, silences. The Asset a runbook is scheduled on is :func:`airflow_wecube.alerts.alert_asset`.
+Airflow is imported inside the functions (DAG files import this at parse time)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,21 @@ from typing import Any
 from airflow_wecube.remediation.alerts import Alert, alerts_from_events
 from airflow_wecube.remediation.guard import VARIABLE, parse_mode
 
-#: the URI scheme of alert Assets (the webhook ``POST /wecube/alerts`` records events on them)
-ALERT_SCHEME = "wecube-alert"
 #: run states in which a run may still be acting
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
 
 
-def alert_asset(alertname: str):
-    """The Asset a runbook is scheduled on: ``wecube-alert://<alertname>``."""
-    from airflow.sdk import Asset
-
-    return Asset(f"{ALERT_SCHEME}://{alertname}")
-
-
 def run_alerts(triggering_asset_events: Mapping[Any, Any] | None) -> tuple[list[Alert], list[str]]:
-    """The alerts that started this run (each state change once) and the events that were not alerts."""
+    """The alerts that started this run (each state change once) and the events that were not alerts;
+    events on other Assets than ``wecube-alert://`` ones are left out."""
+    from airflow_wecube.alerts import ALERT_SCHEME
+
     events = []
     for asset_events in (triggering_asset_events or {}).values():
         for event in asset_events:
+            uri = getattr(getattr(event, "asset", None), "uri", "") or ""
+            if uri and not uri.startswith(f"{ALERT_SCHEME}://"):
+                continue
             stamp = getattr(event, "timestamp", None)
             events.append((getattr(event, "extra", None), stamp.isoformat() if stamp else ""))
     return alerts_from_events(events)
@@ -91,4 +89,11 @@ def expire_silences(ids: Mapping[str, str]) -> list[str]:
     return silences.expire(hook, ids)
 
 
-__all__ = ["ALERT_SCHEME", "alert_asset", "holder_name", "kill_switch", "run_alerts", "run_is_active"]
+__all__ = [
+    "expire_silences",
+    "holder_name",
+    "kill_switch",
+    "run_alerts",
+    "run_is_active",
+    "silence_alerts",
+]

@@ -11,13 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def matchers(labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Alertmanager matchers for exactly this alert on this instance (alertname, instance, job)."""
-    return [
-        {"name": name, "value": labels[name], "isRegex": False, "isEqual": True}
-        for name in ("alertname", "instance", "job")
-        if labels.get(name)
-    ]
+def matchers(labels: Mapping[str, str]) -> dict[str, str]:
+    """Equality matchers for exactly this alert on this instance: ``alertname``, ``instance``, ``job``."""
+    return {name: labels[name] for name in ("alertname", "instance", "job") if labels.get(name)}
 
 
 def silence(

@@ -1,15 +1,11 @@
-"""The closed loop under the shared ``airflow standalone``: an account service on four sandbox hosts,
-scraped by the session's Prometheus with the rollout's ``AccountServiceDown`` rule (``for`` 2 s), and
+"""The closed loop under the shared ``airflow standalone``: an account service on three sandbox hosts,
+scraped by the session's Prometheus with the rollout's ``AccountServiceDown`` rule (``for`` 2 s), the
+session's Alertmanager delivering to the standalone's ``POST /wecube/alerts`` (group_wait 1 s), and
 ``wecube_remediate_instance`` deployed.
-
-Alerts reach Airflow as Alertmanager delivers them: one Asset event on
-``wecube-alert://AccountServiceDown`` per alert state change (``relay``), made from what Prometheus
-reports firing, shaped as Alertmanager's webhook payload version 4 alerts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import urllib.parse
 import urllib.request
@@ -18,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airflow_wecube.airflow_api import AirflowAPIError
 from airflow_wecube.rollout import app_attributes, down_alert, job_name
 from tests.e2e.orchestrations.conftest import orchestrations  # noqa: F401  (the shared standalone, wired)
 
@@ -30,37 +27,24 @@ HOSTS = ("acct-fix", "acct-gone", "acct-off")
 
 
 class Loop:
-    def __init__(self, o, asset_id: int, instances: dict[str, dict]):
+    def __init__(self, o, asset_id: int, instances: dict[str, dict], alertmanager):
         self.o, self.sa, self.sandbox, self.prometheus = o, o.sa, o.sandbox, o.prometheus
+        self.alertmanager = alertmanager
         self.asset_id = asset_id
         self.instances = instances  # host name -> deploy output
 
-    # -- the alert, as Alertmanager would deliver it -----------------------------------------
+    # -- alerts ---------------------------------------------------------------------------------
 
-    def firing(self, target: str, timeout: float = 60) -> dict:
-        """Wait until Prometheus fires AccountServiceDown for ``target``; the alert as Alertmanager sends it."""
+    def events(self) -> list[dict]:
+        """The Asset events of the alert (what the webhook recorded), oldest first."""
+        data = self.sa.client().request(
+            "GET", "/api/v2/assets/events", params={"asset_id": self.asset_id, "limit": 100, "order_by": "timestamp"}
+        )
+        return data["asset_events"]
 
-        def check():
-            for a in self.prometheus.api("alerts")["data"]["alerts"]:
-                if a["labels"].get("alertname") == ALERT and a["labels"].get("instance") == target:
-                    if a["state"] == "firing":
-                        return a
-            return None
-
-        a = self.sa.wait_for(check, timeout, f"{ALERT} firing for {target}", interval=0.3)
-        labels = a["labels"]
-        return {
-            "status": "firing",
-            "labels": labels,
-            "annotations": a.get("annotations") or {},
-            "startsAt": a["activeAt"],
-            "endsAt": "0001-01-01T00:00:00Z",
-            "fingerprint": hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16],
-        }
-
-    def relay(self, alert: dict) -> dict:
-        """Record the alert as an Asset event (what the webhook receiver does)."""
-        body = {"asset_id": self.asset_id, "extra": alert}
+    def redeliver(self, event: dict) -> dict:
+        """Record the same alert again as a new Asset event (a delivery the webhook's dedupe did not catch)."""
+        body = {"asset_id": self.asset_id, "extra": {k: v for k, v in event["extra"].items() if k != "from_rest_api"}}
         return self.sa.client().request("POST", "/api/v2/assets/events", json=body)
 
     # -- runs ---------------------------------------------------------------------------------
@@ -69,14 +53,34 @@ class Loop:
         data = self.sa.client().request("GET", f"/api/v2/dags/{RUNBOOK}/dagRuns", params={"limit": 100})
         return data["dag_runs"]
 
-    def new_run(self, before: set[str], timeout: float = 60) -> dict:
-        """The first run of the runbook not in ``before``."""
+    def run_for(self, before: set[str], match, timeout: float = 90) -> tuple[dict, dict]:
+        """The first new run (not in ``before``) whose triage has an entry ``match(entry)`` accepts:
+        ``(run, entry)``. Resolved alerts start runs too, so runs are told apart by what they carry."""
 
         def check():
-            fresh = [r for r in self.runs() if r["dag_run_id"] not in before]
-            return sorted(fresh, key=lambda r: r["run_after"])[0] if fresh else None
+            for run in sorted(self.runs(), key=lambda r: r["run_after"]):
+                if run["dag_run_id"] in before:
+                    continue
+                try:
+                    triaged = self.sa.client().xcom(RUNBOOK, run["dag_run_id"], "triage")
+                except AirflowAPIError as e:
+                    if e.status == 404:
+                        continue
+                    raise
+                for entry in triaged["entries"]:
+                    if match(entry):
+                        return run, entry
+            return None
 
-        return self.sa.wait_for(check, timeout, f"a new {RUNBOOK} run")
+        return self.sa.wait_for(check, timeout, f"a new {RUNBOOK} run carrying the alert", interval=0.5)
+
+    def firing_run(self, before: set[str], target: str, timeout: float = 90) -> tuple[dict, dict]:
+        """The new run carrying a firing alert for ``target`` not seen before."""
+        return self.run_for(
+            before,
+            lambda e: e["instance"] == target and e["status"] == "firing" and e["decision"] != "duplicate",
+            timeout,
+        )
 
     def entries(self, run_id: str) -> list[dict]:
         return self.sa.client().xcom(RUNBOOK, run_id, "finish", key="remediation")
@@ -98,7 +102,7 @@ class Loop:
 
 
 @pytest.fixture(scope="session")
-def loop(orchestrations):  # noqa: F811
+def loop(orchestrations, alert_webhook):  # noqa: F811
     o = orchestrations
     o.sa.add_dags([REPO / "dags" / f"{RUNBOOK}.py"])
     o.sa.wait_for_dag(RUNBOOK)
@@ -133,7 +137,7 @@ def loop(orchestrations):  # noqa: F811
     attrs = app_attributes({"app": APP, "version": "1.0.0"}, deployed, targets, {"group": JOB}, "manual__e2e")
     o.plugin("/cmdb/v1/ci/update", [{"callbackParameter": "a", "guid": ci["guid"], "attributes": attrs}])
 
-    loop = Loop(o, 0, {d["host"]: d for d in deployed})
+    loop = Loop(o, 0, {d["host"]: d for d in deployed}, alert_webhook)
     for d in deployed:
         o.sa.wait_for(lambda d=d: loop.up(d["target"]) == "1", 60, f"{d['target']} scraped")
     # the Asset's name is the URI as written (Airflow adds a "/" to the uri it stores)

@@ -1,7 +1,8 @@
-"""The closed loop end to end: a crashed account-service instance comes back through
-``wecube_remediate_instance`` without anyone touching Airflow; the same alert twice acts once; a
-second crash inside the cooldown is not acted on again but asked of a person; a host that is gone
-lands in the Required Actions inbox; with the kill switch ``off`` nothing acts.
+"""The closed loop end to end, Prometheus → Alertmanager → ``POST /wecube/alerts`` → Asset event →
+``wecube_remediate_instance``: a crashed account-service instance comes back without anyone touching
+Airflow; the same alert recorded twice acts once; a second crash inside the cooldown is not acted on
+again but asked of a person; a host that is gone lands in the Required Actions inbox; with the kill
+switch ``off`` nothing acts.
 
 The tests run in file order and share the fixture's three hosts: ``acct-fix`` (fixed, then crashed
 again inside the cooldown), ``acct-gone`` (destroyed), ``acct-off`` (kill switch).
@@ -44,35 +45,46 @@ def answer_escalation(loop, run_id: str, option: str = "Leave it") -> dict:
     return detail
 
 
-def test_a_crashed_instance_comes_back_and_the_same_alert_twice_acts_once(loop):
+def test_a_crashed_instance_comes_back_without_anyone_and_the_same_alert_twice_acts_once(loop):
     target = loop.instances["acct-fix"]["target"]
     before = {r["dag_run_id"] for r in loop.runs()}
     crashed = crash(loop, "acct-fix")
-    alert = loop.firing(target)
-    assert alert["labels"]["app"] == "account-service" and alert["labels"]["severity"] == "critical"
-    loop.relay(alert)
-    loop.relay(alert)  # delivered twice (an Alertmanager retry)
-    run = loop.new_run(before)
-    loop.o.wait_run(RUNBOOK, run["dag_run_id"], "success", timeout=180)
+    run, entry = loop.firing_run(before, target)
     assert run["run_type"] == "asset_triggered"
+    assert entry["alert"]["labels"]["app"] == "account-service" and entry["alert"]["labels"]["severity"] == "critical"
+    loop.o.wait_run(RUNBOOK, run["dag_run_id"], "success", timeout=180)
 
     # up again: the same version, a new process, scraped by Prometheus
     now = health(target)
     assert now and now["version"] == "1.0.0" and now["pid"] != crashed["pid"]
     assert loop.up(target) == "1"
-    [entry] = [e for e in loop.entries(run["dag_run_id"]) if e["decision"] == "act"]
-    assert entry["target"] == "account-service@acct-fix" and entry["outcome"] == "fixed"
-    assert entry["action"] == "redeploy account-service 1.0.0 on acct-fix"
-    assert entry["alert"]["fingerprint"] == alert["fingerprint"] and entry["seconds_to_up"] > 0
+    [done] = [e for e in loop.entries(run["dag_run_id"]) if e["decision"] == "act"]
+    assert done["target"] == "account-service@acct-fix" and done["outcome"] == "fixed"
+    assert done["action"] == "redeploy account-service 1.0.0 on acct-fix" and done["seconds_to_up"] > 0
     message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
-    assert message.startswith(f"{ALERT} firing on {target}: act, redeploy account-service 1.0.0 on acct-fix -> fixed")
+    assert f"{ALERT} firing on {target}: act, redeploy account-service 1.0.0 on acct-fix -> fixed" in message
+    # silenced while acting, the silence expired since
+    silences = loop.alertmanager.api("silences")
+    on_target = {"name": "instance", "value": target, "isRegex": False, "isEqual": True}
+    mine = [s for s in silences if on_target in s["matchers"]]
+    assert mine and {s["status"]["state"] for s in mine} == {"expired"}
 
-    # the second delivery acted on nothing: one deploy in all, whether it shared the run or started its own
-    loop.sa.wait_for(lambda: all(r["state"] in ("success", "failed") for r in loop.runs()), 120, "runs to end")
+    # the same alert recorded once more (a delivery the webhook's dedupe did not catch): nothing acts
+    [event] = [
+        e
+        for e in loop.events()
+        if e["extra"].get("fingerprint") == done["alert"]["fingerprint"]
+        and e["extra"].get("status") == "firing"
+        and e["extra"].get("startsAt") == done["alert"]["startsAt"]
+    ]
+    before_dup = {r["dag_run_id"] for r in loop.runs()}
+    loop.redeliver(event)
+    dup_run, dup = loop.run_for(
+        before_dup, lambda e: e["instance"] == target and e["alert"]["startsAt"] == done["alert"]["startsAt"]
+    )
+    loop.o.wait_run(RUNBOOK, dup_run["dag_run_id"], "success", timeout=120)
+    assert dup["decision"] == "duplicate" and run["dag_run_id"] in dup["reason"]
     assert len(loop.deploys("acct-fix")) == 1
-    others = [r["dag_run_id"] for r in loop.runs() if r["dag_run_id"] not in before | {run["dag_run_id"]}]
-    for other in others:
-        assert {e["decision"] for e in loop.entries(other)} <= {"duplicate", "busy"}
 
     # the CMDB keeps the attempt; the actions page lists the run
     [record] = loop.o.cmdb("remediation", name="account-service@acct-fix")
@@ -87,14 +99,12 @@ def test_a_second_crash_inside_the_cooldown_is_asked_of_a_person(loop):
     loop.sa.wait_for(lambda: loop.up(target) == "1", 30, f"{target} up")
     before = {r["dag_run_id"] for r in loop.runs()}
     crash(loop, "acct-fix")
-    loop.relay(loop.firing(target))
-    run = loop.new_run(before)
+    run, entry = loop.firing_run(before, target)
+    assert entry["decision"] == "cooldown"
     detail = answer_escalation(loop, run["dag_run_id"])
     assert "cooldown" in detail["body"] and "not acting again" in detail["body"]
     loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
     assert len(loop.deploys("acct-fix")) == 1  # still the first fix only
-    [entry] = loop.entries(run["dag_run_id"])
-    assert entry["decision"] == "cooldown" and entry["outcome"] == "recorded"
     message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
     assert "Escalated to a person" in message and "Answer: alice: Leave it (on it)" in message
 
@@ -103,14 +113,13 @@ def test_a_fix_that_cannot_work_lands_in_the_inbox(loop):
     target = loop.instances["acct-gone"]["target"]
     before = {r["dag_run_id"] for r in loop.runs()}
     loop.o.plugin("/host/v1/host/destroy", [{"callbackParameter": "h", "host": "acct-gone"}])
-    loop.relay(loop.firing(target))
-    run = loop.new_run(before)
+    run, _ = loop.firing_run(before, target)
     detail = answer_escalation(loop, run["dag_run_id"])
     # evidence: why, the alert, every attempt on the target
     assert "the fix failed: redeploy failed:" in detail["body"] and "acct-gone" in detail["body"]
     assert f"### {ALERT} on {target}" in detail["body"]
     loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
-    [entry] = loop.entries(run["dag_run_id"])
+    [entry] = [e for e in loop.entries(run["dag_run_id"]) if e["instance"] == target and e["status"] == "firing"]
     assert entry["decision"] == "act" and entry["outcome"] == "failed" and not entry["deployed"]
     states = loop.o.states(RUNBOOK, run["dag_run_id"])
     assert states["gate_up"] == "skipped" and states["report"] == "failed"
@@ -123,13 +132,11 @@ def test_off_acts_on_nothing_and_asks_a_person(loop):
     try:
         before = {r["dag_run_id"] for r in loop.runs()}
         crash(loop, "acct-off")
-        loop.relay(loop.firing(target))
-        run = loop.new_run(before)
+        run, entry = loop.firing_run(before, target)
+        assert entry["decision"] == "off"
         detail = answer_escalation(loop, run["dag_run_id"])
         assert "automatic remediation is off" in detail["body"]
         loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
     finally:
         client.request("DELETE", "/api/v2/variables/wecube_auto_remediation", expect=(204,))
     assert loop.deploys("acct-off") == [] and health(target) is None
-    [entry] = loop.entries(run["dag_run_id"])
-    assert entry["decision"] == "off"
