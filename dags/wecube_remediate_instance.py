@@ -43,6 +43,7 @@ ALERT = "AccountServiceDown"
 #: how long the gate waits for the redeployed instance to be up in Prometheus
 GATE_TIMEOUT = 60
 ENTRIES = "remediation"
+TARGETS = "{{ ti.xcom_pull(task_ids='finish', key='summary')['targets'] | join(', ') }}"
 
 with DAG(
     dag_id="wecube_remediate_instance",
@@ -72,9 +73,10 @@ with DAG(
         p = params or {}
         return Policy(cooldown=p["cooldown"], flap_limit=p["flap_limit"], flap_window=p["flap_window"])
 
-    @task
-    def triage(params: dict | None = None, triggering_asset_events=None, dag_run=None, ti=None) -> dict[str, Any]:
-        """The alerts of this run and what to do for each (see the guard rails)."""
+    @task.branch
+    def triage(params: dict | None = None, triggering_asset_events=None, dag_run=None, ti=None) -> list[str]:
+        """The alerts of this run and what to do for each (see the guard rails); straight to ``finish`` when
+        nothing acts, through ``approve`` when the kill switch says so (XCom ``triaged``: mode and entries)."""
         import time
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -107,15 +109,12 @@ with DAG(
             for e in entries
         )
         ti.xcom_push(key="plan", value=plan or "no alert")
-        return {"mode": mode, "entries": entries, "ignored": problems}
+        ti.xcom_push(key="triaged", value={"mode": mode, "entries": entries, "ignored": problems})
+        if not any(e["decision"] == "act" for e in entries):
+            return ["finish"]
+        return ["approve", "claim", "finish"] if mode == "approve" else ["claim", "finish"]
 
     triaged = triage()
-
-    @task.branch
-    def route(triaged: dict) -> list[str]:
-        """A person approves first when the kill switch says ``approve`` and something would act."""
-        acts = any(e["decision"] == "act" for e in triaged["entries"])
-        return ["approve", "claim"] if triaged["mode"] == "approve" and acts else ["claim"]
 
     approve = ApprovalSensor(
         task_id="approve",
@@ -128,7 +127,7 @@ with DAG(
     )
 
     @task(trigger_rule="none_failed_min_one_success")
-    def claim(triaged: dict, params: dict | None = None, ti=None) -> list[dict[str, Any]]:
+    def claim(params: dict | None = None, ti=None) -> list[dict[str, Any]]:
         """Lock each target to act on (one remediation per target at a time); decide again on its fresh history."""
         import time
 
@@ -136,6 +135,7 @@ with DAG(
         from airflow_wecube.remediation import instance
         from airflow_wecube.remediation.airflow import holder_name, run_is_active
 
+        triaged = ti.xcom_pull(task_ids="triage", key="triaged")
         approval = None
         if triaged["mode"] == "approve" and any(e["decision"] == "act" for e in triaged["entries"]):
             decision = ti.xcom_pull(task_ids="approve") or {}
@@ -156,8 +156,8 @@ with DAG(
             print(f"  {e.get('target') or e['instance']}: {e['decision']}: {e['reason']}")
         return entries
 
-    claimed = claim(triaged)
-    triaged >> route(triaged) >> [approve, claimed]
+    claimed = claim()
+    triaged >> [approve, claimed]
     approve >> claimed
 
     @task
@@ -175,9 +175,10 @@ with DAG(
 
     silenced = silence(claimed)
 
-    @task
-    def redeploy(entries: list[dict[str, Any]], dag_run=None, ti=None) -> list[dict[str, Any]]:
-        """The same version again on each target's host (one batched ``deploy/app/deploy``)."""
+    @task.branch
+    def redeploy(entries: list[dict[str, Any]], dag_run=None, ti=None) -> list[str]:
+        """The same version again on each target's host (one batched ``deploy/app/deploy``); the gate
+        when something was redeployed (XCom ``entries``)."""
         import time
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -196,15 +197,11 @@ with DAG(
         for e in out:
             if e["decision"] == "act":
                 print(f"  {e['action']}: " + ("deployed" if e.get("deployed") else e.get("error", "")))
-        return out
+        ti.xcom_push(key="entries", value=out)
+        return ["gate_up", "finish"] if count else ["finish"]
 
     redeployed = redeploy(claimed)
     silenced >> redeployed
-
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def anything_deployed(entries: list[dict[str, Any]]) -> bool:
-        """Gate only what was redeployed."""
-        return any(e.get("deployed") for e in entries)
 
     gate_up = PrometheusQuerySensor(
         task_id="gate_up",
@@ -214,11 +211,12 @@ with DAG(
         timeout=GATE_TIMEOUT,
         mode="poke",
     )
-    anything_deployed(redeployed) >> gate_up
+    redeployed >> gate_up
 
-    @task(trigger_rule="all_done")
-    def finish(ti=None, dag_run=None) -> dict[str, Any]:
-        """Expire the silences, give the locks back, judge each fix, record everything; say who must act."""
+    @task.branch(trigger_rule="all_done")
+    def finish(ti=None, dag_run=None) -> list[str]:
+        """Expire the silences, give the locks back, judge each fix, record everything; ``escalate`` when a
+        person must act (XCom ``remediation``: the entries; ``summary``: who must act and why)."""
         import time
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -230,9 +228,9 @@ with DAG(
         me = holder_name(ti.dag_id, ti.run_id)
         steps = ("triage", "claim", "silence", "redeploy", "gate_up")
         failures = {r["task"]: r["error"] for r in ti.xcom_pull(task_ids=list(steps), key=FAILURE_XCOM_KEY) or [] if r}
-        entries = ti.xcom_pull(task_ids="redeploy") or ti.xcom_pull(task_ids="claim") or []
+        entries = ti.xcom_pull(task_ids="redeploy", key="entries") or ti.xcom_pull(task_ids="claim") or []
         if not entries:
-            entries = (ti.xcom_pull(task_ids="triage") or {}).get("entries") or []
+            entries = (ti.xcom_pull(task_ids="triage", key="triaged") or {}).get("entries") or []
         problems = [f"{t} failed: {e}" for t, e in failures.items() if t != "gate_up"]
         ids = ti.xcom_pull(task_ids="silence") or {}
         if ids:
@@ -254,21 +252,18 @@ with DAG(
         for e in entries:
             said = e.get("error") or e["reason"]
             print(f"  {e['alertname']} on {e['instance']}: {e['decision']} -> {e.get('outcome')}: {said}")
-        return {"escalate": reasons, "targets": sorted({e["target"] or e["instance"] for e in entries})}
+        summary = {"escalate": reasons, "targets": sorted({e["target"] or e["instance"] for e in entries})}
+        ti.xcom_push(key="summary", value=summary)
+        for r in reasons:
+            print(f"  escalating: {r}")
+        return ["escalate", "report"] if reasons else ["report"]
 
     finished = finish()
     [triaged, claimed, silenced, redeployed, gate_up] >> finished
 
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def needs_person(summary: dict[str, Any]) -> bool:
-        """Escalate when a fix failed or a guard rail left a firing alert alone."""
-        for r in summary["escalate"]:
-            print(f"  escalating: {r}")
-        return bool(summary["escalate"])
-
     escalate = ApprovalSensor(
         task_id="escalate",
-        subject=f"Runbook {ALERT} needs a person: " + "{{ ti.xcom_pull(task_ids='finish')['targets'] | join(', ') }}",
+        subject=f"Runbook {ALERT} needs a person: " + TARGETS,
         body="{{ ti.xcom_pull(task_ids='finish', key='evidence') }}",
         options=["Fixed by hand", "Leave it"],
         approve_options=["Fixed by hand"],
@@ -277,7 +272,7 @@ with DAG(
         on_timeout="reject",
         on_reject="skip",
     )
-    needs_person(finished) >> escalate
+    finished >> escalate
 
     @task(trigger_rule="all_done")
     def report(ti=None) -> str:
@@ -287,7 +282,7 @@ with DAG(
         from airflow_wecube.orchestration import MESSAGE_XCOM_KEY
         from airflow_wecube.remediation.report import final_message
 
-        summary = ti.xcom_pull(task_ids="finish")
+        summary = ti.xcom_pull(task_ids="finish", key="summary")
         entries = ti.xcom_pull(task_ids="finish", key=ENTRIES) or []
         if summary is None:
             message = "the runbook could not record what it did (finish failed): see its log"
@@ -308,4 +303,4 @@ with DAG(
             raise AirflowFailException(message)
         return message
 
-    escalate >> report()
+    [finished, escalate] >> report()

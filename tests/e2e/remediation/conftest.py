@@ -42,6 +42,16 @@ class Loop:
         )
         return data["asset_events"]
 
+    def quiet(self, target: str, timeout: float = 60) -> None:
+        """Wait until Prometheus has no alert for ``target`` (the last episode resolved): a crash before
+        that would continue the same firing episode, which was handled already."""
+
+        def check():
+            alerts = self.prometheus.api("alerts")["data"]["alerts"]
+            return not [a for a in alerts if a["labels"].get("instance") == target]
+
+        self.sa.wait_for(check, timeout, f"no alert for {target}", interval=0.3)
+
     def redeliver(self, event: dict) -> dict:
         """Record the same alert again as a new Asset event (a delivery the webhook's dedupe did not catch)."""
         body = {"asset_id": self.asset_id, "extra": {k: v for k, v in event["extra"].items() if k != "from_rest_api"}}
