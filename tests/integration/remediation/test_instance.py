@@ -142,3 +142,19 @@ def test_an_instance_the_cmdb_does_not_know_is_left_to_a_person(sandbox, deploye
         [stray], hook=WeCubePluginHook(), now=time.time(), mode="on", policy=POLICY, me=ME, running=alive
     )
     assert entry["decision"] == UNKNOWN and entry["target"] is None
+
+
+def test_approve_mode_without_an_approval_acts_on_nothing(sandbox, deployed):
+    hook = WeCubePluginHook()
+    now = time.time()
+    alert = firing(deployed)
+    [entry] = instance.triage([alert], hook=hook, now=now, mode="approve", policy=POLICY, me=ME, running=alive)
+    assert entry["decision"] == ACT and entry["reason"] == "redeploy, once approved"
+    [claimed] = instance.claim(
+        [entry], hook=hook, now=now, policy=POLICY, me=ME, running=alive, mode="approve", approval="not approved (bob)"
+    )
+    assert claimed["decision"] == "rejected" and claimed["reason"] == "not approved (bob)" and not claimed.get("locked")
+    (record,) = query_ci(sandbox, "remediation", entry["target"])
+    assert "holder" not in record["attributes"]
+    [done] = instance.redeploy([claimed], hook=hook, request_id=uniq("req"), clock=time.time)
+    assert "deployed" not in done
