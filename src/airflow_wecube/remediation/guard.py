@@ -42,8 +42,10 @@ ACT, RESOLVED_ALERT, DUPLICATE, UNKNOWN, KILLED, BUSY, FLAPPING, COOLDOWN, DRY_R
     "cooldown",
     "dry_run",
 )
+#: a scale-out that would go past the most instances the runbook may run
+AT_LIMIT = "at_limit"
 #: decisions that leave a firing alert to a person (a request in the Required Actions inbox)
-ESCALATING = frozenset({UNKNOWN, KILLED, FLAPPING, COOLDOWN})
+ESCALATING = frozenset({UNKNOWN, KILLED, FLAPPING, COOLDOWN, AT_LIMIT})
 #: how many attempts a target's history keeps
 HISTORY_KEEP = 50
 
@@ -210,6 +212,7 @@ def with_attempts(attributes: Mapping[str, Any], new: Sequence[Mapping[str, Any]
 __all__ = [
     "ACT",
     "APPROVE",
+    "AT_LIMIT",
     "BUSY",
     "COOLDOWN",
     "DRY_RUN",

@@ -104,11 +104,13 @@ def claim(
     running: Callable[[str], bool | None],
     mode: str,
     approval: str | None = None,
+    describe: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Take the lock of each target to act on and decide again on its fresh history (another run may
     have acted since the triage). Entries that lose become ``busy`` / ``cooldown`` / ...
 
     :param approval: in ``approve`` mode, why nothing acts when the person did not approve
+    :param describe: the action in words for an entry (default: the redeploy of this runbook)
     """
     out = []
     for entry in entries:
@@ -135,11 +137,13 @@ def claim(
         if again.kind != ACT:
             cmdb.release(hook, entry["ci"], me)
         else:
-            entry.update(
-                locked=True, acted_at=now, action=f"redeploy {entry['app']} {entry['version']} on {entry['host']}"
-            )
+            entry.update(locked=True, acted_at=now, action=(describe or _redeploy_action)(entry))
         out.append(_set(entry, again))
     return out
+
+
+def _redeploy_action(entry: Mapping[str, Any]) -> str:
+    return f"redeploy {entry['app']} {entry['version']} on {entry['host']}"
 
 
 def redeploy(

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from airflow_wecube.airflow_api import AirflowAPIError
+from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.rollout import app_attributes, down_alert, job_name
 from tests.e2e.orchestrations.conftest import orchestrations  # noqa: F401  (the shared standalone, wired)
 
@@ -59,9 +60,22 @@ class Loop:
 
     # -- runs ---------------------------------------------------------------------------------
 
+    def read(self, fn, what: str, timeout: float = 120):
+        """``fn()``, again while the API server answers too slowly (a busy machine); API errors raise."""
+
+        def attempt():
+            try:
+                return (fn(),)
+            except WeCubeError as e:
+                if isinstance(e, AirflowAPIError):
+                    raise
+                return None
+
+        return self.sa.wait_for(attempt, timeout, what, interval=1)[0]
+
     def runs(self) -> list[dict]:
-        data = self.sa.client().request("GET", f"/api/v2/dags/{RUNBOOK}/dagRuns", params={"limit": 100})
-        return data["dag_runs"]
+        path = f"/api/v2/dags/{RUNBOOK}/dagRuns"
+        return self.read(lambda: self.sa.client().request("GET", path, params={"limit": 100}), "runs")["dag_runs"]
 
     def run_for(self, before: set[str], match, timeout: float = 90) -> tuple[dict, dict]:
         """The first new run (not in ``before``) whose triage has an entry ``match(entry)`` accepts:
@@ -72,11 +86,13 @@ class Loop:
                 if run["dag_run_id"] in before:
                     continue
                 try:
-                    triaged = self.sa.client().xcom(RUNBOOK, run["dag_run_id"], "triage")
+                    triaged = self.sa.client().xcom(RUNBOOK, run["dag_run_id"], "triage", key="triaged")
                 except AirflowAPIError as e:
                     if e.status == 404:
                         continue
                     raise
+                except WeCubeError:  # answered too slowly: poll again
+                    return None
                 for entry in triaged["entries"]:
                     if match(entry):
                         return run, entry
@@ -93,7 +109,10 @@ class Loop:
         )
 
     def entries(self, run_id: str) -> list[dict]:
-        return self.sa.client().xcom(RUNBOOK, run_id, "finish", key="remediation")
+        return self.read(lambda: self.sa.client().xcom(RUNBOOK, run_id, "finish", key="remediation"), "entries")
+
+    def message(self, run_id: str) -> str:
+        return self.read(lambda: self.sa.client().xcom(RUNBOOK, run_id, "report", key="message"), "message")
 
     def deploys(self, host: str) -> list[dict]:
         """The deploy calls Airflow made for ``host`` (the fixture's own calls have ``test-`` request ids)."""

@@ -61,7 +61,7 @@ def test_a_crashed_instance_comes_back_without_anyone_and_the_same_alert_twice_a
     [done] = [e for e in loop.entries(run["dag_run_id"]) if e["decision"] == "act"]
     assert done["target"] == "account-service@acct-fix" and done["outcome"] == "fixed"
     assert done["action"] == "redeploy account-service 1.0.0 on acct-fix" and done["seconds_to_up"] > 0
-    message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
+    message = loop.message(run["dag_run_id"])
     assert f"{ALERT} firing on {target}: act, redeploy account-service 1.0.0 on acct-fix -> fixed" in message
     # silenced while acting, the silence expired since
     silences = loop.alertmanager.api("silences")
@@ -105,7 +105,7 @@ def test_a_second_crash_inside_the_cooldown_is_asked_of_a_person(loop):
     assert "cooldown" in detail["body"] and "not acting again" in detail["body"]
     loop.o.wait_run(RUNBOOK, run["dag_run_id"], "failed", timeout=120)
     assert len(loop.deploys("acct-fix")) == 1  # still the first fix only
-    message = loop.sa.client().xcom(RUNBOOK, run["dag_run_id"], "report", key="message")
+    message = loop.message(run["dag_run_id"])
     assert "Escalated to a person" in message and "Answer: alice: Leave it (on it)" in message
 
 

@@ -8,6 +8,7 @@ import pytest
 from airflow_wecube.remediation.alerts import Alert
 from airflow_wecube.remediation.guard import (
     ACT,
+    AT_LIMIT,
     BUSY,
     COOLDOWN,
     DRY_RUN,
@@ -123,7 +124,7 @@ def test_dry_run_tells_what_it_would_do_and_asks_nobody():
 
 
 def test_escalating_decisions():
-    assert ESCALATING == {UNKNOWN, KILLED, FLAPPING, COOLDOWN}
+    assert ESCALATING == {UNKNOWN, KILLED, FLAPPING, COOLDOWN, AT_LIMIT}
 
 
 def test_policy_refuses_nonsense():
