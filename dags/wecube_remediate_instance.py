@@ -42,7 +42,6 @@ from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 ALERT = "AccountServiceDown"
 #: how long the gate waits for the redeployed instance to be up in Prometheus
 GATE_TIMEOUT = 60
-ENTRIES = "remediation"
 TARGETS = "{{ ti.xcom_pull(task_ids='finish', key='summary')['targets'] | join(', ') }}"
 
 with DAG(
@@ -67,12 +66,6 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    def _policy(params: dict | None):
-        from airflow_wecube.remediation.guard import Policy
-
-        p = params or {}
-        return Policy(cooldown=p["cooldown"], flap_limit=p["flap_limit"], flap_window=p["flap_window"])
-
     @task.branch
     def triage(params: dict | None = None, triggering_asset_events=None, dag_run=None, ti=None) -> list[str]:
         """The alerts of this run and what to do for each (see the guard rails); straight to ``finish`` when
@@ -82,6 +75,7 @@ with DAG(
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.remediation import instance
         from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
+        from airflow_wecube.remediation.runs import policy
 
         alerts, problems = run_alerts(triggering_asset_events)
         for p in problems:
@@ -96,7 +90,7 @@ with DAG(
             now=time.time(),
             mode=mode,
             mode_problem=mode_problem,
-            policy=_policy(params),
+            policy=policy(params),
             me=holder_name(ti.dag_id, ti.run_id),
             running=run_is_active(ti),
             dry_run=bool((params or {}).get("dry_run")),
@@ -134,19 +128,15 @@ with DAG(
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.remediation import instance
         from airflow_wecube.remediation.airflow import holder_name, run_is_active
+        from airflow_wecube.remediation.runs import approval_note, policy
 
         triaged = ti.xcom_pull(task_ids="triage", key="triaged")
-        approval = None
-        if triaged["mode"] == "approve" and any(e["decision"] == "act" for e in triaged["entries"]):
-            decision = ti.xcom_pull(task_ids="approve") or {}
-            if decision.get("decision") != "approved":
-                who = ", ".join(a.get("by", "?") for a in decision.get("approvers") or []) or "nobody"
-                approval = f"not approved ({decision.get('decision') or 'no answer'}, by {who})"
+        approval = approval_note(ti, triaged)
         entries = instance.claim(
             triaged["entries"],
             hook=WeCubePluginHook(),
             now=time.time(),
-            policy=_policy(params),
+            policy=policy(params),
             me=holder_name(ti.dag_id, ti.run_id),
             running=run_is_active(ti),
             mode=triaged["mode"],
@@ -214,49 +204,14 @@ with DAG(
     redeployed >> gate_up
 
     @task.branch(trigger_rule="all_done")
-    def finish(ti=None, dag_run=None) -> list[str]:
+    def finish(ti=None) -> list[str]:
         """Expire the silences, give the locks back, judge each fix, record everything; ``escalate`` when a
         person must act (XCom ``remediation``: the entries; ``summary``: who must act and why)."""
-        import time
+        from airflow_wecube.remediation.runs import finish_run
 
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
-        from airflow_wecube.hooks.prometheus import PrometheusHook
-        from airflow_wecube.orchestration import FAILURE_XCOM_KEY
-        from airflow_wecube.remediation import instance, report
-        from airflow_wecube.remediation.airflow import expire_silences, holder_name
-
-        me = holder_name(ti.dag_id, ti.run_id)
-        steps = ("triage", "claim", "silence", "redeploy", "gate_up")
-        failures = {r["task"]: r["error"] for r in ti.xcom_pull(task_ids=list(steps), key=FAILURE_XCOM_KEY) or [] if r}
-        entries = ti.xcom_pull(task_ids="redeploy", key="entries") or ti.xcom_pull(task_ids="claim") or []
-        if not entries:
-            entries = (ti.xcom_pull(task_ids="triage", key="triaged") or {}).get("entries") or []
-        problems = [f"{t} failed: {e}" for t, e in failures.items() if t != "gate_up"]
-        ids = ti.xcom_pull(task_ids="silence") or {}
-        if ids:
-            problems += expire_silences(ids)
-        deployed = [e for e in entries if e.get("deployed")]
-        up: dict[str, bool] = {}
-        if deployed:
-            promql, _ = instance.gate_promql(entries)
-            try:
-                up = {s["labels"].get("instance"): s["value"] == 1 for s in PrometheusHook().query(promql)}
-            except Exception as e:
-                problems.append(f"could not ask Prometheus whether the instances are up: {e}")
-        entries = instance.judge(entries, up, now=time.time(), gate_note=failures.get("gate_up", ""))
-        entries, record_problems = instance.record(entries, hook=WeCubePluginHook(), me=me, now=time.time())
-        problems += record_problems
-        reasons = report.escalation_reasons(entries) + problems
-        ti.xcom_push(key=ENTRIES, value=entries)
-        ti.xcom_push(key="evidence", value=report.evidence_markdown(entries, reasons) if reasons else "")
-        for e in entries:
-            said = e.get("error") or e["reason"]
-            print(f"  {e['alertname']} on {e['instance']}: {e['decision']} -> {e.get('outcome')}: {said}")
-        summary = {"escalate": reasons, "targets": sorted({e["target"] or e["instance"] for e in entries})}
-        ti.xcom_push(key="summary", value=summary)
-        for r in reasons:
-            print(f"  escalating: {r}")
-        return ["escalate", "report"] if reasons else ["report"]
+        return finish_run(
+            ti, act_task="redeploy", steps=("triage", "claim", "silence", "redeploy", "gate_up"), silence_task="silence"
+        )
 
     finished = finish()
     [triaged, claimed, silenced, redeployed, gate_up] >> finished
@@ -277,30 +232,8 @@ with DAG(
     @task(trigger_rule="all_done")
     def report(ti=None) -> str:
         """The run's message; the run fails, saying why, when a person had to be asked."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_wecube.remediation.runs import report_run
 
-        from airflow_wecube.orchestration import MESSAGE_XCOM_KEY
-        from airflow_wecube.remediation.report import final_message
-
-        summary = ti.xcom_pull(task_ids="finish", key="summary")
-        entries = ti.xcom_pull(task_ids="finish", key=ENTRIES) or []
-        if summary is None:
-            message = "the runbook could not record what it did (finish failed): see its log"
-            ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
-            raise AirflowFailException(message)
-        answer = None
-        decision = ti.xcom_pull(task_ids="escalate")
-        if decision:
-            by = ", ".join(
-                f"{a.get('by')}: {a.get('option')}" + (f" ({a['comment']})" if a.get("comment") else "")
-                for a in decision.get("approvers") or []
-            )
-            answer = by or decision.get("decision")
-        message = final_message(entries, summary["escalate"], answer)
-        print(message)
-        ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
-        if summary["escalate"]:
-            raise AirflowFailException(message)
-        return message
+        return report_run(ti)
 
     [finished, escalate] >> report()
