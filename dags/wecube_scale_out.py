@@ -44,7 +44,10 @@ with DAG(
     catchup=False,
     max_active_runs=16,
     tags=["wecube", "runbook", "capacity"],
-    default_args={"on_failure_callback": record_failure},
+    # a task that fails for a passing reason (a busy machine, a plugin restarting) is tried again: every
+    # step is safe to repeat (reads, the lock is ours, the deploy's request id is stable, attempts
+    # are recorded once per run and alert)
+    default_args={"on_failure_callback": record_failure, "retries": 2, "retry_delay": timedelta(seconds=3)},
     params={
         "dry_run": Param(False, type="boolean", description="Decide and record what would be done; change nothing"),
         "cooldown": Param(900, type="integer", minimum=0, description="Seconds after a scale-out before another"),
@@ -168,6 +171,7 @@ with DAG(
         poke_interval=1,
         timeout=GATE_TIMEOUT,
         mode="poke",
+        retries=0,  # not up within the bound: that is the fix's outcome, not a passing failure
     )
     scaled >> gate_up
 

@@ -203,9 +203,12 @@ def lock_release(me: str) -> tuple[dict, dict]:
 
 def with_attempts(attributes: Mapping[str, Any], new: Sequence[Mapping[str, Any]]) -> tuple[dict, dict]:
     """The compare-and-set that appends ``new`` attempts: ``(expected, attributes)``; the revision
-    makes two runs that append at once both keep theirs (one retries)."""
+    makes two runs that append at once both keep theirs (one retries). An attempt of the same run and
+    alert replaces the one recorded (a retried task records once)."""
     revision = attributes.get("revision")
-    attempts = [*list(attributes.get("attempts") or []), *new][-HISTORY_KEEP:]
+    keys = {(a.get("run"), a.get("alert")) for a in new}
+    kept = [a for a in attributes.get("attempts") or [] if (a.get("run"), a.get("alert")) not in keys]
+    attempts = [*kept, *new][-HISTORY_KEEP:]
     return {"revision": revision}, {"revision": (revision or 0) + 1, "attempts": attempts}
 
 

@@ -77,7 +77,7 @@ class Loop:
         path = f"/api/v2/dags/{RUNBOOK}/dagRuns"
         return self.read(lambda: self.sa.client().request("GET", path, params={"limit": 100}), "runs")["dag_runs"]
 
-    def run_for(self, before: set[str], match, timeout: float = 90) -> tuple[dict, dict]:
+    def run_for(self, before: set[str], match, timeout: float = 180) -> tuple[dict, dict]:
         """The first new run (not in ``before``) whose triage has an entry ``match(entry)`` accepts:
         ``(run, entry)``. Resolved alerts start runs too, so runs are told apart by what they carry."""
 
@@ -100,7 +100,7 @@ class Loop:
 
         return self.sa.wait_for(check, timeout, f"a new {RUNBOOK} run carrying the alert", interval=0.5)
 
-    def firing_run(self, before: set[str], target: str, timeout: float = 90) -> tuple[dict, dict]:
+    def firing_run(self, before: set[str], target: str, timeout: float = 180) -> tuple[dict, dict]:
         """The new run carrying a firing alert for ``target`` not seen before."""
         return self.run_for(
             before,

@@ -90,8 +90,9 @@ def test_a_crashed_instance_comes_back_without_anyone_and_the_same_alert_twice_a
     [record] = loop.o.cmdb("remediation", name="account-service@acct-fix")
     assert [a["outcome"] for a in record["attributes"]["attempts"] if a["decision"] == "act"] == ["fixed"]
     assert "holder" not in record["attributes"]
-    actions = loop.sa.client().request("GET", "/wecube/api/actions")
-    assert run["dag_run_id"] in {a["run_id"] for a in actions["items"]}
+    actions = loop.read(lambda: loop.sa.client().request("GET", "/wecube/api/actions"), "actions")
+    [listed] = [a for a in actions["items"] if a["run_id"] == run["dag_run_id"]]
+    assert listed["state"] == "success" and listed["message"] == message
 
 
 def test_a_second_crash_inside_the_cooldown_is_asked_of_a_person(loop):

@@ -154,10 +154,17 @@ def test_lock_compare_and_set_shapes():
 
 
 def test_history_append_is_versioned_and_bounded():
-    expected, change = with_attempts({}, [{"n": 1}])
-    assert expected == {"revision": None} and change == {"revision": 1, "attempts": [{"n": 1}]}
-    full = {"revision": 7, "attempts": [{"n": i} for i in range(HISTORY_KEEP)]}
-    expected, change = with_attempts(full, [{"n": "new"}])
+    expected, change = with_attempts({}, [{"run": "r/1"}])
+    assert expected == {"revision": None} and change == {"revision": 1, "attempts": [{"run": "r/1"}]}
+    full = {"revision": 7, "attempts": [{"run": f"r/{i}"} for i in range(HISTORY_KEEP)]}
+    expected, change = with_attempts(full, [{"run": "r/new"}])
     assert expected == {"revision": 7} and change["revision"] == 8
-    assert len(change["attempts"]) == HISTORY_KEEP and change["attempts"][-1] == {"n": "new"}
-    assert change["attempts"][0] == {"n": 1}
+    assert len(change["attempts"]) == HISTORY_KEEP and change["attempts"][-1] == {"run": "r/new"}
+    assert change["attempts"][0] == {"run": "r/1"}
+
+
+def test_a_retried_task_records_its_attempt_once():
+    first = {"run": "r/1", "alert": "a@1", "decision": "act", "outcome": "failed"}
+    other = {"run": "r/0", "alert": "a@1", "decision": "act"}
+    _, change = with_attempts({"revision": 3, "attempts": [other, first]}, [{**first, "outcome": "fixed"}])
+    assert change["attempts"] == [other, {**first, "outcome": "fixed"}]
