@@ -1,13 +1,13 @@
 # Two commands: `make demo` (the whole stack on this machine) and `make test` (the test suite).
 # Each sets up what it needs: a virtualenv in .venv, the package with its test and sandbox extras,
-# Prometheus from Debian.
+# Prometheus and Alertmanager from Debian.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint demo demo-stop install prometheus chromium bench clean
+.PHONY: test lint demo demo-stop install prometheus alertmanager chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ prometheus:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus || \
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus); }
 
+# Debian's prometheus-alertmanager (0.25): the binary prometheus-alertmanager and amtool; no service is started.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || \
+	  { (apt-get update -q || sudo apt-get update -q) && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-alertmanager || \
+	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-alertmanager); }
+
 # Debian's headless Chromium and its driver, for the browser tests of the WeCube UI pages (selenium).
 chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -36,7 +43,7 @@ chromium:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver); }
 
-test: install prometheus chromium
+test: install prometheus alertmanager chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # ruff (configured in pyproject.toml): lint and format check, no changes made
@@ -44,7 +51,7 @@ lint: install
 	$(BIN)/ruff check src tests dags bench
 	$(BIN)/ruff format --check src tests dags bench
 
-demo: install prometheus
+demo: install prometheus alertmanager
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 demo-stop:

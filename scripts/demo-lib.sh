@@ -1,6 +1,6 @@
 # Functions shared by scripts/demo.sh and scripts/demo-stop.sh (sourced; the tests source it too).
 #
-# Needs DEMO (the demo's state folder). A part (airflow, sandbox, prometheus) is every process that
+# Needs DEMO (the demo's state folder). A part (airflow, sandbox, prometheus, alertmanager) is every process that
 # carries WECUBE_DEMO_PART=$DEMO/<part> in its environment (set by demo.sh when it starts the part,
 # inherited by everything the part starts: Airflow's task processes in their own process groups,
 # the apps the sandbox deploys in their own sessions), plus the members of the process group and
@@ -137,15 +137,16 @@ finally:
 EOF
 }
 
-# demo_connections SANDBOX_URL SANDBOX_TOKEN PROMETHEUS_URL FILE_SD_DIR RULES_DIR: the connections
-# wecube_default and prometheus_default in Airflow's metadata DB ($AIRFLOW_HOME), created or updated
+# demo_connections SANDBOX_URL SANDBOX_TOKEN PROMETHEUS_URL FILE_SD_DIR RULES_DIR [ALERTMANAGER_URL
+# WEBHOOK_SECRET]: the connections wecube_default, prometheus_default (and alertmanager_default, whose
+# password is the webhook's shared secret) in Airflow's metadata DB ($AIRFLOW_HOME), created or updated
 # in place (`airflow connections import --overwrite` keeps the row): a running task that looks one
 # up never finds it missing.
 demo_connections() {
     local file="$DEMO/connections.json"
     (umask 077 && python3 - "$file" "$@" <<'EOF'
 import json, sys
-path, sandbox_url, token, prometheus_url, file_sd_dir, rules_dir = sys.argv[1:]
+path, sandbox_url, token, prometheus_url, file_sd_dir, rules_dir = sys.argv[1:7]
 connections = {
     "wecube_default": {"conn_type": "wecube", "host": sandbox_url, "password": token},
     "prometheus_default": {
@@ -154,6 +155,9 @@ connections = {
         "extra": {"file_sd_dir": file_sd_dir, "rules_dir": rules_dir},
     },
 }
+if len(sys.argv) > 7:
+    alertmanager_url, webhook_secret = sys.argv[7:9]
+    connections["alertmanager_default"] = {"conn_type": "alertmanager", "host": alertmanager_url, "password": webhook_secret}
 with open(path, "w") as fh:
     json.dump(connections, fh, indent=2)
 EOF
@@ -164,5 +168,6 @@ EOF
     fi
     rm -f "$file"
     grep -q "^Imported connection wecube_default" "$DEMO/connections.log" \
-        && grep -q "^Imported connection prometheus_default" "$DEMO/connections.log"
+        && grep -q "^Imported connection prometheus_default" "$DEMO/connections.log" \
+        && { [ $# -lt 7 ] || grep -q "^Imported connection alertmanager_default" "$DEMO/connections.log"; }
 }

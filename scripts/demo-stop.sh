@@ -2,11 +2,11 @@
 # `make demo-stop`: stop every process of the demo, all parts at once, within 20 s: airflow
 # (standalone with its scheduler, DAG processor, API server, triggerer and task processes, orphaned
 # ones included), the sandbox (the plugin server, which stops the apps it deployed as it shuts
-# down, and those apps) and prometheus. SIGTERM first, SIGKILL to what still runs after
+# down, and those apps), prometheus and alertmanager. SIGTERM first, SIGKILL to what still runs after
 # DEMO_STOP_GRACE seconds (14). A process belongs to the demo by the WECUBE_DEMO_PART marker
 # scripts/demo.sh gives each part, or by the process group and session in .demo/NAME.pgid
 # (see scripts/demo-lib.sh).
-# State (.demo/airflow, the registry, the sandbox DB, Prometheus data) is kept for the next `make demo`.
+# State (.demo/airflow, the registry, the sandbox DB, Prometheus and Alertmanager data) is kept for the next `make demo`.
 # DEMO_DIR (default .demo) names the demo's folder.
 set -uo pipefail
 
@@ -17,7 +17,7 @@ GRACE="${DEMO_STOP_GRACE:-14}"
 . "$REPO/scripts/demo-lib.sh"
 
 shopt -s nullglob
-parts=(airflow sandbox prometheus)
+parts=(airflow sandbox prometheus alertmanager)
 for file in "$DEMO"/*.pgid; do
     name="$(basename "$file" .pgid)"
     [[ " ${parts[*]} " == *" $name "* ]] || parts+=("$name")

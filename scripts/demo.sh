@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# `make demo`: airflow standalone + the sandbox WeCube plugin server + Prometheus, on this machine.
+# `make demo`: airflow standalone + the sandbox WeCube plugin server + Prometheus + Alertmanager, on this machine.
 #
 # Project-local state in .demo/: airflow/ (AIRFLOW_HOME, SQLite), wecube_plugins/ (the plugin
 # registry), sandbox.db, capacity/ (the capacity model store), prometheus/ (prometheus.yml,
-# file_sd/, rules/, data/), *.log, *.pgid (one process group each, for scripts/demo-stop.sh) and
-# env (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, PROMETHEUS_URL, SANDBOX_URL, ... for scripts, and
+# file_sd/, rules/, data/), alertmanager/ (alertmanager.yml, webhook-secret, data/), *.log, *.pgid (one process group each, for scripts/demo-stop.sh) and
+# env (AIRFLOW_URL, AIRFLOW_USER, AIRFLOW_PASSWORD, PROMETHEUS_URL, ALERTMANAGER_URL, SANDBOX_URL, ... for scripts, and
 # the exported WECUBE_AIRFLOW_URL/_USER/_PASSWORD that `wecube approvals list` and AirflowClient read).
 #
-# Running it again judges each part by its health check (sandbox /health, Prometheus /-/ready,
-# Airflow /api/v2/monitor/health: metadatabase, scheduler, triggerer and DAG processor healthy): a
+# Running it again judges each part by its health check (sandbox /health, Prometheus and Alertmanager
+# /-/ready, Airflow /api/v2/monitor/health: metadatabase, scheduler, triggerer and DAG processor healthy): a
 # healthy part is left alone, a part that is down is started, a part that runs unhealthy (say its
 # scheduler died) is stopped and started again, unless it started less than DEMO_TIMEOUT seconds
-# ago (then it is still starting and is waited for). With all three healthy it starts nothing and
+# ago (then it is still starting and is waited for). With all four healthy it starts nothing and
 # prints the same details. The connections are updated in place, never deleted and re-added.
 #
 # Settings: DEMO_DIR (the state folder, .demo), DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
-# PROMETHEUS_BIN (/usr/bin/prometheus), WECUBE_SANDBOX_TOKEN (sandbox-token), DEMO_UNPAUSE_DAGS
+# PROMETHEUS_BIN (/usr/bin/prometheus), DEMO_ALERTMANAGER_PORT (9093), ALERTMANAGER_BIN
+# (/usr/bin/prometheus-alertmanager), WECUBE_ALERTMANAGER_SECRET (the webhook's shared secret; default a
+# random one made once and kept in .demo/alertmanager/webhook-secret), WECUBE_SANDBOX_TOKEN (sandbox-token), DEMO_UNPAUSE_DAGS
 # (space-separated DAG ids to unpause; default the examples below), DEMO_TIMEOUT
 # (seconds to wait for health, 240).
 #
@@ -26,14 +28,19 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEMO="${DEMO_DIR:-$REPO/.demo}"
 PROM="$DEMO/prometheus"
+AM="$DEMO/alertmanager"
 AIRFLOW_PORT="${DEMO_AIRFLOW_PORT:-8080}"
 SANDBOX_PORT="${DEMO_SANDBOX_PORT:-19090}"
 PROMETHEUS_PORT="${DEMO_PROMETHEUS_PORT:-9090}"
+ALERTMANAGER_PORT="${DEMO_ALERTMANAGER_PORT:-9093}"
 SANDBOX_TOKEN="${WECUBE_SANDBOX_TOKEN:-sandbox-token}"
 TIMEOUT="${DEMO_TIMEOUT:-240}"
 AIRFLOW_URL="http://localhost:$AIRFLOW_PORT"
 SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
+ALERTMANAGER_URL="http://127.0.0.1:$ALERTMANAGER_PORT"
+# Alertmanager's webhook receiver: the provider's FastAPI app in Airflow's API server
+ALERTS_WEBHOOK_URL="$AIRFLOW_URL/wecube/alerts"
 # the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
 # stays paused: it needs a window of history first (run a rollout, then trigger it by hand).
 EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout}"
@@ -55,8 +62,26 @@ if [ -z "$PROMETHEUS_BIN" ]; then
     echo "    sudo apt-get update && sudo apt-get install -y prometheus" >&2
     exit 1
 fi
+# Debian's prometheus-alertmanager package (0.25; the Makefile's `alertmanager` target installs it)
+ALERTMANAGER_BIN="${ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}"
+if [ ! -x "$ALERTMANAGER_BIN" ]; then
+    ALERTMANAGER_BIN="$(command -v prometheus-alertmanager || true)"
+fi
+if [ -z "$ALERTMANAGER_BIN" ]; then
+    echo "demo: prometheus-alertmanager not found; 'make demo' installs it, or by hand:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y prometheus-alertmanager" >&2
+    exit 1
+fi
 
-mkdir -p "$DEMO/airflow" "$DEMO/wecube_plugins" "$DEMO/capacity" "$PROM/file_sd" "$PROM/rules" "$PROM/data"
+mkdir -p "$DEMO/airflow" "$DEMO/wecube_plugins" "$DEMO/capacity" "$PROM/file_sd" "$PROM/rules" "$PROM/data" "$AM/data"
+# the webhook's shared secret: Alertmanager sends it as its bearer token (credentials_file), the
+# alertmanager_default connection holds it as its password; made once, kept across restarts
+if [ -n "${WECUBE_ALERTMANAGER_SECRET:-}" ]; then
+    (umask 077 && printf '%s' "$WECUBE_ALERTMANAGER_SECRET" >"$AM/webhook-secret")
+elif [ ! -s "$AM/webhook-secret" ]; then
+    (umask 077 && python -c "import secrets; print(secrets.token_urlsafe(24), end='')" >"$AM/webhook-secret")
+fi
+ALERTMANAGER_SECRET="$(cat "$AM/webhook-secret")"
 export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -125,6 +150,11 @@ import sys, urllib.request
 assert urllib.request.urlopen(f"{sys.argv[1]}/-/ready", timeout=2).status == 200
 EOF
         ;;
+        alertmanager) python - "$ALERTMANAGER_URL" <<'EOF'
+import sys, urllib.request
+assert urllib.request.urlopen(f"{sys.argv[1]}/-/ready", timeout=2).status == 200
+EOF
+        ;;
         airflow) python - "$AIRFLOW_URL" <<'EOF'
 import json, sys, urllib.request
 h = json.load(urllib.request.urlopen(f"{sys.argv[1]}/api/v2/monitor/health", timeout=3))
@@ -182,6 +212,7 @@ print_details() {
   login          $AIRFLOW_USER / $AIRFLOW_PASSWORD
   WeCube page    $AIRFLOW_URL/wecube/   (registered plugins and their interfaces)
   Prometheus     $PROMETHEUS_URL   (targets $PROMETHEUS_URL/targets, rules $PROMETHEUS_URL/rules)
+  Alertmanager   $ALERTMANAGER_URL   (alerts go to $AIRFLOW_URL/wecube/alerts; docs/closed-loop.md)
   sandbox        $SANDBOX_URL  (token $SANDBOX_TOKEN; API docs $SANDBOX_URL/docs)
   details        .demo/env      logs .demo/*.log      stop with: make demo-stop
 
@@ -194,8 +225,8 @@ print_details() {
 EOF
 }
 
-for part in sandbox prometheus airflow; do assess "$part"; done
-if [ "${STATE[sandbox]}${STATE[prometheus]}${STATE[airflow]}" = healthyhealthyhealthy ] \
+for part in sandbox prometheus alertmanager airflow; do assess "$part"; done
+if [ "${STATE[sandbox]}${STATE[prometheus]}${STATE[alertmanager]}${STATE[airflow]}" = healthyhealthyhealthyhealthy ] \
         && grep -q '^export WECUBE_AIRFLOW_URL=' "$DEMO/env" 2>/dev/null; then
     log "already running"
     print_details
@@ -203,7 +234,7 @@ if [ "${STATE[sandbox]}${STATE[prometheus]}${STATE[airflow]}" = healthyhealthyhe
 fi
 
 STARTED=()
-for part in sandbox prometheus airflow; do
+for part in sandbox prometheus alertmanager airflow; do
     case "${STATE[$part]}" in
         starting) log "$part is still starting (${WHY[$part]}): waiting for it" ;;
         unhealthy)
@@ -243,8 +274,47 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ["127.0.0.1:$PROMETHEUS_PORT"]
+# firing and resolved alerts go to Alertmanager
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:$ALERTMANAGER_PORT"]
 EOF
 mv -f "$PROM/prometheus.yml.tmp" "$PROM/prometheus.yml"
+
+# 2b. Alertmanager: every alert, grouped by alertname, to the provider's webhook with the shared
+#     secret as bearer token. group_wait 2s (a new alert is sent 2 s after it arrives), group_interval
+#     10s (changes to a group, e.g. resolved, within 10 s), repeat_interval 4h (the webhook records a
+#     state change once anyway). Rewritten on every start; a running Alertmanager reloads it.
+cat >"$AM/alertmanager.yml.tmp" <<EOF
+# written by scripts/demo.sh; edit the script, not this file
+route:
+  receiver: wecube
+  group_by: [alertname]
+  group_wait: 2s
+  group_interval: 10s
+  repeat_interval: 4h
+receivers:
+  - name: wecube
+    webhook_configs:
+      - url: $ALERTS_WEBHOOK_URL
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: $AM/webhook-secret
+EOF
+mv -f "$AM/alertmanager.yml.tmp" "$AM/alertmanager.yml"
+if [ "${STATE[alertmanager]}" = down ]; then
+    ! listening "$ALERTMANAGER_PORT" || fail alertmanager "port $ALERTMANAGER_PORT is in use by another program (set DEMO_ALERTMANAGER_PORT)"
+    # clustering off (--cluster.listen-address=), loopback only
+    start alertmanager "$ALERTMANAGER_BIN" --config.file="$AM/alertmanager.yml" --storage.path="$AM/data" \
+        --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address= --log.level=warn
+    STARTED+=(alertmanager)
+else
+    python -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/-/reload', method='POST'), timeout=10)" \
+        "$ALERTMANAGER_URL" 2>/dev/null || log "alertmanager did not reload its config (it keeps the one it has)"
+fi
 if [ "${STATE[prometheus]}" = down ]; then
     ! listening "$PROMETHEUS_PORT" || fail prometheus "port $PROMETHEUS_PORT is in use by another program (set DEMO_PROMETHEUS_PORT)"
     start prometheus "$PROMETHEUS_BIN" --config.file="$PROM/prometheus.yml" --storage.tsdb.path="$PROM/data" \
@@ -256,6 +326,8 @@ wait_for sandbox
 log "sandbox healthy at $SANDBOX_URL"
 wait_for prometheus
 log "prometheus ready at $PROMETHEUS_URL"
+wait_for alertmanager
+log "alertmanager ready at $ALERTMANAGER_URL (webhook $ALERTS_WEBHOOK_URL)"
 
 # 3. the sandbox's plugins in the registry the DAGs read
 while IFS= read -r manifest; do
@@ -263,16 +335,18 @@ while IFS= read -r manifest; do
         || fail sandbox "could not register $manifest"
 done < <(python -c "from airflow_wecube.sandbox import manifest_paths; print(*manifest_paths(), sep='\n')")
 
-# 4. Airflow: metadata DB, the wecube_default and prometheus_default connections (created, or
+# 4. Airflow: metadata DB, the wecube_default, prometheus_default and alertmanager_default connections (created, or
 #    updated in place: a running task never finds one missing), then standalone
 if [ "${STATE[airflow]}" = down ]; then
     ! listening "$AIRFLOW_PORT" || fail airflow "port $AIRFLOW_PORT is in use by another program (set DEMO_AIRFLOW_PORT)"
     airflow db migrate >"$DEMO/migrate.log" 2>&1 || fail migrate "airflow db migrate failed"
 fi
 demo_connections "$SANDBOX_URL" "$SANDBOX_TOKEN" "$PROMETHEUS_URL" "$PROM/file_sd" "$PROM/rules" \
-    || fail connections "could not create or update the connections wecube_default and prometheus_default"
+    "$ALERTMANAGER_URL" "$ALERTMANAGER_SECRET" \
+    || fail connections "could not create or update the connections wecube_default, prometheus_default and alertmanager_default"
 log "connection wecube_default -> $SANDBOX_URL"
 log "connection prometheus_default -> $PROMETHEUS_URL (file_sd .demo/prometheus/file_sd, rules .demo/prometheus/rules)"
+log "connection alertmanager_default -> $ALERTMANAGER_URL (password: the webhook secret in .demo/alertmanager/webhook-secret)"
 if [ "${STATE[airflow]}" = down ]; then
     start airflow airflow standalone
     STARTED+=(airflow)
@@ -293,6 +367,9 @@ AIRFLOW_PASSWORD=$AIRFLOW_PASSWORD
 PROMETHEUS_URL=$PROMETHEUS_URL
 PROMETHEUS_FILE_SD_DIR=$PROM/file_sd
 PROMETHEUS_RULES_DIR=$PROM/rules
+ALERTMANAGER_URL=$ALERTMANAGER_URL
+ALERTS_WEBHOOK_URL=$ALERTS_WEBHOOK_URL
+ALERTS_WEBHOOK_SECRET_FILE=$AM/webhook-secret
 SANDBOX_URL=$SANDBOX_URL
 SANDBOX_TOKEN=$SANDBOX_TOKEN
 export WECUBE_AIRFLOW_URL=$AIRFLOW_URL

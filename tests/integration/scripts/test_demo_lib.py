@@ -4,6 +4,7 @@ updated in place while something reads them."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -196,7 +197,8 @@ def demo_airflow(tmp_path_factory) -> tuple[Path, dict]:
 def _rows(db: Path) -> dict[str, tuple[int, str]]:
     with sqlite3.connect(db, timeout=30) as conn:
         rows = conn.execute(
-            "SELECT conn_id, id, host FROM connection WHERE conn_id IN ('wecube_default', 'prometheus_default')"
+            "SELECT conn_id, id, host FROM connection"
+            " WHERE conn_id IN ('wecube_default', 'prometheus_default', 'alertmanager_default')"
         ).fetchall()
     return {conn_id: (row_id, host) for conn_id, row_id, host in rows}
 
@@ -212,6 +214,8 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
         "http://127.0.0.1:9090",
         str(demo / "file_sd"),
         str(demo / "rules"),
+        "http://127.0.0.1:9093",
+        "hook-secret",
         env=env,
         timeout=300,
     )
@@ -220,6 +224,7 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
     assert {k: v[1] for k, v in before.items()} == {
         "wecube_default": "http://127.0.0.1:19090",
         "prometheus_default": "http://127.0.0.1:9090",
+        "alertmanager_default": "http://127.0.0.1:9093",
     }
 
     missing: list[set[str]] = []
@@ -231,8 +236,8 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
         while not stop.is_set():
             seen = set(_rows(db))
             reads += 1
-            if seen != {"wecube_default", "prometheus_default"}:
-                missing.append({"wecube_default", "prometheus_default"} - seen)
+            if seen != set(before):
+                missing.append(set(before) - seen)
             time.sleep(0.01)
 
     thread = threading.Thread(target=reader, daemon=True)
@@ -246,6 +251,8 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
             "http://127.0.0.1:9091",
             str(demo / "file_sd"),
             str(demo / "rules"),
+            "http://127.0.0.1:9094",
+            "hook-secret-2",
             env=env,
             timeout=300,
         )
@@ -259,5 +266,35 @@ def test_connections_are_updated_in_place_while_tasks_read_them(demo_airflow):
     assert after == {
         "wecube_default": (before["wecube_default"][0], "http://127.0.0.1:19091"),
         "prometheus_default": (before["prometheus_default"][0], "http://127.0.0.1:9091"),
+        "alertmanager_default": (before["alertmanager_default"][0], "http://127.0.0.1:9094"),
     }
     assert not (demo / "connections.json").exists()  # the file holding the token is gone
+
+
+def test_alertmanager_connection_holds_the_webhook_secret(demo_airflow):
+    """The secret is the connection's password (encrypted at rest by Airflow when a fernet key is set)."""
+    demo, env = demo_airflow
+    result = lib(
+        demo,
+        "demo_connections",
+        "http://127.0.0.1:19090",
+        "tok",
+        "http://127.0.0.1:9090",
+        str(demo / "file_sd"),
+        str(demo / "rules"),
+        "http://127.0.0.1:9093",
+        "hook-secret-3",
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = subprocess.run(
+        ["airflow", "connections", "get", "alertmanager_default", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    (conn,) = json.loads(got.stdout)
+    assert conn["conn_type"] == "alertmanager" and conn["host"] == "http://127.0.0.1:9093"
+    assert conn["password"] == "hook-secret-3"

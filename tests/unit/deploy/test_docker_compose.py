@@ -1,10 +1,11 @@
-"""docker-compose.yaml, deploy/Dockerfile and deploy/prometheus/prometheus.yml are consistent with
-each other, with the provider and with ``make demo`` (scripts/demo.sh).
+"""docker-compose.yaml, deploy/Dockerfile, deploy/prometheus/prometheus.yml and
+deploy/alertmanager/alertmanager.yml are consistent with each other, with the provider and with
+``make demo`` (scripts/demo.sh).
 
 No Docker engine runs here, so these tests read the files: the compose file with PyYAML (anchors and
 merge keys resolved as Compose resolves them, ``${VAR:-default}`` interpolated with the defaults),
-scripts/demo.sh's top-level assignments and the config it writes, and the Prometheus config checked
-by ``promtool check config`` on a copy whose paths exist.
+scripts/demo.sh's top-level assignments and the configs it writes, the Prometheus config checked
+by ``promtool check config`` on a copy whose paths exist, the Alertmanager config by ``amtool check-config``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ REPO = Path(__file__).resolve().parents[3]
 COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
+ALERTMANAGER_YML = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 DEMO_SH = REPO / "scripts" / "demo.sh"
 DEMO_LIB = REPO / "scripts" / "demo-lib.sh"
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
+AMTOOL = shutil.which("amtool") or ("/usr/bin/amtool" if Path("/usr/bin/amtool").exists() else None)
 
 AIRFLOW_SERVICES = {
     "airflow-apiserver",
@@ -45,7 +48,7 @@ AIRFLOW_SERVICES = {
     "airflow-worker",
     "airflow-init",
 }
-REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "sandbox"}
+REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "alertmanager", "sandbox"}
 # demo.sh settings that only make sense on one machine: compose uses the image's defaults
 # (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080)
 DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT"}
@@ -263,9 +266,10 @@ def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
 def test_connections_are_json_with_provider_connection_types():
     known = {c["connection-type"] for c in get_provider_info()["connection-types"]}
     ids = {k[len("AIRFLOW_CONN_") :].lower() for k in common_env() if k.startswith("AIRFLOW_CONN_")}
-    assert ids == {"wecube_default", "prometheus_default"}
+    assert ids == {"wecube_default", "prometheus_default", "alertmanager_default"}
     assert conn("wecube_default").conn_type == "wecube"
     assert conn("prometheus_default").conn_type == "prometheus"
+    assert conn("alertmanager_default").conn_type == "alertmanager"
     assert {conn(i).conn_type for i in ids} <= known
 
 
@@ -440,8 +444,12 @@ def test_same_connections_as_make_demo():
     # `airflow connections import --overwrite`)
     assert re.search(r"^demo_connections ", DEMO_SH.read_text(), re.MULTILINE)
     text = DEMO_LIB.read_text()
-    demo_conns = dict(re.findall(r'"(\w+)": \{\s*"conn_type": "(\w+)"', text))
-    assert demo_conns == {"wecube_default": "wecube", "prometheus_default": "prometheus"}
+    demo_conns = dict(re.findall(r'"(\w+)"\]?\s*[:=]\s*\{\s*"conn_type": "(\w+)"', text))
+    assert demo_conns == {
+        "wecube_default": "wecube",
+        "prometheus_default": "prometheus",
+        "alertmanager_default": "alertmanager",
+    }
     for conn_id, conn_type in demo_conns.items():
         assert conn(conn_id).conn_type == conn_type
     # the demo's prometheus_default extras name the same keys
@@ -528,3 +536,82 @@ def test_dockerfile_copies_what_the_package_build_needs_and_the_ignore_file_lets
     readme = re.search(r'^readme\s*=\s*"([^"]+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
     if readme:  # setuptools needs the readme named in pyproject.toml
         assert readme.group(1) in sources
+
+
+# ---- Alertmanager ---------------------------------------------------------------------------------
+
+
+def demo_alertmanager_config() -> str:
+    """The alertmanager.yml that scripts/demo.sh writes, expanded for the default ports."""
+    match = re.search(r'cat >"\$AM/alertmanager\.yml\.tmp" <<EOF\n(.*?)\nEOF\n', DEMO_SH.read_text(), re.DOTALL)
+    assert match, "scripts/demo.sh no longer writes .demo/alertmanager/alertmanager.yml from a heredoc"
+    return expand(match.group(1), {**demo(), "AM": "/repo/.demo/alertmanager"})
+
+
+def _webhook(config: dict) -> dict:
+    (receiver,) = config["receivers"]
+    assert config["route"]["receiver"] == receiver["name"]
+    (webhook,) = receiver["webhook_configs"]
+    return webhook
+
+
+def test_alertmanager_routes_every_alert_to_the_webhook_with_the_secret():
+    for config in (yaml.safe_load(ALERTMANAGER_YML.read_text()), yaml.safe_load(demo_alertmanager_config())):
+        webhook = _webhook(config)
+        assert urlsplit(webhook["url"]).path == "/wecube/alerts"
+        assert webhook["send_resolved"] is True
+        assert webhook["http_config"]["authorization"]["type"] == "Bearer"
+        assert PurePosixPath(webhook["http_config"]["authorization"]["credentials_file"]).name == "webhook-secret"
+        assert config["route"]["group_by"] == ["alertname"]
+    # demo and compose: the same timings
+    assert yaml.safe_load(ALERTMANAGER_YML.read_text())["route"] == yaml.safe_load(demo_alertmanager_config())["route"]
+    # compose: the API server's port, the secret file written by the service from the connection's secret
+    url = urlsplit(_webhook(yaml.safe_load(ALERTMANAGER_YML.read_text()))["url"])
+    assert url.hostname == "airflow-apiserver"
+    assert str(url.port) in {p.split(":")[-1] for p in services()["airflow-apiserver"]["ports"]}
+    assert urlsplit(_webhook(yaml.safe_load(demo_alertmanager_config()))["url"]).port == int(demo()["AIRFLOW_PORT"])
+    script = interpolate(command_args("alertmanager")[-1])
+    secret_file = _webhook(yaml.safe_load(ALERTMANAGER_YML.read_text()))["http_config"]["authorization"]
+    assert f"printf '%s' \"${{WECUBE_ALERTMANAGER_SECRET}}\" > {secret_file['credentials_file']}" in script
+    assert env_of("alertmanager")["WECUBE_ALERTMANAGER_SECRET"] == conn("alertmanager_default").password
+
+
+def test_alertmanager_service_runs_unclustered_with_the_config_and_the_connection_reaches_it():
+    script = interpolate(command_args("alertmanager")[-1]).replace("\\\n", " ")
+    args = shlex.split(script.split("exec ", 1)[1])
+    assert option(args, "--cluster.listen-address") == ""
+    config_path = option(args, "--config.file")
+    assert REPO / mounts("alertmanager")[config_path] == ALERTMANAGER_YML
+    assert mounts("alertmanager")[option(args, "--storage.path")] in set(compose()["volumes"])
+    port = option(args, "--web.listen-address").rsplit(":", 1)[1]
+    url = urlsplit(conn("alertmanager_default").host)
+    assert url.hostname == "alertmanager" and str(url.port) == port
+    assert port in " ".join(services()["alertmanager"]["healthcheck"]["test"])
+    assert urlsplit(demo()["ALERTMANAGER_URL"]).port == int(demo()["ALERTMANAGER_PORT"])
+
+
+def test_prometheus_sends_alerts_to_alertmanager_in_compose_and_demo():
+    (compose_am,) = yaml.safe_load(PROMETHEUS_YML.read_text())["alerting"]["alertmanagers"]
+    assert compose_am["static_configs"][0]["targets"] == [urlsplit(conn("alertmanager_default").host).netloc]
+    (demo_am,) = yaml.safe_load(demo_prometheus_config())["alerting"]["alertmanagers"]
+    assert demo_am["static_configs"][0]["targets"] == [f"127.0.0.1:{demo()['ALERTMANAGER_PORT']}"]
+
+
+def test_demo_env_names_alertmanager():
+    env = dict(line.split("=", 1) for line in demo_env_file("pw").splitlines() if not line.startswith("export "))
+    assert env["ALERTMANAGER_URL"] == demo()["ALERTMANAGER_URL"]
+    assert env["ALERTS_WEBHOOK_URL"] == demo()["AIRFLOW_URL"] + "/wecube/alerts"
+
+
+@pytest.mark.skipif(AMTOOL is None, reason="amtool not installed (make test installs prometheus-alertmanager)")
+@pytest.mark.parametrize("which", ["deploy/alertmanager/alertmanager.yml", "make demo"])
+def test_amtool_accepts_the_alertmanager_config(tmp_path: Path, which: str):
+    config = yaml.safe_load(ALERTMANAGER_YML.read_text() if which.startswith("deploy") else demo_alertmanager_config())
+    secret = tmp_path / "webhook-secret"
+    secret.write_text("s3cret")
+    _webhook(config)["http_config"]["authorization"]["credentials_file"] = str(secret)
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = subprocess.run([AMTOOL, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout + proc.stderr
