@@ -1,21 +1,33 @@
-"""Roll out an application: hosts → approval of the plan → deploy → monitoring → gate → CMDB.
+"""Roll out an application: hosts → approval → canary → capacity probe → deploy → monitoring → gate → CMDB.
 
 1. ``create_hosts``: one mapped task per host (``<app>-<n>``, idempotent on the name) in ``params.subnet``.
 2. ``plan``: the hosts, their addresses and the version, rendered as the approval's evidence.
 3. ``approve``: an :class:`~airflow_wecube.sensors.approval.ApprovalSensor`; the request shows on
    Airflow's *Required Actions* page. A rejection fails the run and nothing is deployed.
-4. ``deploy``: ONE batched ``deploy/app/deploy`` call for all hosts (the sandbox starts the account
-   service on each host's port and checks its health; a version containing "broken" fails it).
-5. ``register_targets`` (Prometheus file_sd, job ``wecube_app_<app>``) and ``alert_rules``:
+4. ``deploy_canary``: the version on ONE host first (the plan's first), ``register_canary`` has
+   Prometheus scrape it, and ``probe`` (a
+   :class:`~airflow_wecube.operators.capacity.CapacityProbeOperator`) drives a designed load on it
+   through ``deploy/app/load``, fits the capacity spec ``params.capacity_spec`` (a spec file in
+   ``capacity/`` beside the DAGs) and compares it with the released version's fit. On ``pass`` the
+   rollout goes on (``probe_ok``). On ``regression`` or ``new_factor``, ``probe_decision`` (an
+   ``ApprovalSensor``, the probe's report as its evidence) asks: "Continue anyway" (with a reason,
+   recorded with who gave it) or "Stop": the canary is rolled back, the other hosts are untouched and
+   the run fails naming the coefficient. The spec's owners are told of every non-pass verdict.
+   ``params.probe: false`` skips the probe (the canary is still deployed first).
+5. ``deploy``: ONE batched ``deploy/app/deploy`` call for all hosts (the canary, already on the version,
+   is unchanged; the sandbox starts the account service on each host's port and checks its health; a
+   version containing "broken" fails it).
+6. ``register_targets`` (Prometheus file_sd, job ``wecube_app_<app>``) and ``alert_rules``:
    ``<App>Down`` (``AccountServiceDown`` for ``account-service``: a target down for ``params.down_for``;
    the runbook ``wecube_remediate_instance`` answers it) and ``<App>ErrorRateHigh`` (error rate above
    the threshold), labelled ``app``, ``job``, ``instance`` and ``severity``.
-6. ``gate_up``: a PromQL gate, every target up (bounded wait). ``wait_error_rate`` waits (bounded)
+7. ``gate_up``: a PromQL gate, every target up (bounded wait). ``wait_error_rate`` waits (bounded)
    until Prometheus has an error rate for every instance, and ``gate_error_rate`` fails at once if
    one is above ``params.max_error_rate``.
-7. ``record_cmdb``: the app's CI (version, instances, targets, rules) in the CMDB.
+8. ``record_cmdb``: the app's CI (version, instances, targets, rules) in the CMDB; then
+   ``promote_baseline`` makes the canary's fit the capacity baseline the next release is judged by.
 
-If the deploy or a gate fails, ``rollback`` (trigger rule ``one_failed``) puts back the version
+If a deploy, the probe, a "Stop" or a gate fails, ``rollback`` (trigger rule ``one_failed``) puts back the version
 that ran before on the hosts this run changed (``deploy/app/rollback``) or stops the app where it
 was a first deploy (``deploy/app/stop``, and its targets and rules are removed); it fails itself
 when it could not undo everything. Whenever the run failed (a host, the plan, a rejection, the
@@ -38,9 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, task
 
 from airflow_wecube.network_design import default_subnet
+from airflow_wecube.operators.capacity import CapacityProbeOperator
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
 from airflow_wecube.orchestration import record_failure
@@ -111,6 +125,16 @@ with DAG(
         "rate_window": Param(
             "30s", type="string", pattern=WINDOW_PATTERN, description="PromQL rate() window, above zero (e.g. 30s, 2m)"
         ),
+        "probe": Param(True, type="boolean", description="Run the capacity probe on the canary before the other hosts"),
+        "capacity_spec": Param(
+            "account_service",
+            type="string",
+            pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+            description="Capacity spec the probe fits (capacity/<name>.yml beside the DAGs)",
+        ),
+        "scrape_interval": Param(
+            5, type="number", exclusiveMinimum=0, maximum=300, description="Prometheus's scrape interval (seconds)"
+        ),
     },
     user_defined_filters={"down_alert": down_alert, "error_rate_alert": error_rate_alert},
     doc_md=__doc__,
@@ -154,7 +178,61 @@ with DAG(
         priority="high",
     )
 
-    deploy = WeCubePluginOperator(task_id="deploy", service="deploy/app/deploy", inputs=the_plan["deploy_inputs"])
+    deploy_canary = WeCubePluginOperator(
+        task_id="deploy_canary", service="deploy/app/deploy", inputs=the_plan["canary_inputs"]
+    )
+
+    register_canary = PrometheusRegisterTargetsOperator(
+        task_id="register_canary",
+        job=JOB,
+        targets="{{ ti.xcom_pull(task_ids='deploy_canary') | map(attribute='target') | join(',') }}",
+        labels={"app": "{{ params.app }}"},
+        confirm_timeout=60,
+    )
+
+    @task.branch
+    def canary_check(params: dict | None = None) -> str:
+        """Probe the canary, unless ``params.probe`` is off."""
+        return "probe" if (params or {}).get("probe", True) else "no_probe"
+
+    probe = CapacityProbeOperator(
+        task_id="probe",
+        spec="{{ params.capacity_spec }}",
+        canary=deploy_canary.output,
+        app_version="{{ params.version }}",
+        scrape_interval="{{ params.scrape_interval }}",
+        accept_on_pass=False,  # promote_baseline does it once the whole rollout went through
+    )
+    no_probe = EmptyOperator(task_id="no_probe")
+
+    @task.branch(trigger_rule="none_failed_min_one_success")
+    def judge(ti=None) -> str:
+        """Go on after a pass (or no probe); ask a human after a regression or a new factor."""
+        from airflow_wecube.rollout import probe_branch
+
+        return probe_branch(ti.xcom_pull(task_ids="probe"))
+
+    probe_ok = EmptyOperator(task_id="probe_ok")
+    probe_decision = ApprovalSensor(
+        task_id="probe_decision",
+        subject="Capacity {{ ti.xcom_pull(task_ids='probe')['verdict'] }} of {{ params.app }} {{ params.version }} "
+        "on the canary: continue the rollout?",
+        body="{{ ti.xcom_pull(task_ids='probe')['report_markdown'] }}",
+        options=["Continue anyway", "Stop"],
+        approve_options=["Continue anyway"],
+        form={"reason": Param(type="string", minLength=1, title="Why continue anyway (required to continue)")},
+        evidence="{{ ti.xcom_pull(task_ids='probe')['version'] }}",
+        response_timeout=timedelta(hours=8),
+        on_timeout="reject",
+        priority="high",
+    )
+
+    deploy = WeCubePluginOperator(
+        task_id="deploy",
+        service="deploy/app/deploy",
+        inputs=the_plan["deploy_inputs"],
+        trigger_rule="none_failed_min_one_success",
+    )
 
     register = PrometheusRegisterTargetsOperator(
         task_id="register_targets",
@@ -246,8 +324,41 @@ with DAG(
         hook.call("cmdb/ci/update", {"callbackParameter": p["app"], "guid": ci["guid"], "attributes": attributes})
         return {"guid": ci["guid"], "name": p["app"], **attributes}
 
+    @task
+    def promote_baseline(ti=None) -> dict[str, Any]:
+        """The released version's canary fit becomes the capacity baseline the next release is judged by."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_wecube.capacity.airflow import open_store
+        from airflow_wecube.capacity.errors import StoreError
+        from airflow_wecube.capacity.pipeline import accept_version
+        from airflow_wecube.rollout import baseline_reason
+
+        result = ti.xcom_pull(task_ids="probe")
+        if not result or not result.get("version"):
+            raise AirflowSkipException("no capacity probe ran: the baseline stays")
+        reason = baseline_reason(result, ti.xcom_pull(task_ids="probe_decision"))
+        try:
+            done = accept_version(open_store(), result["model"], result["version"], reason=reason)
+        except StoreError as e:  # the release went through; a fit that cannot be the baseline is said, not fatal
+            print(f"the canary's fit did not become the baseline: {e}")
+            return {"accepted": False, "reason": str(e)}
+        print(f"capacity baseline of {result['model']}: {done['previous']} -> {done['version']} ({reason})")
+        return {"accepted": True, **done}
+
     # the tasks whose failure triggers the rollback (its upstream), and their ids for the rollback itself
-    watched = [deploy, register, rules, gate_up, wait_errors, gate_errors.operator]
+    watched = [
+        deploy_canary,
+        register_canary,
+        probe,
+        probe_decision,
+        deploy,
+        register,
+        rules,
+        gate_up,
+        wait_errors,
+        gate_errors.operator,
+    ]
     WATCHED = tuple(t.task_id for t in watched)
 
     @task(trigger_rule="one_failed")
@@ -270,7 +381,13 @@ with DAG(
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(WATCHED)).get(ti.run_id, {})
         failed = [t for t in WATCHED if states.get(t) == "failed"]
         planned = ti.xcom_pull(task_ids="plan", key="deploy_inputs") or []
-        touched = touched_hosts(ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY), planned)
+        touched: list[str] = []
+        # the hosts each deploy that ran changed (a "Stop" at the canary leaves the others untouched)
+        canary = ti.xcom_pull(task_ids="plan", key="canary_inputs")
+        for task_id, inputs in (("deploy_canary", canary), ("deploy", planned)):
+            if states.get(task_id) in ("success", "failed"):
+                hosts = touched_hosts(ti.xcom_pull(task_ids=task_id, key=RESULT_XCOM_KEY), inputs or [])
+                touched += [h for h in hosts if h not in touched]
         summary: dict[str, Any] = {"failed_tasks": failed, "actions": [], "problems": []}
         try:
             summary["actions"], summary["problems"] = roll_back(
@@ -294,7 +411,8 @@ with DAG(
 
     # every task that may fail the rollout before the report, in DAG order: the first one that
     # failed with an error of its own is the cause
-    ORDER = ("host_requests", "create_hosts", "plan", "approve", *WATCHED, "rollback", "release_hosts")
+    ORDER = ("host_requests", "create_hosts", "plan", "approve", *WATCHED[:3], "judge", *WATCHED[3:])
+    ORDER += ("rollback", "release_hosts")
 
     @task(trigger_rule="all_done")
     def release_hosts(ti=None, run_id=None) -> dict[str, Any]:
@@ -354,9 +472,14 @@ with DAG(
         if not rollout_failed:
             raise AirflowSkipException("the rollout went through")
         records = {r["task"]: r["error"] for r in ti.xcom_pull(task_ids=list(ORDER), key=FAILURE_XCOM_KEY) or [] if r}
-        reason = deploy_reason(p["app"], p["version"], ti.xcom_pull(task_ids="deploy", key=RESULT_XCOM_KEY))
-        if reason:
-            records["deploy"] = reason
+        for task_id in ("deploy_canary", "deploy"):
+            reason = deploy_reason(p["app"], p["version"], ti.xcom_pull(task_ids=task_id, key=RESULT_XCOM_KEY))
+            if reason:
+                records[task_id] = reason
+        if "probe_decision" in records:  # a "Stop": name the verdict and its coefficient
+            from airflow_wecube.rollout import probe_stop_reason
+
+            records["probe_decision"] = probe_stop_reason(ti.xcom_pull(task_ids="probe"), records["probe_decision"])
         cause = first_cause(rollout_failed, records)
         subject = f"rollout of {p['app']} {p['version']}"
         rollback_state = states.get("rollback")
@@ -372,8 +495,10 @@ with DAG(
         ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
         raise AirflowFailException(message)
 
-    the_plan >> approve >> deploy >> register >> rules >> gate_up >> wait_errors
-    record_cmdb(deploy.output, register.output, rules.output) << gate_errors
+    the_plan >> approve >> deploy_canary >> register_canary >> canary_check() >> [probe, no_probe]
+    [probe, no_probe] >> judge() >> [probe_ok, probe_decision]
+    [probe_ok, probe_decision] >> deploy >> register >> rules >> gate_up >> wait_errors
+    record_cmdb(deploy.output, register.output, rules.output) << gate_errors >> promote_baseline()
     undo = rollback()
     watched >> undo
     released = release_hosts()

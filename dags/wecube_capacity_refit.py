@@ -3,7 +3,9 @@ fetch → fit → gate → compare → publish.
 
 * **fetch**: range-query the spec's target and features from Prometheus (connection
   ``prometheus_default``) over the spec's window ending at the run's time; staged in the store
-  (staged data that earlier runs left behind for the model is cleared).
+  (staged data that earlier runs left behind for the model is cleared). Too little data (a series
+  with no data yet, or fewer samples than the spec's ``min_samples``, as on a fresh demo) skips
+  that model's refit with the reason (``N samples < min_samples (M)``); the baseline stays.
 * **fit**: OLS with inference (coefficients, 95% intervals, p-values, R², VIF, headroom), stored as
   a new version with its plot. The staged data is deleted only once the version is saved, so a
   retried fit reads the same data.
@@ -75,15 +77,22 @@ with DAG(
     def refit(spec_path: str):
         @task
         def fetch(spec_path: str) -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from airflow_wecube.capacity.airflow import fetch_frame, open_store
-            from airflow_wecube.capacity.refit import stage_frame
+            from airflow_wecube.capacity.refit import NotEnoughData, fetch_for_fit, stage_frame
             from airflow_wecube.capacity.spec import load_spec
 
             spec = load_spec(Path(spec_path))
             start, end = _context_window(spec)
             store = open_store()
             store.check_writable(spec.name)  # before the fetch: its data would have nowhere to go
-            frame = fetch_frame(spec, start, end, prometheus_conn_id=PROMETHEUS_CONN_ID)
+            try:
+                frame = fetch_for_fit(
+                    spec, start, end, lambda s, a, b: fetch_frame(s, a, b, prometheus_conn_id=PROMETHEUS_CONN_ID)
+                )
+            except NotEnoughData as e:
+                raise AirflowSkipException(str(e)) from None
             ctx = get_current_context()
             key, stale = stage_frame(store, spec.name, frame, ctx["run_id"], ctx["ti"].map_index)
             if stale:

@@ -220,7 +220,8 @@ print_details() {
     1. Dags > wecube_hello > Trigger: one call to a sandbox plugin, green in seconds.
     2. Dags > wecube_network_build > Trigger: VPC, subnets per zone, route tables, security groups.
     3. Dags > wecube_app_rollout > Trigger, then Browse > Required Actions > Approve: hosts,
-       deploy, a Prometheus target and alert rule (see $PROMETHEUS_URL/targets), a PromQL gate.
+       a canary with a capacity probe (~3 min), deploy, a Prometheus target and alert rule (see
+       $PROMETHEUS_URL/targets), a PromQL gate. Then roll out 1.1.0+slowclose: stopped at the canary.
 
 EOF
 }

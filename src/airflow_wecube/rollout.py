@@ -1,5 +1,6 @@
 """The application rollout of ``wecube_app_rollout``: its parameter rules, the host requests, the
-plan the approver sees, the error-rate gate, the app's CMDB record and the rollback.
+plan the approver sees, the canary and its capacity verdict, the error-rate gate, the app's CMDB
+record and the rollback.
 
 No Airflow import: the DAG's tasks turn the errors raised here into task failures. Failure
 reporting and host release, which other orchestrations share, are in
@@ -91,14 +92,53 @@ def rollout_plan(host_outputs: Iterable[Mapping[str, Any]], params: Mapping[str,
         for h in hosts
     ]
     rows = "\n".join(f"| {h['name']} | {h['ip']} | {h['subnet']} | {h['ports']} | {h['created']} |" for h in hosts)
+    canary = hosts[0]["name"] if hosts else "?"
+    probe = (
+        f"then a capacity probe (spec `{p.get('capacity_spec', 'account_service')}`) drives a designed load on "
+        "it and compares the fit with the released version's; a regression or a new factor asks you again"
+        if p.get("probe", True)
+        else "the capacity probe is off for this run"
+    )
     markdown = (
         f"Deploy **{p['app']} {p['version']}** to {len(hosts)} host(s):\n\n"
         "| host | IP | subnet | ports | new |\n|---|---|---|---|---|\n"
         f"{rows}\n\n"
-        f"Then register the targets with Prometheus (job `{job_name(p['app'])}`), load its alert rules and "
+        f"First to the canary **{canary}** alone; {probe}. Then the other host(s), "
+        f"register the targets with Prometheus (job `{job_name(p['app'])}`), load its alert rules and "
         f"gate on `up == 1` and an error rate below {p['max_error_rate']}; a failure rolls back."
     )
-    return {"hosts": hosts, "deploy_inputs": deploy_inputs, "markdown": markdown}
+    return {"hosts": hosts, "deploy_inputs": deploy_inputs, "canary_inputs": deploy_inputs[:1], "markdown": markdown}
+
+
+# -- the canary's capacity verdict ----------------------------------------------------------------
+
+
+def probe_branch(result: Mapping[str, Any] | None) -> str:
+    """The task after the probe: ``probe_ok`` on a pass (or no probe), else ``probe_decision``."""
+    return "probe_ok" if not result or result.get("verdict") == "pass" else "probe_decision"
+
+
+def baseline_reason(result: Mapping[str, Any], decision: Mapping[str, Any] | None) -> str:
+    """Why the canary's fit became the baseline: the release, its verdict, and who continued anyway (and why)."""
+    text = f"released {result.get('app_version')} (probe verdict {result.get('verdict')}"
+    if decision:
+        who = "; ".join(
+            f"{a['by']}: {(a.get('form') or {}).get('reason') or a.get('comment') or 'no reason given'}"
+            for a in decision.get("approvers") or []
+        )
+        text += f", continued anyway by {who}"
+    return text + ")"
+
+
+def probe_stop_reason(result: Mapping[str, Any] | None, decision_error: str) -> str:
+    """Why the rollout stopped at the canary: the verdict with the coefficient it names, and who stopped it."""
+    if not result:
+        return decision_error
+    reasons = result.get("reasons") or []
+    named = ", ".join(result.get("coefficients") or result.get("new_factors") or [])
+    head = f"capacity probe of the canary ({', '.join(result.get('instances') or [])}): {result.get('verdict')}"
+    head += f" ({named})" if named else ""
+    return f"{head}: {reasons[0] if reasons else ''}; stopped: {decision_error}"
 
 
 # -- the gate and the record ----------------------------------------------------------------------
@@ -235,9 +275,12 @@ __all__ = [
     "down_alert",
     "error_rate_alert",
     "app_attributes",
+    "baseline_reason",
     "error_rate_failure",
     "error_rate_promql",
     "error_rates",
+    "probe_branch",
+    "probe_stop_reason",
     "host_requests",
     "job_name",
     "roll_back",

@@ -15,6 +15,7 @@ from airflow_wecube.rollout import (
     WINDOW_PATTERN,
     alert_prefix,
     app_attributes,
+    baseline_reason,
     down_alert,
     error_rate_alert,
     error_rate_failure,
@@ -22,6 +23,8 @@ from airflow_wecube.rollout import (
     error_rates,
     host_requests,
     job_name,
+    probe_branch,
+    probe_stop_reason,
     rollout_plan,
     touched_hosts,
 )
@@ -78,6 +81,42 @@ def test_plan_sorts_the_hosts_and_shows_them_to_the_approver():
     assert md.startswith("Deploy **acct 2.0.0** to 2 host(s):")
     assert "| acct-1 | 10.0.0.2 | sn-a | 9000-9009 | N |" in md
     assert "job `wecube_app_acct`" in md and "error rate below 0.05" in md
+    # the first host is the canary, probed before the others
+    assert plan["canary_inputs"] == plan["deploy_inputs"][:1]
+    assert "First to the canary **acct-1** alone; then a capacity probe" in md
+    assert "the capacity probe is off" in rollout_plan(outs, {**PARAMS, "probe": False})["markdown"]
+
+
+SLOW = {
+    "verdict": "regression",
+    "instances": ["127.0.0.1:25001"],
+    "coefficients": ["accounts_closed"],
+    "reasons": ["coefficient accounts_closed rose 0.2 → 0.4 (+100%, above 30%); ..."],
+    "app_version": "1.1.0+slowclose",
+}
+
+
+def test_only_a_non_pass_verdict_asks_a_human():
+    assert probe_branch(None) == "probe_ok"  # no probe ran
+    assert probe_branch({"verdict": "pass"}) == "probe_ok"
+    assert probe_branch(SLOW) == probe_branch({"verdict": "new_factor"}) == "probe_decision"
+
+
+def test_a_stop_names_the_verdict_and_its_coefficient():
+    text = probe_stop_reason(SLOW, "Rejected by bob: too slow")
+    assert text == (
+        "capacity probe of the canary (127.0.0.1:25001): regression (accounts_closed): coefficient accounts_closed "
+        "rose 0.2 → 0.4 (+100%, above 30%); ...; stopped: Rejected by bob: too slow"
+    )
+    assert probe_stop_reason(None, "Rejected by bob") == "Rejected by bob"
+
+
+def test_the_baseline_records_who_continued_anyway_and_why():
+    decision = {"approvers": [{"by": "alice", "form": {"reason": "closing is rare"}, "comment": None}]}
+    assert baseline_reason(SLOW, decision) == (
+        "released 1.1.0+slowclose (probe verdict regression, continued anyway by alice: closing is rare)"
+    )
+    assert baseline_reason({"app_version": "1.0.0", "verdict": "pass"}, None) == "released 1.0.0 (probe verdict pass)"
 
 
 def test_error_rate_gate_names_every_instance_above_the_limit():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -255,4 +255,34 @@ def notify_drift(
             log.exception("drift notifier %r failed", notifier)
     if ok:
         log.info("drift of %s told through %d notifier(s)", report["model"], ok)
+    return ok
+
+
+def notify_probe(
+    notifiers: Sequence[Any] | None,
+    context: Mapping[str, Any],
+    result: Mapping[str, Any],
+    *,
+    owners: Sequence[str],
+    smtp_conn_id: str | None,
+) -> int:
+    """Tell the spec's owners of a non-pass verdict (default: an e-mail with the report); returns how many succeeded."""
+    import html
+
+    from airflow_wecube.capacity.verdict import headline
+
+    ctx = dict(context)
+    ctx["capacity_report"] = dict(result)
+    ctx["capacity_owners"] = list(owners)
+    ctx["capacity_subject"] = "[capacity probe] " + headline(result)
+    ctx["capacity_html"] = f"<pre>{html.escape(result.get('report_markdown') or '')}</pre>"
+    if notifiers is None:
+        notifiers = default_drift_notifiers(owners, result["model"], conn_id=smtp_conn_id)
+    ok = 0
+    for n in notifiers:
+        try:
+            n(ctx)
+            ok += 1
+        except Exception:
+            log.exception("probe notifier %r failed", n)
     return ok

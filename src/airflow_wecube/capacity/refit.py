@@ -2,7 +2,8 @@
 
 A fetch stages its frame in the store; the fit reads it and deletes it only once the new version
 is saved, so a retried fit reads the same data. No Airflow here: the DAG's tasks turn
-:class:`StagedDataMissing` and a failed gate into task failures.
+:class:`StagedDataMissing` and a failed gate into task failures, and :class:`NotEnoughData` (no
+series yet, or fewer samples than the spec's ``min_samples``: a fresh demo) into a skipped run.
 """
 
 from __future__ import annotations
@@ -11,14 +12,65 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_wecube.capacity.errors import StoreError
+from airflow_wecube.capacity.errors import CapacityError, StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from airflow_wecube.capacity.spec import CapacitySpec
     from airflow_wecube.capacity.store import ModelStore
+
+
+class NotEnoughData(CapacityError):
+    """Nothing to fit yet: a series has no data in the window, or fewer samples than ``min_samples``.
+
+    Not a failure: the nightly run skips with this reason and the baseline stays.
+    """
 
 
 class StagedDataMissing(StoreError):
     """The fit's staged data is gone: fitted already, or cleared by a later run's fetch."""
+
+
+def usable_samples(spec: CapacitySpec, frame) -> int:
+    """Rows of a fetched frame that a fit keeps: the target and every feature present and finite."""
+    import numpy as np
+
+    from airflow_wecube.capacity.spec import TARGET
+
+    columns = [c for c in (TARGET, *spec.features) if c in frame.columns]
+    if len(columns) < 1 + len(spec.features):
+        return 0
+    values = frame[columns].to_numpy(dtype=float)
+    return int(np.isfinite(values).all(axis=1).sum())
+
+
+def fetch_for_fit(
+    spec: CapacitySpec, start: datetime, end: datetime, fetch: Callable[[CapacitySpec, datetime, datetime], Any]
+):
+    """``fetch(spec, start, end)``, refused with :class:`NotEnoughData` when there is nothing to fit yet.
+
+    :raises NotEnoughData: a query returned no series, or the frame has fewer usable samples than
+        ``gates.min_samples`` (the message says ``N samples < min_samples (M)``)
+    """
+    from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
+
+    window = f"between {start.isoformat()} and {end.isoformat()}"
+    try:
+        frame = fetch(spec, start, end)
+    except PrometheusNoSeriesError as e:
+        raise NotEnoughData(
+            f"{spec.name}: no data {window}: {e}; nothing to fit yet (has the service run in that window?); "
+            "skipped, the baseline is unchanged"
+        ) from None
+    n, needed = usable_samples(spec, frame), spec.gates.min_samples
+    if n < needed:
+        raise NotEnoughData(
+            f"{spec.name}: {n} samples < min_samples ({needed}) {window} at step {spec.step}: too little history "
+            "to fit yet; skipped, the baseline is unchanged"
+        )
+    return frame
 
 
 def staging_key(run_id: str, map_index: Any) -> str:
@@ -83,4 +135,13 @@ def gate_failure(fitted: dict[str, Any], store: ModelStore) -> str | None:
     )
 
 
-__all__ = ["StagedDataMissing", "fit_staged", "gate_failure", "stage_frame", "staging_key"]
+__all__ = [
+    "NotEnoughData",
+    "StagedDataMissing",
+    "fetch_for_fit",
+    "fit_staged",
+    "gate_failure",
+    "stage_frame",
+    "staging_key",
+    "usable_samples",
+]

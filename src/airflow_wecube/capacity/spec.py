@@ -10,6 +10,8 @@ A spec is a small YAML file (one per model) in a ``capacity/`` folder beside the
     features:                                             # name -> PromQL, one series each
       opened: sum(rate(accounts_opened_total[1m]))
       closed: sum(rate(accounts_closed_total[1m]))
+    candidates:         # optional: not in the model, tested for it (would adding one explain more?)
+      transferred: sum(rate(accounts_transferred_total[1m]))
     window: 7d          # range fitted when no explicit start/end is given
     step: 60s           # query resolution
     robust: none        # none | huber | ransac: drop outliers before the OLS fit
@@ -117,6 +119,7 @@ class CapacitySpec(_Strict):
     owners: list[str] = Field(default_factory=list)
     target: str
     features: dict[str, str]
+    candidates: dict[str, str] = Field(default_factory=dict)
     window: str = "7d"
     step: str = "60s"
     robust: Literal["none", "huber", "ransac"] = "none"
@@ -149,14 +152,29 @@ class CapacitySpec(_Strict):
     def _features(cls, v: dict[str, str]) -> dict[str, str]:
         if not v:
             raise ValueError("at least one feature is needed")
-        for key, query in v.items():
-            if not _NAME.fullmatch(key):
-                raise ValueError(f"feature name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
-            if key == "intercept":
-                raise ValueError("'intercept' is reserved")
-            if not isinstance(query, str) or not query.strip():
-                raise ValueError(f"feature {key!r} has an empty PromQL")
-        return {k: q.strip() for k, q in v.items()}
+        return _named_queries(v, "feature")
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _candidates(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if isinstance(v, dict):
+            for key, query in v.items():
+                if not isinstance(query, str):  # before pydantic's own "Input should be a valid string"
+                    raise ValueError(f"candidate {key!r} must be a PromQL string, got {type(query).__name__}")
+            return _named_queries(v, "candidate")
+        return v
+
+    @model_validator(mode="after")
+    def _candidates_apart(self) -> CapacitySpec:
+        both = sorted(set(self.candidates) & set(self.features))
+        if both:
+            raise ValueError(
+                f"candidate(s) {', '.join(both)} are already features: a candidate is a factor not in the model "
+                "(remove it from candidates, or from features)"
+            )
+        return self
 
     @field_validator("cov_type", mode="before")
     @classmethod
@@ -222,9 +240,13 @@ class CapacitySpec(_Strict):
         """Every PromQL by column name: the target under ``__target__`` then the features."""
         return {TARGET: self.target, **self.features}
 
+    def candidate_queries(self) -> dict[str, str]:
+        """:meth:`queries` and the candidates: what a fit that tests the candidates fetches."""
+        return {**self.queries(), **self.candidates}
+
     def largest_range(self) -> timedelta | None:
         """The longest range-vector window (``[1m]``, or a subquery's ``[30m:1m]``) in any of the PromQL."""
-        ranges = [r for q in self.queries().values() for r in promql_ranges(q)]
+        ranges = [r for q in self.candidate_queries().values() for r in promql_ranges(q)]
         return max(ranges) if ranges else None
 
     def hac_lags_for(self, n: int) -> dict[str, Any]:
@@ -253,6 +275,18 @@ class CapacitySpec(_Strict):
 
 
 TARGET = "__target__"
+
+
+def _named_queries(v: dict[str, str], what: str) -> dict[str, str]:
+    """Names that can be columns (``intercept`` reserved), each with a non-empty PromQL; stripped."""
+    for key, query in v.items():
+        if not _NAME.fullmatch(key):
+            raise ValueError(f"{what} name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
+        if key == "intercept":
+            raise ValueError("'intercept' is reserved")
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"{what} {key!r} has an empty PromQL")
+    return {k: q.strip() for k, q in v.items()}
 
 
 def check_points(span: timedelta, step: timedelta, *, what: str) -> int:

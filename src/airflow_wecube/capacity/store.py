@@ -5,6 +5,7 @@ Layout under the root (a local folder, or any pathlib-like object such as Airflo
 
     <model>/versions/<version>.json   the fit, its gates, its drift report (never deleted)
     <model>/versions/<version>.png    the plot
+    <model>/versions/<version>.md     the capacity probe's report (probes only)
     <model>/baseline.json             {"version": ..., "accepted_at": ..., "history": [...]}
     <model>/staging/<key>.csv         data handed from a fetch task to a fit task (deleted once
                                       fitted and saved; a later fetch clears leftovers)
@@ -36,7 +37,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 # what atomic_write_bytes names its temporary file for <name> (".<name>.<random>.tmp"), and the write probe's
-_LEFTOVER = re.compile(r"\.(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*\.(?:json|png)|write-probe)\.[A-Za-z0-9_]+\.tmp")
+_LEFTOVER = re.compile(r"\.(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*\.(?:json|png|md)|write-probe)\.[A-Za-z0-9_]+\.tmp")
 
 
 def _check(kind: str, value: str) -> str:
@@ -220,6 +221,17 @@ class ModelStore:
             record.update(fields)
             self._write_json(self._model_dir(model) / "versions" / f"{version}.json", record)
         return record
+
+    def save_report(self, model: str, version: str, markdown: str) -> Any:
+        """Keep a Markdown report beside the version (``versions/<version>.md``, atomic); returns its path."""
+        path = self._model_dir(model) / "versions" / f"{_check('version', version)}.md"
+        with self._lock(model):
+            self._write_bytes(path, markdown.encode())
+        return path
+
+    def report_path(self, model: str, version: str):
+        """Where the version's Markdown report is (only probes write one)."""
+        return self._model_dir(model) / "versions" / f"{_check('version', version)}.md"
 
     def plot_path(self, model: str, version: str):
         """Where the version's PNG is (it may not exist when the fit was saved without a plot)."""

@@ -22,6 +22,7 @@ from airflow_wecube.prometheus import rules as rule_files
 from airflow_wecube.prometheus.errors import (
     PrometheusConfigError,
     PrometheusError,
+    PrometheusNoSeriesError,
     PrometheusQueryError,
     PrometheusRuleError,
 )
@@ -203,6 +204,11 @@ class PrometheusHook(BaseHook):
         fetched = self._range_columns_many(queries, start, end, step)
         for name, promql in queries.items():
             got = fetched[name]
+            if not got:
+                raise PrometheusNoSeriesError(
+                    f"query {name!r} ({promql}) returned 0 series: nothing recorded in that range yet, or its"
+                    " selector matches nothing"
+                )
             if len(got) != 1:
                 shown = ", ".join(sorted(got)[:5]) + (" ..." if len(got) > 5 else "")
                 raise PrometheusQueryError(

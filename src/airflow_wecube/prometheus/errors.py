@@ -22,6 +22,11 @@ class PrometheusQueryError(PrometheusError):
     """Prometheus rejected a query (bad PromQL, too many points, ...): retrying will not help."""
 
 
+class PrometheusNoSeriesError(PrometheusQueryError):
+    """A query returned no series at all: nothing recorded in that range yet, or a selector that
+    matches nothing (a typo, or a service that never ran)."""
+
+
 class PrometheusUnreachableError(PrometheusError):
     """No answer from Prometheus (connection refused, DNS, timeout)."""
 

@@ -10,6 +10,12 @@ children must be an account service listening on the expected port (a reused pid
 factory (:func:`airflow_wecube.sandbox.app.create_app`) registers it with :mod:`atexit`; nothing is
 registered at import. Each process also watches the sandbox's pid and exits if the sandbox dies
 without shutting down.
+
+A process that ends without being asked (``POST /crash``, a signal, a bug) is noticed at once: a
+watcher thread per child waits for it and marks its instance ``failed`` (pid cleared, the exit code
+in the message) in the database and the CMDB, so neither claims that a dead app runs. It takes the
+host's lock first, so a deploy that is recording the process as running finishes before the
+watcher records its end.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_wecube.sandbox.plugin import EntityError
+from airflow_wecube.sandbox.plugins.app_options import service_args
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
 from airflow_wecube.sandbox.store import Store
 
@@ -50,6 +57,7 @@ class _Child:
     db_path: Path
     guid: str
     ci_name: str
+    stopping: bool = False  # its end is expected (the sandbox shuts down): the watcher leaves it
 
 
 _children: dict[int, _Child] = {}
@@ -159,7 +167,7 @@ def start(store: Store, guid: str, ci_name: str, folder: Path, port: int, versio
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "service.log"
     cmd = [sys.executable, "-m", SERVICE_MODULE, "--host", "127.0.0.1", "--port", str(port), "--version", version]
-    cmd += ["--rate", f"{options.get('rate', 5.0):g}", "--error-rate", f"{options.get('error_rate', 0.0):g}"]
+    cmd += service_args(options)
     cmd += ["--watch-pid", str(os.getpid())]
     with log_path.open("ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {version} on port {port}\n".encode())
@@ -173,8 +181,10 @@ def start(store: Store, guid: str, ci_name: str, folder: Path, port: int, versio
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
+    child = _Child(proc, store.path, guid, ci_name)
     with _children_lock:
-        _children[proc.pid] = _Child(proc, store.path, guid, ci_name)
+        _children[proc.pid] = child
+    threading.Thread(target=_watch, args=(child,), name=f"watch-{proc.pid}", daemon=True).start()
     timeout = float(options.get("health_timeout") or HEALTH_TIMEOUT)
     deadline = time.monotonic() + timeout
     failures, why = 0, "no answer yet"
@@ -198,10 +208,78 @@ def start(store: Store, guid: str, ci_name: str, folder: Path, port: int, versio
         time.sleep(0.1)
 
 
+def _mark(child: _Child, status: str, message: str) -> bool:
+    """Record the end of ``child``'s process on its instance (only while the instance still names that pid)."""
+    try:
+        with closing(sqlite3.connect(child.db_path, timeout=10, isolation_level=None)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("BEGIN IMMEDIATE")
+            changed = db.execute(
+                "UPDATE deploy_instance SET status = ?, pid = NULL, message = ?, updated_at = ?"
+                " WHERE guid = ? AND pid = ?",
+                (status, message, time.time(), child.guid, child.proc.pid),
+            ).rowcount
+            if changed:
+                put_ci(db, "app_instance", child.ci_name, {"status": status, "pid": None, "message": message})
+            db.execute("COMMIT")
+            return bool(changed)
+    except sqlite3.Error:  # pragma: no cover - the database went away first (the sandbox is shutting down)
+        return False
+
+
+def exit_message(pid: int, code: int) -> str:
+    """Why an instance is ``failed`` after its process ended on its own."""
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return f"process {pid} {how} without being stopped (crashed); deploy the app again to start it"
+
+
+def _watch(child: _Child) -> None:
+    """Wait for the child's end; an end nobody asked for marks its instance failed."""
+    code = child.proc.wait()
+    with _children_lock:
+        if _children.get(child.proc.pid) is not child or child.stopping:
+            return  # stopped on purpose (stop_process took it out first) or the sandbox shuts down
+        del _children[child.proc.pid]
+    try:
+        with closing(sqlite3.connect(child.db_path, timeout=10)) as db:
+            row = db.execute("SELECT host_guid FROM deploy_instance WHERE guid = ?", (child.guid,)).fetchone()
+    except sqlite3.Error:  # pragma: no cover
+        return
+    if row is None:
+        return
+    with host_lock(row[0]):  # after a deploy that is recording this pid as running
+        if _mark(child, "failed", exit_message(child.proc.pid, code)):
+            print(f"sandbox: {child.ci_name}: {exit_message(child.proc.pid, code)}", file=sys.stderr, flush=True)
+
+
+def forget(pid: int | None) -> None:
+    """Take ``pid`` out of the children (its end is recorded by the caller, not by the watcher)."""
+    with _children_lock:
+        if pid:
+            _children.pop(pid, None)
+
+
+def wait_exit(pid: int, timeout: float) -> int | None:
+    """Wait up to ``timeout`` seconds for the child ``pid`` to end; its exit code, or ``None`` if it runs on."""
+    with _children_lock:
+        child = _children.get(pid)
+    if child is None:
+        deadline = time.monotonic() + timeout
+        while _cmdline(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return None if _cmdline(pid) else 0
+    try:
+        return child.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def stop_all() -> None:
     """Stop every account service this sandbox started and mark them stopped (at exit)."""
     with _children_lock:
         children = list(_children.values())
+        for child in children:
+            child.stopping = True
     for child in children:
         if child.proc.poll() is None:
             try:
@@ -218,21 +296,7 @@ def stop_all() -> None:
             except ProcessLookupError:
                 pass
             child.proc.wait(timeout=5)
-        try:
-            with closing(sqlite3.connect(child.db_path, timeout=5, isolation_level=None)) as db:
-                db.row_factory = sqlite3.Row
-                db.execute("BEGIN IMMEDIATE")
-                changed = db.execute(
-                    "UPDATE deploy_instance SET status = 'stopped', pid = NULL, message = ?,"
-                    " updated_at = ? WHERE guid = ? AND pid = ?",
-                    (SHUTDOWN_MESSAGE, time.time(), child.guid, child.proc.pid),
-                ).rowcount
-                if changed:
-                    stopped = {"status": "stopped", "pid": None, "message": SHUTDOWN_MESSAGE}
-                    put_ci(db, "app_instance", child.ci_name, stopped)
-                db.execute("COMMIT")
-        except sqlite3.Error:  # pragma: no cover - the database went away first
-            pass
+        _mark(child, "stopped", SHUTDOWN_MESSAGE)
     with _children_lock:
         _children.clear()
 

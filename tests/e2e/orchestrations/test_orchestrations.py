@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 DESIGN = yaml.safe_load((Path(__file__).resolve().parents[3] / "dags" / "designs" / "network.yml").read_text())
 SUBNET = "e2e-roll-subnet"
-# fast gates for a 1 s scrape interval
-ROLLOUT_CONF = {"host_count": 2, "subnet": SUBNET, "rate_window": "5s", "rate": 20}
+# fast gates for a 1 s scrape interval; the canary's capacity probe is tested in test_canary_probe.py
+ROLLOUT_CONF = {"host_count": 2, "subnet": SUBNET, "rate_window": "5s", "rate": 20, "probe": False}
 
 
 def e2e_design() -> dict:
@@ -148,7 +148,8 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
         assert h["name"] in detail["body"] and h["ip"] in detail["body"]
         assert ipaddress.ip_address(h["ip"]) in ipaddress.ip_network("10.99.0.0/24")
 
-    # one batched deploy call; the app answers on each host's port
+    # the canary first (the probe off: skipped), then one batched deploy call; the app answers on each host's port
+    assert states["no_probe"] == "success" and states["probe"] == "skipped" and states["probe_decision"] == "skipped"
     deployed = o.sa.client().xcom(ROLLOUT, run_id, "deploy")
     assert sorted(d["host"] for d in deployed) == ["e2e-shop-1", "e2e-shop-2"]
     calls = [
@@ -156,7 +157,8 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
         for c in o.sandbox.calls()
         if c["serviceName"] == "deploy/app/deploy" and any(i.get("app") == "e2e-shop" for i in c["inputs"])
     ]
-    assert len(calls) == 1 and len(calls[0]["inputs"]) == 2
+    assert [len(c["inputs"]) for c in calls] == [1, 2]
+    assert [d["changed"] for d in deployed] == ["N", "Y"]  # the canary already ran the version
     for d in deployed:
         assert health(d["target"]) == {"status": "ok", "version": "1.0.0", "pid": d["pid"]}
 
@@ -188,7 +190,7 @@ def test_rollout_rejected_deploys_nothing(orchestrations, runs):
     run_id = runs["cart"]
     o.wait_run(ROLLOUT, run_id, "failed", timeout=120)
     states = o.states(ROLLOUT, run_id)
-    assert states["approve"] == "failed" and states["deploy"] == "upstream_failed"
+    assert states["approve"] == "failed" and states["deploy_canary"] == states["deploy"] == "upstream_failed"
     assert states["rollback"] == "skipped"
     assert states["release_hosts"] == "success" and states["report_failure"] == "failed"
     assert "Rejected by bob: not this week" in o.sa.task_log(ROLLOUT, run_id, "approve", chars=20000)
@@ -241,24 +243,23 @@ def test_broken_version_is_rolled_back(orchestrations, runs):
     o.wait_run(ROLLOUT, run_id, "failed", timeout=180)
 
     states = o.states(ROLLOUT, run_id)
-    assert states["deploy"] == "failed" and states["register_targets"] == "upstream_failed"
+    assert states["deploy_canary"] == "failed" and states["deploy"] == "upstream_failed"
     assert states["rollback"] == states["release_hosts"] == "success" and states["report_failure"] == "failed"
     summary = o.sa.client().xcom(ROLLOUT, run_id, "rollback")
-    assert sorted(summary["actions"]) == [
-        f"{h}: rolled back from 2.0.0-broken to 1.0.0" for h in ("e2e-shop-1", "e2e-shop-2")
-    ]
+    assert summary["actions"] == ["e2e-shop-1: rolled back from 2.0.0-broken to 1.0.0"]  # only the canary was touched
     message = final_message(o, run_id)
     assert message.startswith(
-        "rollout of e2e-shop 2.0.0-broken failed at deploy: deploy of e2e-shop 2.0.0-broken failed on 2 of 2 host(s)"
+        "rollout of e2e-shop 2.0.0-broken failed at deploy_canary: deploy of e2e-shop 2.0.0-broken failed on 1 of 1 "
+        "host(s)"
     )
     assert "health check" in message.splitlines()[0]
     # the hosts were there before this run: they are kept
     assert "Hosts: kept host(s) e2e-shop-1, e2e-shop-2 (they existed before this run)." in message
     assert {host_status(o, h) for h in ("e2e-shop-1", "e2e-shop-2")} == {"running"}
-    # 1.0.0 answers again on the same ports, still scraped by Prometheus
+    # 1.0.0 answers again on the same ports (the canary restarted, the other host untouched), still scraped
     for host, d in before.items():
         answer = health(d["target"])
-        assert answer and answer["version"] == "1.0.0" and answer["pid"] != d["pid"]
+        assert answer and answer["version"] == "1.0.0" and (answer["pid"] != d["pid"]) == (host == "e2e-shop-1")
         [inst] = o.cmdb("app_instance", name=f"e2e-shop@{host}")
         assert inst["attributes"]["version"] == "1.0.0" and inst["attributes"]["status"] == "running"
     o.sa.wait_for(
@@ -275,12 +276,12 @@ def test_failed_first_deploy_releases_its_hosts(orchestrations):
     o.sa.client("alice").respond(ROLLOUT, run_id, "approve", "Approve")
     o.wait_run(ROLLOUT, run_id, "failed", timeout=180)
     states = o.states(ROLLOUT, run_id)
-    assert states["deploy"] == "failed" and states["rollback"] == "success"
+    assert states["deploy_canary"] == "failed" and states["rollback"] == "success"
     assert states["release_hosts"] == "success" and states["report_failure"] == "failed"
     message = final_message(o, run_id)
     first = message.splitlines()[0]
     assert first.startswith(
-        "rollout of e2e-bad 1.0.0-broken failed at deploy: deploy of e2e-bad 1.0.0-broken "
+        "rollout of e2e-bad 1.0.0-broken failed at deploy_canary: deploy of e2e-bad 1.0.0-broken "
         "failed on 1 of 1 host(s): e2e-bad-1: health check"
     )
     assert "released host(s) e2e-bad-1 (10.99.0." in message
@@ -349,11 +350,11 @@ def test_plugin_server_down_after_approval_names_both_failures(orchestrations, r
             {"conn_type": "wecube", "host": o.sandbox.url, "password": o.sandbox.token, "extra": "{}"},
         )
     states = o.states(ROLLOUT, run_id)
-    assert states["deploy"] == "failed" and states["rollback"] == "failed"
+    assert states["deploy_canary"] == "failed" and states["rollback"] == "failed"
     assert states["release_hosts"] == "failed" and states["report_failure"] == "failed"
     message = final_message(o, run_id)
     first = message.splitlines()[0]
-    assert first.startswith("rollout of e2e-down 1.0.0 failed at deploy: ") and "deploy/app/deploy" in first
+    assert first.startswith("rollout of e2e-down 1.0.0 failed at deploy_canary: ") and "deploy/app/deploy" in first
     assert "\nRollback: the rollback FAILED: could not read what was deployed on e2e-down-1" in message
     assert "\nHosts: host(s) e2e-down-1 were NOT released (" in message
     assert "destroy them with host/host/destroy" in message

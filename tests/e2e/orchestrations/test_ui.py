@@ -121,7 +121,7 @@ def test_json_twins_show_the_runs_data_and_no_secret(world):
     }
 
     capacity = _get(sa, "/wecube/api/capacity", "admin").json()
-    [model] = capacity["items"]
+    [model] = [m for m in capacity["items"] if m["model"] == "ledger_cpu"]
     assert model["baseline_version"] == world["baseline"]
     assert model["baseline"]["formula"].startswith("cpu% = 0.145*accounts_opened + 0.267*accounts_closed")
     assert model["drift"][0]["version"] == world["drifted"] and model["drift"][0]["found"] is True

@@ -107,3 +107,25 @@ def test_nightly_run_accepts_then_drift_fails_keeps_the_baseline_and_mails_the_o
     assert f"/dags/wecube_capacity_refit/runs/{quote(run.run_id)}/tasks/refit.compare/mapped/0" in body, (
         body
     )  # ti.log_url
+
+
+def test_a_fresh_demo_skips_with_the_reason_instead_of_failing(
+    capacity_history, capacity_conn, airflow_db, monkeypatch, tmp_path
+):
+    """Issue 10: no history yet is not a failed run. A spec whose series does not exist (the docs'
+    ledger example) and one with fewer samples than min_samples both end skipped; nothing is stored."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    example = Path(__file__).resolve().parents[3] / "docs" / "examples" / "ledger_cpu.yml"
+    specs.joinpath("ledger_cpu.yml").write_text(example.read_text())
+    specs.joinpath("short_history.yml").write_text(capacity_history.spec_file("short_history").read_text())
+    store = tmp_path / "store"
+    monkeypatch.setenv("WECUBE_CAPACITY_SPECS", str(specs))
+    monkeypatch.setenv("AIRFLOW__WECUBE__CAPACITY_STORE", str(store))
+    dag = _load_dag()
+    end = capacity_history.a_end
+    run = dag.test(run_conf={"start": iso(end - 600), "end": iso(end)})  # 10 minutes at 60 s: 11 samples
+    assert run.state == "success"
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert len(states) == 10 and set(states.values()) == {"skipped"}, states
+    assert ModelStore(store).versions("ledger_cpu") == [] and ModelStore(store).versions("short_history") == []

@@ -43,8 +43,13 @@ def listening(port: int) -> bool:
 
 
 def metric_values(url: str) -> dict[str, float]:
+    """``{name: value}`` of an app's metrics; a series with an ``operation`` label is ``name:operation``."""
     text = requests.get(url, timeout=5).text
-    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    return {
+        f"{s.name}:{s.labels['operation']}" if "operation" in s.labels else s.name: s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +87,7 @@ def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts)
     assert values["accounts_opened_total"] >= 3
     assert "accounts_closed_total" in values and "account_errors_total" in values
     assert values["process_cpu_seconds_total"] > 0
-    assert values["account_load_rate"] == 20
+    assert values["account_load_rate:open"] == 20 and values["account_load_rate:close"] == 12  # the old rate
 
     (ci,) = one(sandbox, "/cmdb/v1/ci/query", type="app_instance", name=f"{app}@{host['name']}")["items"]
     assert ci["guid"] == out["guid"]

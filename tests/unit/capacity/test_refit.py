@@ -8,11 +8,23 @@ its ``versions`` folder is blocked by a file).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
-from airflow_wecube.capacity.refit import StagedDataMissing, fit_staged, gate_failure, stage_frame, staging_key
+from airflow_wecube.capacity.refit import (
+    NotEnoughData,
+    StagedDataMissing,
+    fetch_for_fit,
+    fit_staged,
+    gate_failure,
+    stage_frame,
+    staging_key,
+    usable_samples,
+)
+from airflow_wecube.capacity.spec import load_spec
 from airflow_wecube.capacity.store import ModelStore
+from airflow_wecube.prometheus.errors import PrometheusNoSeriesError, PrometheusQueryError
 
 from .synth import SPEC, make_frame
 
@@ -79,3 +91,33 @@ def test_a_fetch_clears_what_earlier_runs_left_staged(tmp_path):
     # a retried fetch overwrites its own frame and clears nothing of its run
     assert stage_frame(store, "ledger_cpu", make_frame(5), "run/a", 0) == ("run_a-0", [])
     assert len(store.read_frame("ledger_cpu", "run_a-0")) == 5
+
+
+START, END = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 1, 1, tzinfo=timezone.utc)
+
+
+def test_too_few_samples_is_not_enough_data_with_the_count():
+    """A fresh demo: a few minutes of history is a skip with the reason, not a failed fit."""
+    spec = load_spec({**SPEC, "gates": {"min_samples": 30}})
+    frame = make_frame(40)
+    frame.iloc[:15, 1] = float("nan")  # scrape gaps: those rows are not samples
+    assert usable_samples(spec, frame) == 25
+    with pytest.raises(NotEnoughData, match=r"^ledger_cpu: 25 samples < min_samples \(30\) between 2025-01-01T00"):
+        fetch_for_fit(spec, START, END, lambda *_: frame)
+    assert fetch_for_fit(load_spec({**SPEC, "gates": {"min_samples": 25}}), START, END, lambda *_: frame) is frame
+
+
+def test_a_series_with_no_data_yet_is_not_enough_data_but_a_bad_query_still_fails():
+    spec = load_spec(SPEC)
+
+    def nothing(*_):
+        raise PrometheusNoSeriesError("query '__target__' (cpu_percent) returned 0 series: nothing recorded")
+
+    with pytest.raises(NotEnoughData, match="ledger_cpu: no data between .* returned 0 series.*baseline is unchanged"):
+        fetch_for_fit(spec, START, END, nothing)
+
+    def bad(*_):
+        raise PrometheusQueryError("parse error")
+
+    with pytest.raises(PrometheusQueryError, match="parse error"):
+        fetch_for_fit(spec, START, END, bad)

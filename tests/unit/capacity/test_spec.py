@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,16 +11,59 @@ from airflow_wecube.capacity.spec import load_spec, parse_time, resolve_window
 
 from .synth import SPEC
 
-DAG_SPECS = Path(__file__).resolve().parents[3] / "dags" / "capacity"
+ROOT = Path(__file__).resolve().parents[3]
+DAG_SPECS = ROOT / "dags" / "capacity"
 
 
-def test_example_specs_beside_the_dags_load():
+def test_example_specs_beside_the_dags_and_in_the_docs_load():
     files = sorted(DAG_SPECS.glob("*.yml"))
-    assert files, "dags/capacity/ holds no example spec"
-    for path in files:
+    assert [f.name for f in files] == ["account_service.yml"], "the nightly DAG fits every spec in dags/capacity/"
+    for path in [*files, ROOT / "docs" / "examples" / "ledger_cpu.yml"]:
         spec = load_spec(path)
         assert spec.name == path.stem
         assert spec.queries()["__target__"] == spec.target
+
+
+def test_account_service_spec_is_on_the_demo_apps_own_series():
+    """The spec the demo deploys: the rollout's job, the operation counters, transfers as a candidate."""
+    from airflow_wecube.rollout import job_name
+
+    spec = load_spec(DAG_SPECS / "account_service.yml")
+    job = f'job="{job_name("account-service")}"'
+    assert "process_cpu_seconds_total" in spec.target and job in spec.target and spec.target.endswith("* 100")
+    assert list(spec.features) == ["accounts_opened", "accounts_closed"]
+    assert all(job in q for q in spec.features.values())
+    assert list(spec.candidates) == ["accounts_transferred"]
+    assert "accounts_transferred_total" in spec.candidates["accounts_transferred"]
+    assert spec.candidate_queries() == {**spec.queries(), **spec.candidates}
+    assert spec.step_td == timedelta(seconds=5)  # the demo's scrape interval
+    assert spec.limit is not None and spec.drift.max_relative_change > 0
+    assert spec.hac_lags_for(100)["range_lags"] == 3  # [15s] at 5 s
+
+
+def test_candidates_are_checked_like_features():
+    base = {"name": "m", "target": "sum(cpu)", "features": {"a": "sum(x)"}}
+    spec = load_spec({**base, "candidates": {"b": "  sum(rate(y_total[1m]))  ", "c": "sum(z)"}})
+    assert spec.candidates == {"b": "sum(rate(y_total[1m]))", "c": "sum(z)"}
+    assert load_spec(base).candidates == {} and load_spec({**base, "candidates": None}).candidates == {}
+    for candidates, message in [
+        ({"a": "sum(y)"}, "candidate(s) a are already features"),
+        ({"b": "  "}, "candidate 'b' has an empty PromQL"),
+        ({"b": 3}, "candidate 'b' must be a PromQL string, got int"),
+        ({"bad name": "sum(y)"}, "candidate name 'bad name' must match"),
+        ({"intercept": "sum(y)"}, "'intercept' is reserved"),
+        (["sum(y)"], "candidates: Input should be a valid dictionary"),
+    ]:
+        with pytest.raises(SpecError, match=re.escape(message)):
+            load_spec({**base, "candidates": candidates})
+
+
+def test_a_candidates_longer_range_counts_for_the_hac_lags():
+    spec = load_spec(
+        {"name": "m", "target": "sum(cpu)", "features": {"a": "sum(rate(x[1m]))"}, "step": "15s"}
+        | {"candidates": {"b": "sum(rate(y[5m]))"}}
+    )
+    assert spec.hac_lags_for(1000)["range_lags"] == 20
 
 
 def test_issue_minimal_spec_and_defaults():

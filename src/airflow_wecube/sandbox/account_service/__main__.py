@@ -1,4 +1,5 @@
-"""``python -m airflow_wecube.sandbox.account_service --port P --version V [--rate N] [--broken]``."""
+"""``python -m airflow_wecube.sandbox.account_service --port P --version V [--open-rate N] [--close-rate N]
+[--transfer-rate N] [--wave A] [--broken]``; ``--rate N`` (the old form) is ``--open-rate N --close-rate 0.6N``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import signal
 import sys
 import threading
 
-from airflow_wecube.sandbox.account_service import MAX_RATE, AccountService, make_server
+from airflow_wecube.sandbox.account_service import AccountService, make_server
+from airflow_wecube.sandbox.account_service.load import DEFAULT_COSTS, DEFAULT_RATES, MAX_RATE, MAX_WAVE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,15 +21,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
     parser.add_argument("--version", required=True, help="the version it reports; one containing 'broken' is unhealthy")
+    for op, what in (("open", "accounts opened"), ("close", "accounts closed"), ("transfer", "transfers")):
+        parser.add_argument(
+            f"--{op}-rate",
+            type=float,
+            help=f"{what} per second, 0-{MAX_RATE:g} (default: {DEFAULT_RATES[op]:g})",
+        )
     parser.add_argument(
-        "--rate", type=float, default=5.0, help=f"accounts opened per second, 0-{MAX_RATE:g} (default: 5)"
+        "--rate", type=float, help="the old single rate: --open-rate RATE --close-rate 0.6*RATE (not with those)"
+    )
+    parser.add_argument(
+        "--wave", type=float, default=0.0, help=f"relative amplitude 0-{MAX_WAVE:g} of the slow load wave (default: 0)"
     )
     parser.add_argument("--broken", action="store_true", help="answer /health with 500 whatever the version")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of operations that fail (default: 0)")
-    parser.add_argument("--open-cost-ms", type=float, default=1.0, help="CPU milliseconds per open (default: 1)")
-    parser.add_argument("--close-cost-ms", type=float, default=2.0, help="CPU milliseconds per close (default: 2)")
+    for op in ("open", "close", "transfer"):
+        parser.add_argument(
+            f"--{op}-cost-ms",
+            type=float,
+            default=DEFAULT_COSTS[op] * 1000,
+            help=f"CPU milliseconds per {op} (default: %(default)g; +slowclose doubles the close cost)",
+        )
     parser.add_argument("--watch-pid", type=int, help="exit when this process (the parent that started us) is gone")
     return parser.parse_args(argv)
+
+
+def rates(args: argparse.Namespace) -> dict[str, float]:
+    """The rates per operation from the arguments (``--rate``: the old single rate)."""
+    given = {f"{op}_rate": getattr(args, f"{op}_rate") for op in ("open", "close", "transfer")}
+    if args.rate is not None:
+        if given["open_rate"] is not None or given["close_rate"] is not None:
+            raise ValueError("give --rate or --open-rate/--close-rate, not both")
+        given["open_rate"], given["close_rate"] = args.rate, 0.6 * args.rate
+    return {k: (DEFAULT_RATES[k[: -len("_rate")]] if v is None else v) for k, v in given.items()}
 
 
 def _watch_parent(pid: int, stop: threading.Event, server) -> None:
@@ -44,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         service = AccountService(
             args.version,
-            rate=args.rate,
+            **rates(args),
+            wave=args.wave,
             broken=args.broken,
             error_rate=args.error_rate,
             open_cost=args.open_cost_ms / 1000,
             close_cost=args.close_cost_ms / 1000,
+            transfer_cost=args.transfer_cost_ms / 1000,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -71,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     service.start()
     print(
         f"account service {args.version} on http://{args.host}:{server.server_address[1]} (pid {os.getpid()},"
-        f" rate {service.rate:g}/s{', BROKEN' if service.broken else ''})",
+        f" load {', '.join(f'{op} {service.applied_rate(op):g}/s' for op in service.rates)}"
+        f"{', BROKEN' if service.broken else ''})",
         file=sys.stderr,
         flush=True,
     )
