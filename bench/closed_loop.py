@@ -14,7 +14,7 @@ round, so the cooldown does not apply) and splits the time until Prometheus sees
 
 Goals (issue #9): alert → run ≤ 5 s; crash → healthy ≤ ``for`` + 2 scrape intervals + group_wait + 30 s.
 
-    .venv/bin/python bench/closed_loop.py [--rounds 3] [--for 1m] [--scrape 5s] [--group-wait 5s]
+    .venv/bin/python bench/closed_loop.py [--rounds 3] [--for 1m] [--scrape 5s] [--group-wait 2s]
 
 Defaults are the demo's settings (scripts/demo.sh). Prints a Markdown table (per round and the median).
 """
@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -108,7 +107,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--for", dest="for_", default="1m", help="the rule's `for` (demo: the rollout's down_for, 1m)")
     ap.add_argument("--scrape", default="5s", help="scrape and evaluation interval (demo: 5s)")
-    ap.add_argument("--group-wait", default="5s", help="Alertmanager group_wait")
+    ap.add_argument("--group-wait", default="2s", help="Alertmanager group_wait (demo: 2s)")
+    ap.add_argument("--group-interval", default="10s", help="Alertmanager group_interval (demo: 10s)")
     args = ap.parse_args()
 
     from airflow_wecube.registry import Registry, load_manifest
@@ -208,12 +208,9 @@ def main() -> int:
         rows = []
         for d in deployed:
             target = d["target"]
-            [inst] = sandbox.call(
-                "/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "app_instance", "name": f"{APP}@{d['host']}"}]
-            )
             before = {r["dag_run_id"] for r in client.request("GET", f"/api/v2/dags/{RUNBOOK}/dagRuns")["dag_runs"]}
             t_crash = time.time()
-            os.kill(int(inst["items"][0]["attributes"]["pid"]), signal.SIGKILL)
+            sandbox.call("/deploy/v1/app/crash", [{"callbackParameter": "c", "host": d["host"], "app": APP}])
 
             def firing(target=target):
                 for a in prom.api("alerts")["data"]["alerts"]:

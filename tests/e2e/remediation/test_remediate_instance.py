@@ -11,8 +11,6 @@ again inside the cooldown), ``acct-gone`` (destroyed), ``acct-off`` (kill switch
 from __future__ import annotations
 
 import json
-import os
-import signal
 import urllib.request
 
 import pytest
@@ -31,9 +29,10 @@ def health(target: str) -> dict | None:
 
 
 def crash(loop, host: str) -> dict:
-    """SIGKILL the instance's process (the pid the CMDB records): the incident."""
+    """The incident: ``deploy/app/crash`` makes the instance's process exit (it stays down)."""
     [inst] = loop.o.cmdb("app_instance", name=f"account-service@{host}")
-    os.kill(int(inst["attributes"]["pid"]), signal.SIGKILL)
+    [out] = loop.o.plugin("/deploy/v1/app/crash", [{"callbackParameter": host, "host": host, "app": "account-service"}])
+    assert out["status"] == "failed", out
     return inst["attributes"]
 
 
