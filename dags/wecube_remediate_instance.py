@@ -12,7 +12,8 @@ from ``triggering_asset_events``.
 2. ``approve`` (only when the Variable is ``approve``): a person approves first.
 3. ``claim``: takes the target's lock in the CMDB (compare-and-set: at most one remediation per target
    at a time, across runs and workers) and decides again on the fresh history.
-4. ``silence``: silences the alert in Alertmanager while acting.
+4. ``silence``: silences the alert in Alertmanager while the redeploy runs (expired as soon as it
+   returned, and again in ``finish``).
 5. ``redeploy``: the same version on the same host (``deploy/app/deploy``, one batched call).
 6. ``gate_up``: PromQL gate, ``up == 1`` for the redeployed instances (bounded).
 7. ``finish`` (always): expires the silences, gives the locks back, judges each fix from Prometheus,
@@ -184,6 +185,13 @@ with DAG(
             request_id=stable_request_id(ti.dag_id, dag_run.run_id, ti.task_id, -1),
             clock=time.time,
         )
+        # the silence ends with the redeploy, before Prometheus sees the instance up: a resolve that
+        # Alertmanager hides behind a silence leaves the alert "notified as firing" in its log, so the
+        # next crash of the same instance would be held back until repeat_interval
+        from airflow_wecube.remediation.airflow import expire_silences
+
+        for problem in expire_silences(ti.xcom_pull(task_ids="silence") or {}):
+            print(f"  {problem}")
         promql, count = instance.gate_promql(out)
         ti.xcom_push(key="gate_promql", value=promql)
         ti.xcom_push(key="gate_count", value=count)

@@ -43,15 +43,22 @@ class Loop:
         )
         return data["asset_events"]
 
-    def quiet(self, target: str, timeout: float = 60) -> None:
-        """Wait until Prometheus has no alert for ``target`` (the last episode resolved): a crash before
-        that would continue the same firing episode, which was handled already."""
+    def resolved(self, alert: dict, timeout: float = 120) -> dict:
+        """Wait until Alertmanager delivered the resolution of ``alert`` (its Asset event): until then
+        Alertmanager counts the instance's alert as notified firing and holds back a new crash."""
 
         def check():
-            alerts = self.prometheus.api("alerts")["data"]["alerts"]
-            return not [a for a in alerts if a["labels"].get("instance") == target]
+            for e in self.read(self.events, "events"):
+                x = e["extra"]
+                if (x.get("fingerprint"), x.get("startsAt"), x.get("status")) == (
+                    alert["fingerprint"],
+                    alert["startsAt"],
+                    "resolved",
+                ):
+                    return e
+            return None
 
-        self.sa.wait_for(check, timeout, f"no alert for {target}", interval=0.3)
+        return self.sa.wait_for(check, timeout, "the alert's resolution delivered", interval=1)
 
     def redeliver(self, event: dict) -> dict:
         """Record the same alert again as a new Asset event (a delivery the webhook's dedupe did not catch)."""
