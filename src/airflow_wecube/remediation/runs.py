@@ -10,6 +10,9 @@ from typing import Any
 
 #: XCom keys of ``finish``: the entries, the escalation summary, the inbox request's body
 ENTRIES, SUMMARY, EVIDENCE = "remediation", "summary", "evidence"
+#: where an ApprovalSensor keeps its decision, also when a rejection skips it
+#: (``airflow_wecube.sensors.approval.DECISION_XCOM_KEY``)
+DECISION = "decision"
 
 
 def policy(params: Mapping[str, Any] | None):
@@ -24,7 +27,7 @@ def approval_note(ti: Any, triaged: Mapping[str, Any]) -> str | None:
     """In ``approve`` mode, why nothing may act (the person did not approve); ``None`` otherwise."""
     if triaged["mode"] != "approve" or not any(e["decision"] == "act" for e in triaged["entries"]):
         return None
-    decision = ti.xcom_pull(task_ids="approve") or {}
+    decision = ti.xcom_pull(task_ids="approve", key=DECISION) or {}
     if decision.get("decision") == "approved":
         return None
     who = ", ".join(a.get("by", "?") for a in decision.get("approvers") or []) or "nobody"
@@ -91,7 +94,7 @@ def report_run(ti: Any) -> str:
         ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
         raise AirflowFailException(message)
     answer = None
-    decision = ti.xcom_pull(task_ids="escalate")
+    decision = ti.xcom_pull(task_ids="escalate", key=DECISION)
     if decision:
         by = ", ".join(
             f"{a.get('by')}: {a.get('option')}" + (f" ({a['comment']})" if a.get("comment") else "")
