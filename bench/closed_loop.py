@@ -220,15 +220,36 @@ def main() -> int:
 
             t_firing = sa.wait_for(firing, seconds(args.for_) + 120, "alert firing", interval=0.05)
 
-            def new_run(before=before):
+            def new_run(before=before, target=target):
+                """The new run that carries this crash's firing alert (resolved alerts start runs too)."""
                 runs = client.request("GET", f"/api/v2/dags/{RUNBOOK}/dagRuns")["dag_runs"]
-                fresh = [r for r in runs if r["dag_run_id"] not in before and r.get("start_date")]
-                return sorted(fresh, key=lambda r: r["start_date"])[0] if fresh else None
+                for r in sorted(runs, key=lambda r: r["run_after"]):
+                    if r["dag_run_id"] in before or not r.get("start_date"):
+                        continue
+                    try:
+                        triaged = client.xcom(RUNBOOK, r["dag_run_id"], "triage", key="triaged")
+                    except Exception:  # not pushed yet
+                        continue
+                    if any(e["instance"] == target and e["status"] == "firing" for e in triaged["entries"]):
+                        return r
+                return None
 
-            run = sa.wait_for(new_run, 120, "the runbook's run", interval=0.1)
-            t_up = sa.wait_for(
-                lambda target=target: time.time() if up(target) == "1" else None, 300, "up", interval=0.05
-            )
+            run = sa.wait_for(new_run, 300, "the runbook's run", interval=0.5)
+
+            def first_up(target=target, since=t_crash):
+                """The scrape that saw the instance up again (after it was seen down): Prometheus's own time."""
+                q = urllib.parse.urlencode({"query": f'up{{job="{JOB}",instance="{target}"}}[15m]'})
+                result = prom.api("query?" + q)["data"]["result"]
+                down = False
+                for ts, value in result[0]["values"] if result else []:
+                    if ts < since:
+                        continue
+                    down = down or value == "0"
+                    if down and value == "1":
+                        return ts
+                return None
+
+            t_up = sa.wait_for(first_up, 300, "up again", interval=0.5)
             events = client.request("GET", "/api/v2/assets/events", params={"limit": 100, "order_by": "-timestamp"})
             [event] = [
                 e
