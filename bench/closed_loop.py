@@ -69,7 +69,7 @@ class Sandbox:
     def __init__(self, folder: Path):
         self.port, self.token = _free_port(), f"bench-{secrets.token_hex(8)}"
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "WECUBE_SANDBOX_PORT_BASE": "26000"}
+        env = {"WECUBE_SANDBOX_PORT_BASE": "26000", **os.environ}
         log = open(folder / "sandbox.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "airflow_wecube.sandbox", "--host", "127.0.0.1", "--port", str(self.port)]
