@@ -108,7 +108,9 @@ def _runs(sa) -> list[dict]:
 
 def _events(sa) -> list[dict]:
     client = sa.client()
-    assets = client.request("GET", "/api/v2/assets", params={"uri_pattern": f"wecube-alert://{ALERT}"})["assets"]
+    assets = client.request(
+        "GET", "/api/v2/assets", params={"uri_pattern": f"wecube-alert://{ALERT}", "only_active": "false"}
+    )["assets"]
     if not assets:
         return []
     (asset,) = assets

@@ -1,6 +1,7 @@
 """`make demo` / `make demo-stop` (scripts/demo.sh, scripts/demo-stop.sh) as a user runs them, in a
-demo folder and on ports of the test's own: a killed scheduler is noticed by the health check and
-Airflow is restarted; the stop takes under 20 s and leaves no process behind."""
+demo folder and on ports of the test's own: an alert raised in the demo's Alertmanager reaches the
+demo's Airflow as an Asset event (route, secret and connection line up); a killed scheduler is noticed
+by the health check and Airflow is restarted; the stop takes under 20 s and leaves no process behind."""
 
 from __future__ import annotations
 
@@ -58,6 +59,39 @@ def demo():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _alert_reaches_airflow(demo: Path) -> None:
+    """An alert posted to the demo's Alertmanager becomes an event on ``wecube-alert://DemoSelfCheck``."""
+    from airflow_wecube.airflow_api import AirflowClient
+
+    settings = dict(
+        line.removeprefix("export ").split("=", 1) for line in (demo / "env").read_text().splitlines() if "=" in line
+    )
+    assert settings["ALERTS_WEBHOOK_URL"] == f"{settings['AIRFLOW_URL']}/wecube/alerts"
+    alert = [{"labels": {"alertname": "DemoSelfCheck", "instance": "demo"}, "annotations": {"summary": "check"}}]
+    request = urllib.request.Request(
+        f"{settings['ALERTMANAGER_URL']}/api/v2/alerts",
+        data=json.dumps(alert).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 200
+    with AirflowClient(settings["AIRFLOW_URL"], settings["AIRFLOW_USER"], settings["AIRFLOW_PASSWORD"]) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            assets = client.request(
+                "GET", "/api/v2/assets", params={"uri_pattern": "wecube-alert://DemoSelfCheck", "only_active": "false"}
+            )
+            if assets["assets"]:
+                asset_id = assets["assets"][0]["id"]
+                events = client.request("GET", "/api/v2/assets/events", params={"asset_id": asset_id})["asset_events"]
+                if any(e["extra"]["labels"] == alert[0]["labels"] for e in events):
+                    break
+            log = (demo / "alertmanager.log").read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, f"no asset event for the demo's alert; alertmanager.log:\n{log}"
+            time.sleep(1)
+
+
 def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
     airflow_port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WECUBE", "DEMO_"))}
@@ -67,6 +101,7 @@ def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
         DEMO_AIRFLOW_PORT=str(airflow_port),
         DEMO_SANDBOX_PORT=str(_free_port()),
         DEMO_PROMETHEUS_PORT=str(_free_port()),
+        DEMO_ALERTMANAGER_PORT=str(_free_port()),
         DEMO_UNPAUSE_DAGS="wecube_hello",
         WECUBE_SANDBOX_PORT_BASE=str(30000 + 10 * (os.getpid() % 2000)),
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
@@ -87,6 +122,7 @@ def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
         assert "already running" not in first.stderr
         again = run("demo.sh")
         assert again.returncode == 0 and "demo: already running" in again.stderr, again.stderr[-3000:]
+        _alert_reaches_airflow(demo)
 
         pgid = int((demo / "airflow.pgid").read_text())
         schedulers = [

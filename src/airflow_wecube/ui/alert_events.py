@@ -9,8 +9,10 @@ MySQL, SQLite's writer lock taken by a no-op ``UPDATE``), so two servers handed 
 once record it once. Only the asset's events since the alert's ``startsAt`` (less an hour of clock
 skew) are compared: a change is never delivered before it started.
 
-An alert no DAG schedules on is recorded too (its asset is created when missing): the event is the
-history of the alert in Airflow's Assets page, and the answer says that no DAG listens.
+An alert no DAG schedules on is recorded too (its asset is created when missing, and stays inactive
+until a DAG schedules on it): the events are the alert's history (``GET /api/v2/assets/events``; the
+asset is listed with ``only_active=false``), and the answer names it in ``no_listener``. A DAG that
+schedules on the asset later is started by the alert's next state change, not by past ones.
 """
 
 from __future__ import annotations
@@ -66,15 +68,21 @@ def _lock(session: Session, asset_id: int) -> None:
 
 def _recorded_keys(session: Session, asset_id: int, alerts: list[WebhookAlert]) -> set[str]:
     from airflow.models.asset import AssetEvent
+    from airflow.utils.sqlalchemy import get_dialect_name
     from sqlalchemy import select
 
     since = min(a.startsAt for a in alerts) - CLOCK_SKEW
-    rows = session.scalars(
+    stmt = (
         select(AssetEvent.extra)
         .where(AssetEvent.asset_id == asset_id, AssetEvent.timestamp >= since)
         .order_by(AssetEvent.id.desc())
         .limit(SCAN_LIMIT)
     )
+    if get_dialect_name(session) != "sqlite":
+        # a locking read sees what the lock's previous holder committed, also under MySQL's
+        # REPEATABLE READ (whose plain reads keep the transaction's first snapshot)
+        stmt = stmt.with_for_update(read=True)
+    rows = session.scalars(stmt)
     return {extra.get("key") for extra in rows if isinstance(extra, dict) and extra.get("key")}
 
 

@@ -19,8 +19,9 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from airflow_wecube.alertmanager.errors import AlertPayloadError
 from airflow_wecube.alertmanager.payload import MAX_PAYLOAD_BYTES, parse_payload
@@ -63,7 +64,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 @router.post("/alerts")
-async def receive_alerts(request: Request) -> JSONResponse:
+async def receive_alerts(request: Request) -> Response:
     """Alertmanager's webhook (payload version 4): record each new alert state change as an Asset event."""
     secret = await run_in_threadpool(webhook_secret)
     if secret is None:
@@ -79,6 +80,9 @@ async def receive_alerts(request: Request) -> JSONResponse:
         return _refuse(401, f"send the password of connection {CONN_ID!r} as 'Authorization: Bearer <secret>'")
     try:
         payload = parse_payload(await _body(request, MAX_PAYLOAD_BYTES))
+    except ClientDisconnect:  # Alertmanager's notify timeout passed first: it sends the group again
+        log.warning("webhook: the sender hung up before its payload was read (nothing recorded; it will resend)")
+        return Response(status_code=400)
     except AlertPayloadError as exc:
         log.warning("webhook payload refused: %s", exc)
         return _refuse(400, f"not an Alertmanager webhook payload (version 4): {exc}", problems=exc.problems)

@@ -212,3 +212,25 @@ def test_oversized_payload_400_and_nothing_recorded(client):
 def test_the_pages_still_need_a_login(client):
     assert client.get("/api/plugins").status_code == 401
     assert client.get("/alerts").status_code == 405  # the webhook only takes POST
+
+
+def test_the_same_delivery_at_once_on_several_threads_is_recorded_once(client):
+    """Alertmanager retries while the first attempt is still being handled: the check and the insert run
+    under a lock on the asset's row, so concurrent deliveries of one change make one event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_wecube.ui.app import create_app
+
+    name = new_name()
+    body = payload(alert(name, fingerprint="cc01"), alert(name, fingerprint="cc02"))
+
+    def deliver(_):
+        with TestClient(create_app()) as c:
+            return c.post("/alerts", json=body, headers=auth())
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(deliver, range(6)))
+    assert [r.status_code for r in answers] == [200] * 6, [r.text for r in answers if r.status_code != 200]
+    assert sum(len(r.json()["recorded"]) for r in answers) == 2
+    assert sum(len(r.json()["duplicates"]) for r in answers) == 10
+    assert sorted(e["fingerprint"] for e in events(name)) == ["cc01", "cc02"]
