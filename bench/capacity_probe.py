@@ -126,6 +126,7 @@ def main() -> None:
         plan = [(args.scrape, args.rounds, ("1.0.0", "1.0.0", "1.1.0+slowclose"))]
         if args.demo_rounds:
             plan.append((5.0, args.demo_rounds, ("1.0.0", "1.1.0+slowclose")))
+        # one app per role, deployed again every round (a host has 10 ports; a stopped app keeps its own)
         for scrape, rounds, versions in plan:
             prom = start_prometheus(work / f"prom-{scrape:g}", scrape_interval=f"{scrape:g}s")
             servers.append(prom)
@@ -153,7 +154,7 @@ def main() -> None:
                 store = ModelStore(work / f"store-{scrape:g}-{r}")
                 for i, version in enumerate(versions):
                     try:
-                        run = one_probe(url, prom, host, f"bench-{r}-{i}", version, store, scrape)
+                        run = one_probe(url, prom, host, f"bench-{i}", version, store, scrape)
                     except Exception as e:  # report every run, failures included
                         run = {"version": version, "scrape": scrape, "error": str(e)[:300]}
                     run.update(

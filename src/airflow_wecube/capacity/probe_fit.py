@@ -26,56 +26,30 @@ def candidates_of(spec: CapacitySpec) -> dict[str, str]:
     return dict(getattr(spec, "candidates", None) or {})
 
 
-def _with_features(spec: CapacitySpec, features: Mapping[str, str]) -> CapacitySpec:
-    data = spec.model_dump(by_alias=True)
-    data["features"] = dict(features)
-    if "candidates" in data:
-        data["candidates"] = {k: v for k, v in data["candidates"].items() if k not in features}
-    return CapacitySpec.model_validate(data)
-
-
-def test_candidates(spec: CapacitySpec, frame, base_r2: float) -> list[dict[str, Any]]:
-    """Add each candidate to the model on its own and say what it explains.
-
-    A candidate is testable when its column has finite values that vary; its R² gain is measured
-    against the model without it fitted on the same rows.
+def probe_candidates(spec: CapacitySpec, frame, *, min_r2_gain: float) -> list[dict[str, Any]]:
+    """The spec's candidates tested on the probe's samples (the added-variable test of
+    :mod:`airflow_wecube.capacity.candidates`), as the verdict and the report read them.
 
     :return: ``[{"name", "testable", "reason", "value", "ci_low", "ci_high", "p_value", "r2_base",
-        "r2_with", "r2_gain"}]``
+        "r2_with", "r2_gain", "n"}]``
     """
+    from airflow_wecube.capacity.candidates import candidate_tests
+
     out = []
-    for name, query in candidates_of(spec).items():
-        row: dict[str, Any] = {"name": name, "testable": False, "reason": None, "p_value": None, "r2_gain": 0.0}
-        if name not in frame.columns or frame[name].notna().sum() == 0:
-            row["reason"] = "Prometheus has no series for it on the canary (the version does not expose it)"
-            out.append(row)
-            continue
-        aug = _with_features(spec, {**spec.features, name: query})
-        try:
-            dataset = build_dataset(frame, aug)
-            with_it = fit_model(dataset, aug)
-        except DatasetError as e:
-            row["reason"] = str(e).split(": ", 1)[-1]
-            out.append(row)
-            continue
-        without = fit_model(
-            type(dataset)(
-                X=dataset.X[list(spec.features)], y=dataset.y, rows_in=dataset.rows_in, rows_dropped=0, notes=[]
-            ),
-            spec,
-        )
-        c = with_it.coefficients[name]
-        row.update(
-            testable=True,
-            value=c["value"],
-            ci_low=c["ci_low"],
-            ci_high=c["ci_high"],
-            p_value=c["p_value"],
-            r2_base=without.r2,
-            r2_with=with_it.r2,
-            r2_gain=with_it.r2 - without.r2,
-            n=with_it.n,
-        )
+    for r in candidate_tests(spec, frame, min_r2_gain=min_r2_gain):
+        row: dict[str, Any] = {"name": r["name"], "testable": r["status"] == "tested", "reason": r.get("reason")}
+        row.update(p_value=None, r2_gain=0.0)
+        if row["testable"]:
+            row.update(
+                value=r["coefficient"],
+                ci_low=r["ci"][0],
+                ci_high=r["ci"][1],
+                p_value=r["p_value"],
+                r2_base=r["r2_base"],
+                r2_with=r["r2_with"],
+                r2_gain=r["r2_gain"],
+                n=r["n"],
+            )
         out.append(row)
     return out
 
@@ -98,12 +72,12 @@ def analyse(
     """
     keep = kept_mask(frame.index, steps, scrape_interval)
     kept = frame[keep]
-    per_step = {i: 0 for i in range(len(steps))}
-    for i in step_of(kept.index, steps):
-        if i is not None:
-            per_step[i] += 1
     need = spec.gates.min_samples
     usable = kept[[TARGET, *spec.features]].dropna()
+    per_step = {i: 0 for i in range(len(steps))}
+    for i in step_of(usable.index, steps):
+        if i is not None:
+            per_step[i] += 1
     if len(usable) < need:
         raise ProbeDataError(
             f"capacity probe of {spec.name}: only {len(usable)} clean sample(s) of the canary (per step: "
@@ -129,7 +103,7 @@ def analyse(
             + "; ".join(failed_messages(gates))
             + ". Nothing was stored"
         )
-    candidates = test_candidates(spec, kept, fit.r2)
+    candidates = probe_candidates(spec, kept, min_r2_gain=min_r2_gain)
     rows = coefficient_rows(base_fit, fit_dict, spec.drift)
     decision = decide(
         rows,
@@ -161,4 +135,4 @@ def analyse(
     return {"result": result, "fit": fit_dict, "gates": gates}, fit
 
 
-__all__ = ["analyse", "candidates_of", "test_candidates"]
+__all__ = ["analyse", "candidates_of", "probe_candidates"]

@@ -26,8 +26,7 @@ from airflow_wecube.capacity.spec import DriftThresholds
 
 PASS, REGRESSION, NEW_FACTOR = "pass", "regression", "new_factor"
 VERDICTS = (PASS, REGRESSION, NEW_FACTOR)
-#: the R² a candidate must add to count as a new factor (besides its p-value)
-MIN_R2_GAIN = 0.02
+from airflow_wecube.capacity.candidates import MIN_R2_GAIN  # noqa: E402 - one threshold for both
 
 
 def _ci(c: Mapping[str, Any]) -> dict[str, float]:

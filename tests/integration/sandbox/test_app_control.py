@@ -5,10 +5,18 @@ app runs, and deploying the same version again brings it back."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
 
+from airflow_wecube.capacity.spec import TARGET, load_spec
+from airflow_wecube.exceptions import WeCubePluginError
+from airflow_wecube.hooks.plugin import WeCubePluginHook
+from airflow_wecube.hooks.prometheus import PrometheusHook
+from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
+from airflow_wecube.rollout import job_name
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 from tests.integration.sandbox.test_deploy import metric_values, services_on
 
@@ -134,3 +142,51 @@ def test_crash_then_redeploy_of_the_same_version_brings_it_back(sandbox, host):
     finally:
         one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
     assert services_on(out["port"]) == []
+
+
+def test_the_capacity_specs_own_promql_sees_the_load_a_flow_sets(sandbox, host, prometheus, prometheus_conn):
+    """deploy → load → Prometheus: dags/capacity/account_service.yml's target and features, on the
+    app's own job, show the rates deploy/app/load set and a CPU that follows them."""
+    app = uniq("spec")
+    text = (Path(__file__).resolve().parents[3] / "dags" / "capacity" / "account_service.yml").read_text()
+    spec = load_spec(text.replace(job_name("account-service"), job_name(app)))
+    out = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0+transfers", rate=0)
+    hook = PrometheusHook()
+    try:
+        hook.register_targets(job_name(app), [out["target"]])
+        one(sandbox, "/deploy/v1/app/load", host=host["name"], app=app, open_rate=5, close_rate=20, transfer_rate=10)
+        deadline, frame = time.monotonic() + 60, None
+        while True:  # until Prometheus has 10 s of the new load in every series
+            end = datetime.now(timezone.utc)
+            try:
+                frame = hook.query_range_frame(spec.candidate_queries(), end - timedelta(seconds=5), end, spec.step)
+                last = frame.dropna().iloc[-1]
+                if abs(last["accounts_closed"] - 20) <= 4:
+                    break
+            except (PrometheusNoSeriesError, IndexError):
+                pass  # not scraped yet
+            assert time.monotonic() < deadline, f"Prometheus never showed the load: {frame}"
+            time.sleep(1)
+        assert abs(last["accounts_opened"] - 5) <= 2 and abs(last["accounts_transferred"] - 10) <= 3, last
+        # 5 x 1 ms + 20 x 2 ms + 10 x 1.5 ms = 6 % of a core, plus the process's own work
+        assert 5 <= last[TARGET] <= 20, last
+    finally:
+        hook.deregister_targets(job_name(app), [out["target"]], confirm=False)
+        one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
+
+
+def test_a_flow_calls_load_and_crash_through_the_hook_like_any_plugin(wecube_conn, plugin_registry, sandbox, host):
+    """The registered manifest declares both interfaces: WeCubePluginHook (what WeCubePluginOperator
+    uses) calls them by service name, and a failed entity fails the call with its reason."""
+    app = uniq("hook")
+    one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0", rate=0)
+    hook, target = WeCubePluginHook(), {"callbackParameter": "c", "host": host["name"], "app": app}
+    try:
+        loaded = hook.call("deploy/app/load", {**target, "open_rate": 3})
+        assert loaded.ok and loaded.outputs[0]["open_rate"] == 3 and loaded.outputs[0]["transfers"] == "N"
+        crashed = hook.call("deploy/app/crash", target)
+        assert crashed.ok and crashed.outputs[0]["status"] == "failed"
+        with pytest.raises(WeCubePluginError, match=f"app {app} on host {host['name']} is not running"):
+            hook.call("deploy/app/load", {**target, "open_rate": 3})
+    finally:
+        one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)

@@ -38,7 +38,7 @@ def test_account_service_spec_is_on_the_demo_apps_own_series():
     assert spec.candidate_queries() == {**spec.queries(), **spec.candidates}
     assert spec.step_td == timedelta(seconds=5)  # the demo's scrape interval
     assert spec.limit is not None and spec.drift.max_relative_change > 0
-    assert spec.hac_lags_for(100)["range_lags"] == 3  # [15s] at 5 s
+    assert spec.hac_lags_for(100)["range_lags"] == 2  # [10s] at 5 s
 
 
 def test_candidates_are_checked_like_features():
