@@ -17,8 +17,10 @@
 5. ``deploy``: ONE batched ``deploy/app/deploy`` call for all hosts (the canary, already on the version,
    is unchanged; the sandbox starts the account service on each host's port and checks its health; a
    version containing "broken" fails it).
-6. ``register_targets`` (Prometheus file_sd, job ``wecube_app_<app>``) and ``alert_rules``
-   (target down, error rate above the threshold).
+6. ``register_targets`` (Prometheus file_sd, job ``wecube_app_<app>``) and ``alert_rules``:
+   ``<App>Down`` (``AccountServiceDown`` for ``account-service``: a target down for ``params.down_for``;
+   the runbook ``wecube_remediate_instance`` answers it) and ``<App>ErrorRateHigh`` (error rate above
+   the threshold), labelled ``app``, ``job``, ``instance`` and ``severity``.
 7. ``gate_up``: a PromQL gate, every target up (bounded wait). ``wait_error_rate`` waits (bounded)
    until Prometheus has an error rate for every instance, and ``gate_error_rate`` fails at once if
    one is above ``params.max_error_rate``.
@@ -56,7 +58,15 @@ from airflow_wecube.operators.capacity import CapacityProbeOperator
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
 from airflow_wecube.orchestration import record_failure
-from airflow_wecube.rollout import APP_PATTERN, SUBNET_PATTERN, VERSION_PATTERN, WINDOW_PATTERN, error_rate_promql
+from airflow_wecube.rollout import (
+    APP_PATTERN,
+    SUBNET_PATTERN,
+    VERSION_PATTERN,
+    WINDOW_PATTERN,
+    down_alert,
+    error_rate_alert,
+    error_rate_promql,
+)
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 
@@ -106,6 +116,12 @@ with DAG(
         "max_error_rate": Param(
             0.05, type="number", minimum=0, maximum=1, description="The gate: highest error rate accepted per instance"
         ),
+        "down_for": Param(
+            "1m",
+            type="string",
+            pattern=WINDOW_PATTERN,
+            description="How long a target must be down before its alert fires (the rule's `for`)",
+        ),
         "rate_window": Param(
             "30s", type="string", pattern=WINDOW_PATTERN, description="PromQL rate() window, above zero (e.g. 30s, 2m)"
         ),
@@ -120,6 +136,7 @@ with DAG(
             5, type="number", exclusiveMinimum=0, maximum=300, description="Prometheus's scrape interval (seconds)"
         ),
     },
+    user_defined_filters={"down_alert": down_alert, "error_rate_alert": error_rate_alert},
     doc_md=__doc__,
 ) as dag:
 
@@ -230,18 +247,24 @@ with DAG(
         group=JOB,
         rules=[
             {
-                "alert": "WeCubeAppDown",
+                # AccountServiceDown for account-service: the runbook wecube_remediate_instance listens to it
+                "alert": "{{ params.app | down_alert }}",
                 "expr": f'up{{job="{JOB}"}} == 0',
-                "for": "1m",
-                "labels": {"severity": "critical", "app": "{{ params.app }}"},
+                "for": "{{ params.down_for }}",
+                "labels": {
+                    "severity": "critical",
+                    "app": "{{ params.app }}",
+                    "job": JOB,
+                    "instance": "{{ '{{' }} $labels.instance {{ '}}' }}",
+                },
                 "annotations": {"summary": "{{ '{{' }} $labels.instance {{ '}}' }} of {{ params.app }} is down"},
             },
             {
-                "alert": "WeCubeAppErrorRateHigh",
+                "alert": "{{ params.app | error_rate_alert }}",
                 "expr": error_rate_promql(f'job="{JOB}"', "{{ params.rate_window }}")
                 + " > {{ params.max_error_rate }}",
                 "for": "2m",
-                "labels": {"severity": "warning", "app": "{{ params.app }}"},
+                "labels": {"severity": "warning", "app": "{{ params.app }}", "job": JOB},
                 "annotations": {
                     "summary": "{{ '{{' }} $labels.instance {{ '}}' }} of {{ params.app }} fails more than "
                     "{{ params.max_error_rate }} of its operations"

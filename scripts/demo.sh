@@ -42,8 +42,9 @@ ALERTMANAGER_URL="http://127.0.0.1:$ALERTMANAGER_PORT"
 # Alertmanager's webhook receiver: the provider's FastAPI app in Airflow's API server
 ALERTS_WEBHOOK_URL="$AIRFLOW_URL/wecube/alerts"
 # the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
-# stays paused: it needs a window of history first (run a rollout, then trigger it by hand).
-EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout}"
+# stays paused: it needs a window of history first (run a rollout, then trigger it by hand). The
+# runbooks are unpaused so that an alert starts them without anyone touching Airflow.
+EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out}"
 
 # The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
 if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then
@@ -223,6 +224,8 @@ print_details() {
     3. Dags > wecube_app_rollout > Trigger, then Browse > Required Actions > Approve: hosts,
        a canary with a capacity probe (~3 min), deploy, a Prometheus target and alert rule (see
        $PROMETHEUS_URL/targets), a PromQL gate. Then roll out 1.1.0+slowclose: stopped at the canary.
+    4. Crash an instance (deploy/app/crash, docs/demo.md): AccountServiceDown fires and
+       wecube_remediate_instance brings it back by itself (WeCube > Loop actions shows the run).
 
 EOF
 }

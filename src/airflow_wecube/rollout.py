@@ -9,6 +9,7 @@ reporting and host release, which other orchestrations share, are in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,26 @@ WINDOW_PATTERN = r"^[1-9][0-9]{0,5}[smh]$"
 def job_name(app: str) -> str:
     """The Prometheus job (and alert rule group) of an app."""
     return f"wecube_app_{app}"
+
+
+def alert_prefix(app: str) -> str:
+    """The app's name in its alert names: ``account-service`` -> ``AccountService``."""
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", app) if p]
+    if not parts:
+        raise ValueError(f"app {app!r} has no letters or digits to name its alerts after")
+    return "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+def down_alert(app: str) -> str:
+    """The name of the app's "target down" alert rule: ``account-service`` -> ``AccountServiceDown``.
+
+    The runbook DAG ``wecube_remediate_instance`` is scheduled on this alert's Asset."""
+    return f"{alert_prefix(app)}Down"
+
+
+def error_rate_alert(app: str) -> str:
+    """The name of the app's error-rate alert rule: ``AccountServiceErrorRateHigh``."""
+    return f"{alert_prefix(app)}ErrorRateHigh"
 
 
 def host_requests(params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -250,6 +271,9 @@ __all__ = [
     "SUBNET_PATTERN",
     "VERSION_PATTERN",
     "WINDOW_PATTERN",
+    "alert_prefix",
+    "down_alert",
+    "error_rate_alert",
     "app_attributes",
     "baseline_reason",
     "error_rate_failure",

@@ -1,9 +1,10 @@
 """The pure packages must stay free of Airflow: fast to import and reusable outside it.
 
-``registry``, ``approvals``, ``capacity``, ``prometheus`` and ``alertmanager`` (every submodule, those of
-subpackages too, listed from the folder, so a new one is covered without editing this test) are
-imported in a fresh interpreter, and then no ``airflow`` module may be loaded. ``capacity.airflow``
-is included on purpose: it wires the package to Airflow but imports Airflow only inside its functions.
+``registry``, ``approvals``, ``capacity``, ``prometheus``, ``alertmanager`` and ``remediation``
+(every submodule, those of subpackages too, listed from the folder, so a new one is covered without
+editing this test) are imported in a fresh interpreter, and then no ``airflow`` module may be
+loaded. ``capacity.airflow`` and ``remediation.airflow`` are included on purpose: they wire their
+package to Airflow but import Airflow only inside their functions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import airflow_wecube.approvals as approvals
 import airflow_wecube.capacity as capacity
 import airflow_wecube.prometheus as prometheus
 import airflow_wecube.registry as registry
+import airflow_wecube.remediation as remediation
 
 PURE = {
     "registry": registry,
@@ -26,6 +28,7 @@ PURE = {
     "capacity": capacity,
     "prometheus": prometheus,
     "alertmanager": alertmanager,
+    "remediation": remediation,
 }
 
 

@@ -13,8 +13,11 @@ from airflow_wecube.rollout import (
     SUBNET_PATTERN,
     VERSION_PATTERN,
     WINDOW_PATTERN,
+    alert_prefix,
     app_attributes,
     baseline_reason,
+    down_alert,
+    error_rate_alert,
     error_rate_failure,
     error_rate_promql,
     error_rates,
@@ -161,3 +164,25 @@ def test_touched_hosts_are_the_changed_and_failed_ones_or_every_planned_host():
     assert touched_hosts(result, []) == ["h2", "h3"]
     planned = [{"callbackParameter": "h1"}, {"callbackParameter": "h2"}]
     assert touched_hosts(None, planned) == ["h1", "h2"]
+
+
+@pytest.mark.parametrize(
+    ("app", "down"),
+    [
+        ("account-service", "AccountServiceDown"),
+        ("e2e-shop", "E2eShopDown"),
+        ("ledger", "LedgerDown"),
+        ("my.api_v2", "MyApiV2Down"),
+        ("x", "XDown"),
+    ],
+)
+def test_alert_names_derive_from_the_app(app, down):
+    """The runbook is scheduled on the alert's name, so it must be predictable from the app."""
+    assert re.fullmatch(APP_PATTERN, app)
+    assert down_alert(app) == down
+    assert error_rate_alert(app) == down.removesuffix("Down") + "ErrorRateHigh"
+
+
+def test_alert_prefix_refuses_a_name_without_letters():
+    with pytest.raises(ValueError, match="no letters or digits"):
+        alert_prefix("--")

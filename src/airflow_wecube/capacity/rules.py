@@ -2,7 +2,10 @@
 
 * recording rule ``capacity:<model>:predicted`` = intercept + Σ coefficient × feature PromQL;
 * alert ``CapacityEfficiencyRegression`` when the actual target exceeds that prediction by
-  ``k`` residual standard deviations for ``for`` (each transaction now costs more than the model says).
+  ``k`` residual standard deviations for ``for`` (each transaction now costs more than the model says);
+* alert ``CapacityHeadroomLow`` (specs with a ``limit``) when the prediction at the current volume is
+  within :data:`HEADROOM_MARGIN` of the limit for ``for``: the runbook ``wecube_scale_out`` adds an
+  instance before the limit is reached.
 
 Each PromQL is wrapped in ``sum(...)``: the spec guarantees one series per query, and ``sum``
 drops its labels so the terms match each other in vector arithmetic.
@@ -13,6 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_wecube.capacity.spec import CapacitySpec
+
+#: the headroom alert (the runbook ``wecube_scale_out`` is scheduled on it)
+HEADROOM_ALERT = "CapacityHeadroomLow"
+#: the headroom alert fires when the prediction is above ``limit * (1 - HEADROOM_MARGIN)``
+HEADROOM_MARGIN = 0.2
 
 
 def recording_rule_name(model: str) -> str:
@@ -63,4 +71,31 @@ def build_rules(spec: CapacitySpec, fit: dict[str, Any], *, version: str | None 
                 },
             }
         )
+    headroom = headroom_rule(spec)
+    if headroom:
+        rules.append(headroom)
     return rules
+
+
+def headroom_rule(spec: CapacitySpec, margin: float = HEADROOM_MARGIN) -> dict[str, Any] | None:
+    """``CapacityHeadroomLow``: the prediction at the current volume within ``margin`` of the spec's
+    ``limit`` (None when the spec has no limit)."""
+    if spec.limit is None:
+        return None
+    if not 0 < margin < 1:
+        raise ValueError(f"headroom margin must be between 0 and 1 (a fraction of the limit), got {margin!r}")
+    threshold = float(spec.limit) * (1 - margin)
+    label = spec.target_label or spec.name
+    return {
+        "alert": HEADROOM_ALERT,
+        "expr": f"sum({recording_rule_name(spec.name)}) > {threshold:.10g}",
+        "for": spec.alert.for_,
+        "labels": {"model": spec.name, "severity": "warning"},
+        "annotations": {
+            "summary": (
+                f"{spec.name}: predicted {label} at the current volume is within {margin:.0%} "
+                f"of its limit {float(spec.limit):g}"
+            ),
+            "description": "Add capacity before the limit is reached (runbook wecube_scale_out).",
+        },
+    }

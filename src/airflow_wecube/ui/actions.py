@@ -1,7 +1,10 @@
-"""Loop actions: runs of the DAGs tagged ``runbook`` (remediations started by alerts) and their outcomes."""
+"""Loop actions: runs of the DAGs tagged ``runbook`` (remediations started by alerts), their outcomes
+and what each did (the XCom ``message`` of its ``report`` task: one line per alert, and why a person
+was asked)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +16,25 @@ from airflow_wecube.ui.render import Page, render
 router = APIRouter(dependencies=READ_RUNS)
 
 RUNBOOK_TAG = "runbook"
+#: where a runbook run says what it did (``airflow_wecube.remediation.runs.report_run``)
+MESSAGE_TASK, MESSAGE_KEY = "report", "message"
+
+
+def messages(session, dag_ids: set[str]) -> dict[tuple[str, str], str]:
+    """``(dag_id, run_id) -> message`` of the runbook runs that have one."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    if not dag_ids:
+        return {}
+    stmt = select(XComModel.dag_id, XComModel.run_id, XComModel.value).where(
+        XComModel.dag_id.in_(dag_ids), XComModel.task_id == MESSAGE_TASK, XComModel.key == MESSAGE_KEY
+    )
+    out = {}
+    for dag_id, run_id, value in session.execute(stmt):
+        text = XComModel.deserialize_value(SimpleNamespace(value=value))
+        out[(dag_id, run_id)] = text if isinstance(text, str) else str(text)
+    return out
 
 
 def runs(dag_ids: set[str] | None = None, limit: int = 5000) -> list[dict[str, Any]]:
@@ -40,9 +62,9 @@ def runs(dag_ids: set[str] | None = None, limit: int = 5000) -> list[dict[str, A
             .order_by(DagRun.run_after.desc())
             .limit(limit)
         )
-        for r in session.execute(stmt):
-            if dag_ids is not None and r.dag_id not in dag_ids:
-                continue
+        rows = [r for r in session.execute(stmt) if dag_ids is None or r.dag_id in dag_ids]
+        said = messages(session, {r.dag_id for r in rows})
+        for r in rows:
             state = r.state.value if hasattr(r.state, "value") else r.state
             out.append(
                 {
@@ -53,6 +75,7 @@ def runs(dag_ids: set[str] | None = None, limit: int = 5000) -> list[dict[str, A
                     "started": r.start_date.isoformat() if r.start_date else None,
                     "ended": r.end_date.isoformat() if r.end_date else None,
                     "run_url": links.run_url(r.dag_id, r.run_id),
+                    "message": said.get((r.dag_id, r.run_id)),
                 }
             )
     return out

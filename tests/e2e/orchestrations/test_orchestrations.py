@@ -167,7 +167,14 @@ def test_rollout_approved_runs_monitored_app(orchestrations, runs):
     assert {s["metric"]["instance"] for s in up} == {d["target"] for d in deployed}
     assert {s["value"][1] for s in up} == {"1"}
     groups = {g["name"]: g for g in o.prometheus.api("rules")["data"]["groups"]}
-    assert [r["name"] for r in groups["wecube_app_e2e-shop"]["rules"]] == ["WeCubeAppDown", "WeCubeAppErrorRateHigh"]
+    assert [r["name"] for r in groups["wecube_app_e2e-shop"]["rules"]] == ["E2eShopDown", "E2eShopErrorRateHigh"]
+    down = groups["wecube_app_e2e-shop"]["rules"][0]
+    assert down["labels"] == {
+        "severity": "critical",
+        "app": "e2e-shop",
+        "job": "wecube_app_e2e-shop",
+        "instance": "{{ $labels.instance }}",
+    }
 
     # the CMDB records the app and its instances
     [app] = o.cmdb("app", name="e2e-shop")

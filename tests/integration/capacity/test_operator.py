@@ -80,7 +80,11 @@ def test_recording_rule_computes_the_prediction_live(capacity_history, accepted_
     record = ModelStore(accepted_baseline.store).baseline("ledger_cpu")
     group = publish_rules(spec, record, prometheus_conn_id=capacity_conn)
     assert group["name"] == rule_group_name("ledger_cpu")
-    assert [r["name"] for r in group["rules"]] == [recording_rule_name("ledger_cpu"), "CapacityEfficiencyRegression"]
+    assert [r["name"] for r in group["rules"]] == [
+        recording_rule_name("ledger_cpu"),
+        "CapacityEfficiencyRegression",
+        "CapacityHeadroomLow",
+    ]
     server = capacity_history.server
     fit = record["fit"]
     deadline = time.monotonic() + 30

@@ -148,6 +148,39 @@ def test_cmdb_query_and_update(sandbox):
     assert again["results"]["outputs"][0]["items"][0]["attributes"] == {"cpu": 4, "os": "linux"}
 
 
+def test_cmdb_update_with_expected_is_a_compare_and_set(sandbox):
+    """Two callers racing for a lock: the one whose ``expected`` no longer holds fails and changes nothing."""
+    guid = wire(sandbox.post("/cmdb/v1/ci/create", [{"callbackParameter": "c", "type": "lock", "name": uniq("l")}]))[
+        "results"
+    ]["outputs"][0]["guid"]
+
+    def take(holder, expected):
+        return wire(
+            sandbox.post(
+                "/cmdb/v1/ci/update",
+                [{"callbackParameter": holder, "guid": guid, "attributes": {"holder": holder}, "expected": expected}],
+            )
+        )
+
+    first = take("run-a", {"holder": None})
+    assert first["resultCode"] == "0" and first["results"]["outputs"][0]["attributes"] == {"holder": "run-a"}
+    second = take("run-b", {"holder": None})
+    assert second["resultCode"] == "1"
+    assert second["results"]["outputs"][0]["errorMessage"] == (
+        "conflict: holder is 'run-a', expected None; read the CI again and retry"
+    )
+    again = wire(sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "lock", "guid": guid}]))
+    assert again["results"]["outputs"][0]["items"][0]["attributes"] == {"holder": "run-a"}
+    # the holder gives it back only while it holds it
+    released = wire(
+        sandbox.post(
+            "/cmdb/v1/ci/update",
+            [{"callbackParameter": "r", "guid": guid, "attributes": {"holder": None}, "expected": {"holder": "run-a"}}],
+        )
+    )
+    assert released["resultCode"] == "0" and released["results"]["outputs"][0]["attributes"] == {}
+
+
 def test_cmdb_partial_failure_keeps_the_successful_outputs(sandbox):
     name = uniq("ok")
     guid = wire(sandbox.post("/cmdb/v1/ci/create", [{"callbackParameter": "c", "type": "app", "name": name}]))[

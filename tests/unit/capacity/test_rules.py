@@ -6,7 +6,13 @@ import subprocess
 import pytest
 import yaml
 
-from airflow_wecube.capacity.rules import build_rules, prediction_expr, recording_rule_name
+from airflow_wecube.capacity.rules import (
+    HEADROOM_ALERT,
+    build_rules,
+    headroom_rule,
+    prediction_expr,
+    recording_rule_name,
+)
 from airflow_wecube.capacity.spec import load_spec
 
 from .synth import SPEC
@@ -36,7 +42,7 @@ def test_rules_pass_promtool(tmp_path):
     path.write_text(yaml.safe_dump({"groups": [{"name": "capacity_ledger_cpu", "rules": rules}]}))
     proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 rules found" in proc.stdout
+    assert "3 rules found" in proc.stdout
 
 
 def test_fit_with_unknown_feature_is_refused():
@@ -44,5 +50,20 @@ def test_fit_with_unknown_feature_is_refused():
     fit = {**FIT, "coefficients": {**FIT["coefficients"], "transfers": {"value": 1.0}}}
     with pytest.raises(ValueError, match="transfers"):
         prediction_expr(spec, fit)
-    spec_no_alert = load_spec({**SPEC, "alert": {"enabled": False}})
+    spec_no_alert = load_spec({**SPEC, "alert": {"enabled": False}, "limit": None})
     assert [r.get("record") for r in build_rules(spec_no_alert, FIT)] == ["capacity:ledger_cpu:predicted"]
+
+
+def test_headroom_alert_fires_within_the_margin_of_the_limit():
+    """The capacity model's own prediction says when to add an instance, before the limit is reached."""
+    spec = load_spec({**SPEC, "limit": 80, "alert": {"for": "2m"}})
+    rule = headroom_rule(spec)
+    assert rule["alert"] == HEADROOM_ALERT == "CapacityHeadroomLow"
+    assert rule["expr"] == "sum(capacity:ledger_cpu:predicted) > 64"
+    assert rule["for"] == "2m" and rule["labels"] == {"model": "ledger_cpu", "severity": "warning"}
+    assert "within 20% of its limit 80" in rule["annotations"]["summary"]
+    assert headroom_rule(spec, margin=0.5)["expr"].endswith("> 40")
+    assert build_rules(spec, FIT)[-1] == rule
+    assert headroom_rule(load_spec({**SPEC, "limit": None})) is None
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        headroom_rule(spec, margin=1.5)

@@ -1,7 +1,8 @@
 """``cmdb``: configuration items (CIs) and credentials, stored in SQLite.
 
 Services: ``cmdb/ci/create`` (idempotent on type + name), ``cmdb/ci/query``, ``cmdb/ci/update``
-(merges attributes; a ``null`` value removes that attribute), and ``cmdb/credential/set`` whose
+(merges attributes; a ``null`` value removes that attribute; with ``expected``, only when those
+attributes hold those values now: a compare-and-set, e.g. a lock), and ``cmdb/credential/set`` whose
 ``password`` is sensitive: only a salted hash is kept, and the answer carries a fingerprint.
 """
 
@@ -36,6 +37,9 @@ CREATE TABLE IF NOT EXISTS cmdb_credential (
     updated_at REAL NOT NULL
 );
 """
+
+#: how a refused compare-and-set (``expected`` not met) begins its error message
+CONFLICT = "conflict"
 
 package = SandboxPackage("cmdb", schema=SCHEMA)
 ci = package.plugin("ci")
@@ -113,14 +117,20 @@ def query(entity: dict[str, Any], call: Call) -> dict[str, Any]:
 
 @ci.entity("update")
 def update(entity: dict[str, Any], call: Call) -> dict[str, Any]:
-    """Merge ``attributes`` into a CI's attributes (a ``null`` value removes that key)."""
+    """Merge ``attributes`` into a CI's attributes (a ``null`` value removes that key); with
+    ``expected``, only when each of those attributes has that value now (``null``: absent)."""
     guid = _nonblank(entity, "guid")
     changes = obj(entity, "attributes")
+    expected = obj(entity, "expected")
     with call.store.transaction() as db:
         row = db.execute("SELECT * FROM cmdb_ci WHERE guid = ?", (guid,)).fetchone()
         if row is None:
             raise EntityError(f"unknown guid: {guid}")
         merged = json.loads(row["attributes"])
+        differ = {k: merged.get(k) for k, v in expected.items() if merged.get(k) != v}
+        if differ:
+            shown = ", ".join(f"{k} is {v!r}, expected {expected[k]!r}" for k, v in sorted(differ.items()))
+            raise EntityError(f"{CONFLICT}: {shown}; read the CI again and retry")
         for key, value in changes.items():
             if value is None:
                 merged.pop(key, None)

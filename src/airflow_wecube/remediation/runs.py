@@ -1,0 +1,112 @@
+"""The end of every runbook run, shared by the runbook DAGs: ``finish`` (expire the silences, give
+the locks back, judge each fix from Prometheus, record everything, say whether a person must act)
+and ``report`` (the run's message; the run fails when it escalated). Called from the DAGs' tasks with
+their ``ti``; Airflow is imported inside the functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: XCom keys of ``finish``: the entries, the escalation summary, the inbox request's body
+ENTRIES, SUMMARY, EVIDENCE = "remediation", "summary", "evidence"
+#: where an ApprovalSensor keeps its decision, also when a rejection skips it
+#: (``airflow_wecube.sensors.approval.DECISION_XCOM_KEY``)
+DECISION = "decision"
+
+
+def policy(params: Mapping[str, Any] | None):
+    """The guard rails' numbers from the DAG's params."""
+    from airflow_wecube.remediation.guard import Policy
+
+    p = params or {}
+    return Policy(cooldown=p["cooldown"], flap_limit=p["flap_limit"], flap_window=p["flap_window"])
+
+
+def approval_note(ti: Any, triaged: Mapping[str, Any]) -> str | None:
+    """In ``approve`` mode, why nothing may act (the person did not approve); ``None`` otherwise."""
+    if triaged["mode"] != "approve" or not any(e["decision"] == "act" for e in triaged["entries"]):
+        return None
+    decision = ti.xcom_pull(task_ids="approve", key=DECISION) or {}
+    if decision.get("decision") == "approved":
+        return None
+    who = ", ".join(a.get("by", "?") for a in decision.get("approvers") or []) or "nobody"
+    return f"not approved ({decision.get('decision') or 'no answer'}, by {who})"
+
+
+def finish_run(ti: Any, *, act_task: str, steps: Sequence[str], silence_task: str | None = None) -> list[str]:
+    """``finish``: the branch to take (``escalate`` too when a person must act).
+
+    :param act_task: the task that acted (XCom ``entries``)
+    :param steps: the tasks whose failure the record names (``gate_up``'s failure is the fix's outcome)
+    """
+    import time
+
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
+    from airflow_wecube.hooks.prometheus import PrometheusHook
+    from airflow_wecube.orchestration import FAILURE_XCOM_KEY
+    from airflow_wecube.remediation import instance, report
+    from airflow_wecube.remediation.airflow import expire_silences, holder_name
+
+    me = holder_name(ti.dag_id, ti.run_id)
+    failures = {r["task"]: r["error"] for r in ti.xcom_pull(task_ids=list(steps), key=FAILURE_XCOM_KEY) or [] if r}
+    entries = ti.xcom_pull(task_ids=act_task, key="entries") or ti.xcom_pull(task_ids="claim") or []
+    if not entries:
+        entries = (ti.xcom_pull(task_ids="triage", key="triaged") or {}).get("entries") or []
+    problems = [f"{t} failed: {e}" for t, e in failures.items() if t != "gate_up"]
+    ids = (ti.xcom_pull(task_ids=silence_task) if silence_task else None) or {}
+    if ids:
+        problems += expire_silences(ids)
+    up: dict[str, bool] = {}
+    if any(e.get("deployed") for e in entries):
+        promql, _ = instance.gate_promql(entries)
+        try:
+            up = {s["labels"].get("instance"): s["value"] == 1 for s in PrometheusHook().query(promql)}
+        except Exception as e:
+            problems.append(f"could not ask Prometheus whether the instances are up: {e}")
+    entries = instance.judge(entries, up, now=time.time(), gate_note=failures.get("gate_up", ""))
+    entries, record_problems = instance.record(entries, hook=WeCubePluginHook(), me=me, now=time.time())
+    problems += record_problems
+    reasons = report.escalation_reasons(entries) + problems
+    ti.xcom_push(key=ENTRIES, value=entries)
+    ti.xcom_push(key=EVIDENCE, value=report.evidence_markdown(entries, reasons) if reasons else "")
+    for e in entries:
+        said, where = e.get("error") or e["reason"], e["instance"] or e.get("target")
+        print(f"  {e['alertname']} on {where}: {e['decision']} -> {e.get('outcome')}: {said}")
+    targets = sorted({e.get("target") or e["instance"] or e["alertname"] for e in entries})
+    ti.xcom_push(key=SUMMARY, value={"escalate": reasons, "targets": targets})
+    for r in reasons:
+        print(f"  escalating: {r}")
+    return ["escalate", "report"] if reasons else ["report"]
+
+
+def report_run(ti: Any) -> str:
+    """``report``: the run's message (XCom ``message``); fails the run, saying why, when it escalated."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_wecube.orchestration import MESSAGE_XCOM_KEY
+    from airflow_wecube.remediation.report import final_message
+
+    summary = ti.xcom_pull(task_ids="finish", key=SUMMARY)
+    entries = ti.xcom_pull(task_ids="finish", key=ENTRIES) or []
+    if summary is None:
+        message = "the runbook could not record what it did (finish failed): see its log"
+        ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
+        raise AirflowFailException(message)
+    answer = None
+    decision = ti.xcom_pull(task_ids="escalate", key=DECISION)
+    if decision:
+        by = ", ".join(
+            f"{a.get('by')}: {a.get('option')}" + (f" ({a['comment']})" if a.get("comment") else "")
+            for a in decision.get("approvers") or []
+        )
+        answer = by or decision.get("decision")
+    message = final_message(entries, summary["escalate"], answer)
+    print(message)
+    ti.xcom_push(key=MESSAGE_XCOM_KEY, value=message)
+    if summary["escalate"]:
+        raise AirflowFailException(message)
+    return message
+
+
+__all__ = ["ENTRIES", "EVIDENCE", "SUMMARY", "approval_note", "finish_run", "policy", "report_run"]
