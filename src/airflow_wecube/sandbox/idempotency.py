@@ -10,7 +10,9 @@ handler again. A repeat that arrives while the first call still runs waits for i
 Not recorded: failed answers (``resultCode`` other than ``"0"``, HTTP 5xx, refused requests): a retry
 of a failed call runs again, as a retry is meant to. A repeated ``requestId`` carrying other inputs
 is refused (``resultCode "1"``): it is a client bug, and answering it with another request's outputs
-would hide it.
+would hide it. Inputs mapped to a system variable are left out of that comparison: the platform fills
+them anew in each call (a retried asynchronous call carries a new ``CALLBACK_URL`` for the same request,
+and the first one still answers it).
 """
 
 from __future__ import annotations
@@ -86,6 +88,13 @@ def once(
             finish(store, service, request_id, Answer(kept.status_code, "application/json", bytes(kept.body)))
         else:
             release(store, service, request_id)
+
+
+def without(inputs: Any, names: frozenset[str]) -> Any:
+    """The entities without the inputs ``names`` (those the platform fills anew in every call)."""
+    if not names or not isinstance(inputs, list):
+        return inputs
+    return [{k: v for k, v in e.items() if k not in names} if isinstance(e, dict) else e for e in inputs]
 
 
 def inputs_digest(inputs: Any) -> str:

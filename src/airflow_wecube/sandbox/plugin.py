@@ -364,6 +364,8 @@ _NOT_JSON = object()
 
 
 def _endpoint(store: Store, token: str, service: str, interface: Interface, spec: _Spec):
+    platform_filled = frozenset(p.name for p in interface.inputs if p.mapping_type == "system_variable")
+
     def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[Any, PluginResponse | Response]:
         try:
             payload = json.loads(body) if body else None
@@ -382,8 +384,11 @@ def _endpoint(store: Store, token: str, service: str, interface: Interface, spec
             )
             return payload, failure(f"bad request: not a WeCube plugin request ({problems})")
         call = Call(store=store, request=parsed, service=service, interface=interface, headers=headers)
-        # a repeated requestId gets the first successful answer; the handler runs once (idempotency.py)
-        return payload, idempotency.once(store, service, parsed.request_id, parsed.inputs, lambda: run(call))
+        # a repeated requestId gets the first successful answer; the handler runs once (idempotency.py).
+        # Inputs the platform fills per call (system variables: an async retry's new CALLBACK_URL) are not
+        # part of "the same inputs"
+        same = idempotency.without(parsed.inputs, platform_filled)
+        return payload, idempotency.once(store, service, parsed.request_id, same, lambda: run(call))
 
     def run(call: Call) -> PluginResponse | Response:
         if spec.kind == "entity":

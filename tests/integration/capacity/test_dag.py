@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -100,9 +101,13 @@ def test_nightly_run_accepts_then_drift_fails_keeps_the_baseline_and_mails_the_o
 
     mails = smtp_conn.to(owner)  # told once, by Airflow's SmtpNotifier through smtp_default
     assert len(mails) == 1 and mails[0].rcpt_tos == [owner]
-    assert mails[0].subject.startswith("[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+3")
+    # the drifted fit is about 0.35 (DRIFT_CLOSED) with noise in its last digit
+    assert re.match(
+        r"\[capacity\] ledger_cpu drifted: accounts_closed 0\.267 → 0\.3[45]\d* \(\+3\d%\)", mails[0].subject
+    )
     body = mails[0].html
-    assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in body and "accounts_closed: 0.267 → 0.35" in body
+    assert re.search(r"<td>accounts_closed</td><td>0\.267</td><td>0\.3[45]\d*</td>", body)
+    assert re.search(r"accounts_closed: 0\.267 → 0\.3[45]", body)
     assert f"wecube capacity accept ledger_cpu {drifted['version']}" in body
     assert f"/dags/wecube_capacity_refit/runs/{quote(run.run_id)}/tasks/refit.compare/mapped/0" in body, (
         body

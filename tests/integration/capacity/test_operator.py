@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import quote
 
@@ -127,8 +128,11 @@ def test_gate_drift_mails_the_owners_by_default(capacity_history, accepted_basel
         op.execute({})
     mails = smtp_conn.to(owner)
     assert len(mails) == 1 and mails[0].rcpt_tos == [owner] and mails[0].mail_from == "airflow@example.com"
-    assert mails[0].subject.startswith("[capacity] ledger_cpu drifted: accounts_closed 0.267 → 0.35 (+3")
-    assert "<td>accounts_closed</td><td>0.267</td><td>0.35</td>" in mails[0].html
+    # the drifted fit is about 0.35 (DRIFT_CLOSED) with noise in its last digit
+    assert re.match(
+        r"\[capacity\] ledger_cpu drifted: accounts_closed 0\.267 → 0\.3[45]\d* \(\+3\d%\)", mails[0].subject
+    )
+    assert re.search(r"<td>accounts_closed</td><td>0\.267</td><td>0\.3[45]\d*</td>", mails[0].html)
 
 
 def test_gate_drift_without_smtp_connection_warns_and_still_fails(

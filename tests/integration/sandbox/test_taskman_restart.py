@@ -16,8 +16,8 @@ CUSTOM = "/taskman/api/v1/plugin/task/create/custom"
 API = "/taskman/inbox/api/tasks"
 
 
-def _create(client: TestClient, request_id: str, cb: str, url: str) -> str:
-    body = {
+def _body(request_id: str, cb: str, url: str) -> dict:
+    return {
         "requestId": request_id,
         "inputs": [
             {
@@ -30,7 +30,10 @@ def _create(client: TestClient, request_id: str, cb: str, url: str) -> str:
             }
         ],
     }
-    r = client.post(CUSTOM, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def _create(client: TestClient, request_id: str, cb: str, url: str) -> str:
+    r = client.post(CUSTOM, json=_body(request_id, cb, url), headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.json()["resultCode"] == "0", r.text
     (task,) = client.get(API, params={"requestId": request_id}).json()
     return task["id"]
@@ -63,10 +66,11 @@ def test_restart_keeps_open_tasks_and_resumes_pending_callbacks(tmp_path, script
         done = second.post(f"{API}/{waiting}/complete", json={"comment": "after restart"}).json()
         assert done["callback"]["status"] == "delivered"
         assert scripted_server.requests[-1]["body"]["results"]["requestId"] == "r-open"
-        # a repeated create after the restart still gets the first answer, not a second task
+        # a retried create after the restart (an async retry: same request, a new callback URL) still
+        # gets the first answer, not a second task
         r = second.post(
             CUSTOM,
-            json={"requestId": "r-open", "inputs": [{"callbackParameter": "a"}]},
+            json=_body("r-open", "a", scripted_server.url + "/a-retry"),
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert r.json()["resultCode"] == "0" and len(second.get(API, params={"status": "all"}).json()) == 2

@@ -103,16 +103,3 @@ def test_a_container_name_left_unmapped_fails_loudly(env, monkeypatch, tmp_path)
     monkeypatch.setattr(cluster_env, "COMPOSE", compose)
     with pytest.raises(SystemExit, match="AIRFLOW__NEW__URL.*names a container; map it in scripts/cluster_env.py"):
         cluster_env.settings(Path("/c"), SECRETS)
-
-
-def test_broker_outage_settings_are_importable_and_outlast_the_operation_timeout(env):
-    """A publish to a Redis that is down must end in Airflow's timeout (retried next loop), not fail fast."""
-    from importlib import import_module
-
-    _, cluster, compose = env
-    assert cluster["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == compose["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"]
-    module, _, name = cluster["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
-    config = getattr(import_module(module), name)
-    policy = config["task_publish_retry_policy"]
-    assert policy["max_retries"] * policy["interval_max"] > 60
-    assert int(cluster["AIRFLOW__CELERY__TASK_PUBLISH_MAX_RETRIES"]) >= 30
