@@ -43,8 +43,15 @@ chromium:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver); }
 
+# Two pytest-xdist workers: every test under tests/e2e is in xdist group "e2e" (tests/conftest.py), so
+# one worker runs them in order under one `airflow standalone` (mostly waiting) while the other runs the
+# CPU-bound unit and integration tests. Serially: `make test PYTEST_XDIST=` (or PYTEST_ARGS="-n 0"
+# or PYTEST_ARGS="-p no:xdist", which drops these options).
+PYTEST_XDIST ?= -n 2 --dist loadgroup
+
 test: install prometheus alertmanager chromium
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests \
+	  $(if $(findstring no:xdist,$(PYTEST_ARGS)),,$(PYTEST_XDIST)) $(PYTEST_ARGS)
 
 # ruff (configured in pyproject.toml): lint and format check, no changes made
 lint: install

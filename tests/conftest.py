@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+E2E = REPO / "tests" / "e2e"
 # The real WeCube manifests are a corpus kept beside the repository, not in it. Tests that need it
 # skip when it is absent, unless WECUBE_REQUIRE_CORPUS=1 (CI) turns the skip into a failure.
 CORPUS = Path(os.environ.get("WECUBE_CORPUS_DIR") or REPO.parent / "shared" / "fixtures" / "wecube")
@@ -55,3 +56,40 @@ def pytest_ignore_collect(collection_path, config):
     if collection_path.name == "cluster" and collection_path.parent.name == "e2e":
         return "cluster" not in (config.getoption("markexpr") or "") or None
     return None
+
+
+# `make test` runs `pytest -n 2 --dist loadgroup`: every test under tests/e2e is in xdist group "e2e", so
+# one worker runs them all, in collection order, under one session's `airflow standalone`, sandbox,
+# Prometheus and Alertmanager (mostly waiting on them), while the other worker runs the CPU-bound unit
+# and integration tests, then takes over what is left.
+E2E_GROUP = "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests under tests/e2e ``xdist_group("e2e")`` (tryfirst: xdist reads the mark in its own
+    hook of this name)."""
+    if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: no such marker registered
+        return
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.xdist_group(E2E_GROUP))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` that also groups by path: pytest-xdist 3.8 puts an item's group in its node id
+    (``...@e2e``), which pytest 9.2's node ids ignore, so the marks alone no longer group anything
+    (pytest-dev/pytest-xdist#1386). The controller sees only node ids: tests/e2e/... is group "e2e"."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    prefix = E2E.relative_to(config.rootpath).as_posix() + "/"
+
+    class E2EGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return E2E_GROUP if scope == nodeid and nodeid.startswith(prefix) else scope
+
+    return E2EGroupScheduling(config, log)

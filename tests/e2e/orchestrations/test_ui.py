@@ -285,7 +285,9 @@ def test_a_person_reads_everything_from_the_airflow_nav(world, browser):
     assert "data center dc-shenzhen" in ui.text("#picture") and "vpc-sz-prod-db-sz-b" in ui.text("#picture")
     ui.shot("designs")
 
-    # loop actions: nothing yet, said plainly
+    # loop actions: nothing yet, said plainly (tests/e2e/remediation, which starts runbook runs on this
+    # standalone, is collected after orchestrations/ and the e2e tests run in collection order on one
+    # worker: xdist group "e2e", tests/conftest.py)
     ui.open_from_nav("Loop actions", "wecube-actions")
     assert "No remediation runs yet" in ui.text("#actions-empty")
     ui.shot("actions")

@@ -231,6 +231,10 @@ def test_load_refuses_bad_requests_and_changes_nothing(served, path, body, messa
 def test_crash_answers_then_hands_over_to_the_crash_action(served):
     service, get = served
     assert get("/crash", method="POST")[0] == 202  # the in-process server's crash action records it
+    # the server calls the crash action after the answer is sent: the caller may read it first
+    deadline = time.monotonic() + 10
+    while not service.crashes and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(service.crashes) == 1
 
 
