@@ -122,7 +122,7 @@ def test_locks_stay_out_of_the_folder_prometheus_reads(tmp_path):
     file_sd.deregister(folder, "db", ["b:1"])
     assert sorted(p.name for p in folder.iterdir()) == ["web.json"]
     locks = sorted(p.name for p in (tmp_path / ".wecube-locks").iterdir())
-    assert locks and all(name.endswith((".json.lock")) for name in locks)
+    assert locks and all(name.endswith(".json.lock") for name in locks)
     assert any(name.endswith("-web.json.lock") for name in locks), locks
     elsewhere = tmp_path / "locks"
     file_sd.register(folder, "web", ["c:1"], lock_dir=elsewhere)
