@@ -78,6 +78,19 @@ def record(hook: WeCubePluginHook, target: str, **identity: Any) -> dict[str, An
     return {"guid": out["guid"], "attributes": out.get("attributes") or {}}
 
 
+def history(
+    entry: dict[str, Any], ci: Mapping[str, Any], me: str, running: Callable[[str], bool | None], shown: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The target record's past attempts and the run holding it (``None`` when free, ours or ended);
+    notes the record and the last ``shown`` attempts in ``entry``."""
+    entry["ci"] = ci["guid"]
+    attempts = list(ci["attributes"].get("attempts") or [])
+    holder = ci["attributes"].get("holder")
+    busy_with = holder if holder and holder != me and running(holder) is not False else None
+    entry["history"] = attempts[-shown:]
+    return attempts, busy_with
+
+
 def _cas(hook: WeCubePluginHook, guid: str, expected: Mapping, attributes: Mapping) -> dict[str, Any] | None:
     """One compare-and-set: the new attributes, or ``None`` when another run wrote first."""
     from airflow_wecube.exceptions import WeCubePluginError

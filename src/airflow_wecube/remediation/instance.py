@@ -67,12 +67,7 @@ def triage(
         if found:
             entry.update(target=found["target"], host=found["host"], version=found["version"])
             ci = cmdb.record(hook, found["target"], app=alert.app, host=found["host"], instance=alert.instance)
-            entry["ci"] = ci["guid"]
-            attempts = list(ci["attributes"].get("attempts") or [])
-            holder = ci["attributes"].get("holder")
-            if holder and holder != me and running(holder) is not False:
-                busy_with = holder
-            entry["history"] = attempts[-HISTORY_SHOWN:]
+            attempts, busy_with = cmdb.history(entry, ci, me, running, HISTORY_SHOWN)
         decision = decide(
             alert,
             attempts,

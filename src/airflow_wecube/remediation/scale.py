@@ -77,12 +77,7 @@ def triage(
                 subnet=subnet,
             )
             ci = cmdb.record(hook, entry["target"], app=app, model=model)
-            entry["ci"] = ci["guid"]
-            attempts = list(ci["attributes"].get("attempts") or [])
-            holder = ci["attributes"].get("holder")
-            if holder and holder != me and running(holder) is not False:
-                busy_with = holder
-            entry["history"] = attempts[-HISTORY_SHOWN:]
+            attempts, busy_with = cmdb.history(entry, ci, me, running, HISTORY_SHOWN)
         decision = decide(
             alert,
             attempts,
