@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,10 +182,7 @@ def start(store: Store, guid: str, ci_name: str, folder: Path, port: int, versio
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
-    child = _Child(proc, store.path, guid, ci_name)
-    with _children_lock:
-        _children[proc.pid] = child
-    threading.Thread(target=_watch, args=(child,), name=f"watch-{proc.pid}", daemon=True).start()
+    adopt(proc, store, guid, ci_name)
     timeout = float(options.get("health_timeout") or HEALTH_TIMEOUT)
     deadline = time.monotonic() + timeout
     failures, why = 0, "no answer yet"
@@ -206,6 +204,14 @@ def start(store: Store, guid: str, ci_name: str, folder: Path, port: int, versio
                 f"health check of {ci_name} version {version} failed after {waited}: {why}; the process was stopped"
             )
         time.sleep(0.1)
+
+
+def adopt(proc: subprocess.Popen, store: Store, guid: str, ci_name: str) -> None:
+    """Remember ``proc`` as the process of instance ``guid`` and watch for its end."""
+    child = _Child(proc, store.path, guid, ci_name)
+    with _children_lock:
+        _children[proc.pid] = child
+    threading.Thread(target=_watch, args=(child,), name=f"watch-{proc.pid}", daemon=True).start()
 
 
 def _mark(child: _Child, status: str, message: str) -> bool:
@@ -259,19 +265,33 @@ def forget(pid: int | None) -> None:
             _children.pop(pid, None)
 
 
-def wait_exit(pid: int, timeout: float) -> int | None:
-    """Wait up to ``timeout`` seconds for the child ``pid`` to end; its exit code, or ``None`` if it runs on."""
+def exit_waiter(pid: int) -> Callable[[float], int | None]:
+    """Before making ``pid`` end: a function that waits up to its argument's seconds for that end and
+    gives the exit code (``None`` if it runs on).
+
+    Taken *before* the end is caused: the watcher thread reaps a child that ends and forgets it at once,
+    so a lookup afterwards can miss it (a crash answered, then lost to the watcher, read as exit code 0).
+    """
     with _children_lock:
         child = _children.get(pid)
-    if child is None:
+    if child is not None:
+        proc = child.proc
+
+        def wait(timeout: float) -> int | None:
+            try:
+                return proc.wait(timeout=timeout)  # already reaped by the watcher: its returncode
+            except subprocess.TimeoutExpired:
+                return None
+
+        return wait
+
+    def wait_foreign(timeout: float) -> int | None:  # not our child (a sandbox restarted): no exit code to read
         deadline = time.monotonic() + timeout
         while _cmdline(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         return None if _cmdline(pid) else 0
-    try:
-        return child.proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
+
+    return wait_foreign
 
 
 def stop_all() -> None:

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -61,3 +62,33 @@ def test_start_refuses_a_taken_port_and_starts_nothing(tmp_path):
         assert not (tmp_path / "app").exists()
     finally:
         store.close()
+
+
+def test_the_exit_code_of_a_child_is_read_even_when_the_watcher_reaped_it_first(tmp_path):
+    # the crash race of CI stop 19: the child ended at once, the watcher reaped and forgot it before the
+    # crash asked for its code, which then read 0 instead of 70
+    store = Store(tmp_path / "sandbox.db")
+    code = "import sys; sys.stdin.read(); sys.exit(70)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    try:
+        processes.adopt(child, store, "no-such-instance", "app@h")
+        wait_exit = processes.exit_waiter(child.pid)
+        child.stdin.close()  # now it ends
+        deadline = time.monotonic() + 10
+        while child.pid in processes._children:  # the watcher reaps it and takes it out
+            assert time.monotonic() < deadline, "the watcher never saw the child end"
+            time.sleep(0.01)
+        assert wait_exit(5) == 70
+    finally:
+        child.kill()
+        child.wait()
+        store.close()
+
+
+def test_the_waiter_of_a_process_that_runs_on_says_none():
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        assert processes.exit_waiter(other.pid)(0.2) is None  # not our child, still running
+    finally:
+        other.kill()
+        other.wait()

@@ -31,7 +31,7 @@ from airflow_wecube.sandbox.account_service import CRASH_EXIT_CODE
 from airflow_wecube.sandbox.plugin import Call, EntityError
 from airflow_wecube.sandbox.plugins.app_options import RATE_INPUTS, number_input, run_options
 from airflow_wecube.sandbox.plugins.instances import existing_instance, find_target, instance_output, record
-from airflow_wecube.sandbox.processes import exit_message, forget, host_lock, is_running, stop_process, wait_exit
+from airflow_wecube.sandbox.processes import exit_message, exit_waiter, forget, host_lock, is_running, stop_process
 
 #: seconds the app gets to answer its /load or /crash
 APP_TIMEOUT = 5.0
@@ -107,10 +107,11 @@ def crash(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     with host_lock(host["guid"]):
         _, row = _running(call, entity)
         pid = row["pid"]
+        wait_exit = exit_waiter(pid)
         status, answer = _post(row["port"], "/crash", None)
         if status != 202:
             raise EntityError(f"app {row['app']} on host {row['host']} did not accept the crash: answered {status}")
-        code = wait_exit(pid, CRASH_EXIT_TIMEOUT)
+        code = wait_exit(CRASH_EXIT_TIMEOUT)
         forget(pid)
         if code is None:  # it did not exit: end it, a crash is what was asked
             stop_process(pid, row["port"])
