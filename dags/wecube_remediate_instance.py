@@ -28,22 +28,26 @@ Param ``dry_run``: decide and record what would be done, change nothing, ask nob
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from airflow_wecube.alerts import alert_asset
-from airflow_wecube.orchestration import record_failure
-from airflow_wecube.sensors.approval import ApprovalSensor
-from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
+from airflow_wecube.runbooks import (
+    DEFAULT_ARGS,
+    approve_step,
+    claim_step,
+    escalate_step,
+    gate_step,
+    guard_params,
+    report_step,
+)
 
 #: the alert this runbook answers: the rollout's "target down" rule of account-service
 ALERT = "AccountServiceDown"
 #: how long the gate waits for the redeployed instance to be up in Prometheus
 GATE_TIMEOUT = 60
-TARGETS = "{{ ti.xcom_pull(task_ids='finish', key='summary')['targets'] | join(', ') }}"
 
 with DAG(
     dag_id="wecube_remediate_instance",
@@ -53,20 +57,12 @@ with DAG(
     catchup=False,
     max_active_runs=16,
     tags=["wecube", "runbook", "prometheus"],
-    # a task that fails for a passing reason (a busy machine, a plugin restarting) is tried again: every
-    # step is safe to repeat (reads, the lock is ours, the deploy's request id is stable, attempts
-    # are recorded once per run and alert)
-    default_args={"on_failure_callback": record_failure, "retries": 2, "retry_delay": timedelta(seconds=3)},
-    params={
-        "dry_run": Param(False, type="boolean", description="Decide and record what would be done; change nothing"),
-        "cooldown": Param(
-            300, type="integer", minimum=0, description="Seconds after a fix in which a target is not acted on again"
-        ),
-        "flap_limit": Param(
-            3, type="integer", minimum=1, description="Fixes of one target within flap_window that escalate instead"
-        ),
-        "flap_window": Param(3600, type="integer", minimum=60, description="Seconds (see flap_limit)"),
-    },
+    default_args=DEFAULT_ARGS,
+    params=guard_params(
+        cooldown=300,
+        cooldown_help="Seconds after a fix in which a target is not acted on again",
+        flap_help="Fixes of one target within flap_window that escalate instead",
+    ),
     doc_md=__doc__,
 ) as dag:
 
@@ -79,7 +75,7 @@ with DAG(
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.remediation import instance
         from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy
+        from airflow_wecube.remediation.runs import policy, triaged_branch
 
         alerts, problems = run_alerts(triggering_asset_events)
         for p in problems:
@@ -106,51 +102,12 @@ with DAG(
             f"- {e['alertname']} on `{e['instance']}`: **{e.get('action', e['decision'])}** ({e['reason']})"
             for e in entries
         )
-        ti.xcom_push(key="plan", value=plan or "no alert")
-        ti.xcom_push(key="triaged", value={"mode": mode, "entries": entries, "ignored": problems})
-        if not any(e["decision"] == "act" for e in entries):
-            return ["finish"]
-        return ["approve", "claim", "finish"] if mode == "approve" else ["claim", "finish"]
+        return triaged_branch(ti, entries, mode=mode, ignored=problems, plan=plan)
 
     triaged = triage()
 
-    approve = ApprovalSensor(
-        task_id="approve",
-        subject=f"Runbook {ALERT}: remediate?",
-        body="{{ ti.xcom_pull(task_ids='triage', key='plan') }}",
-        priority="high",
-        response_timeout=timedelta(minutes=30),
-        on_timeout="reject",
-        on_reject="skip",
-    )
-
-    @task(trigger_rule="none_failed_min_one_success")
-    def claim(params: dict | None = None, ti=None) -> list[dict[str, Any]]:
-        """Lock each target to act on (one remediation per target at a time); decide again on its fresh history."""
-        import time
-
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
-        from airflow_wecube.remediation import instance
-        from airflow_wecube.remediation.airflow import holder_name, run_is_active
-        from airflow_wecube.remediation.runs import approval_note, policy
-
-        triaged = ti.xcom_pull(task_ids="triage", key="triaged")
-        approval = approval_note(ti, triaged)
-        entries = instance.claim(
-            triaged["entries"],
-            hook=WeCubePluginHook(),
-            now=time.time(),
-            policy=policy(params),
-            me=holder_name(ti.dag_id, ti.run_id),
-            running=run_is_active(ti),
-            mode=triaged["mode"],
-            approval=approval,
-        )
-        for e in entries:
-            print(f"  {e.get('target') or e['instance']}: {e['decision']}: {e['reason']}")
-        return entries
-
-    claimed = claim()
+    approve = approve_step(f"Runbook {ALERT}: remediate?")
+    claimed = claim_step()
     triaged >> [approve, claimed]
     approve >> claimed
 
@@ -204,15 +161,7 @@ with DAG(
     redeployed = redeploy(claimed)
     silenced >> redeployed
 
-    gate_up = PrometheusQuerySensor(
-        task_id="gate_up",
-        promql="{{ ti.xcom_pull(task_ids='redeploy', key='gate_promql') }}",
-        condition="all == 1 and count >= {{ ti.xcom_pull(task_ids='redeploy', key='gate_count') }}",
-        poke_interval=1,
-        timeout=GATE_TIMEOUT,
-        mode="poke",
-        retries=0,  # not up within the bound: that is the fix's outcome, not a passing failure
-    )
+    gate_up = gate_step("redeploy", GATE_TIMEOUT)
     redeployed >> gate_up
 
     @task.branch(trigger_rule="all_done")
@@ -228,24 +177,7 @@ with DAG(
     finished = finish()
     [triaged, claimed, silenced, redeployed, gate_up] >> finished
 
-    escalate = ApprovalSensor(
-        task_id="escalate",
-        subject=f"Runbook {ALERT} needs a person: " + TARGETS,
-        body="{{ ti.xcom_pull(task_ids='finish', key='evidence') }}",
-        options=["Fixed by hand", "Leave it"],
-        approve_options=["Fixed by hand"],
-        priority="high",
-        response_timeout=timedelta(days=1),
-        on_timeout="reject",
-        on_reject="skip",
-    )
+    escalate = escalate_step(f"Runbook {ALERT} needs a person: ")
     finished >> escalate
 
-    @task(trigger_rule="all_done")
-    def report(ti=None) -> str:
-        """The run's message; the run fails, saying why, when a person had to be asked."""
-        from airflow_wecube.remediation.runs import report_run
-
-        return report_run(ti)
-
-    [finished, escalate] >> report()
+    [finished, escalate] >> report_step()

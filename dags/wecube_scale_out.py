@@ -18,7 +18,6 @@ capacity probe) fire ``CapacityHeadroomLow`` when the model's prediction at the 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -26,15 +25,21 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_wecube.alerts import alert_asset
 from airflow_wecube.capacity.rules import HEADROOM_ALERT
-from airflow_wecube.orchestration import record_failure
+from airflow_wecube.remediation.scale import describe
 from airflow_wecube.rollout import job_name
-from airflow_wecube.sensors.approval import ApprovalSensor
-from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
+from airflow_wecube.runbooks import (
+    DEFAULT_ARGS,
+    approve_step,
+    claim_step,
+    escalate_step,
+    gate_step,
+    guard_params,
+    report_step,
+)
 
 #: the capacity model (spec dags/capacity/account_service.yml) and the app it measures
 MODEL, APP = "account_service", "account-service"
 GATE_TIMEOUT = 90
-TARGETS = "{{ ti.xcom_pull(task_ids='finish', key='summary')['targets'] | join(', ') }}"
 
 with DAG(
     dag_id="wecube_scale_out",
@@ -44,17 +49,13 @@ with DAG(
     catchup=False,
     max_active_runs=16,
     tags=["wecube", "runbook", "capacity"],
-    # a task that fails for a passing reason (a busy machine, a plugin restarting) is tried again: every
-    # step is safe to repeat (reads, the lock is ours, the deploy's request id is stable, attempts
-    # are recorded once per run and alert)
-    default_args={"on_failure_callback": record_failure, "retries": 2, "retry_delay": timedelta(seconds=3)},
-    params={
-        "dry_run": Param(False, type="boolean", description="Decide and record what would be done; change nothing"),
-        "cooldown": Param(900, type="integer", minimum=0, description="Seconds after a scale-out before another"),
-        "flap_limit": Param(3, type="integer", minimum=1, description="Scale-outs within flap_window that escalate"),
-        "flap_window": Param(3600, type="integer", minimum=60, description="Seconds (see flap_limit)"),
-        "max_instances": Param(6, type="integer", minimum=1, description="Never run more instances than this"),
-    },
+    default_args=DEFAULT_ARGS,
+    params=guard_params(
+        cooldown=900,
+        cooldown_help="Seconds after a scale-out before another",
+        flap_help="Scale-outs within flap_window that escalate",
+        max_instances=Param(6, type="integer", minimum=1, description="Never run more instances than this"),
+    ),
     doc_md=__doc__,
 ) as dag:
 
@@ -66,7 +67,7 @@ with DAG(
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.remediation import scale
         from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy
+        from airflow_wecube.remediation.runs import policy, triaged_branch
 
         alerts, ignored = run_alerts(triggering_asset_events)
         mode, mode_problem = kill_switch()
@@ -88,48 +89,12 @@ with DAG(
         for e in entries:
             print(f"  {e['alertname']} {e['status']} ({e['model']}): {e['decision']}: {e['reason']}")
         plan = "\n".join(f"- **{e.get('action', e['decision'])}** ({e['reason']})" for e in entries)
-        ti.xcom_push(key="plan", value=plan or "no alert")
-        ti.xcom_push(key="triaged", value={"mode": mode, "entries": entries, "ignored": ignored})
-        if not any(e["decision"] == "act" for e in entries):
-            return ["finish"]
-        return ["approve", "claim", "finish"] if mode == "approve" else ["claim", "finish"]
+        return triaged_branch(ti, entries, mode=mode, ignored=ignored, plan=plan)
 
     triaged = triage()
 
-    approve = ApprovalSensor(
-        task_id="approve",
-        subject=f"Runbook {HEADROOM_ALERT}: scale {APP} out?",
-        body="{{ ti.xcom_pull(task_ids='triage', key='plan') }}",
-        priority="high",
-        response_timeout=timedelta(minutes=30),
-        on_timeout="reject",
-        on_reject="skip",
-    )
-
-    @task(trigger_rule="none_failed_min_one_success")
-    def claim(params: dict | None = None, ti=None) -> list[dict[str, Any]]:
-        """Lock the app's scale-out (one at a time) and decide again on its fresh history."""
-        import time
-
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
-        from airflow_wecube.remediation import instance, scale
-        from airflow_wecube.remediation.airflow import holder_name, run_is_active
-        from airflow_wecube.remediation.runs import approval_note, policy
-
-        triaged = ti.xcom_pull(task_ids="triage", key="triaged")
-        return instance.claim(
-            triaged["entries"],
-            hook=WeCubePluginHook(),
-            now=time.time(),
-            policy=policy(params),
-            me=holder_name(ti.dag_id, ti.run_id),
-            running=run_is_active(ti),
-            mode=triaged["mode"],
-            approval=approval_note(ti, triaged),
-            describe=scale.describe,
-        )
-
-    claimed = claim()
+    approve = approve_step(f"Runbook {HEADROOM_ALERT}: scale {APP} out?")
+    claimed = claim_step(describe)
     triaged >> [approve, claimed]
     approve >> claimed
 
@@ -164,15 +129,7 @@ with DAG(
 
     scaled = scale_out(claimed)
 
-    gate_up = PrometheusQuerySensor(
-        task_id="gate_up",
-        promql="{{ ti.xcom_pull(task_ids='scale_out', key='gate_promql') }}",
-        condition="all == 1 and count >= {{ ti.xcom_pull(task_ids='scale_out', key='gate_count') }}",
-        poke_interval=1,
-        timeout=GATE_TIMEOUT,
-        mode="poke",
-        retries=0,  # not up within the bound: that is the fix's outcome, not a passing failure
-    )
+    gate_up = gate_step("scale_out", GATE_TIMEOUT)
     scaled >> gate_up
 
     @task.branch(trigger_rule="all_done")
@@ -185,24 +142,7 @@ with DAG(
     finished = finish()
     [triaged, claimed, scaled, gate_up] >> finished
 
-    escalate = ApprovalSensor(
-        task_id="escalate",
-        subject=f"Runbook {HEADROOM_ALERT} needs a person: " + TARGETS,
-        body="{{ ti.xcom_pull(task_ids='finish', key='evidence') }}",
-        options=["Fixed by hand", "Leave it"],
-        approve_options=["Fixed by hand"],
-        priority="high",
-        response_timeout=timedelta(days=1),
-        on_timeout="reject",
-        on_reject="skip",
-    )
+    escalate = escalate_step(f"Runbook {HEADROOM_ALERT} needs a person: ")
     finished >> escalate
 
-    @task(trigger_rule="all_done")
-    def report(ti=None) -> str:
-        """The run's message; the run fails, saying why, when a person had to be asked."""
-        from airflow_wecube.remediation.runs import report_run
-
-        return report_run(ti)
-
-    [finished, escalate] >> report()
+    [finished, escalate] >> report_step()

@@ -41,7 +41,7 @@ def find_instance(hook: WeCubePluginHook, app: str, instance: str) -> dict[str, 
     """The instance ``instance`` (``host:port``, Prometheus's ``instance`` label) of ``app`` as the
     rollout recorded it (the app CI: version and instances), with its ``target`` name; ``None`` when
     the CMDB does not know it."""
-    items = _query(hook, "app", app)
+    items = query(hook, "app", app)
     if not items:
         return None
     attrs = items[0]["attributes"]
@@ -58,7 +58,8 @@ def find_instance(hook: WeCubePluginHook, app: str, instance: str) -> dict[str, 
     return None
 
 
-def _query(hook: WeCubePluginHook, ci_type: str, name: str) -> list[dict[str, Any]]:
+def query(hook: WeCubePluginHook, ci_type: str, name: str) -> list[dict[str, Any]]:
+    """The CIs of ``ci_type`` named ``name`` (:class:`RecordError` when the CMDB cannot be read)."""
     try:
         out = hook.call("cmdb/ci/query", {"callbackParameter": name, "type": ci_type, "name": name}).outputs[0]
     except Exception as e:

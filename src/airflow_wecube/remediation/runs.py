@@ -1,4 +1,5 @@
-"""The end of every runbook run, shared by the runbook DAGs: ``finish`` (expire the silences, give
+"""What every runbook run does around its own action, shared by the runbook DAGs: ``triage``'s
+branch, ``claim`` (the locks), ``finish`` (expire the silences, give
 the locks back, judge each fix from Prometheus, record everything, say whether a person must act)
 and ``report`` (the run's message; the run fails when it escalated). Called from the DAGs' tasks with
 their ``ti``; Airflow is imported inside the functions."""
@@ -32,6 +33,42 @@ def approval_note(ti: Any, triaged: Mapping[str, Any]) -> str | None:
         return None
     who = ", ".join(a.get("by", "?") for a in decision.get("approvers") or []) or "nobody"
     return f"not approved ({decision.get('decision') or 'no answer'}, by {who})"
+
+
+def triaged_branch(ti: Any, entries: list[dict[str, Any]], *, mode: str, ignored: list[str], plan: str) -> list[str]:
+    """``triage``'s end: its XComs (``plan`` for the approver, ``triaged``) and the branch: straight to
+    ``finish`` when nothing acts, through ``approve`` when the kill switch says so."""
+    ti.xcom_push(key="plan", value=plan or "no alert")
+    ti.xcom_push(key="triaged", value={"mode": mode, "entries": entries, "ignored": ignored})
+    if not any(e["decision"] == "act" for e in entries):
+        return ["finish"]
+    return ["approve", "claim", "finish"] if mode == "approve" else ["claim", "finish"]
+
+
+def claim_run(ti: Any, params: Mapping[str, Any] | None, describe=None) -> list[dict[str, Any]]:
+    """``claim``: lock each target triage acts on (one remediation per target at a time, across runs and
+    workers) and decide again on its fresh history (:func:`~.instance.claim`)."""
+    import time
+
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
+    from airflow_wecube.remediation import instance
+    from airflow_wecube.remediation.airflow import holder_name, run_is_active
+
+    triaged = ti.xcom_pull(task_ids="triage", key="triaged")
+    entries = instance.claim(
+        triaged["entries"],
+        hook=WeCubePluginHook(),
+        now=time.time(),
+        policy=policy(params),
+        me=holder_name(ti.dag_id, ti.run_id),
+        running=run_is_active(ti),
+        mode=triaged["mode"],
+        approval=approval_note(ti, triaged),
+        describe=describe,
+    )
+    for e in entries:
+        print(f"  {e.get('target') or e['instance']}: {e['decision']}: {e['reason']}")
+    return entries
 
 
 def finish_run(ti: Any, *, act_task: str, steps: Sequence[str], silence_task: str | None = None) -> list[str]:

@@ -58,7 +58,7 @@ def triage(
         if entry["model"] != model:
             entries.append(_set(entry, Decision("ignored", f"model {entry['model']!r} is not {model!r}")))
             continue
-        items = cmdb._query(hook, "app", app)
+        items = cmdb.query(hook, "app", app)
         attempts: list[dict[str, Any]] = []
         busy_with = None
         if items:
@@ -67,7 +67,7 @@ def triage(
             hosts = [i["host"] for i in instances]
             subnet = None
             if hosts:
-                found = cmdb._query(hook, "host", hosts[0])
+                found = cmdb.query(hook, "host", hosts[0])
                 subnet = found[0]["attributes"].get("subnet_guid") if found else None
             entry.update(
                 target=scale_target(app),
@@ -137,7 +137,7 @@ def add_instance(
             register(e["job"], [deployed["target"]], {"app": e["app"]})
             e["target_registered"] = True
             step = "record the instance in the app's CI"
-            [app_ci] = cmdb._query(hook, "app", e["app"])
+            [app_ci] = cmdb.query(hook, "app", e["app"])
             instances = list(app_ci["attributes"].get("instances") or [])
             instances.append({k: deployed[k] for k in ("host", "guid", "target", "url")})
             hook.call(
