@@ -48,7 +48,7 @@ ALERTMANAGER_BIN="${ALERTMANAGER_BIN:-$(command -v prometheus-alertmanager || ec
 PG_USER="${CLUSTER_PG_USER:-postgres}" # PostgreSQL refuses to run as root
 id "$PG_USER" >/dev/null 2>&1 || die "no user $PG_USER to run PostgreSQL as (set CLUSTER_PG_USER)"
 
-# alive, stop_parts, listening
+# alive, stop_parts, listening, wait_for
 # shellcheck source=scripts/demo-lib.sh
 . "$REPO/scripts/demo-lib.sh"
 
@@ -144,15 +144,7 @@ fail() {
     exit 1
 }
 
-wait_for() {
-    local name="$1" deadline=$((SECONDS + TIMEOUT))
-    until check "$name" 2>/dev/null; do
-        alive "$name" || fail "$name" "$name exited before it was healthy"
-        [ "$SECONDS" -lt "$deadline" ] || fail "$name" "$name not healthy after ${TIMEOUT}s"
-        sleep 1
-    done
-    log "$name healthy"
-}
+part_ready() { log "$1 healthy"; }  # after wait_for (demo-lib.sh)
 
 wanted() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 

@@ -1,4 +1,5 @@
-# Functions shared by scripts/demo.sh and scripts/demo-stop.sh (sourced; the tests source it too).
+# Functions shared by scripts/demo.sh, scripts/demo-stop.sh and scripts/cluster.sh (sourced; the tests
+# source it too).
 #
 # Needs DEMO (the demo's state folder). A part (airflow, sandbox, prometheus, alertmanager) is every process that
 # carries WECUBE_DEMO_PART=$DEMO/<part> in its environment (set by demo.sh when it starts the part,
@@ -118,6 +119,19 @@ alive() { _demo_procs list 0 "$1" >/dev/null; }
 
 # stop_parts GRACE PART...: stop every process of these parts (SIGTERM, SIGKILL after GRACE seconds).
 stop_parts() { _demo_procs stop "$@"; }
+
+# wait_for NAME: poll the part's health check (the caller's `check NAME`), bounded by $TIMEOUT, until
+# it passes, then the caller's `part_ready NAME`; the caller's `fail NAME WHY` when the part exits
+# first or is not healthy in time.
+wait_for() {
+    local name="$1" deadline=$((SECONDS + TIMEOUT))
+    until check "$name" 2>/dev/null; do
+        alive "$name" || fail "$name" "$name exited before it was healthy"
+        [ "$SECONDS" -lt "$deadline" ] || fail "$name" "$name not healthy after ${TIMEOUT}s"
+        sleep 1
+    done
+    part_ready "$name"
+}
 
 # listening PORT: a program accepts connections on 127.0.0.1:PORT. A connect, not a bind: sockets in
 # TIME_WAIT after a stop are nobody's, and the demo's servers bind with SO_REUSEADDR.

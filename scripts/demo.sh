@@ -102,7 +102,7 @@ PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 
 log() { printf 'demo: %s\n' "$*" >&2; }
 
-# alive, listening, stop_parts, demo_connections
+# alive, listening, stop_parts, wait_for, demo_connections
 # shellcheck source=scripts/demo-lib.sh
 . "$REPO/scripts/demo-lib.sh"
 
@@ -173,16 +173,7 @@ EOF
 mark_healthy() { [ -s "$DEMO/$1.pgid" ] && cp "$DEMO/$1.pgid" "$DEMO/$1.ready" || true; }
 was_healthy() { [ -s "$DEMO/$1.ready" ] && [ -s "$DEMO/$1.pgid" ] && cmp -s "$DEMO/$1.pgid" "$DEMO/$1.ready"; }
 
-# wait_for NAME: poll the part's health check (bounded by $TIMEOUT) until it passes
-wait_for() {
-    local name="$1" deadline=$((SECONDS + TIMEOUT))
-    until check "$name" 2>/dev/null; do
-        alive "$name" || fail "$name" "$name exited before it was healthy"
-        [ "$SECONDS" -lt "$deadline" ] || fail "$name" "$name not healthy after ${TIMEOUT}s"
-        sleep 1
-    done
-    mark_healthy "$name"
-}
+part_ready() { mark_healthy "$1"; }  # after wait_for (demo-lib.sh)
 
 # assess NAME: STATE[NAME] = healthy | starting (runs, never healthy yet, started less than
 # $TIMEOUT s ago) | unhealthy (runs, unhealthy: was healthy before, or older) | down (nothing
