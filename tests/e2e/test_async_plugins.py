@@ -206,7 +206,14 @@ def test_a_retry_sends_again_with_the_same_request_id_and_the_first_url_still_an
         return ti["try_number"] == 2 and ti["state"] == "deferred"
 
     sa.wait_for(retry_waiting, 180, "the second try deferred")
-    assert f"acknowledged requestId {first['requestId']}" in sa.task_log(APPROVAL, run_id, "gate", chars=50000)
+    # the second try's own log (the first try's trigger log may be written to later, when it is cancelled);
+    # its lines reach the file through the supervisor's log channel, beside the defer: read until there
+    sent_again = f"acknowledged requestId {first['requestId']}"
+    sa.wait_for(
+        lambda: sent_again in sa.task_log(APPROVAL, run_id, "gate", chars=50000, try_number=2),
+        30,
+        f"{sent_again!r} in the second try's log",
+    )
     r = requests.get(sandbox.url + INBOX, params={"procInstId": f"{APPROVAL}/{run_id}", "status": "all"}, timeout=10)
     assert [t["id"] for t in r.json()] == [first["id"]]  # the duplicate request was dropped by requestId
     answer(sandbox, first["id"], "complete", option="Approve", comment="via the first URL", handler="carol")

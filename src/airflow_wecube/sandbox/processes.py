@@ -78,6 +78,16 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has ended). Read from its state, not its
+    command line: that one is empty for a moment while a new process execs."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def is_running(pid: int | None, port: int) -> bool:
     """Whether ``pid`` is a live account service listening on ``port`` (never a reused pid)."""
     if not pid:
@@ -112,7 +122,7 @@ def stop_process(pid: int | None, port: int) -> bool:
                 return True
             except subprocess.TimeoutExpired:
                 continue
-        if not _cmdline(pid):
+        if not _alive(pid):
             return True
         time.sleep(0.05)
     try:
@@ -287,9 +297,9 @@ def exit_waiter(pid: int) -> Callable[[float], int | None]:
 
     def wait_foreign(timeout: float) -> int | None:  # not our child (a sandbox restarted): no exit code to read
         deadline = time.monotonic() + timeout
-        while _cmdline(pid) and time.monotonic() < deadline:
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        return None if _cmdline(pid) else 0
+        return None if _alive(pid) else 0
 
     return wait_foreign
 
