@@ -64,8 +64,7 @@ def measure(client: AirflowClient, alertmanager_url: str, dag_id: str, alertname
             "GET", "/api/v2/assets", params={"uri_pattern": f"wecube-alert://{alertname}", "only_active": "false"}
         )["assets"]
         for asset in assets:
-            events = client.request("GET", "/api/v2/assets/events", params={"asset_id": asset["id"], "limit": 100})
-            for e in events["asset_events"]:
+            for e in client.asset_events(asset_id=asset["id"], limit=100):
                 if (e["extra"].get("labels") or {}).get("bench") == marker:
                     return e
         return None

@@ -250,10 +250,10 @@ def main() -> int:
                 return None
 
             t_up = sa.wait_for(first_up, 300, "up again", interval=0.5)
-            events = client.request("GET", "/api/v2/assets/events", params={"limit": 100, "order_by": "-timestamp"})
+            events = client.asset_events(limit=100, order_by="-timestamp")
             [event] = [
                 e
-                for e in events["asset_events"]
+                for e in events
                 if e["extra"].get("status") == "firing" and e["extra"].get("labels", {}).get("instance") == target
             ][:1]
             t_event = stamp(event["timestamp"])

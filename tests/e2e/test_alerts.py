@@ -114,7 +114,7 @@ def _events(sa) -> list[dict]:
     if not assets:
         return []
     (asset,) = assets
-    events = client.request("GET", "/api/v2/assets/events", params={"asset_id": asset["id"]})["asset_events"]
+    events = client.asset_events(asset_id=asset["id"])
     return sorted(events, key=lambda e: e["id"])
 
 

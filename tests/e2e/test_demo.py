@@ -84,7 +84,7 @@ def _alert_reaches_airflow(demo: Path) -> None:
             )
             if assets["assets"]:
                 asset_id = assets["assets"][0]["id"]
-                events = client.request("GET", "/api/v2/assets/events", params={"asset_id": asset_id})["asset_events"]
+                events = client.asset_events(asset_id=asset_id)
                 if any(e["extra"]["labels"] == alert[0]["labels"] for e in events):
                     break
             log = (demo / "alertmanager.log").read_text(errors="replace")[-2000:]

@@ -38,10 +38,7 @@ class Loop:
 
     def events(self) -> list[dict]:
         """The Asset events of the alert (what the webhook recorded), oldest first."""
-        data = self.sa.client().request(
-            "GET", "/api/v2/assets/events", params={"asset_id": self.asset_id, "limit": 100, "order_by": "timestamp"}
-        )
-        return data["asset_events"]
+        return self.sa.client().asset_events(asset_id=self.asset_id, limit=100, order_by="timestamp")
 
     def resolved(self, alert: dict, timeout: float = 120) -> dict:
         """Wait until Alertmanager delivered the resolution of ``alert`` (its Asset event): until then
