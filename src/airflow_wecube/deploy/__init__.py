@@ -1,0 +1,1 @@
+"""Settings of the deployment layouts: the CeleryExecutor's Celery options, a host name per component."""

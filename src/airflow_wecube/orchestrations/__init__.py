@@ -1,0 +1,1 @@
+"""What the example orchestrations share: failure handling, the network design, the application rollout's steps."""

@@ -1,0 +1,1 @@
+"""Small helpers with no WeCube concept of their own: durations, atomic files, bounded HTTP, the Airflow REST client."""
