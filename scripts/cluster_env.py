@@ -59,6 +59,7 @@ MAPPED = {
     "AIRFLOW__CELERY__BROKER_URL": "redis://:{REDIS_PASSWORD}@127.0.0.1:{CLUSTER_REDIS_PORT}/0",
     "AIRFLOW__CORE__FERNET_KEY": "{FERNET_KEY}",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:{CLUSTER_AIRFLOW_PORT}/execution/",
+    "AIRFLOW__WECUBE__CALLBACK_BASE_URL": "http://localhost:{CLUSTER_AIRFLOW_PORT}",
     # each component has its own AIRFLOW_HOME (as each container has its own file system)
     "AIRFLOW_CONFIG": None,
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "{cluster}/shared/config/simple_auth_manager_passwords.json",
