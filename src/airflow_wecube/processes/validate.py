@@ -260,20 +260,24 @@ def resolve_services(process: Process, registry: Registry) -> tuple[dict[str, st
         else:
             missing.setdefault(n.service_name, []).append(n.id)
     if missing:
-        lines, commands = [], {}
+        by_id = {n.id: n for n in process.nodes}
+        commands: dict[str, str] = {}
         for service, node_ids in sorted(missing.items()):
             pkg = service.split("/", 1)[0].split("@", 1)[0]
             have = packages.get(pkg)
             why = f"registered versions {', '.join(have)} lack it" if have else f"package {pkg} is not registered"
-            lines.append(f"{service} (nodes {', '.join(node_ids)}): {why}")
+            more = f" (also nodes {', '.join(node_ids[1:])})" if node_ids[1:] else ""
+            bad.append(
+                Problem(f"service {service} is not registered: {why}{more}", **_where(process, by_id[node_ids[0]]))
+            )
             commands[pkg] = (
                 f"wecube plugins register <{pkg} register.xml> --version <its version> --registry {registry.root}"
             )
         bad.append(
             Problem(
-                f"{len(missing)} services are not registered: " + "; ".join(lines),
+                f"{len(missing)} services are not registered; register the plugin packages that declare them: "
+                + " ; ".join(commands.values()),
                 source=process.source_file,
-                hint="register the plugin packages that declare them: " + " ; ".join(commands.values()),
             )
         )
     return found, bad
