@@ -102,10 +102,18 @@ def _structure(process: Process, problems: list[Problem]) -> tuple[FlowGraph, li
 def _balance(process: Process, graph: FlowGraph, order: list[str], problems: list[Problem]) -> None:
     """A fork's branches meet at one merge; a decision's at a decision-merge (or at ends)."""
     types = {n.id: n.type for n in process.nodes}
-    ipdom = graph.immediate_post_dominators(order)
+    # branches that fail (abnormal end) never reach a join: the joins are found on the paths that
+    # complete, so "reject -> abnormal end" beside "approve -> ... -> decision-merge" is balanced
+    completing: set[str] = set()
+    for n in process.nodes:
+        if n.type == "end":
+            completing |= graph.reachable(n.id, backwards=True)
+    kept = [n for n in order if n in completing]
+    graph = FlowGraph(kept, [(s, t) for s in kept for t in graph.succ[s] if t in completing])
+    ipdom = graph.immediate_post_dominators(kept)
     joined: dict[str, list[str]] = {}
     for n in process.nodes:
-        if n.type not in ("fork", "decision") or len(graph.succ[n.id]) < 2:
+        if n.id not in completing or n.type not in ("fork", "decision") or len(graph.succ[n.id]) < 2:
             continue
         meet = ipdom[n.id]
         joined.setdefault(meet, []).append(n.id)
@@ -128,7 +136,7 @@ def _balance(process: Process, graph: FlowGraph, order: list[str], problems: lis
                 )
             )
     for n in process.nodes:
-        if n.type in ("merge", "decisionMerge") and len(graph.pred[n.id]) > 1:
+        if n.id in completing and n.type in ("merge", "decisionMerge") and len(graph.pred[n.id]) > 1:
             owners = [types[o] for o in joined.get(n.id, [])]
             wanted = "fork" if n.type == "merge" else "decision"
             if wanted not in owners:
