@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from airflow_wecube.processes.bpmn_graph import BPMN, CAMUNDA, Draft, positions, read_graph
-from airflow_wecube.processes.errors import Problem, ProcessError
+from airflow_wecube.processes.errors import Problem, ProcessError, pydantic_messages
 from airflow_wecube.processes.model import Diagram, Node, ParamBinding, Process, SubProcessRef
 from airflow_wecube.processes.shape import degrees, flatten_embedded, gateway_type, serviceless
 from airflow_wecube.processes.xmlsafe import parse_xml
@@ -134,7 +134,16 @@ def build_nodes(drafts: list[Draft], edges, source: str, fields_of) -> tuple[lis
             if warning:
                 warnings.append(warning)
         except (ValueError, ValidationError) as e:
-            problems.append(Problem(str(e).strip(), source=source, line=d.line, element=d.id, name=d.name))
+            problems.append(
+                Problem(
+                    "; ".join(pydantic_messages(e)) if isinstance(e, ValidationError) else str(e).strip(),
+                    source=source,
+                    line=d.line,
+                    element=d.id,
+                    name=d.name,
+                    hint="docs/processes.md lists what each element accepts",
+                )
+            )
     return nodes, warnings, problems
 
 
@@ -192,5 +201,5 @@ def read_bpmn(data: bytes, source: str) -> Process:
         )
     except ValidationError as e:
         raise ProcessError(
-            [Problem(err["msg"], source=source, element=process.get("id", "")) for err in e.errors()]
+            [Problem(m, source=source, element=process.get("id", "")) for m in pydantic_messages(e)]
         ) from None

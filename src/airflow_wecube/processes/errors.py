@@ -48,3 +48,13 @@ class ProcessError(WeCubeError):
         else:
             text = f"{len(self.problems)} problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(text)
+
+
+def pydantic_messages(error) -> list[str]:
+    """A pydantic ValidationError's messages, each with the field it concerns."""
+    out = []
+    for err in error.errors():
+        field = ".".join(str(x) for x in err.get("loc", ()))
+        msg = err.get("msg", "").removeprefix("Value error, ")
+        out.append(f"{field}: {msg}" if field and field not in msg else msg)
+    return out

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from airflow_wecube.processes.bpmn import build_nodes, mark_defaults
 from airflow_wecube.processes.bpmn_graph import Draft, read_graph
-from airflow_wecube.processes.errors import Problem, ProcessError
+from airflow_wecube.processes.errors import Problem, ProcessError, pydantic_messages
 from airflow_wecube.processes.jsonsafe import load_json
 from airflow_wecube.processes.model import Diagram, ParamBinding, Process
 from airflow_wecube.processes.xmlsafe import parse_xml
@@ -129,4 +129,4 @@ def read_pds(data: bytes, source: str) -> Process:
             warnings=tuple(warnings),
         )
     except ValidationError as e:
-        raise ProcessError([Problem(err["msg"], source=source) for err in e.errors()]) from None
+        raise ProcessError([Problem(m, source=source) for m in pydantic_messages(e)]) from None

@@ -12,7 +12,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from airflow_wecube.processes.errors import Problem, ProcessError
+from airflow_wecube.processes.errors import Problem, ProcessError, pydantic_messages
 from airflow_wecube.processes.jsonsafe import load_json
 from airflow_wecube.processes.model import (
     Diagram,
@@ -111,6 +111,10 @@ def _node(attrs: dict) -> Node:
     )
 
 
+def _message(e: Exception) -> str:
+    return "; ".join(pydantic_messages(e)) if isinstance(e, ValidationError) else str(e).strip()
+
+
 def _one(entry: Any, source: str, index: int) -> Process:
     where = f"{source} [{index}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("procDef"), dict):
@@ -138,7 +142,7 @@ def _one(entry: Any, source: str, index: int) -> Process:
                 positions[node.id] = Position(x=float(canvas["x"]), y=float(canvas["y"]))
         except (ValueError, TypeError, ValidationError) as e:
             problems.append(
-                Problem(str(e).strip(), source=where, element=_text(attrs.get("id")), name=_text(attrs.get("name")))
+                Problem(_message(e), source=where, element=_text(attrs.get("id")), name=_text(attrs.get("name")))
             )
     for item in raw_edges:
         attrs = item.get("customAttrs") if isinstance(item, dict) else None
@@ -155,7 +159,7 @@ def _one(entry: Any, source: str, index: int) -> Process:
                 )
             )
         except ValidationError as e:
-            problems.append(Problem(str(e).strip(), source=where, element=_text(attrs.get("id"))))
+            problems.append(Problem(_message(e), source=where, element=_text(attrs.get("id"))))
     if problems:
         raise ProcessError(problems)
     tags = proc.get("tags") or ()
@@ -175,7 +179,7 @@ def _one(entry: Any, source: str, index: int) -> Process:
             warnings=tuple(warnings),
         )
     except ValidationError as e:
-        raise ProcessError([Problem(err["msg"], source=where) for err in e.errors()]) from None
+        raise ProcessError([Problem(m, source=where) for m in pydantic_messages(e)]) from None
 
 
 def read_v4(data: bytes, source: str) -> list[Process]:
