@@ -318,4 +318,30 @@ def validate(process: Process, registry: Registry | None, *, routine_check: Rout
     if problems:
         raise ProcessError(problems)
     nodes = tuple(n.model_copy(update={"service_version": found.get(n.service_name, "")}) for n in process.nodes)
-    return process.model_copy(update={"nodes": nodes})
+    warnings = [w for w in _warnings(process, found) if w not in process.warnings]
+    return process.model_copy(update={"nodes": nodes, "warnings": (*process.warnings, *warnings)})
+
+
+def _warnings(process: Process, found: dict[str, str]) -> list[str]:
+    """What a run will do that the user may not expect: several versions of one package, inputs
+    read from a manual step (it records each entity's ``guid`` only, docs/processes.md)."""
+    out = []
+    versions: dict[str, set[str]] = {}
+    for service, version in found.items():
+        versions.setdefault(split_service(service)[0], set()).add(version)
+    for pkg, vs in sorted(versions.items()):
+        if len(vs) > 1:
+            out.append(
+                f"package {pkg} is called in versions {', '.join(sorted(vs))}:"
+                " each node keeps the one that declares its service"
+            )
+    by_id = {n.id: n for n in process.nodes}
+    for n in process.nodes:
+        for p in n.params:
+            source = by_id.get(p.bind_node_id)
+            if p.bind_type == "context" and source and source.type == "human" and not source.service_name:
+                out.append(
+                    f"node {n.id} input {p.param_name} reads {p.bind_param_type.lower()} {p.bind_param_name!r}"
+                    f" of the manual step {source.id}, which records only each entity's guid"
+                )
+    return out

@@ -122,6 +122,9 @@ def test_services_pinned_to_the_version_that_declares_them(procdef_corpus, procd
     assert versions["saltstack/host-file(monitor_agent)/copy-agent"] == "2020-04-09"
     assert versions["saltstack/mysql-user(db_monitor)/add"] == "2020-04-16"
     assert versions["saltstack/agent(host)/install"] == "2020-04-16"  # both declare it: the highest
+    assert "package saltstack is called in versions 2020-04-09, 2020-04-16" in "\n".join(p.warnings)
+    # the confirm after the manual step reads its guid: said at import
+    assert any("SubProcess_028hyrr input guid reads output 'guid' of the manual step" in w for w in p.warnings)
 
 
 def test_missing_services_are_listed_with_the_register_command(procdef_corpus, tmp_path):
