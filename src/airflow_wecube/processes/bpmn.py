@@ -165,7 +165,18 @@ def read_bpmn(data: bytes, source: str) -> Process:
     process = graph.process
     props: dict[str, str] = {}
     for ext in process.findall(f"{{{BPMN}}}extensionElements"):
-        for group in ext.findall(f"{{{CAMUNDA}}}properties"):
+        for group in ext:
+            if group.tag != f"{{{CAMUNDA}}}properties":
+                problems.append(
+                    Problem(
+                        f"extension {group.tag.rsplit('}', 1)[-1]} of the process is not run",
+                        source=source,
+                        line=getattr(group, "sourceline", None),
+                        element=process.get("id", ""),
+                        hint="only camunda:properties (rootEntity, version, tags, scene) are read",
+                    )
+                )
+                continue
             for prop in group.findall(f"{{{CAMUNDA}}}property"):
                 props[(prop.get("name") or "").strip()] = (prop.get("value") or "").strip()
     for key in props:
@@ -179,6 +190,10 @@ def read_bpmn(data: bytes, source: str) -> Process:
                     hint=f"known: {', '.join(PROCESS_PROPERTIES)}",
                 )
             )
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        problems.append(Problem("the drawing is not UTF-8", source=source, hint="save it as UTF-8"))
     if problems:
         raise ProcessError(problems)
     version = props.get("version") or process.get(f"{{{CAMUNDA}}}versionTag") or "1"
@@ -192,9 +207,7 @@ def read_bpmn(data: bytes, source: str) -> Process:
             scene=props.get("scene", ""),
             nodes=tuple(nodes),
             edges=tuple(edges),
-            diagram=Diagram(
-                bpmn_xml=data.decode("utf-8") if isinstance(data, bytes) else data, positions=positions(root)
-            ),
+            diagram=Diagram(bpmn_xml=text, positions=positions(root)),
             source_format="bpmn",
             source_file=source,
             warnings=tuple(warnings),

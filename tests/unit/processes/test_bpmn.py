@@ -278,3 +278,14 @@ def test_hostile_xml_refused(body, message):
 def test_two_processes_refused():
     two = HEAD.replace('id="p1"', 'id="p0"') + TAIL.replace("</bpmn:definitions>", "") + HEAD.split("\n", 2)[2] + TAIL
     assert "holds 2 processes, not one" in refused(two.encode())
+
+
+def test_process_extensions_and_encoding():
+    listener = doc("").replace(
+        b"</camunda:properties></bpmn:extensionElements>",
+        b'</camunda:properties><camunda:executionListener event="start"/></bpmn:extensionElements>',
+    )
+    assert "extension executionListener of the process is not run" in refused(listener)
+    latin = linear(f'<bpmn:serviceTask id="T" name="caf\u00e9">{SERVICE}</bpmn:serviceTask>').decode()
+    latin = latin.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode("latin-1")
+    assert "the drawing is not UTF-8" in refused(latin)
