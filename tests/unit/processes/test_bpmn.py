@@ -289,3 +289,78 @@ def test_process_extensions_and_encoding():
     latin = linear(f'<bpmn:serviceTask id="T" name="caf\u00e9">{SERVICE}</bpmn:serviceTask>').decode()
     latin = latin.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode("latin-1")
     assert "the drawing is not UTF-8" in refused(latin)
+
+
+def test_nested_embedded_sub_processes_are_inlined():
+    inner = (
+        '<bpmn:subProcess id="In"><bpmn:startEvent id="In_s"/>'
+        f'<bpmn:serviceTask id="Deep">{SERVICE}</bpmn:serviceTask><bpmn:endEvent id="In_e"/>'
+        '<bpmn:sequenceFlow id="i1" sourceRef="In_s" targetRef="Deep"/>'
+        '<bpmn:sequenceFlow id="i2" sourceRef="Deep" targetRef="In_e"/></bpmn:subProcess>'
+    )
+    outer = (
+        '<bpmn:subProcess id="T" name="outer"><bpmn:startEvent id="O_s"/>' + inner + '<bpmn:endEvent id="O_e"/>'
+        '<bpmn:sequenceFlow id="o1" sourceRef="O_s" targetRef="In"/>'
+        '<bpmn:sequenceFlow id="o2" sourceRef="In" targetRef="O_e"/></bpmn:subProcess>'
+    )
+    [p] = read_bytes(linear(outer), "d.bpmn")
+    p = validate(p, None)
+    assert [n.id for n in p.nodes] == ["S", "Deep", "E"]
+    assert {(e.source, e.target) for e in p.edges} == {("S", "Deep"), ("Deep", "E")}
+
+
+def test_embedded_sub_process_needs_one_way_in_and_out():
+    two_starts = (
+        '<bpmn:subProcess id="T" name="box"><bpmn:startEvent id="a"/><bpmn:startEvent id="b"/>'
+        '<bpmn:endEvent id="c"/></bpmn:subProcess>'
+    )
+    assert "<T 'box'>: an embedded sub-process needs one plain start and one plain end (2, 1)" in refused(
+        linear(two_starts)
+    )
+
+
+def test_inclusive_split_and_join():
+    [p] = read_bytes(
+        doc(
+            '<bpmn:startEvent id="S"/><bpmn:inclusiveGateway id="I" default="f3"/>'
+            f'<bpmn:serviceTask id="A">{SERVICE}</bpmn:serviceTask>'
+            f'<bpmn:serviceTask id="B">{SERVICE}</bpmn:serviceTask>'
+            '<bpmn:inclusiveGateway id="J"/><bpmn:endEvent id="E"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="I"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="I" targetRef="A"><bpmn:conditionExpression>${a}'
+            "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+            '<bpmn:sequenceFlow id="f3" sourceRef="I" targetRef="B"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="A" targetRef="J"/>'
+            '<bpmn:sequenceFlow id="f5" sourceRef="B" targetRef="J"/>'
+            '<bpmn:sequenceFlow id="f6" sourceRef="J" targetRef="E"/>'
+        ),
+        "d.bpmn",
+    )
+    p = validate(p, None)
+    assert (p.node("I").type, p.node("I").inclusive, p.node("J").type) == ("decision", True, "decisionMerge")
+
+
+def test_gateway_that_joins_and_splits_refused():
+    text = refused(
+        doc(
+            '<bpmn:startEvent id="S"/><bpmn:parallelGateway id="F"/><bpmn:parallelGateway id="M" name="both"/>'
+            '<bpmn:endEvent id="E1"/><bpmn:endEvent id="E2"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="F"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="F" targetRef="M"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="F" targetRef="M"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="M" targetRef="E1"/>'
+            '<bpmn:sequenceFlow id="f5" sourceRef="M" targetRef="E2"/>'
+        )
+    )
+    assert "<M 'both'>: a gateway that both joins (2 in) and splits (2 out) is refused" in text
+
+
+def test_call_activity_without_called_element():
+    text = refused(
+        linear(
+            '<bpmn:callActivity id="T" name="sub"><bpmn:extensionElements><camunda:properties>'
+            '<camunda:property name="routineExpression" value="cmdb:app"/></camunda:properties>'
+            "</bpmn:extensionElements></bpmn:callActivity>"
+        )
+    )
+    assert "<T 'sub'>: sub-process node names no process to run" in text
