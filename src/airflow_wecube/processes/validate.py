@@ -151,6 +151,16 @@ def _balance(process: Process, graph: FlowGraph, order: list[str], problems: lis
 
 def _decision_links(process: Process, problems: list[Problem]) -> None:
     types = {n.id: n for n in process.nodes}
+    for e in process.edges:
+        source = types.get(e.source)
+        if (e.condition or e.default) and source is not None and source.type != "decision":
+            problems.append(
+                Problem(
+                    f"flow {e.id} has a condition or is a default flow, but leaves the {source.type} node",
+                    hint="put conditions on the flows leaving an exclusive or inclusive gateway",
+                    **_where(process, source),
+                )
+            )
     for node in process.nodes:
         if node.type != "decision":
             continue

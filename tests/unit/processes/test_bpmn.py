@@ -364,3 +364,12 @@ def test_call_activity_without_called_element():
         )
     )
     assert "<T 'sub'>: sub-process node names no process to run" in text
+
+
+def test_condition_on_a_flow_leaving_a_task_refused():
+    data = linear(f'<bpmn:serviceTask id="T" name="work">{SERVICE}</bpmn:serviceTask>').replace(
+        b'<bpmn:sequenceFlow id="fe" sourceRef="T" targetRef="E"/>',
+        b'<bpmn:sequenceFlow id="fe" sourceRef="T" targetRef="E"><bpmn:conditionExpression>${ok}'
+        b"</bpmn:conditionExpression></bpmn:sequenceFlow>",
+    )
+    assert "<T 'work'>: flow fe has a condition or is a default flow, but leaves the automatic node" in refused(data)
