@@ -55,6 +55,11 @@ _EVENT_HINTS = {
 }
 _LOOPS = ("standardLoopCharacteristics", "multiInstanceLoopCharacteristics")
 _IMPLEMENTATION = ("class", "expression", "delegateExpression", "type", "topic", "resultVariable")
+#: Camunda attributes that change nothing here (engine hints, the called version); any other
+#: (assignee, candidateGroups, formKey, dueDate...) is refused rather than ignored
+_HARMLESS = frozenset(
+    {"asyncBefore", "asyncAfter", "exclusive", "jobPriority", "calledElementVersion", "calledElementBinding"}
+)
 _DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -152,6 +157,14 @@ class _Reader:
         )
         if not d.id:
             self.refuse(elem, f"{d.tag} has no id", "every flow element needs an id")
+        for key in elem.attrib:
+            if key.startswith(f"{{{CAMUNDA}}}") and local(key) not in _HARMLESS:
+                self.refuse(
+                    elem,
+                    f"camunda:{local(key)} is not run here",
+                    "who approves and with which form is set in Airflow (docs/approvals.md); bind tasks with"
+                    " camunda:property entries (docs/processes.md)",
+                )
         self.drafts.append(d)
         return d
 

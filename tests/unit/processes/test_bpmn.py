@@ -373,3 +373,8 @@ def test_condition_on_a_flow_leaving_a_task_refused():
         b"</bpmn:conditionExpression></bpmn:sequenceFlow>",
     )
     assert "<T 'work'>: flow fe has a condition or is a default flow, but leaves the automatic node" in refused(data)
+
+
+def test_camunda_task_attributes_refused_unless_harmless():
+    text = refused(linear('<bpmn:userTask id="T" name="ok?" camunda:assignee="bob" camunda:asyncBefore="true"/>'))
+    assert "<T 'ok?'>: camunda:assignee is not run here" in text and "asyncBefore" not in text
