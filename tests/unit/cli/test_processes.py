@@ -101,3 +101,11 @@ def test_refused_file_writes_nothing(sandbox_registry, tmp_path):  # noqa: F811
     r = wecube("processes", "show", "app_release", "--json", "--processes", str(store))
     shown = json.loads(r.stdout)
     assert shown["key"] == "app_release" and "diagram" not in shown
+
+
+def test_store_defaults_to_the_dags_folder(tmp_path):
+    r = wecube("processes", "list", env={"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags")})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"no processes stored in {tmp_path / 'dags' / 'wecube_processes'}"
+    r = wecube("processes", "list", env={"AIRFLOW__WECUBE__PROCESSES_PATH": str(tmp_path / "configured")})
+    assert r.stdout.strip() == f"no processes stored in {tmp_path / 'configured'}"
