@@ -9,13 +9,16 @@ import sys
 from airflow_wecube.config import default_process_store, default_registry
 from airflow_wecube.processes.loader import FORMATS, read_process_file
 from airflow_wecube.processes.model import Process
+from airflow_wecube.processes.references import resolve_sub_processes
 from airflow_wecube.processes.validate import validate
 
 
 def _checked(args) -> list[Process]:
-    """The file's processes, each validated against the plugin registry (all or an error)."""
+    """The file's processes, each validated against the plugin registry (all or an error), their
+    sub-process references resolved against the same file and the store."""
     registry = default_registry(args.registry)
-    return [validate(p, registry) for p in read_process_file(args.path, args.format)]
+    checked = [validate(p, registry) for p in read_process_file(args.path, args.format)]
+    return resolve_sub_processes(checked, default_process_store(getattr(args, "processes", None)))
 
 
 def _warn(processes: list[Process]) -> None:
@@ -121,7 +124,7 @@ def register(groups) -> None:
     p = groups.add_parser("processes", help="import WeCube processes and BPMN drawings")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("validate", parents=[source, reg], help="check a process file; writes nothing")
+    s = sub.add_parser("validate", parents=[source, reg, store], help="check a process file; writes nothing")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("import", parents=[source, reg, store], help="validate and store a process file")
