@@ -61,7 +61,7 @@ def demo():
 
 def _alert_reaches_airflow(demo: Path) -> None:
     """An alert posted to the demo's Alertmanager becomes an event on ``wecube-alert://DemoSelfCheck``."""
-    from airflow_wecube.airflow_api import AirflowClient
+    from airflow_wecube.util.airflow_api import AirflowClient
 
     settings = dict(
         line.removeprefix("export ").split("=", 1) for line in (demo / "env").read_text().splitlines() if "=" in line

@@ -419,7 +419,7 @@ def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
     env_file.write_text(demo_env_file("s3cret"))
     probe = (
         "import os\n"
-        "from airflow_wecube.airflow_api import ENV_PASSWORD, AirflowClient\n"
+        "from airflow_wecube.util.airflow_api import ENV_PASSWORD, AirflowClient\n"
         "c = AirflowClient.from_env()\n"
         "print(c.url, c.username, os.environ[ENV_PASSWORD] == 's3cret', sep='\\n')\n"
     )
