@@ -53,12 +53,12 @@ import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, task
 
-from airflow_wecube.network_design import default_subnet
 from airflow_wecube.operators.capacity import CapacityProbeOperator
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
-from airflow_wecube.orchestration import record_failure
-from airflow_wecube.rollout import (
+from airflow_wecube.orchestrations.failures import record_failure
+from airflow_wecube.orchestrations.network_design import default_subnet
+from airflow_wecube.orchestrations.rollout import (
     APP_PATTERN,
     SUBNET_PATTERN,
     VERSION_PATTERN,
@@ -145,8 +145,8 @@ with DAG(
         """One host-create request per host: ``<app>-<n>`` in the subnet; unknown conf keys fail here."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_wecube.orchestration import ConfError, refuse_unknown_conf
-        from airflow_wecube.rollout import host_requests
+        from airflow_wecube.orchestrations.failures import ConfError, refuse_unknown_conf
+        from airflow_wecube.orchestrations.rollout import host_requests
 
         try:
             refuse_unknown_conf(dag_run.conf if dag_run else None, dag.params.keys())
@@ -162,7 +162,7 @@ with DAG(
     @task(multiple_outputs=True)
     def plan(host_outputs: Any, params: dict | None = None) -> dict[str, Any]:
         """The rollout plan (the approver's evidence) and the deploy requests."""
-        from airflow_wecube.rollout import rollout_plan
+        from airflow_wecube.orchestrations.rollout import rollout_plan
 
         return rollout_plan(host_outputs, params or {})
 
@@ -208,7 +208,7 @@ with DAG(
     @task.branch(trigger_rule="none_failed_min_one_success")
     def judge(ti=None) -> str:
         """Go on after a pass (or no probe); ask a human after a regression or a new factor."""
-        from airflow_wecube.rollout import probe_branch
+        from airflow_wecube.orchestrations.rollout import probe_branch
 
         return probe_branch(ti.xcom_pull(task_ids="probe"))
 
@@ -298,7 +298,7 @@ with DAG(
         """Fail when an instance fails more than ``max_error_rate`` of its operations."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_wecube.rollout import error_rate_failure, error_rates
+        from airflow_wecube.orchestrations.rollout import error_rate_failure, error_rates
 
         limit = float((params or {})["max_error_rate"])
         rates = error_rates(series)
@@ -315,7 +315,7 @@ with DAG(
     def record_cmdb(deployed: list, targets_added: list, rule_group: dict, params: dict | None = None, run_id=None):
         """The app's CI: version, instances, targets and rule group (created once, then updated)."""
         from airflow_wecube.hooks.plugin import WeCubePluginHook
-        from airflow_wecube.rollout import app_attributes
+        from airflow_wecube.orchestrations.rollout import app_attributes
 
         p = params or {}
         attributes = app_attributes(p, deployed, targets_added, rule_group, run_id)
@@ -332,7 +332,7 @@ with DAG(
         from airflow_wecube.capacity.airflow import open_store
         from airflow_wecube.capacity.errors import StoreError
         from airflow_wecube.capacity.pipeline import accept_version
-        from airflow_wecube.rollout import baseline_reason
+        from airflow_wecube.orchestrations.rollout import baseline_reason
 
         result = ti.xcom_pull(task_ids="probe")
         if not result or not result.get("version"):
@@ -369,8 +369,8 @@ with DAG(
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.hooks.prometheus import PrometheusHook
         from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
-        from airflow_wecube.orchestration import SUMMARY_XCOM_KEY
-        from airflow_wecube.rollout import RollbackError, roll_back, touched_hosts
+        from airflow_wecube.orchestrations.failures import SUMMARY_XCOM_KEY
+        from airflow_wecube.orchestrations.rollout import RollbackError, roll_back, touched_hosts
 
         p = params or {}
         app, version = p["app"], p["version"]
@@ -421,7 +421,12 @@ with DAG(
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
         from airflow_wecube.operators.plugin import stable_request_id
-        from airflow_wecube.orchestration import SUMMARY_XCOM_KEY, created_hosts, failed_in_order, release_hosts
+        from airflow_wecube.orchestrations.failures import (
+            SUMMARY_XCOM_KEY,
+            created_hosts,
+            failed_in_order,
+            release_hosts,
+        )
 
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
         if not failed_in_order(states, ORDER[: ORDER.index("rollback")]):
@@ -453,7 +458,7 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
-        from airflow_wecube.orchestration import (
+        from airflow_wecube.orchestrations.failures import (
             FAILURE_XCOM_KEY,
             MESSAGE_XCOM_KEY,
             SUMMARY_XCOM_KEY,
@@ -477,7 +482,7 @@ with DAG(
             if reason:
                 records[task_id] = reason
         if "probe_decision" in records:  # a "Stop": name the verdict and its coefficient
-            from airflow_wecube.rollout import probe_stop_reason
+            from airflow_wecube.orchestrations.rollout import probe_stop_reason
 
             records["probe_decision"] = probe_stop_reason(ti.xcom_pull(task_ids="probe"), records["probe_decision"])
         cause = first_cause(rollout_failed, records)

@@ -49,7 +49,7 @@ CLUSTER_ONLY = {
     "AIRFLOW__API_AUTH__JWT_SECRET": "{JWT_SECRET}",
     "AIRFLOW__API__SECRET_KEY": "{API_SECRET_KEY}",
     # each worker names itself (WECUBE_WORKER_HOSTNAME), so a task instance's hostname says which ran it
-    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_wecube.hostname.from_env",
+    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_wecube.deploy.hostname.from_env",
     "WECUBE_SANDBOX_PORT_BASE": "{CLUSTER_APP_PORT_BASE}",
 }
 #: compose values that name a container, as `make cluster` has them on one machine

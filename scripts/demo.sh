@@ -408,12 +408,12 @@ EOF
 mv -f "$DEMO/env.tmp" "$DEMO/env"
 
 # 5. the example DAGs parsed, then unpaused (a report, not a failure: the UI shows import errors too),
-#    through airflow_wecube.airflow_api.AirflowClient with the WECUBE_AIRFLOW_* settings of .demo/env
+#    through airflow_wecube.util.airflow_api.AirflowClient with the WECUBE_AIRFLOW_* settings of .demo/env
 ( . "$DEMO/env" && python - "$REPO/dags" "$EXAMPLE_DAGS" <<'EOF' ) || true
 import sys, time
 from pathlib import Path
 
-from airflow_wecube.airflow_api import AirflowAPIError, AirflowClient
+from airflow_wecube.util.airflow_api import AirflowAPIError, AirflowClient
 from airflow_wecube.exceptions import WeCubeError
 
 dags, examples = Path(sys.argv[1]), sys.argv[2].split()

@@ -110,7 +110,7 @@ def _app_record(demo: Path) -> dict:
 def _manual_task_calls_back(demo: Path) -> None:
     """Issue 25 item 5: wecube_manual_task's taskman call (async) opens a task in the sandbox's inbox;
     completed there, taskman's callback reaches the demo's Airflow and the run goes on to success."""
-    from airflow_wecube.airflow_api import AirflowClient
+    from airflow_wecube.util.airflow_api import AirflowClient
 
     settings = _settings(demo)
     inbox = f"{settings['SANDBOX_URL']}/taskman/inbox/api/tasks"
@@ -156,7 +156,7 @@ def demo():
 
 def _alert_reaches_airflow(demo: Path) -> None:
     """An alert posted to the demo's Alertmanager becomes an event on ``wecube-alert://DemoSelfCheck``."""
-    from airflow_wecube.airflow_api import AirflowClient
+    from airflow_wecube.util.airflow_api import AirflowClient
 
     settings = dict(
         line.removeprefix("export ").split("=", 1) for line in (demo / "env").read_text().splitlines() if "=" in line

@@ -1,1 +1,1 @@
-"""Asynchronous plugin calls: callback tokens and URLs, per-entity answers, and their store."""
+"""Asynchronous plugin calls: callback tokens and URLs, per-entity answers, the store where calls and answers meet."""

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from airflow_wecube.files import atomic_create_bytes, atomic_write_bytes
 from airflow_wecube.processes.errors import ProcessError
 from airflow_wecube.processes.model import Process
 from airflow_wecube.registry.models import path_segment_problem
 from airflow_wecube.registry.store import _cmp as compare_versions
+from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes
 
 _CACHE: dict[Path, tuple[int, Process]] = {}
 

@@ -273,7 +273,7 @@ def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
 
 def test_async_plugins_call_back_the_api_server_in_compose_and_demo():
     """Issue 25 item 5: neither set the callback base URL, so every taskman call failed at once."""
-    from airflow_wecube.callback import base_problem
+    from airflow_wecube.callbacks.tokens import base_problem
 
     url = common_env()["AIRFLOW__WECUBE__CALLBACK_BASE_URL"]
     assert base_problem(url) is None
@@ -449,7 +449,7 @@ def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
     env_file.write_text(demo_env_file("s3cret"))
     probe = (
         "import os\n"
-        "from airflow_wecube.airflow_api import ENV_PASSWORD, AirflowClient\n"
+        "from airflow_wecube.util.airflow_api import ENV_PASSWORD, AirflowClient\n"
         "c = AirflowClient.from_env()\n"
         "print(c.url, c.username, os.environ[ENV_PASSWORD] == 's3cret', sep='\\n')\n"
     )
