@@ -136,7 +136,7 @@ def test_big_process_draws_quickly_without_overlap(count):
     nodes = [Node(id="s", type="start")]
     nodes += [Node(id=f"t{i}", name=f"task {i}", type="automatic") for i in range(count)]
     nodes.append(Node(id="e", type="end"))
-    edges = [Edge(id=f"f{i}", source=a.id, target=b.id) for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
+    edges = [Edge(id=f"f{i}", source=a.id, target=b.id) for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))]
     p = Process(key="big", version="1", nodes=tuple(nodes), edges=tuple(edges), source_format="wecube-v4")
     t = time.perf_counter()
     boxes = shapes(bpmn_xml(p))
