@@ -118,3 +118,16 @@ def test_static_serves_only_the_vendored_files(ui_client):
     assert "bpmn.io" in ui_client.get("/static/bpmn-js/LICENSE").text
     for bad in ("../processes.py", "bpmn-js/README.md", "bpmn-js/../../app.py", "nope.js"):
         assert ui_client.get(f"/static/{bad}").status_code == 404, bad
+
+
+def test_a_mapped_node_shows_the_state_that_most_needs_a_look():
+    from airflow_wecube.ui.process_runs import node_state
+
+    def tis(*states):
+        return [{"state": s} for s in states]
+
+    assert node_state(tis("success", "failed", "running")) == "failed"
+    assert node_state(tis("success", "awaiting_input", "running")) == "awaiting_input"
+    assert node_state(tis("success", "running", "queued")) == "running"
+    assert node_state(tis("success", "skipped")) == "success"
+    assert node_state(tis(None, None)) is None
