@@ -16,11 +16,11 @@ from fastapi import Depends, FastAPI
 
 def create_app() -> FastAPI:
     """A new app with every page (a factory, so tests and the plugin each get their own)."""
-    from airflow_wecube.ui import actions, alerts, callbacks, capacity, cmdb, designs, inbox, plugins
+    from airflow_wecube.ui import actions, alerts, callbacks, capacity, cmdb, designs, inbox, plugins, processes
 
     app = FastAPI(title="WeCube", docs_url=None, redoc_url=None, openapi_url=None)
     login = [Depends(get_user)]
-    for module in (plugins, inbox, capacity, cmdb, designs, actions):
+    for module in (plugins, inbox, capacity, cmdb, designs, actions, processes):
         app.include_router(module.router, dependencies=login)
     # Alertmanager's webhook: the bearer secret instead of a login (ui/alerts.py)
     app.include_router(alerts.router)

@@ -28,6 +28,7 @@ PAGES = (
     ("cmdb", "CMDB"),
     ("designs", "Design vs reality"),
     ("actions", "Loop actions"),
+    ("processes", "Processes"),
 )
 
 MAX_LIMIT = 500

@@ -22,6 +22,12 @@ def test_endpoints_require_an_airflow_login():
         "/api/actions",
         "/service?name=x",
         "/capacity/plot?model=a&version=b",
+        "/processes",
+        "/api/processes",
+        "/processes/k",
+        "/api/processes/k/diagram",
+        "/api/processes/k/runs/r/nodes/n",
+        "/static/bpmn-js/bpmn-navigated-viewer.production.min.js",
     ):
         assert client.get(path).status_code == 401, path
 
@@ -36,6 +42,7 @@ def test_plugin_declares_app_and_one_nav_entry_per_page():
         "/wecube/cmdb",
         "/wecube/designs",
         "/wecube/actions",
+        "/wecube/processes",
     ]
     assert all(v["destination"] == "nav" and v["url_route"].startswith("wecube") for v in views)
     assert len({v["url_route"] for v in views}) == len(views)

@@ -1,0 +1,223 @@
+"""The process view under a real ``airflow standalone`` in headless Chromium: every import is drawn
+(a WeCube v4 JSON, a real ``.pds``, a BPMN drawing), a run's nodes are coloured by their task
+state and follow the run as it goes, a click shows a node, names holding HTML stay text, and the
+pages need the Airflow login. The screenshots of docs/ui.md come from here (``docs/img/ui-process*``).
+
+Process ``view_demo`` runs as the DAG factory builds it today: start and fork succeed, the two
+task nodes fail (their runtime is not in this branch yet), the rest is upstream_failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from airflow_wecube.processes import ProcessStore, read_process_file, validate
+from tests.fixtures.standalone import NO_ROLE_USER
+from tests.unit.processes.conftest import DATA, PROCDEF
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+DOC_IMAGES = REPO / "docs" / "img"
+EVIL_PROCESS = "<script>document.title='pwned'</script> view demo 演示"
+EVIL_NODE = "<img src=x onerror=alert(1)> check hosts"
+RED = "rgb(254, 202, 202)"
+GREEN = "rgb(187, 247, 208)"
+
+
+def _pds_files() -> list[Path]:
+    return sorted(PROCDEF.glob("*.pds")) if PROCDEF.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def world(standalone, plugin_registry):
+    sa = standalone
+    store = ProcessStore(sa.dags_folder / "wecube_processes")
+    processes = [validate(p, plugin_registry) for p in read_process_file(DATA / "v4_view_demo.json")]
+    processes += [validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")]
+    processes += [validate(p, None) for p in read_process_file(DATA / "view_review.bpmn")]
+    pds = [p for f in _pds_files()[:1] for p in read_process_file(f)]
+    store.save(processes + pds, replace=True)
+    sa.add_dags([REPO / "dags" / "wecube_processes.py"])
+    sa.wait_for_dag("wecube_proc_view_demo", timeout=180)
+    run = sa.trigger("wecube_proc_view_demo")["dag_run_id"]
+    sa.wait_for_run_state("wecube_proc_view_demo", run, "failed", timeout=300)
+    return {"sa": sa, "run": run, "processes": {p.key: p for p in processes + pds}, "pds": pds}
+
+
+def _get(sa, path: str, user: str | None = None) -> requests.Response:
+    headers = {}
+    if user:
+        r = requests.post(f"{sa.url}/auth/token", json={"username": user, "password": sa.password(user)}, timeout=30)
+        r.raise_for_status()
+        headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    return requests.get(sa.url + path, headers=headers, timeout=60)
+
+
+def test_pages_need_a_login_and_a_permission(world):
+    sa, run = world["sa"], world["run"]
+    for path in (
+        "/wecube/processes",
+        "/wecube/api/processes",
+        "/wecube/processes/view_demo",
+        "/wecube/api/processes/view_demo",
+        "/wecube/api/processes/view_demo/diagram",
+        f"/wecube/api/processes/view_demo/runs/{run}",
+        f"/wecube/api/processes/view_demo/runs/{run}/nodes/n_fail",
+        "/wecube/static/bpmn-js/bpmn-navigated-viewer.production.min.js",
+    ):
+        assert _get(sa, path).status_code == 401, path
+        assert _get(sa, path, NO_ROLE_USER).status_code == 403, path
+        assert _get(sa, path, "admin").status_code == 200, path
+    listing = _get(sa, "/wecube/api/processes", "admin").json()
+    demo = next(r for r in listing["items"] if r["key"] == "view_demo")
+    assert demo["last_runs"][0] == {**demo["last_runs"][0], "run_id": run, "state": "failed"}
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+
+class View:
+    """The WeCube pages in headless Chromium, logged in through Airflow's login page."""
+
+    def __init__(self, driver, sa):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d, self.sa = driver, sa
+        self.wait = WebDriverWait(driver, 60)
+
+    def login(self, user: str = "admin") -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+
+        self.d.get(self.sa.url + "/")
+        self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(user)
+        self.d.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(self.sa.password(user))
+        self.d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[aria-label=Plugins]")))
+        self.d.get_log("browser")  # Airflow's own page is not under test: start the console afresh
+
+    def open(self, path: str) -> None:
+        self.d.get(self.sa.url + path)
+        self.wait.until(lambda d: d.find_element("css selector", "body").get_attribute("data-drawn"))
+        assert self.d.find_element("css selector", "body").get_attribute("data-drawn") == "true", self.d.find_element(
+            "id", "drawing-error"
+        ).text
+
+    def drawn_ids(self) -> set[str]:
+        return set(
+            self.d.execute_script(
+                "return Array.from(document.querySelectorAll('#canvas [data-element-id]'))"
+                ".map(e => e.getAttribute('data-element-id'))"
+            )
+        )
+
+    def console_errors(self) -> list[str]:
+        return [e["message"] for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
+
+    def classes(self, element_id: str) -> str:
+        return self.d.execute_script(
+            "var g = document.querySelector(`#canvas g.djs-element[data-element-id='${arguments[0]}']`);"
+            "return g.getAttribute('class')",
+            element_id,
+        )
+
+    def fill(self, element_id: str) -> str:
+        return self.d.execute_script(
+            "var g = document.querySelector(`#canvas g.djs-element[data-element-id='${arguments[0]}'] .djs-visual`);"
+            "return getComputedStyle(g.firstElementChild).fill",
+            element_id,
+        )
+
+    def click_node(self, element_id: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.d.find_element(By.CSS_SELECTOR, f"#canvas g.djs-element[data-element-id='{element_id}'] .djs-hit").click()
+
+    def shot(self, name: str) -> None:
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        self.d.save_screenshot(str(DOC_IMAGES / f"ui-{name}.png"))
+
+
+@pytest.fixture
+def view(world, browser):
+    v = View(browser, world["sa"])
+    v.login()
+    return v
+
+
+@pytest.mark.parametrize("key", ["app_release", "view_review", "view_demo"])
+def test_every_node_is_drawn_by_its_element_id(world, view, key):
+    from airflow_wecube.processes.diagram import element_ids
+
+    view.open(f"/wecube/processes/{key}")
+    p = world["processes"][key]
+    assert set(element_ids(p).values()) <= view.drawn_ids()
+    assert view.console_errors() == []
+    assert view.d.find_element("css selector", ".bjs-powered-by").is_displayed()  # the bpmn.io mark
+    if key == "app_release":
+        view.shot("process-v4")
+
+
+def test_a_real_pds_export_is_drawn(world, view):
+    if not world["pds"]:
+        pytest.skip(f"the WeCube .pds exports are not at {PROCDEF}")
+    p = world["pds"][0]
+    view.open(f"/wecube/processes/{p.key}")
+    assert {n.id for n in p.nodes} <= view.drawn_ids()
+    assert view.console_errors() == []
+    view.shot("process-pds")
+
+
+def test_the_list_links_each_process_and_its_runs(world, view):
+    from selenium.webdriver.common.by import By
+
+    view.d.get(world["sa"].url + "/wecube/processes")
+    rows = {r.get_attribute("data-key"): r for r in view.d.find_elements(By.CSS_SELECTOR, "#processes tr[data-key]")}
+    assert {"view_demo", "app_release", "view_review"} <= set(rows)
+    assert EVIL_PROCESS in rows["view_demo"].text and view.d.title != "pwned"
+    view.shot("processes")
+    rows["view_demo"].find_element(By.CSS_SELECTOR, "a.chip[href*='run_id']").click()
+    view.wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-drawn") == "true")
+    assert "run_id=" in view.d.current_url
+
+
+def test_a_run_colours_its_nodes_and_a_click_shows_one(world, view):
+    from selenium.webdriver.common.by import By
+
+    view.open(f"/wecube/processes/view_demo?run_id={requests.utils.quote(world['run'], safe='')}")
+    assert "st-success" in view.classes("n_start") and "st-success" in view.classes("n_fork")
+    assert "st-failed" in view.classes("n_fail") and "st-failed" in view.classes("n_call")
+    assert "st-upstream_failed" in view.classes("n_end")
+    assert view.fill("n_fail") == RED and view.fill("n_start") == GREEN
+    legend = view.d.find_element(By.ID, "legend").text
+    assert "waiting for a person" in legend and "failed" in legend and "running" in legend
+    # names holding HTML are text: the title is untouched, no <img> was made from a name
+    assert view.d.find_element(By.ID, "process-name").text == EVIL_PROCESS and view.d.title != "pwned"
+    view.click_node("n_fail")
+    panel = view.wait.until(
+        lambda d: d.find_element(By.ID, "panel") if "failed" in d.find_element(By.ID, "panel").text else None
+    )
+    assert panel.find_element(By.TAG_NAME, "h3").text == EVIL_NODE
+    assert panel.find_elements(By.TAG_NAME, "img") == []
+    assert "not recorded" in panel.text  # this branch has no runtime records yet
+    log = panel.find_element(By.LINK_TEXT, "task log").get_attribute("href")
+    assert log.endswith("/tasks/n_fail")
+    assert view.console_errors() == []
+    view.shot("process-run")
+
+
+def test_the_drawing_follows_a_run_as_it_goes(world, view):
+    sa = world["sa"]
+    run = sa.trigger("wecube_proc_view_demo")["dag_run_id"]
+    view.open(f"/wecube/processes/view_demo?run_id={requests.utils.quote(run, safe='')}")
+    at_load = view.d.execute_script("return JSON.parse(document.getElementById('wecube-view').textContent).run")
+    assert at_load["run"]["finished"] is False, "the run ended before the page opened: nothing to follow"
+    # no reload: the page polls its JSON twin until the run ends
+    view.wait.until(lambda d: "st-upstream_failed" in view.classes("n_end"))
+    assert "st-failed" in view.classes("n_fail")
+    view.wait.until(lambda d: d.find_element("id", "run-state").text == "failed")
+    assert view.console_errors() == []
