@@ -184,7 +184,8 @@ def query(store: Store, entity: str, body: dict[str, Any]) -> dict[str, Any]:
     if criteria.get("attrName"):
         filters.append({"attrName": criteria["attrName"], "op": "eq", "condition": criteria.get("condition")})
     page = body.get("pageable") or {}
-    start, size = int(page.get("startIndex") or 0), int(page.get("pageSize") or DEFAULT_PAGE)
+    size = page.get("pageSize")
+    start, size = int(page.get("startIndex") or 0), int(DEFAULT_PAGE if size is None else size)
     if start < 0 or not 0 < size <= MAX_PAGE:
         raise Refused(f"pageable: startIndex must be >= 0 and pageSize 1..{MAX_PAGE}, got {page}")
     where, args = _where(etype, filters)
