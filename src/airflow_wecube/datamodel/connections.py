@@ -15,8 +15,8 @@ PREFIX = "wecube_"
 
 def conn_id_for_package(package: str, default: str = DEFAULT_CONN_ID) -> str:
     """``wecube_<package>`` when such a connection exists, else ``default``."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     own = f"{PREFIX}{package}"
     try:
