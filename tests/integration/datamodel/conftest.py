@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from airflow_wecube.datamodel.client import EntityApi
+from airflow_wecube.hooks.plugin import WeCubePluginHook
 
 
 @dataclass
@@ -49,3 +50,26 @@ def topology(entity_api) -> Topology:
         make("app_instance", f"ai{i}", app="web", host=t[f"h{i}"], unit=t["u-app"], port=8080 + i)
     make("app_instance", "ai-db", app="db", host=t["h3"], unit=t["u-db"], port=3306)
     return t
+
+
+@pytest.fixture
+def hook(wecube_conn, plugin_registry):
+    return WeCubePluginHook(registry=plugin_registry, retry_delay=0.05)
+
+
+@pytest.fixture
+def placed(hook):
+    """A VPC, a subnet and three hosts made by the real plugins (as the network build and rollout do)."""
+    tag = secrets.token_hex(3)
+    second = int(tag[:2], 16)
+    vpc = hook.call(
+        "network/vpc/create", {"name": f"dm-vpc-{tag}", "cidr": f"10.{second}.0.0/16", "data_center": f"dm-dc-{tag}"}
+    ).outputs[0]
+    subnet = hook.call(
+        "network/subnet/create", {"name": f"dm-sub-{tag}", "vpc": vpc["guid"], "zone": "z1", "prefix_length": 24}
+    ).outputs[0]
+    hosts = hook.call(
+        "host/host/create",
+        [{"callbackParameter": str(i), "name": f"dm-h{i}-{tag}", "subnet": subnet["guid"]} for i in range(3)],
+    ).outputs
+    return {"subnet": subnet, "hosts": {h["guid"]: h for h in hosts}, "vpc": vpc}

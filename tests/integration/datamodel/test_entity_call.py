@@ -3,40 +3,14 @@ checked by ``host/host/check`` with inputs read from their CMDB attributes and o
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from airflow_wecube.datamodel.client import EntityApi
 from airflow_wecube.datamodel.evaluate import Evaluator
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.hooks.plugin import WeCubePluginHook
 
 pytestmark = pytest.mark.integration
 HOSTS = "cmdb:subnet~(subnet)cmdb:host"
-
-
-@pytest.fixture
-def hook(wecube_conn, plugin_registry):
-    return WeCubePluginHook(registry=plugin_registry, retry_delay=0.05)
-
-
-@pytest.fixture
-def placed(hook):
-    """A VPC, a subnet and three hosts made by the real plugins (as the network build and rollout do)."""
-    tag = secrets.token_hex(3)
-    second = int(tag[:2], 16)
-    vpc = hook.call(
-        "network/vpc/create", {"name": f"dm-vpc-{tag}", "cidr": f"10.{second}.0.0/16", "data_center": f"dm-dc-{tag}"}
-    ).outputs[0]
-    subnet = hook.call(
-        "network/subnet/create", {"name": f"dm-sub-{tag}", "vpc": vpc["guid"], "zone": "z1", "prefix_length": 24}
-    ).outputs[0]
-    hosts = hook.call(
-        "host/host/create",
-        [{"callbackParameter": str(i), "name": f"dm-h{i}-{tag}", "subnet": subnet["guid"]} for i in range(3)],
-    ).outputs
-    return {"subnet": subnet, "hosts": {h["guid"]: h for h in hosts}, "vpc": vpc}
 
 
 def _writes(sandbox, entity="host") -> list[dict]:
@@ -124,3 +98,20 @@ def test_a_wrong_expression_fails_before_any_call(hook, sandbox, placed):
     with pytest.raises(BindingError, match="starts at cmdb:host, but the call is bound to cmdb:subnet entities"):
         hook.call("host/host/check", entities="cmdb:subnet", request_id="dm-bad")
     assert sandbox.calls("dm-bad") == []
+
+
+def test_a_package_connection_wins_over_the_default(sandbox, monkeypatch):
+    import json
+
+    from airflow_wecube.datamodel.connections import conn_id_for_package, entity_api
+    from tests.fixtures.processes import free_port
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WECUBE_DEFAULT", json.dumps({"conn_type": "wecube", "host": f"http://127.0.0.1:{free_port()}"})
+    )
+    assert conn_id_for_package("cmdb") == "wecube_default"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WECUBE_CMDB", json.dumps({"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token})
+    )
+    assert conn_id_for_package("cmdb") == "wecube_cmdb"
+    assert "host" in entity_api().data_model("cmdb").entities
