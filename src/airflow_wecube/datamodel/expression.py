@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_wecube.exceptions import WeCubeError
+
 #: the filter operators WeCube's entity query understands
 OPERATORS = ("eq", "neq", "in", "like", "notLike", "gt", "lt", "is", "isnot")
 
@@ -29,7 +31,7 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?(?![A-Za-z0-9_])")
 _REFERENCE = re.compile(r"@@(.*?)@@(.*)", re.S)
 
 
-class ExpressionError(ValueError):
+class ExpressionError(WeCubeError, ValueError):
     """An expression that does not parse, with where (0-based ``column``) and what was expected.
 
     ``str(error)`` shows the expression with a caret under the column.
