@@ -105,6 +105,15 @@ class EntityApi:
             if not page or total is None or len(rows) >= int(total):
                 return rows
 
+    def page(
+        self, package: str, entity: str, filters: list[dict[str, Any]] = (), *, start: int = 0, size: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of rows, and how many match in all (a listing that need not read every row)."""
+        body = {"criteria": {}, "additionalFilters": list(filters), "pageable": {"startIndex": start, "pageSize": size}}
+        payload = self._send("POST", package, f"entities/{entity}/query", body)
+        rows = payload.get("data") or []
+        return rows, int((payload.get("pageInfo") or {}).get("totalRows", start + len(rows)))
+
     def create(self, package: str, entity: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._send("POST", package, f"entities/{entity}/create", items).get("data") or []
 
