@@ -78,7 +78,12 @@ def values_by_entity(
         key = str(expr.target())
         if key not in walks:
             grouped: dict[str, list[Row]] = {}
-            for r in evaluator.evaluate(expr.target(), roots=ids):
+            found = (
+                evaluator.walk(expr.target(), [Row(r.data, (r.id,)) for r in rows])
+                if not expr.first.filters  # start from the rows already read: one query less
+                else evaluator.evaluate(expr.target(), roots=ids)
+            )
+            for r in found:
                 grouped.setdefault(r.root, []).append(r)
             walks[key] = grouped
         out[name] = {i: [r.data.get(attr) for r in found] for i, found in walks[key].items()}

@@ -89,6 +89,12 @@ class Evaluator:
         if root is not None:
             roots = [root]
         rows = self._first(expr.first, None if roots is None else list(dict.fromkeys(map(str, roots))))
+        return self.walk(expr, rows)
+
+    def walk(self, expression: Expression | str, start: list[Row]) -> list[Row]:
+        """The hops after the first, from rows already read (of the first hop's type, filters passed)."""
+        expr = self.check(expression)
+        rows = start
         for hop in expr.hops[1:]:
             if not rows:
                 return []

@@ -56,7 +56,12 @@ def _walk(evaluator: Evaluator, expr: Expression, roots: list[str], bound: dict[
     if len(expr.hops) == 1 and not expr.first.filters:
         return {i: [bound[i]] for i in roots}
     grouped: dict[str, list[Row]] = {}
-    for r in evaluator.evaluate(expr, roots=roots):
+    found = (
+        evaluator.walk(expr, [Row(bound[i].data, (i,)) for i in roots])
+        if not expr.first.filters
+        else evaluator.evaluate(expr, roots=roots)
+    )
+    for r in found:
         grouped.setdefault(r.root, []).append(r)
     return grouped
 
