@@ -91,6 +91,8 @@ def values_by_entity(
 
 
 def _value(p: Parameter, values: list[Any], entity: str, problems: list[str]) -> Any:
+    if len(values) == 1 and not p.multiple:  # the common case: one value
+        return values[0]
     present = [v for v in values if v not in (None, "")]
     if p.multiple:
         return present

@@ -17,7 +17,7 @@ from airflow_wecube.datamodel.expression import Expression, Hop, parse
 from airflow_wecube.datamodel.model import check
 
 #: ids per ``in`` filter: a long list of ids is sent as several queries of this many
-CHUNK = 500
+CHUNK = 1000
 #: how a path's ids are joined (WeCube's fullDataId)
 PATH_SEP = "::"
 
@@ -31,7 +31,7 @@ class Row:
 
     @property
     def id(self) -> str:
-        return str(self.data.get("id"))
+        return self.path[-1]
 
     @property
     def path_text(self) -> str:
@@ -128,17 +128,14 @@ class Evaluator:
                     if i in by_id:
                         out.append(Row(by_id[i], (*r.path, i)))
             return out
-        parents: dict[str, list[Row]] = {}
-        for r in rows:
-            parents.setdefault(r.id, []).append(r)
-        found = self._query(hop, attr, list(parents))
-        for d in found:
+        parents = list(dict.fromkeys(r.path[-1] for r in rows))
+        children: dict[str, list[dict[str, Any]]] = {}
+        for d in self._query(hop, attr, parents):
             for pid in _ids(d.get(attr)):
-                for p in parents.get(pid, ()):
-                    out.append(Row(d, (*p.path, str(d.get("id")))))
-        # parents' order first, then the order the API answered in
-        rank = {p: n for n, p in enumerate(parents)}
-        out.sort(key=lambda r: rank.get(r.path[-2], 0))
+                children.setdefault(pid, []).append(d)
+        for r in rows:  # the parents' order, then the order the API answered in
+            for d in children.get(r.path[-1], ()):
+                out.append(Row(d, (*r.path, str(d["id"]))))
         return out
 
 
