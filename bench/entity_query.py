@@ -29,7 +29,7 @@ from plugin_call import TOKEN, start_sandbox  # noqa: E402
 
 PER_TYPE = int(os.environ.get("BENCH_PER_TYPE", "10000"))
 HOSTS = int(os.environ.get("BENCH_HOSTS", "1000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 BATCH = 1000
 CHAIN = ("data_center", "vpc", "subnet", "host", "app_instance")
 REF = {"vpc": "data_center", "subnet": "vpc", "host": "subnet", "app_instance": "host"}
@@ -67,7 +67,13 @@ def timed_api(api):
     return api
 
 
-def bench_query(url: str) -> list[tuple[str, float, int, int]]:
+def server_cpu(pid: int) -> float:
+    """CPU seconds the sandbox process has used (user + system): what load on the machine barely moves."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_query(url: str, pid: int) -> list[tuple[str, float, int, int, float, float]]:
     from airflow_wecube.datamodel.client import EntityApi
     from airflow_wecube.datamodel.evaluate import Evaluator
 
@@ -77,17 +83,19 @@ def bench_query(url: str) -> list[tuple[str, float, int, int]]:
         ("one region", FIVE_HOPS.replace("cmdb:data_center", "cmdb:data_center{region eq 'r7'}", 1)),
     ):
         runs = []
-        for _ in range(5):
+        for _ in range(7):
             api = EntityApi.at(url, TOKEN)  # a new client each time: the data model is read again
-            t = time.perf_counter()
+            t, cpu, server = time.perf_counter(), time.process_time(), server_cpu(pid)
             rows = Evaluator(api).evaluate(expr)
-            runs.append((time.perf_counter() - t, len(rows), api.requests))
-        seconds = statistics.median(r[0] for r in runs)
-        out.append((label, seconds, runs[0][1], runs[0][2]))
+            runs.append(
+                (time.perf_counter() - t, len(rows), api.requests, time.process_time() - cpu, server_cpu(pid) - server)
+            )
+        med = [statistics.median(r[i] for r in runs) for i in (0, 3, 4)]
+        out.append((label, med[0], runs[0][1], runs[0][2], med[1], med[2]))
     return out
 
 
-def bench_call(url: str) -> dict[str, float]:
+def bench_call(url: str, pid: int) -> dict[str, float]:
     from airflow_wecube.datamodel import connections
     from airflow_wecube.datamodel.client import EntityApi
     from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -128,15 +136,20 @@ def bench_call(url: str) -> dict[str, float]:
         bound = lambda: hook.call("host/host/check", entities=expr, root=subnet["id"])  # noqa: E731
         hand = lambda: hook.call("host/host/check", by_hand)  # noqa: E731
         bound(), hand()  # warm up; the first bound call writes the statuses back once
-        per_round, ratios, net_ratios, query_share = [], [], [], []
+        per_round, ratios, net_ratios, query_share, requests = [], [], [], [], []
+        client = queries["client"]  # made by the first bound call, kept on the hook
         for r in range(ROUNDS):
             times = {}
             for name, fn in (("bound", bound), ("hand", hand)) if r % 2 == 0 else (("hand", hand), ("bound", bound)):
-                t = time.perf_counter()
+                seconds, sent = client.seconds, client.requests
+                t, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(pid)
                 result = fn()
                 times[name] = time.perf_counter() - t
+                times[name + "_cpu"] = time.process_time() - c0 + server_cpu(pid) - s0
                 assert len(result.outputs) == len(hosts)
-            q = queries["client"].seconds
+                if name == "bound":
+                    q = client.seconds - seconds
+                    requests.append(client.requests - sent)
             per_round.append(times)
             ratios.append(times["bound"] / times["hand"])
             net_ratios.append((times["bound"] - q) / times["hand"])
@@ -151,7 +164,10 @@ def bench_call(url: str) -> dict[str, float]:
         "ratio_hi": max(ratios),
         "queries": statistics.median(query_share),
         "net_ratio": statistics.median(net_ratios),
-        "requests": queries["client"].requests,
+        "requests": statistics.median(requests),
+        "cpu_bound": statistics.median(t["bound_cpu"] for t in per_round),
+        "cpu_hand": statistics.median(t["hand_cpu"] for t in per_round),
+        "cpu_ratio": statistics.median(t["bound_cpu"] / t["hand_cpu"] for t in per_round),
     }
 
 
@@ -168,18 +184,27 @@ def main() -> None:
             t = time.perf_counter()
             seed(EntityApi.at(url, TOKEN))
             seeded = time.perf_counter() - t
-            query = bench_query(url)
-            call = bench_call(url)
+            query = bench_query(url, proc.pid)
+            call = bench_call(url, proc.pid)
         finally:
             os.killpg(proc.pid, 9)
     print(f"CMDB: {PER_TYPE:,} entities per type x {len(CHAIN)} types, made through the entity API in {seeded:.1f} s")
-    for label, seconds, rows, requests in query:
-        print(f"  5 hops, {label:<10}: {seconds * 1000:7.0f} ms end to end, {rows:,} paths, {requests} HTTP requests")
+    load = os.getloadavg()[0]
+    for label, seconds, rows, requests, cpu, server in query:
+        print(
+            f"  5 hops, {label:<10}: {seconds * 1000:6.0f} ms end to end (median of 7), {rows:,} paths, "
+            f"{requests} HTTP requests; CPU {cpu * 1000:.0f} ms client + {server * 1000:.0f} ms sandbox"
+        )
+    print(f"  load average {load:.1f} on {os.cpu_count()} cores")
     print(
         f"host/host/check over {call['entities']:,} hosts, {ROUNDS} interleaved rounds: entities= "
         f"{call['bound'] * 1000:.0f} ms vs hand-built inputs {call['hand'] * 1000:.0f} ms: "
         f"{call['ratio']:.2f}x ({call['ratio_lo']:.2f}-{call['ratio_hi']:.2f}); the entity API's "
-        f"{call['requests']} requests {call['queries'] * 1000:.0f} ms; without them {call['net_ratio']:.2f}x"
+        f"{call['requests']:.0f} requests {call['queries'] * 1000:.0f} ms; without them {call['net_ratio']:.2f}x"
+    )
+    print(
+        f"  CPU (client + sandbox) per call: entities= {call['cpu_bound'] * 1000:.0f} ms vs hand-built "
+        f"{call['cpu_hand'] * 1000:.0f} ms: {call['cpu_ratio']:.2f}x (median of the rounds' ratios)"
     )
 
 

@@ -37,12 +37,14 @@ def entity_call(
 
     :param hook: a ``WeCubePluginHook`` (its ``call`` sends the request)
     :param api: the entity API (default: each package through its Airflow connection, see
-        :func:`airflow_wecube.datamodel.connections.entity_api`)
+        :func:`airflow_wecube.datamodel.connections.entity_api`, made once per hook)
     """
-    if api is None:
-        from airflow_wecube.datamodel.connections import entity_api
+    if api is None:  # kept on the hook, like its session: connections and data models read once per hook
+        api = getattr(hook, "_wecube_entity_api", None)
+        if api is None:
+            from airflow_wecube.datamodel.connections import entity_api
 
-        api = entity_api()
+            api = hook._wecube_entity_api = entity_api()
     evaluator = Evaluator(api)
     binding = bind(evaluator, service, entities, root=root, inputs=inputs)
     where = f"{entities}" + (f" from {root}" if root else "")
