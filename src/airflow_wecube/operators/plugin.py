@@ -40,7 +40,8 @@ class WeCubePluginOperator(BaseOperator):
     :param service: ``package/plugin/action``; ``package@version/plugin/action`` pins a version
     :param inputs: parameters of one entity (dict) or of many (list of dicts). Templated.
     :param version: package version to use (default: the highest registered)
-    :param wecube_conn_id: connection to the plugin
+    :param wecube_conn_id: connection to the plugin (default: ``wecube_<package>`` when it exists, else
+        ``wecube_default``: docs/data-model.md)
     :param registry_path: registry folder (default from config)
 
     Inputs the platform fills (``mappingType="system_variable"``, e.g. ``callbackUrl``, and
@@ -74,7 +75,7 @@ class WeCubePluginOperator(BaseOperator):
         service: str,
         inputs: dict[str, Any] | list[dict[str, Any]] | None = None,
         version: str | None = None,
-        wecube_conn_id: str = WeCubePluginHook.default_conn_name,
+        wecube_conn_id: str | None = None,
         registry_path: str | None = None,
         timeout: timedelta | float | None = None,
         on_timeout: str = "fail",
@@ -148,8 +149,13 @@ class WeCubePluginOperator(BaseOperator):
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
         request_id = stable_request_id(ti.dag_id, ti.run_id, ti.task_id, map_index)
-        hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
-        svc = hook.registry.service(self.service, self.version)
+        registry = self._registry()
+        svc = registry.service(self.service, self.version)
+        if self.wecube_conn_id is None:
+            from airflow_wecube.datamodel.connections import conn_id_for_package
+
+            self.wecube_conn_id = conn_id_for_package(svc.package)
+        hook = WeCubePluginHook(self.wecube_conn_id, registry=registry)
         if svc.interface.protocol == "wecube":
             dag_run = context.get("dag_run")
             run = RunContext(

@@ -39,3 +39,24 @@ def test_arguments_are_checked_at_dag_import():
         WeCubePluginOperator(task_id="t", service="host/host/check")
     with pytest.raises(ValueError, match="not a list"):
         WeCubePluginOperator(task_id="t", service="host/host/check", entities="cmdb:host", inputs=[{}])
+
+
+def test_each_package_through_its_own_connection(airflow_db, plugin_registry, sandbox, placed, monkeypatch):
+    """wecube_default points nowhere: the host plugin is reached through wecube_host, the CMDB's entity
+    API through wecube_cmdb (a package's own connection wins over the default)."""
+    import json
+    import os
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.fixtures.processes import free_port
+
+    good = json.dumps({"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token})
+    dead = {"conn_type": "wecube", "host": f"http://127.0.0.1:{free_port()}", "extra": {"retry_limit": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_DEFAULT", json.dumps(dead))
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_HOST", good)
+    monkeypatch.setenv("AIRFLOW_CONN_WECUBE_CMDB", good)
+    bag = DagBag(os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "dag_entity_call.py"))
+    dr = bag.dags["test_entity_call"].test(run_conf={"subnet": placed["subnet"]["guid"]})
+    assert dr.state == "success", ti_states(dr)
+    assert len(xcom("test_entity_call", dr.run_id, "check")) == len(placed["hosts"])
