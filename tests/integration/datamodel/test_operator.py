@@ -60,3 +60,18 @@ def test_each_package_through_its_own_connection(airflow_db, plugin_registry, sa
     dr = bag.dags["test_entity_call"].test(run_conf={"subnet": placed["subnet"]["guid"]})
     assert dr.state == "success", ti_states(dr)
     assert len(xcom("test_entity_call", dr.run_id, "check")) == len(placed["hosts"])
+
+
+def test_the_host_inventory_example_checks_the_hosts_of_a_subnet(airflow_db, wecube_conn, plugin_registry, placed):
+    import os
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "wecube_host_inventory.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["wecube_host_inventory"]
+    dr = dag.test(run_conf={"subnet": placed["subnet"]["name"]})
+    assert dr.state == "success", ti_states(dr)
+    outputs = xcom(dag.dag_id, dr.run_id, "check_hosts")
+    assert sorted(o["callbackParameter"] for o in outputs) == sorted(placed["hosts"])
+    assert {o["inventory_status"] for o in outputs} == {"ok"}
