@@ -105,7 +105,7 @@ def write_back(evaluator: Evaluator, binding: Binding, outputs: Iterable[dict[st
                 if len(target.hops) < 2:
                     done.notes.append(f"{root}: output id {new_id} names another entity than the one called for")
                     continue
-                _create(evaluator, target, root, str(new_id), values, creates, links, done)
+                _create(evaluator, target, bound[root], str(new_id), values, creates, links, done)
                 continue
             if not found:
                 done.notes.append(f"{root}: {target} reaches no entity; nothing written")
@@ -127,12 +127,17 @@ def write_back(evaluator: Evaluator, binding: Binding, outputs: Iterable[dict[st
     return done
 
 
-def _create(evaluator, target: Expression, root: str, new_id: str, values, creates, links, done: WriteBack) -> None:
-    """Create the entity ``new_id`` at the end of ``target``, linked to the one entity before it."""
-    parents = evaluator.evaluate(Expression(target.hops[:-1]), root=root)
+def _create(evaluator, target: Expression, root: Row, new_id: str, values, creates, links, done: WriteBack) -> None:
+    """Create the entity ``new_id`` at the end of ``target``, linked to the one entity before it
+    (the bound entity itself for a two-hop walk: no query)."""
+    prefix = Expression(target.hops[:-1])
+    if len(prefix.hops) == 1 and not prefix.first.filters:
+        parents = [root]
+    else:
+        parents = evaluator.evaluate(prefix, root=root.id)
     kind, attr = target.last.via
     if len(parents) != 1:
-        done.notes.append(f"{root}: cannot create {new_id}: {len(parents)} entities precede it in {target}")
+        done.notes.append(f"{root.id}: cannot create {new_id}: {len(parents)} entities precede it in {target}")
         return
     parent = parents[0]
     item = dict(values)
