@@ -18,6 +18,7 @@ import pytest
 import airflow_wecube.alertmanager as alertmanager
 import airflow_wecube.approvals as approvals
 import airflow_wecube.capacity as capacity
+import airflow_wecube.datamodel as datamodel
 import airflow_wecube.prometheus as prometheus
 import airflow_wecube.registry as registry
 import airflow_wecube.remediation as remediation
@@ -29,6 +30,7 @@ PURE = {
     "prometheus": prometheus,
     "alertmanager": alertmanager,
     "remediation": remediation,
+    "datamodel": datamodel,
 }
 
 

@@ -232,12 +232,15 @@ class WeCubePluginHook(HttpHook):
     def call(
         self,
         service: str | Service,
-        inputs: dict[str, Any] | list[dict[str, Any]],
+        inputs: dict[str, Any] | list[dict[str, Any]] | None = None,
         *,
         version: str | None = None,
         request_id: str | None = None,
         operator: str | None = None,
         extra_body: dict[str, Any] | None = None,
+        entities: str | None = None,
+        root: str | None = None,
+        require_entities: bool = False,
     ) -> PluginResult:
         """Call one interface for one or many entities in a single request.
 
@@ -246,11 +249,20 @@ class WeCubePluginHook(HttpHook):
         :param request_id: stable id for retries and de-duplication (default: inside a task, an id
             derived from the task instance and the call's rank, the same in every try; else a new UUID)
         :param extra_body: more top-level request fields (``allowedOptions``, ``dueDate`` of async calls)
+        :param entities: a data-model expression: one input per entity it reaches (from ``root``), filled
+            from their attributes, ``inputs`` winning; outputs written back (docs/data-model.md)
         :return: the outputs in input order; raises :class:`WeCubePluginError` on failure. For an
             asynchronous interface that is the acknowledgement; the result comes by callback.
         """
         if not isinstance(service, Service):
             service = self.registry.service(service, version)
+        if entities is not None:
+            from airflow_wecube.datamodel.call import entity_call
+
+            return entity_call(
+                self, service, entities, root=root, inputs=inputs, require_entities=require_entities,
+                request_id=request_id, operator=operator, extra_body=extra_body,
+            )  # fmt: skip
         if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
             from airflow_wecube.protocol.rest import call_rest
 

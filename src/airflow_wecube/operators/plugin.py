@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SUCCEEDED_XCOM_KEY = "succeeded_outputs"
 #: XCom key of the full call result (request id, result code and message, outputs, failed).
 RESULT_XCOM_KEY = "plugin_result"
+#: XCom key of what an entity-bound call wrote back to the CMDB (updated, created, unchanged).
+WRITEBACK_XCOM_KEY = "entity_writeback"
 
 
 class WeCubePluginOperator(BaseOperator):
@@ -38,7 +40,8 @@ class WeCubePluginOperator(BaseOperator):
     :param service: ``package/plugin/action``; ``package@version/plugin/action`` pins a version
     :param inputs: parameters of one entity (dict) or of many (list of dicts). Templated.
     :param version: package version to use (default: the highest registered)
-    :param wecube_conn_id: connection to the plugin
+    :param wecube_conn_id: connection to the plugin (default: ``wecube_<package>`` when it exists, else
+        ``wecube_default``: docs/data-model.md)
     :param registry_path: registry folder (default from config)
 
     Inputs the platform fills (``mappingType="system_variable"``, e.g. ``callbackUrl``, and
@@ -55,9 +58,14 @@ class WeCubePluginOperator(BaseOperator):
         default ``["Approve", "Reject"]``); the chosen one is the result (XCom ``chosen_option``)
     :param reject_options: which options reject (default: those meaning no: Reject, Deny, No, ...)
     :param fail_on_reject: fail the task when a rejecting option is chosen (default True)
+    :param entities: a data-model expression (docs/data-model.md): one input per entity it reaches,
+        filled from its attributes, outputs written back; ``inputs`` (a dict) then holds values common
+        to every entity, which win. Templated. No entity reached: the task succeeds and says so
+    :param root: the id of the root entity the expression starts from. Templated.
+    :param require_entities: fail, instead of succeeding as a no-op, when no entity is reached
     """
 
-    template_fields: Sequence[str] = ("service", "inputs", "version")
+    template_fields: Sequence[str] = ("service", "inputs", "version", "entities", "root")
     template_fields_renderers = {"inputs": "json"}
     ui_color = "#e8f1fb"
 
@@ -65,18 +73,26 @@ class WeCubePluginOperator(BaseOperator):
         self,
         *,
         service: str,
-        inputs: dict[str, Any] | list[dict[str, Any]],
+        inputs: dict[str, Any] | list[dict[str, Any]] | None = None,
         version: str | None = None,
-        wecube_conn_id: str = WeCubePluginHook.default_conn_name,
+        wecube_conn_id: str | None = None,
         registry_path: str | None = None,
         timeout: timedelta | float | None = None,
         on_timeout: str = "fail",
         allowed_options: Sequence[str] | None = None,
         reject_options: Sequence[str] | None = None,
         fail_on_reject: bool = True,
+        entities: str | None = None,
+        root: str | None = None,
+        require_entities: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if inputs is None and not entities:
+            raise ValueError("give inputs= (one dict per entity), or entities= (a data-model expression)")
+        if entities and isinstance(inputs, list):
+            raise ValueError("with entities=, inputs is a dict of values common to every entity, not a list")
+        self.entities, self.root, self.require_entities = entities, root, require_entities
         self.service = service
         self.inputs = inputs
         self.version = version
@@ -116,7 +132,7 @@ class WeCubePluginOperator(BaseOperator):
 
     @property
     def _single(self) -> bool:
-        return isinstance(self.inputs, dict)
+        return isinstance(self.inputs, dict) and not self.entities
 
     def _package_defaults(self, svc: Service) -> dict[str, str]:
         try:
@@ -133,13 +149,31 @@ class WeCubePluginOperator(BaseOperator):
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
         request_id = stable_request_id(ti.dag_id, ti.run_id, ti.task_id, map_index)
-        hook = WeCubePluginHook(self.wecube_conn_id, registry=self._registry())
-        svc = hook.registry.service(self.service, self.version)
+        registry = self._registry()
+        svc = registry.service(self.service, self.version)
+        if self.wecube_conn_id is None:
+            from airflow_wecube.datamodel.connections import conn_id_for_package
+
+            self.wecube_conn_id = conn_id_for_package(svc.package)
+        hook = WeCubePluginHook(self.wecube_conn_id, registry=registry)
         if svc.interface.protocol == "wecube":
             dag_run = context.get("dag_run")
             run = RunContext(
                 ti.dag_id, ti.run_id, ti.task_id, map_index, getattr(dag_run, "triggering_user_name", None)
             )
+            if self.entities:  # entity-bound: platform values join the common inputs (docs/data-model.md)
+                if svc.interface.is_async:
+                    raise WeCubePluginError(f"{svc.name}: entities= is not supported on asynchronous interfaces")
+                common = fill_platform_inputs(
+                    svc, [dict(self.inputs or {})], run, sysvar=plugin_async.sysvar_lookup,
+                    package_defaults=self._package_defaults(svc),
+                )[0]  # fmt: skip
+                bound = {
+                    "entities": self.entities,
+                    "root": self.root or None,
+                    "require_entities": self.require_entities,
+                }
+                return self._call(ti, hook, svc, common, request_id, bound)
             entities = normalise_inputs(self.inputs)
             if svc.interface.is_async:
                 return plugin_async.send_and_defer(self, context, hook, svc, entities, request_id, run)
@@ -148,12 +182,17 @@ class WeCubePluginOperator(BaseOperator):
             )
         else:
             inputs = self.inputs
+        return self._call(ti, hook, svc, inputs, request_id, {})
+
+    def _call(self, ti, hook: WeCubePluginHook, svc: Service, inputs: Any, request_id: str, bound: dict) -> Any:
         try:
-            result = hook.call(svc, inputs, request_id=request_id)
+            result = hook.call(svc, inputs, request_id=request_id, **bound)
         except WeCubePluginError as e:
             self._raise_failed(ti, e)
             raise
         ti.xcom_push(key=RESULT_XCOM_KEY, value=result.to_dict())
+        if getattr(result, "writeback", None) is not None:
+            ti.xcom_push(key=WRITEBACK_XCOM_KEY, value=result.writeback.to_dict())
         self.log.info("%s: %d output(s), resultMessage=%r", result.service, len(result.outputs), result.result_message)
         if self._single:
             return result.outputs[0] if result.outputs else {}
@@ -280,6 +319,9 @@ def plugin_operator(
     # the platform fills system variables and known context names (platform_inputs.py): not the author's job
     required = [p.name for p in svc.interface.inputs if p.required and not filled_by_platform(p)]
     unknown_context = {p.name: unknown_context_hint(p) for p in svc.interface.inputs if p.mapping_type == CONTEXT}
+    mapped_from_entity = {
+        p.name for p in svc.interface.inputs if p.mapping_type == "entity" and p.mapping_entity_expression
+    }
     pinned = version or svc.version
     if clashes and svc.name not in _WARNED_CLASHES:
         _WARNED_CLASHES.add(svc.name)
@@ -304,7 +346,8 @@ def plugin_operator(
             if both:
                 problems.append(f"{', '.join(both)} given both as keyword and in inputs=")
             given.update(values)
-            missing = [n for n in required if given.get(n) is None]
+            bound = mapped_from_entity if kwargs.get("entities") else ()  # filled per entity at run time
+            missing = [n for n in required if given.get(n) is None and n not in bound]
             if missing:
                 problems.append(
                     f"missing required {', '.join(missing)}"

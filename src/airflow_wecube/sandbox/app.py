@@ -19,7 +19,7 @@ from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.xml import load_register_xml
 from airflow_wecube.sandbox import DEFAULT_TOKEN, idempotency, manifests_dir
 from airflow_wecube.sandbox.plugin import _authorized
-from airflow_wecube.sandbox.plugins import packages
+from airflow_wecube.sandbox.plugins import cmdb_entities, packages
 from airflow_wecube.sandbox.processes import stop_all
 from airflow_wecube.sandbox.store import Store
 
@@ -70,6 +70,7 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
     for package in plugin_packages:
         app.include_router(package.router(store, token, load_manifest(package.name)))
         app.state.services.update(package.services())
+    app.include_router(cmdb_entities.router(store, token))  # the CMDB's entity API (docs/data-model.md)
 
     def check(authorization: str | None) -> None:
         denied = _authorized({"authorization": authorization or ""}, token)

@@ -129,8 +129,32 @@ def record(ci_type: str, guid: str, dag_ids: set[str] | None = None) -> dict[str
     return {**items[0], "history": history(items[0], dag_ids)}
 
 
+def paged(ci_type: str, page: Page) -> dict[str, Any] | None:
+    """One page of the type's records through the CMDB's entity API (docs/data-model.md), which reads
+    only that page; ``None`` when the CMDB serves no entity API, or none for this type."""
+    from airflow_wecube.datamodel.connections import entity_api
+
+    package = query_service().split("/", 1)[0]
+    try:
+        api = entity_api()
+        if ci_type not in api.data_model(package).entities:
+            return None
+        rows, total = api.page(package, ci_type, start=page.offset, size=page.limit)
+    except Exception:  # no connection, no entity API: the query interface answers (or says why not)
+        return None
+    skip = ("id", "displayName", "name")
+    items = [
+        {"guid": r["id"], "type": ci_type, "name": r.get("name") or r.get("displayName"),
+         "attributes": masked({k: v for k, v in r.items() if k not in skip and v is not None})}
+        for r in rows
+    ]  # fmt: skip
+    return {"total": total, "offset": page.offset, "limit": page.limit, "items": items}
+
+
 def _listing(page: Page, ci_type: str, q: str) -> tuple[dict[str, Any], str | None]:
     try:
+        if not q and (listing := paged(ci_type, page)) is not None:
+            return listing, None
         return page.slice(records(ci_type, q)), None
     except CmdbUnavailable as e:
         return page.slice([]), str(e)

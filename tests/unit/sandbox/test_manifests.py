@@ -13,7 +13,7 @@ from airflow_wecube.sandbox.store import Store
 
 SANDBOX_ROUTES = {"/health", "/sandbox/calls", "/sandbox/services", "/sandbox/answers"}
 #: pages and APIs a package serves beside its interfaces (not plugin interfaces, not in a manifest)
-EXTRA_ROUTE_PREFIXES = ("/taskman/inbox",)
+EXTRA_ROUTE_PREFIXES = ("/taskman/inbox", "/cmdb/data-model", "/cmdb/entities/")
 
 
 def _manifests():

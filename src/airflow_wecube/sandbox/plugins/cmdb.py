@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, obj, present, text
+from airflow_wecube.sandbox.plugins.cmdb_entities import SCHEMA as ENTITY_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cmdb_ci (
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS cmdb_credential (
 #: how a refused compare-and-set (``expected`` not met) begins its error message
 CONFLICT = "conflict"
 
-package = SandboxPackage("cmdb", schema=SCHEMA)
+package = SandboxPackage("cmdb", schema=SCHEMA + ENTITY_SCHEMA)
 ci = package.plugin("ci")
 credential = package.plugin("credential")
 

@@ -10,6 +10,11 @@ range of loopback ports.
 ``host/host/destroy``  ``host`` (guid or name): stops the apps deployed on it, removes its
                        workspace, frees its address and ports, and marks its CI ``destroyed``.
                        Destroying a destroyed host succeeds and changes nothing.
+``host/host/check``    ``host``, ``ip``, ``subnet_cidr`` as the CMDB describes the host (entity-mapped:
+                       ``entities="cmdb:subnet~(subnet)cmdb:host"`` fills them, docs/data-model.md):
+                       ``inventory_status`` ``ok`` when the address lies in the subnet, the host runs
+                       at that address and its workspace exists, else ``mismatch``; ``inventory_note``
+                       says what was checked. Reads only; the same host gets the same answer.
 
 Each host is a ``host`` CMDB CI (guid = the host's guid) referencing its subnet and VPC.
 """
@@ -203,3 +208,26 @@ def destroy_host(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         "destroyed": "Y",
         "stopped_apps": stopped,
     }
+
+
+@host_plugin.entity("check")
+def check_host(entity: dict[str, Any], call: Call) -> dict[str, Any]:
+    """Compare the CMDB's view of a host (its inputs) with the running host."""
+    name, ip_text, cidr_text = (text(entity, k).strip() for k in ("host", "ip", "subnet_cidr"))
+    try:
+        ip, cidr = ipaddress.ip_address(ip_text), ipaddress.ip_network(cidr_text, strict=False)
+    except ValueError as e:
+        raise EntityError(f"host {name}: {e}") from None
+    row = lookup(call.store.connection(), "SELECT * FROM host_host", name)
+    problems = []
+    if ip not in cidr:
+        problems.append(f"{ip} is outside its subnet {cidr}")
+    if row is None:
+        problems.append("no running host of that name")
+    else:
+        if row["ip"] != str(ip):
+            problems.append(f"runs at {row['ip']}, not {ip}")
+        if not Path(row["workspace"]).is_dir():
+            problems.append("its workspace is missing")
+    note = "; ".join(problems) or f"{ip} in {cidr}, running, workspace present"
+    return {"inventory_status": "mismatch" if problems else "ok", "inventory_note": note}
