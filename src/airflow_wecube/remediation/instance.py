@@ -261,8 +261,9 @@ def record(
         failed = []
         for e in pending:
             try:
-                if e.get("locked"):
-                    cmdb.release(hook, e["ci"], me)
+                # a compare-and-set on our name: also frees a lock ``claim`` took but could not report
+                # (killed right after it), and is a no-op on a lock that is not ours
+                cmdb.release(hook, e["ci"], me)
                 ci = {"guid": e["ci"], "attributes": cmdb.read(hook, e["ci"])}
                 cmdb.append(hook, ci, [attempt(e, me, now)])
             except cmdb.RecordError as ex:
