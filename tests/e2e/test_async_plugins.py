@@ -169,6 +169,27 @@ def test_reject_fails_the_task_with_the_comment(sa, sandbox, timeout_run):
     assert "rejected (Reject): not during the freeze" in log
 
 
+def test_an_option_not_allowed_fails_with_the_real_reason_first(sa, sandbox, timeout_run):
+    """A platform that calls back with ``resultCode "0"`` on an APPROVAL interface chose no option: the
+    task fails saying so, the plugin's ``resultMessage`` beside it (it used to show only the latter)."""
+    run_id = sa.trigger(APPROVAL)["dag_run_id"]
+    task = open_task(sa, sandbox, run_id)
+    out = {"callbackParameter": task["callbackParameter"], "errorCode": "0", "errorMessage": ""}
+    body = {
+        "resultCode": "0",
+        "resultMessage": "approve",
+        "results": {"requestId": task["requestId"], "outputs": [out]},
+    }
+    r = requests.post(task["callbackUrl"], json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    wait_run(sa, APPROVAL, run_id, "failed")
+    log = sa.task_log(APPROVAL, run_id, "gate", chars=20000)
+    assert (
+        f"{task['callbackParameter']}: the callback chose '0', not one of the allowedOptions ['Approve', 'Reject'] "
+        "(resultCode 0: no option was chosen); the plugin said: approve"
+    ) in log, log[-3000:]
+
+
 def test_instant_callback_resumes_the_task(sa, sandbox, timeout_run):
     """Answered the moment the task appears in the inbox (polled every 0.05 s): the callback usually
     arrives before the task has even deferred; Airflow 3.3.2 would fail a resume that early

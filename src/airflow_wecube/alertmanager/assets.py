@@ -14,9 +14,10 @@ Asset event on ``wecube-alert://<alertname>`` per alert state change. A DAG::
 
 Each event's ``extra``: ``alertname``, ``status`` (``firing`` | ``resolved``), ``labels``,
 ``annotations``, ``fingerprint``, ``startsAt``, ``endsAt`` (None while firing), ``generatorURL``,
-``key`` (``fingerprint/startsAt/status``: the state change, recorded once). One run may carry several
-events (the scheduler folds events that arrive before it creates the run), and a resolved alert starts
-a run too: read every event, act on the status you handle.
+``key`` (``fingerprint/startsAt/status``: the state change, recorded once). One run carries every
+alert of a delivery (the webhook queues the run after the delivery's last event) and the events that
+arrive before the scheduler creates it, and a resolved alert starts a run too: read every event, act
+on the status you handle.
 """
 
 from __future__ import annotations

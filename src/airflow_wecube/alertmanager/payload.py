@@ -59,9 +59,18 @@ class WebhookAlert(BaseModel):
     @field_validator("startsAt", "endsAt")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        """Aware and within UTC's range: kept as UTC (``9999-12-31T23:00:00-05:00`` is past year 9999
+        in UTC and refused; Alertmanager's zero time ``0001-01-01T00:00:00Z`` is valid)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
-        return value
+        try:
+            return value.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValueError(
+                f"{value.isoformat()} is outside the times UTC can hold (0001-01-01 to 9999-12-31)"
+            ) from None
 
     @property
     def alertname(self) -> str:
@@ -119,6 +128,8 @@ def parse_payload(body: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Webhook
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise AlertPayloadError([f"the payload is not JSON: {exc}"]) from None
+    except RecursionError:
+        raise AlertPayloadError(["the payload is not JSON this receiver reads: nested too deeply"]) from None
     if not isinstance(data, dict):
         raise AlertPayloadError([f"the payload must be a JSON object, got {type(data).__name__}"])
     if "version" in data and data["version"] != "4":
@@ -129,6 +140,8 @@ def parse_payload(body: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Webhook
         return WebhookPayload.model_validate(data)
     except ValidationError as exc:
         raise AlertPayloadError([_problem(err) for err in exc.errors()[:20]]) from None
+    except RecursionError:  # a label value nested thousands deep
+        raise AlertPayloadError(["the payload is nested too deeply"]) from None
 
 
 def _problem(err: dict[str, Any]) -> str:

@@ -92,7 +92,9 @@ def merge_answers(
     * an answer whose ``resultCode`` is not a success fails its entity: for APPROVAL interfaces
       (``options`` given) the success codes are the allowed options, the chosen option is the
       ``resultCode`` (or an older platform's ``results.allowedOptions[0]``), and ``"0"`` means no
-      option was chosen; for others the success code is ``"0"``;
+      option was chosen; the entity's ``errorMessage`` says so first ("the callback chose '0', not one
+      of the allowedOptions [...]"), the plugin's ``resultMessage`` beside it; for others the success
+      code is ``"0"`` and the message is the plugin's;
     * an entity without an answer, or whose answer has no output, gets none ("no output for
       callbackParameter b"), unless its failed ``resultCode`` says more.
 
@@ -125,7 +127,11 @@ def merge_answers(
                 o[CHOSEN_OPTION] = chosen[cb]
             if not ok and str(o.get("errorCode", "0")) in ("", "0"):
                 o["errorCode"] = code if code not in ("", "0") else "1"
-                o["errorMessage"] = o.get("errorMessage") or parsed.result_message or problem
+                said = o.get("errorMessage") or parsed.result_message
+                if options:  # the real reason first, the plugin's words beside it
+                    o["errorMessage"] = problem + (f"; the plugin said: {said}" if said else "")
+                else:
+                    o["errorMessage"] = said or problem
         outputs.extend(mine)
     body = {"resultCode": "0", "resultMessage": "; ".join(messages), "results": {"outputs": outputs}}
     return body, chosen

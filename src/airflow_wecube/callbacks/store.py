@@ -183,7 +183,7 @@ def mask_outputs(body: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
     return body
 
 
-_last_purge = 0.0
+_last_purge: float | None = None  # time.monotonic() of the last purge; None: never (monotonic may start near 0)
 _purge_lock = threading.Lock()
 
 
@@ -195,7 +195,7 @@ def purge_expired(every: float = 3600.0, now: datetime | None = None) -> int:
     from sqlalchemy import delete, select
 
     with _purge_lock:
-        if time.monotonic() - _last_purge < every:
+        if _last_purge is not None and time.monotonic() - _last_purge < every:
             return 0
         _last_purge = time.monotonic()
     now = now or datetime.now(timezone.utc)

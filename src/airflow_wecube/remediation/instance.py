@@ -11,6 +11,7 @@ record guid), ``history`` (its last attempts), ``decision``, ``reason``; once ac
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -237,21 +238,43 @@ def attempt(entry: Mapping[str, Any], me: str, now: float) -> dict[str, Any]:
 
 
 def record(
-    entries: Sequence[Mapping[str, Any]], *, hook: WeCubePluginHook, me: str, now: float
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    hook: WeCubePluginHook,
+    me: str,
+    now: float,
+    wait: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Give back the locks and append each entry to its target's history; ``(entries, problems)``."""
-    problems: list[str] = []
-    for e in entries:
-        if not e.get("ci"):
-            continue
-        try:
-            if e.get("locked"):
+    """Give back the locks and append each entry to its target's history; ``(entries, problems)``.
+
+    The CMDB may be away just then (its plugin killed mid-remediation and restarting): the entries it
+    did not take are tried again, for up to ``wait`` seconds, so the attempt is recorded and the lock
+    given back rather than left until it goes stale. Each step is safe to repeat (the release is a
+    compare-and-set on our name, an attempt of this run and alert replaces the one recorded).
+    """
+    pending = [e for e in entries if e.get("ci")]
+    deadline, delay = clock() + wait, 1.0
+    while True:
+        problems: list[str] = []
+        failed = []
+        for e in pending:
+            try:
+                # a compare-and-set on our name: also frees a lock ``claim`` took but could not report
+                # (killed right after it), and is a no-op on a lock that is not ours
                 cmdb.release(hook, e["ci"], me)
-            ci = {"guid": e["ci"], "attributes": cmdb.read(hook, e["ci"])}
-            cmdb.append(hook, ci, [attempt(e, me, now)])
-        except cmdb.RecordError as ex:
-            problems.append(str(ex))
-    return [dict(e) for e in entries], problems
+                ci = {"guid": e["ci"], "attributes": cmdb.read(hook, e["ci"])}
+                cmdb.append(hook, ci, [attempt(e, me, now)])
+            except cmdb.RecordError as ex:
+                problems.append(str(ex))
+                failed.append(e)
+        left = deadline - clock()
+        if not failed or left <= 0:
+            return [dict(e) for e in entries], problems
+        print(f"  the CMDB did not take {len(failed)} record(s), trying again for {left:.0f} s: {problems[0]}")
+        sleep(min(delay, left))
+        delay, pending = min(delay * 2, 15.0), failed
 
 
 __all__ = ["FAILED", "FIXED", "attempt", "claim", "gate_promql", "judge", "record", "redeploy", "triage"]

@@ -16,6 +16,11 @@ ENTRIES, SUMMARY, EVIDENCE = "remediation", "summary", "evidence"
 DECISION = "decision"
 
 
+#: seconds ``finish`` keeps trying to record the attempts and give the locks back while the CMDB does
+#: not answer (its plugin killed mid-remediation and restarting), before it escalates saying so
+RECORD_WAIT = 300.0
+
+
 def policy(params: Mapping[str, Any] | None):
     """The guard rails' numbers from the DAG's params."""
     from airflow_wecube.remediation.guard import Policy
@@ -102,7 +107,9 @@ def finish_run(ti: Any, *, act_task: str, steps: Sequence[str], silence_task: st
         except Exception as e:
             problems.append(f"could not ask Prometheus whether the instances are up: {e}")
     entries = instance.judge(entries, up, now=time.time(), gate_note=failures.get("gate_up", ""))
-    entries, record_problems = instance.record(entries, hook=WeCubePluginHook(), me=me, now=time.time())
+    entries, record_problems = instance.record(
+        entries, hook=WeCubePluginHook(), me=me, now=time.time(), wait=RECORD_WAIT
+    )
     problems += record_problems
     reasons = report.escalation_reasons(entries) + problems
     ti.xcom_push(key=ENTRIES, value=entries)

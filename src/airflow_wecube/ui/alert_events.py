@@ -6,8 +6,16 @@ and a change whose key is already among the asset's events is not recorded again
 Asset event table itself, so it survives an API-server restart and every API server sees it; the
 check and the insert run under a lock on the asset's row (``SELECT ... FOR UPDATE`` on Postgres and
 MySQL, SQLite's writer lock taken by a no-op ``UPDATE``), so two servers handed the same delivery at
-once record it once. Only the asset's events since the alert's ``startsAt`` (less an hour of clock
-skew) are compared: a change is never delivered before it started.
+once record it once. The asset's most recent ``SCAN_LIMIT`` events are compared, whatever their
+time: ``startsAt`` is Prometheus's clock, not the API server's, so it cannot bound when an earlier
+delivery was recorded.
+
+Every alert of a delivery reaches one run: the scheduler creates an asset-triggered run at the time
+of the DAG's queue row (``asset_dag_run_queue.created_at``, written with the first event) and gives it
+only the events up to that time. The events of one delivery are written a few milliseconds apart, so
+after writing them the queue rows of the asset are moved to the time of the last one
+(:func:`_queue_after`): the run gets them all, and a delivery that lands while a row already waits
+joins that row's run.
 
 An alert no DAG schedules on is recorded too (its asset is created when missing, and stays inactive
 until a DAG schedules on it): the events are the alert's history (``GET /api/v2/assets/events``; the
@@ -17,7 +25,6 @@ schedules on the asset later is started by the alert's next state change, not by
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_wecube.alertmanager.assets import alert_asset
@@ -26,8 +33,6 @@ from airflow_wecube.alertmanager.payload import WebhookAlert, WebhookPayload
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-#: how far Prometheus's clock (``startsAt``) may run ahead of the API server's
-CLOCK_SKEW = timedelta(hours=1)
 #: most recent events of one asset compared with a delivery
 SCAN_LIMIT = 10000
 
@@ -66,17 +71,13 @@ def _lock(session: Session, asset_id: int) -> None:
         )
 
 
-def _recorded_keys(session: Session, asset_id: int, alerts: list[WebhookAlert]) -> set[str]:
+def _recorded_keys(session: Session, asset_id: int) -> set[str]:
     from airflow.models.asset import AssetEvent
     from airflow.utils.sqlalchemy import get_dialect_name
     from sqlalchemy import select
 
-    since = min(a.startsAt for a in alerts) - CLOCK_SKEW
     stmt = (
-        select(AssetEvent.extra)
-        .where(AssetEvent.asset_id == asset_id, AssetEvent.timestamp >= since)
-        .order_by(AssetEvent.id.desc())
-        .limit(SCAN_LIMIT)
+        select(AssetEvent.extra).where(AssetEvent.asset_id == asset_id).order_by(AssetEvent.id.desc()).limit(SCAN_LIMIT)
     )
     if get_dialect_name(session) != "sqlite":
         # a locking read sees what the lock's previous holder committed, also under MySQL's
@@ -84,6 +85,40 @@ def _recorded_keys(session: Session, asset_id: int, alerts: list[WebhookAlert]) 
         stmt = stmt.with_for_update(read=True)
     rows = session.scalars(stmt)
     return {extra.get("key") for extra in rows if isinstance(extra, dict) and extra.get("key")}
+
+
+def _queue_after(session: Session, asset_id: int, at) -> None:
+    """Move the asset's queued-run rows that are older than ``at`` (the last event just written) to ``at``, so the run
+    the scheduler creates from them consumes every one of those events.
+
+    The scheduler locks a DAG's rows (``SKIP LOCKED``) while it creates the run and then deletes them:
+    the ``UPDATE`` waits for that, and a row it deleted meanwhile is written again, so the events
+    start the next run instead of waiting for an unrelated later delivery.
+    """
+    from airflow.models.asset import AssetDagRunQueue
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import IntegrityError
+
+    queued = set(session.scalars(select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset_id)))
+    if not queued:
+        return
+    session.execute(
+        update(AssetDagRunQueue)
+        .where(
+            AssetDagRunQueue.asset_id == asset_id,
+            AssetDagRunQueue.target_dag_id.in_(queued),
+            AssetDagRunQueue.created_at < at,
+        )
+        .values(created_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    left = set(session.scalars(select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset_id)))
+    for dag_id in sorted(queued - left):  # consumed by a run created meanwhile: queue again
+        try:
+            with session.begin_nested():
+                session.add(AssetDagRunQueue(asset_id=asset_id, target_dag_id=dag_id, created_at=at))
+        except IntegrityError:  # pragma: no cover - another writer queued it first
+            pass
 
 
 def _listening_dags(session: Session, asset_id: int, name: str, uri: str) -> list[str]:
@@ -127,8 +162,9 @@ def record_alerts(payload: WebhookPayload) -> dict[str, Any]:
             alerts = by_name[alertname]
             model = _asset_model(session, alertname)
             _lock(session, model.id)
-            seen = _recorded_keys(session, model.id, alerts)
+            seen = _recorded_keys(session, model.id)
             dags = _listening_dags(session, model.id, model.name, model.uri)
+            last = None
             if not dags:
                 no_listener.append(alertname)
             for alert in alerts:
@@ -143,4 +179,7 @@ def record_alerts(payload: WebhookPayload) -> dict[str, Any]:
                 if event is None:  # pragma: no cover - the row was found or created just above
                     raise RuntimeError(f"asset {model.uri} vanished while recording an alert")
                 recorded.append({**entry, "event_id": event.id, "dags": dags})
+                last = max(last, event.timestamp) if last is not None else event.timestamp
+            if last is not None:
+                _queue_after(session, model.id, last)
     return {"recorded": recorded, "duplicates": duplicates, "no_listener": no_listener}

@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 
 from airflow_wecube.alertmanager.errors import AlertPayloadError
 from airflow_wecube.alertmanager.payload import MAX_PAYLOAD_BYTES, parse_payload
+from airflow_wecube.util.request_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,11 @@ def _refuse(status: int, detail: str, **extra) -> JSONResponse:
 
 
 async def _body(request: Request, limit: int) -> bytes:
-    """The body, read no further than ``limit`` + 1 bytes (a larger one fails the parse's size check)."""
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > limit:
-        raise AlertPayloadError([f"the payload is {announced} bytes, more than the {limit} bytes allowed"])
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise AlertPayloadError([f"the payload is more than the {limit} bytes allowed"])
-    return bytes(body)
+    """The body, read no further than the limit (:func:`airflow_wecube.util.request_body.read_body`)."""
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise AlertPayloadError([f"the payload {str(exc).removeprefix('the body ')}"]) from None
 
 
 @router.post("/alerts")

@@ -10,20 +10,19 @@ the URL being the credential.
 
 from __future__ import annotations
 
-from airflow.api_fastapi.core_api.security import get_user
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 
 def create_app() -> FastAPI:
     """A new app with every page (a factory, so tests and the plugin each get their own)."""
-    from airflow_wecube.ui import actions, alerts, callbacks, capacity, cmdb, designs, inbox, plugins, processes
+    from airflow_wecube.ui import actions, alert_webhook, callbacks, capacity, cmdb, designs, inbox, plugins, processes
+    from airflow_wecube.ui.auth import LOGIN
 
     app = FastAPI(title="WeCube", docs_url=None, redoc_url=None, openapi_url=None)
-    login = [Depends(get_user)]
     for module in (plugins, inbox, capacity, cmdb, designs, actions, processes):
-        app.include_router(module.router, dependencies=login)
-    # Alertmanager's webhook: the bearer secret instead of a login (ui/alerts.py)
-    app.include_router(alerts.router)
+        app.include_router(module.router, dependencies=LOGIN)  # 401 without a valid login (ui/auth.py)
+    # Alertmanager's webhook: the bearer secret instead of a login (ui/alert_webhook.py)
+    app.include_router(alert_webhook.router)
     # plugins POST asynchronous results here without an Airflow login: the per-call token in the URL
     # is the credential (ui/callbacks.py)
     app.mount("/callback", callbacks.create_app())

@@ -15,7 +15,7 @@ answer for each entity wins; the task resumes once every entity has one.
 * 400: not the protocol's body, a ``results.requestId`` of another call, or an output for an entity
   the call did not send (or two for one entity); nothing changes.
 * 409: only different answers for entities already answered: the first ones win; nothing changes.
-* 413: a body over 1 MiB.
+* 413: a body over 1 MiB, answered as soon as it passes the limit (a chunked body is not read further).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ import logging
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from airflow_wecube.callbacks import store as callback_store
 from airflow_wecube.callbacks.entities import split_callback
 from airflow_wecube.callbacks.tokens import MAX_BODY_BYTES, TOKEN_RE, CallbackError, parse_callback, token_hash
+from airflow_wecube.util.request_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,13 @@ def create_app() -> FastAPI:
             log.warning("Callback to an unknown or expired token %s...: refused (404)", digest[:12])
             return _answer(404, "unknown or expired callback URL")
         where = f"{registration['dag_id']}/{registration['run_id']}/{registration['task_id']}"
-        declared = request.headers.get("content-length") or "0"
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before reading it
+        try:  # read no further than the limit, whatever the sender streams
+            raw = await read_body(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            log.warning("Callback for %s refused: its body is over %d bytes (413)", where, MAX_BODY_BYTES)
             return _answer(413, f"the body is over {MAX_BODY_BYTES} bytes")
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            return _answer(413, f"the body is over {MAX_BODY_BYTES} bytes")
+        except ClientDisconnect:
+            return _answer(400, "the sender hung up before its body was read")
         try:
             payload = json.loads(raw or b"null")
         except ValueError:

@@ -177,7 +177,7 @@ def test_expired_records_are_purged(receiver):
     token = register("req-old", expires_in=timedelta(seconds=-5))
     key = callback_store.registration_key(token_hash(token))
     assert variable(key) is not None
-    callback_store._last_purge = 0.0
+    callback_store._last_purge = None
     assert callback_store.purge_expired() >= 1
     assert variable(key) is None
 
@@ -246,3 +246,44 @@ def test_concurrent_callbacks_for_two_entities_are_all_recorded(receiver):
     assert codes.count(200) == 2 and codes.count(409) == 6, codes
     for cb in ("a", "b"):
         assert entity_result("req-race2", cb)["body"]["results"]["outputs"][0]["comment"].startswith(cb)
+
+
+def chunked_until_answered(receiver: str, path: str, *, total: int, chunk: int = 64 * 1024) -> tuple[int, bytes]:
+    """POST a chunked body of up to ``total`` bytes over a raw socket, stopping as soon as an answer
+    comes back: ``(bytes sent, the answer's head)``."""
+    import select
+    from urllib.parse import urlsplit
+
+    where = urlsplit(receiver)
+    sent, piece = 0, b"x" * chunk
+    with socket.create_connection((where.hostname, where.port), timeout=5) as s:
+        head = f"POST {path} HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
+        s.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        while sent < total:
+            readable, _, _ = select.select([s], [], [], 0)
+            if readable:
+                break
+            try:
+                s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            except OSError:  # the server closed the connection after its answer
+                break
+            sent += len(piece)
+        else:
+            s.sendall(b"0\r\n\r\n")
+        s.settimeout(30)
+        answer = s.recv(4096)
+    return sent, answer
+
+
+def test_a_chunked_body_past_the_limit_is_413_without_reading_it_all(receiver):
+    """No Content-Length to refuse up front: the receiver stops reading at 1 MiB and answers 413 while
+    the sender is still streaming (it used to read the whole body first: 200 MB held in memory)."""
+    token = register("req-chunked")
+    total = 64 * 1024 * 1024
+    sent, answer = chunked_until_answered(receiver, f"/wecube/callback/{token}", total=total)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"over 1048576 bytes" in answer
+    assert sent < 16 * 1024 * 1024, f"the server read {sent} bytes before answering"
+    assert variable(callback_store.result_key("req-chunked", "0")) is None
+    # the receiver still serves others
+    assert post(receiver, register("req-after"), body("req-after")).status_code == 200

@@ -50,3 +50,27 @@ def test_problems_listed_together():
     with pytest.raises(AlertPayloadError) as e:
         parse_payload(body(labels={"x": "y"}, fingerprint="", status="odd"))
     assert len(e.value.problems) == 3, e.value.problems
+
+
+def test_alertmanagers_zero_start_is_valid():
+    alert = parse_payload(body(startsAt="0001-01-01T00:00:00Z")).alerts[0]
+    assert alert.key == "abcdef/0001-01-01T00:00:00+00:00/firing"
+    assert alert.event_extra()["startsAt"] is None  # Alertmanager's "no time": none in the extra
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"],
+    ids=["past-9999-in-utc", "before-year-1-in-utc"],
+)
+def test_a_time_utc_cannot_hold_is_a_problem_not_an_overflow(when):
+    with pytest.raises(AlertPayloadError, match=r"alerts\[0\].startsAt: .* outside the times UTC can hold"):
+        parse_payload(body(startsAt=when))
+    with pytest.raises(AlertPayloadError, match=r"alerts\[0\].endsAt: .* outside the times UTC can hold"):
+        parse_payload(body(endsAt=when))
+
+
+def test_json_nested_too_deeply_is_a_problem_not_a_crash():
+    deep = b'{"version": "4", "status": "firing", "alerts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(AlertPayloadError, match="nested too deeply"):
+        parse_payload(deep)

@@ -103,6 +103,14 @@ def test_a_failed_answer_fails_its_entity_only(code, options, words):
     assert output_failed(outs["b"]) and words in outs["b"]["errorMessage"]
 
 
+def test_an_option_not_allowed_says_so_first_and_the_plugins_message_beside_it():
+    outs, _ = judge({"a": cb_body("0", out("a"), message="approve")}, ["a"], OPTIONS)
+    assert outs["a"]["errorMessage"] == (
+        f"the callback chose '0', not one of the allowedOptions {list(OPTIONS)} (resultCode 0: no option was chosen)"
+        "; the plugin said: approve"
+    )
+
+
 def test_a_failure_without_outputs_fails_each_entity_with_its_message():
     body = cb_body("1", message="platform down")
     outs, _ = judge({"a": body, "b": body}, ["a", "b"])

@@ -17,5 +17,6 @@ def ui_client(plugin_registry, airflow_db):
     for dep in (*auth.READ_PLUGINS, *auth.READ_APPROVALS, *auth.READ_RUNS):
         app.dependency_overrides[dep.dependency] = lambda: None
     app.dependency_overrides[get_user] = lambda: object()
+    app.dependency_overrides[auth.login] = lambda: object()
     app.dependency_overrides[auth.readable_dag_ids] = lambda: None
     return TestClient(app)

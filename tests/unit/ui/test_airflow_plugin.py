@@ -64,15 +64,17 @@ def test_links_into_airflow_carry_the_base_url_path(monkeypatch):
 
 
 def test_only_the_alert_webhook_is_outside_the_airflow_login():
-    """Every route depends on Airflow's login but POST /alerts, which checks the bearer secret itself."""
-    from airflow.api_fastapi.core_api.security import get_user
+    """Every route depends on the login (Airflow's, 401 without a valid one) but POST /alerts, which checks
+    the bearer secret itself."""
     from fastapi.routing import APIRoute
+
+    from airflow_wecube.ui.auth import login
 
     def depends_on_login(route: APIRoute) -> bool:
         stack = list(route.dependant.dependencies)
         while stack:
             dep = stack.pop()
-            if dep.call is get_user:
+            if dep.call is login:
                 return True
             stack.extend(dep.dependencies)
         return False

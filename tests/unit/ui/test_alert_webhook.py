@@ -234,3 +234,58 @@ def test_the_same_delivery_at_once_on_several_threads_is_recorded_once(client):
     assert sum(len(r.json()["recorded"]) for r in answers) == 2
     assert sum(len(r.json()["duplicates"]) for r in answers) == 10
     assert sorted(e["fingerprint"] for e in events(name)) == ["cc01", "cc02"]
+
+
+@pytest.mark.parametrize(
+    ("starts", "status"),
+    [
+        ("0001-01-01T00:00:00Z", 200),  # Alertmanager's zero time: valid output, accepted
+        ("9999-12-31T23:00:00-05:00", 400),  # past year 9999 in UTC
+        ("0001-01-01T00:00:00+01:00", 400),  # before year 1 in UTC
+        ("9999-12-31T23:59:59Z", 200),
+    ],
+    ids=["zero", "9999-negative-offset", "year-0", "9999"],
+)
+def test_times_at_the_edges_answer_200_or_400_never_500(client, starts, status):
+    name = new_name()
+    a = alert(name)
+    a["startsAt"] = starts
+    r = client.post("/alerts", json=payload(a), headers=auth())
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert len(r.json()["recorded"]) == 1
+        # sent again: a duplicate, not a second event (and no overflow computing the window)
+        assert client.post("/alerts", json=payload(a), headers=auth()).json()["duplicates"]
+        assert len(events(name)) == 1
+    else:
+        assert "outside the times UTC can hold" in r.json()["detail"] and events(name) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"version": "4", "status": "firing", "alerts": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"version": "4", "status": "firing", "alerts": [{"labels": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]}",
+        b"\xff\xfe\x00",
+        b'{"version": "4", "status": "firing", "truncatedAlerts": 1e999, "alerts": []}',
+        b'{"version": "4", "status": "firing", "alerts": [{"startsAt": 12345678901234567890}]}',
+        b'{"version": "4", "status": "firing", "alerts": [{"startsAt": "+275760-09-13T00:00:00Z"}]}',
+    ],
+    ids=["deep-list", "deep-labels", "not-utf8", "huge-float", "huge-int-time", "far-year"],
+)
+def test_hostile_payloads_are_400_never_500(client, content):
+    r = client.post("/alerts", content=content, headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+
+
+def test_a_start_hours_ahead_of_the_server_clock_is_still_recorded_once(client):
+    """Prometheus's clock 3 h ahead of the API server's: every redelivery is the same state change."""
+    from datetime import datetime, timedelta, timezone
+
+    name = new_name()
+    a = alert(name)
+    a["startsAt"] = (datetime.now(timezone.utc) + timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    answers = [client.post("/alerts", json=payload(a), headers=auth()).json() for _ in range(3)]
+    assert [len(x["recorded"]) for x in answers] == [1, 0, 0]
+    assert [len(x["duplicates"]) for x in answers] == [0, 1, 1]
+    assert len(events(name)) == 1
