@@ -73,9 +73,9 @@ with DAG(
         import time
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.orchestrations.runbook_tasks import policy, triaged_branch
         from airflow_wecube.remediation import instance
         from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy, triaged_branch
 
         alerts, problems = run_alerts(triggering_asset_events)
         for p in problems:
@@ -168,7 +168,7 @@ with DAG(
     def finish(ti=None) -> list[str]:
         """Expire the silences, give the locks back, judge each fix, record everything; ``escalate`` when a
         person must act (XCom ``remediation``: the entries; ``summary``: who must act and why)."""
-        from airflow_wecube.remediation.runs import finish_run
+        from airflow_wecube.orchestrations.runbook_tasks import finish_run
 
         return finish_run(
             ti, act_task="redeploy", steps=("triage", "claim", "silence", "redeploy", "gate_up"), silence_task="silence"

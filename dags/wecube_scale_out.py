@@ -65,9 +65,9 @@ with DAG(
         import time
 
         from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.orchestrations.runbook_tasks import policy, triaged_branch
         from airflow_wecube.remediation import scale
         from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy, triaged_branch
 
         alerts, ignored = run_alerts(triggering_asset_events)
         mode, mode_problem = kill_switch()
@@ -135,7 +135,7 @@ with DAG(
     @task.branch(trigger_rule="all_done")
     def finish(ti=None) -> list[str]:
         """Give the lock back, judge the new instance, record; ``escalate`` when a person must act."""
-        from airflow_wecube.remediation.runs import finish_run
+        from airflow_wecube.orchestrations.runbook_tasks import finish_run
 
         return finish_run(ti, act_task="scale_out", steps=("triage", "claim", "scale_out", "gate_up"))
 

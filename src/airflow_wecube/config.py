@@ -73,9 +73,3 @@ def registry_path(explicit: str | os.PathLike | None = None) -> Path:
     if candidate:
         return Path(candidate).expanduser()
     return dags_folder() / "wecube_plugins"
-
-
-def default_registry(explicit: str | os.PathLike | None = None):
-    from airflow_wecube.registry import Registry
-
-    return Registry(registry_path(explicit))

@@ -30,13 +30,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_wecube.protocol.result import MASK
+
 log = logging.getLogger(__name__)
 
 REGISTRATION_PREFIX = "wecube_callback_"
 RESULT_PREFIX = "wecube_callback_result_"
 DEFAULT_RETENTION_DAYS = 7.0
 _EXPIRES = re.compile(r"expires (\S+)")
-MASK = "***"
 
 
 def registration_key(token_hash: str) -> str:

@@ -19,7 +19,8 @@ from airflow_wecube.callbacks.entities import TIMED_OUT, merge_answers, timeout_
 from airflow_wecube.callbacks.tokens import base_problem, callback_url, new_token, reject_options, token_hash
 from airflow_wecube.compat.settle import settle_seconds
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.hooks.plugin import mask_secret, result_from_payload
+from airflow_wecube.hooks.plugin import result_from_payload
+from airflow_wecube.protocol.result import mask_secret
 from airflow_wecube.triggers.callback import PluginCallbackTrigger
 
 if TYPE_CHECKING:

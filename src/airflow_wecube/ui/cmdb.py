@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from airflow_wecube.protocol.result import MASK
 from airflow_wecube.ui import links
 from airflow_wecube.ui.auth import READ_PLUGINS, readable_dag_ids
 from airflow_wecube.ui.history import rendered_tasks
 from airflow_wecube.ui.render import Page, render
+from airflow_wecube.util.secrets import secret_name
 
 router = APIRouter(dependencies=READ_PLUGINS)
 
 #: CI types the sandbox plugins write (``[wecube] cmdb_types`` replaces the list)
 DEFAULT_TYPES = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", "app_instance")
 DEFAULT_QUERY_SERVICE = "cmdb/ci/query"
-MASK = "***"
-_SENSITIVE = re.compile(r"pass(word|wd)?|secret|token|api_?key|private_?key|credential|authorization", re.I)
 
 
 def _option(key: str) -> str | None:
@@ -42,7 +41,7 @@ def ci_types() -> list[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _secret_key(key: str) -> bool:
-    return bool(_SENSITIVE.search(key))
+    return secret_name(key)
 
 
 def masked(value: Any) -> Any:
