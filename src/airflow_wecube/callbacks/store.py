@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 REGISTRATION_PREFIX = "wecube_callback_"
 RESULT_PREFIX = "wecube_callback_result_"
-DEFAULT_RETENTION_DAYS = 7.0
 _EXPIRES = re.compile(r"expires (\S+)")
 
 
@@ -51,14 +50,10 @@ def result_key(request_id: str, callback_parameter: str) -> str:
 
 
 def retention() -> timedelta:
-    from airflow_wecube.config import airflow_option
+    """``[wecube] callback_retention_days`` after a call's deadline."""
+    from airflow_wecube.config import get
 
-    raw = airflow_option("callback_retention_days")
-    try:
-        days = float(raw) if raw else DEFAULT_RETENTION_DAYS
-    except ValueError:
-        raise ValueError(f"[wecube] callback_retention_days must be a number of days, got {raw!r}") from None
-    return timedelta(days=max(days, 0.0))
+    return timedelta(days=get("callback_retention_days"))
 
 
 def _description(what: str, expires: datetime) -> str:

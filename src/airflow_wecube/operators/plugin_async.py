@@ -34,7 +34,6 @@ CHOSEN_OPTION_XCOM_KEY = "chosen_option"
 CHOSEN_OPTION = CHOSEN_OPTION_KEY
 DEFAULT_OPTIONS = ("Approve", "Reject")
 ON_TIMEOUT = ("fail", "skip", "approve", "reject")
-DEFAULT_POLL_SECONDS = 2.0
 
 
 def callback_base() -> str:
@@ -69,14 +68,13 @@ def sysvar_lookup(name: str) -> str | None:
 
 
 def poll_seconds() -> float:
-    from airflow_wecube.config import airflow_option
+    """``[wecube] callback_poll_seconds``, at least 0.2."""
+    from airflow_wecube.config import get
 
-    raw = airflow_option("callback_poll_seconds")
     try:
-        value = float(raw) if raw else DEFAULT_POLL_SECONDS
-    except ValueError:
-        raise AirflowFailException(f"[wecube] callback_poll_seconds must be a number, got {raw!r}") from None
-    return max(value, 0.2)
+        return max(get("callback_poll_seconds"), 0.2)
+    except ValueError as e:
+        raise AirflowFailException(str(e)) from None
 
 
 def options_of(op, svc: Service) -> list[str]:

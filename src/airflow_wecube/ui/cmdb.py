@@ -19,24 +19,19 @@ from airflow_wecube.util.secrets import secret_name
 
 router = APIRouter(dependencies=READ_PLUGINS)
 
-#: CI types the sandbox plugins write (``[wecube] cmdb_types`` replaces the list)
-DEFAULT_TYPES = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", "app_instance")
-DEFAULT_QUERY_SERVICE = "cmdb/ci/query"
-
-
-def _option(key: str) -> str | None:
-    from airflow_wecube.config import airflow_option
-
-    return airflow_option(key)
-
 
 def query_service() -> str:
-    return _option("cmdb_query_service") or DEFAULT_QUERY_SERVICE
+    """``[wecube] cmdb_query_service``."""
+    from airflow_wecube.config import get
+
+    return get("cmdb_query_service")
 
 
 def ci_types() -> list[str]:
-    configured = _option("cmdb_types")
-    return [t.strip() for t in configured.split(",") if t.strip()] if configured else list(DEFAULT_TYPES)
+    """``[wecube] cmdb_types`` (by default the CI types the sandbox plugins write)."""
+    from airflow_wecube.config import get
+
+    return get("cmdb_types")
 
 
 @functools.lru_cache(maxsize=4096)
