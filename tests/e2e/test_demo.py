@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,15 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.processes import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _marked(demo: Path) -> list[int]:
@@ -93,19 +88,19 @@ def _alert_reaches_airflow(demo: Path) -> None:
 
 
 def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
-    airflow_port = _free_port()
+    airflow_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WECUBE", "DEMO_"))}
     env.update(
         PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
         DEMO_DIR=str(demo),
         DEMO_AIRFLOW_PORT=str(airflow_port),
-        DEMO_SANDBOX_PORT=str(_free_port()),
-        DEMO_PROMETHEUS_PORT=str(_free_port()),
-        DEMO_ALERTMANAGER_PORT=str(_free_port()),
+        DEMO_SANDBOX_PORT=str(free_port()),
+        DEMO_PROMETHEUS_PORT=str(free_port()),
+        DEMO_ALERTMANAGER_PORT=str(free_port()),
         DEMO_UNPAUSE_DAGS="wecube_hello",
         WECUBE_SANDBOX_PORT_BASE=str(30000 + 10 * (os.getpid() % 2000)),
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
-        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         # Airflow's default threshold (30 s): a lower one made a live scheduler on a busy machine look dead
         AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="30",
     )

@@ -14,42 +14,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.sandbox import SandboxServer, free_port
-from tests.integration.sandbox.helpers import one, outputs, uniq
+from tests.integration.sandbox.helpers import metric_values, one, outputs, services_on, uniq
 
 pytestmark = pytest.mark.integration
-
-SERVICE = b"airflow_wecube.sandbox.account_service"
-
-
-def services_on(port: int) -> list[int]:
-    """Pids of account-service processes started for ``port`` (from /proc)."""
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if SERVICE in args and str(port).encode() in args:
-            pids.append(int(cmdline.parent.name))
-    return pids
 
 
 def listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def metric_values(url: str) -> dict[str, float]:
-    """``{name: value}`` of an app's metrics; a series with an ``operation`` label is ``name:operation``."""
-    text = requests.get(url, timeout=5).text
-    return {
-        f"{s.name}:{s.labels['operation']}" if "operation" in s.labels else s.name: s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-    }
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,8 @@ from packaging.requirements import Requirement
 from airflow_wecube.get_provider_info import get_provider_info
 from airflow_wecube.prometheus.settings import PrometheusSettings
 from airflow_wecube.sandbox import TOKEN_ENV
+from tests.fixtures.compose import INTERPOLATION, REPO, common_env, compose, env_of, interpolate, services
 
-REPO = Path(__file__).resolve().parents[3]
-COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_YML = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -52,39 +51,6 @@ REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "aler
 # demo.sh settings that only make sense on one machine: compose uses the image's defaults
 # (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080)
 DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT"}
-
-_INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def interpolate(value: str) -> str:
-    """Compose interpolation with nothing set in the environment: defaults apply, ``$$`` is ``$``."""
-
-    def repl(match: re.Match) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        return match.group(2) or ""
-
-    return _INTERPOLATION.sub(repl, value)
-
-
-@cache
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text())
-
-
-def services() -> dict:
-    return compose()["services"]
-
-
-def env_of(name: str) -> dict[str, str]:
-    env = services()[name].get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {k: interpolate(str(v)) for k, v in env.items()}
-
-
-def common_env() -> dict[str, str]:
-    return {k: interpolate(str(v)) for k, v in compose()["x-airflow-common"]["environment"].items()}
 
 
 def mounts(name: str) -> dict[str, str]:
@@ -163,7 +129,7 @@ def expand(text: str, values: dict[str, str]) -> str:
             return expand(match.group(2), values)
         return values.get(name, "")
 
-    return _INTERPOLATION.sub(repl, text)
+    return INTERPOLATION.sub(repl, text)
 
 
 def demo_prometheus_config() -> str:

@@ -14,7 +14,7 @@ from airflow_wecube.registry.openapi.params import (
     merged_properties,
     sensitive,
 )
-from tests.unit.registry.test_openapi import inputs, services
+from tests.fixtures.openapi import inputs, services
 
 
 def test_parameters_typed_from_the_schema():
