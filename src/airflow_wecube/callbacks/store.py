@@ -179,7 +179,11 @@ def mask_outputs(body: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
     return body
 
 
-_last_purge = 0.0
+#: the clock of the purge throttle (seconds, any origin: ``time.monotonic`` counts from the machine's boot)
+_clock = time.monotonic
+#: ``_clock()`` at this process's last purge; None until the first, which always runs (a machine booted
+#: less than ``every`` seconds ago reads a monotonic time below ``every``: never mistake that for a purge)
+_last_purge: float | None = None
 _purge_lock = threading.Lock()
 
 
@@ -191,9 +195,10 @@ def purge_expired(every: float = 3600.0, now: datetime | None = None) -> int:
     from sqlalchemy import delete, select
 
     with _purge_lock:
-        if time.monotonic() - _last_purge < every:
+        at = _clock()
+        if _last_purge is not None and at - _last_purge < every:
             return 0
-        _last_purge = time.monotonic()
+        _last_purge = at
     now = now or datetime.now(timezone.utc)
     with create_session() as session:
         rows = session.execute(
