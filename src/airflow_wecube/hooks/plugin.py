@@ -1,4 +1,4 @@
-"""Call a registered WeCube plugin interface over HTTP (DESIGN §4)."""
+"""Call a registered WeCube plugin interface over HTTP (docs/protocol.md)."""
 
 from __future__ import annotations
 
