@@ -38,8 +38,9 @@ sys.path.insert(0, str(REPO))
 
 from airflow_wecube.protocol.request_ids import stable_request_id  # noqa: E402
 from airflow_wecube.util.airflow_api import AirflowAPIError  # noqa: E402
-from tests.e2e.cluster.conftest import WORKERS, start_cluster, stop_cluster, wait_for  # noqa: E402
+from tests.e2e.cluster.conftest import WORKERS, start_cluster, stop_cluster  # noqa: E402
 from tests.fixtures.standalone import Standalone, standalone_env  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 CALLS = "wecube_cluster_calls"
 PARALLELISM = 4
@@ -81,7 +82,7 @@ def run_calls(client, n: int, seconds: str = "0", timeout: float = 1800) -> str:
             raise RuntimeError(f"{run_id} failed")
         return state == "success" or None
 
-    wait_for(done, timeout, f"{CALLS} {run_id}", every=2)
+    wait_for(done, timeout, f"{CALLS} {run_id}", interval=2)
     return run_id
 
 
@@ -109,8 +110,8 @@ def kill_recovery(cluster) -> dict:
             ti = client.get_task_instance(CALLS, run_id, "call", 0)
             return ti if ti["try_number"] >= 2 and ti["state"] in ("running", "success") else None
 
-        retry = wait_for(retried, 400, "the retry", every=0.5)
-        wait_for(lambda: client.get_run(CALLS, run_id)["state"] == "success" or None, 300, "the run", every=0.5)
+        retry = wait_for(retried, 400, "the retry", interval=0.5)
+        wait_for(lambda: client.get_run(CALLS, run_id)["state"] == "success" or None, 300, "the run", interval=0.5)
         ti = client.get_task_instance(CALLS, run_id, "call", 0)
         calls = cluster.sandbox("GET", "/sandbox/calls", params={"request_id": rid})
     cluster.start(victim)
@@ -165,7 +166,7 @@ def main() -> int:
         sa.start(timeout=300)
         try:
             client = sa.client()
-            wait_for(lambda: client.get_dag(CALLS) or None, 180, "the DAG parsed", every=2)
+            wait_for(lambda: client.get_dag(CALLS) or None, 180, "the DAG parsed", interval=2)
             client.unpause(CALLS)
             run_calls(client, 4)
             run_id = run_calls(client, args.tasks)

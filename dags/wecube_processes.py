@@ -19,9 +19,9 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_wecube.config import default_process_store
 from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.processes.dag_shape import ROUTING, dag_shape
+from airflow_wecube.processes.store import default_process_store
 
 log = logging.getLogger(__name__)
 

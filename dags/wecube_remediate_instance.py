@@ -67,42 +67,25 @@ with DAG(
 ) as dag:
 
     @task.branch
-    def triage(params: dict | None = None, triggering_asset_events=None, dag_run=None, ti=None) -> list[str]:
+    def triage(params: dict | None = None, triggering_asset_events=None, ti=None) -> list[str]:
         """The alerts of this run and what to do for each (see the guard rails); straight to ``finish`` when
         nothing acts, through ``approve`` when the kill switch says so (XCom ``triaged``: mode and entries)."""
-        import time
-
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.orchestrations.runbook_tasks import triage_run
         from airflow_wecube.remediation import instance
-        from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy, triaged_branch
 
-        alerts, problems = run_alerts(triggering_asset_events)
-        for p in problems:
-            print(f"  ignored: {p}")
-        mode, mode_problem = kill_switch()
-        print(
-            f"{len(alerts)} alert(s); wecube_auto_remediation = {mode}" + (f" ({mode_problem})" if mode_problem else "")
+        return triage_run(
+            ti,
+            params,
+            triggering_asset_events,
+            instance.triage,
+            describe=lambda e: (
+                f"{e['alertname']} {e['status']} on {e['instance'] or '?'} ({e.get('target')}): "
+                f"{e['decision']}: {e['reason']}"
+            ),
+            plan_line=lambda e: (
+                f"{e['alertname']} on `{e['instance']}`: **{e.get('action', e['decision'])}** ({e['reason']})"
+            ),
         )
-        entries = instance.triage(
-            alerts,
-            hook=WeCubePluginHook(),
-            now=time.time(),
-            mode=mode,
-            mode_problem=mode_problem,
-            policy=policy(params),
-            me=holder_name(ti.dag_id, ti.run_id),
-            running=run_is_active(ti),
-            dry_run=bool((params or {}).get("dry_run")),
-        )
-        for e in entries:
-            where = f"{e['instance'] or '?'} ({e.get('target')})"
-            print(f"  {e['alertname']} {e['status']} on {where}: {e['decision']}: {e['reason']}")
-        plan = "\n".join(
-            f"- {e['alertname']} on `{e['instance']}`: **{e.get('action', e['decision'])}** ({e['reason']})"
-            for e in entries
-        )
-        return triaged_branch(ti, entries, mode=mode, ignored=problems, plan=plan)
 
     triaged = triage()
 
@@ -168,7 +151,7 @@ with DAG(
     def finish(ti=None) -> list[str]:
         """Expire the silences, give the locks back, judge each fix, record everything; ``escalate`` when a
         person must act (XCom ``remediation``: the entries; ``summary``: who must act and why)."""
-        from airflow_wecube.remediation.runs import finish_run
+        from airflow_wecube.orchestrations.runbook_tasks import finish_run
 
         return finish_run(
             ti, act_task="redeploy", steps=("triage", "claim", "silence", "redeploy", "gate_up"), silence_task="silence"

@@ -62,34 +62,21 @@ with DAG(
     @task.branch
     def triage(params: dict | None = None, triggering_asset_events=None, ti=None) -> list[str]:
         """The headroom alerts of this run and what to do (XCom ``triaged``)."""
-        import time
-
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
+        from airflow_wecube.orchestrations.runbook_tasks import triage_run
         from airflow_wecube.remediation import scale
-        from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
-        from airflow_wecube.remediation.runs import policy, triaged_branch
 
-        alerts, ignored = run_alerts(triggering_asset_events)
-        mode, mode_problem = kill_switch()
-        entries = scale.triage(
-            alerts,
-            hook=WeCubePluginHook(),
-            now=time.time(),
-            mode=mode,
-            mode_problem=mode_problem,
-            policy=policy(params),
-            me=holder_name(ti.dag_id, ti.run_id),
-            running=run_is_active(ti),
+        return triage_run(
+            ti,
+            params,
+            triggering_asset_events,
+            scale.triage,
+            describe=lambda e: f"{e['alertname']} {e['status']} ({e['model']}): {e['decision']}: {e['reason']}",
+            plan_line=lambda e: f"**{e.get('action', e['decision'])}** ({e['reason']})",
             model=MODEL,
             app=APP,
             job=job_name(APP),
             max_instances=int((params or {})["max_instances"]),
-            dry_run=bool((params or {}).get("dry_run")),
         )
-        for e in entries:
-            print(f"  {e['alertname']} {e['status']} ({e['model']}): {e['decision']}: {e['reason']}")
-        plan = "\n".join(f"- **{e.get('action', e['decision'])}** ({e['reason']})" for e in entries)
-        return triaged_branch(ti, entries, mode=mode, ignored=ignored, plan=plan)
 
     triaged = triage()
 
@@ -135,7 +122,7 @@ with DAG(
     @task.branch(trigger_rule="all_done")
     def finish(ti=None) -> list[str]:
         """Give the lock back, judge the new instance, record; ``escalate`` when a person must act."""
-        from airflow_wecube.remediation.runs import finish_run
+        from airflow_wecube.orchestrations.runbook_tasks import finish_run
 
         return finish_run(ti, act_task="scale_out", steps=("triage", "claim", "scale_out", "gate_up"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_wecube import __version__
+from airflow_wecube.config import provider_config
 
 
 def get_provider_info() -> dict:
@@ -191,94 +192,5 @@ def get_provider_info() -> dict:
                 },
             },
         ],
-        "config": {
-            "wecube": {
-                "description": "airflow-provider-wecube settings.",
-                "options": {
-                    "registry_path": {
-                        "description": (
-                            "Folder of registered plugin manifests. Default: wecube_plugins/ beside the DAGs folder."
-                        ),
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/dags/wecube_plugins",
-                        "default": None,
-                    },
-                    "processes_path": {
-                        "description": (
-                            "Folder of imported WeCube processes (one JSON file per version)."
-                            " Default: wecube_processes/ in the DAGs folder."
-                        ),
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/dags/wecube_processes",
-                        "default": None,
-                    },
-                    "file_sd_dir": {
-                        "description": "Default folder for Prometheus file_sd target files.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": None,
-                        "default": None,
-                    },
-                    "rules_dir": {
-                        "description": "Default folder for Prometheus rule files.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": None,
-                        "default": None,
-                    },
-                    "http_deadline": {
-                        "description": "Seconds a plugin call or a Prometheus request may take in all (connect, "
-                        "send, the full answer; a plugin call's retries included), so a server that trickles "
-                        "bytes cannot hold a task. Connection extra 'deadline' wins.",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "600",
-                        "default": "300",
-                    },
-                    "http_max_response_bytes": {
-                        "description": "Largest answer accepted from a plugin or Prometheus (bytes, after "
-                        "decompression). Connection extra 'max_response_bytes' wins.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "268435456",
-                        "default": "67108864",
-                    },
-                    "smtp_conn_id": {
-                        "description": "SMTP connection that e-mails a capacity model's owners when it drifts "
-                        "(unless the DAG or operator sets explicit notifiers).",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "smtp_default",
-                        "default": "smtp_default",
-                    },
-                    "lock_dir": {
-                        "description": "Folder of the lock files that serialise edits of Prometheus target and "
-                        "rule files (kept out of the folders Prometheus reads). Default: .wecube-locks beside "
-                        "each folder. Every worker must see the same folder.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/wecube/locks",
-                        "default": None,
-                    },
-                    "capacity_store": {
-                        "description": "Where capacity model fits are stored (local path or object storage URL).",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "s3://bucket/capacity",
-                        "default": None,
-                    },
-                    "resume_settle_seconds": {
-                        "description": "Seconds after a task parks (defers, awaits input) before anything of ours "
-                        "resumes it: an answer to its HITL request is held, triggers hold their event. Works "
-                        "around an Airflow 3.3 race that fails tasks resumed sooner (docs/approvals.md).",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "10",
-                        "default": "10",
-                    },
-                },
-            }
-        },
+        "config": provider_config(),  # every [wecube] option, declared in config.py
     }

@@ -11,10 +11,12 @@ import json
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
 
+from airflow_wecube.callbacks.store import result_key
 from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.util.airflow_api import AirflowAPIError
 from tests.e2e.orchestrations.conftest import put_connection
@@ -131,7 +133,11 @@ def test_approval_waits_for_the_inbox_then_continues_with_the_comment(sa, sandbo
     assert forged.status_code == 404 and forged.json()["status"] == "ERROR"
     bad = requests.post(task["callbackUrl"], json={"results": {}}, timeout=30)  # the right URL, a bad body
     assert bad.status_code == 400 and "resultCode" in bad.json()["message"]
-    time.sleep(0.5)  # nothing may resume the task: it must still be waiting
+    # neither recorded an answer (what the trigger would resume the task on), so it still waits
+    key = result_key(task["requestId"], task["callbackParameter"])
+    with pytest.raises(AirflowAPIError) as unrecorded:
+        sa.client().request("GET", f"/api/v2/variables/{quote(key, safe='')}")
+    assert unrecorded.value.status == 404
     assert state(sa, APPROVAL, run_id, "gate") == "deferred"
 
     closed = answer(sandbox, task["id"], "complete", option="Approve", comment="ship it", handler="alice")

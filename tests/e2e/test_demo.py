@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fixtures.processes import free_port
 from tests.fixtures.sandbox import SandboxServer
+from tests.fixtures.waiting import wait_for
 from tests.integration.sandbox.helpers import one
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _marked(demo: Path) -> list[int]:
@@ -72,16 +67,6 @@ def _listeners(port: int) -> set[str]:
                     words = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8))
                     found.add(socket.inet_ntop(socket.AF_INET6, words))
     return found
-
-
-def _wait(what: str, check, timeout: float = 180.0, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"no {what} after {timeout:g}s"
-        time.sleep(interval)
 
 
 def _sandbox(demo: Path) -> SandboxServer:
@@ -128,7 +113,7 @@ def _manual_task_calls_back(demo: Path) -> None:
                 )
             return r.json()
 
-        (task,) = _wait("open taskman task", open_task)
+        (task,) = wait_for(open_task, 180, "open taskman task", interval=1.0)
         done = requests.post(f"{inbox}/{task['id']}/complete", json={"option": "Approve", "comment": "e2e"}, timeout=10)
         assert done.status_code == 200, done.text
 
@@ -136,7 +121,7 @@ def _manual_task_calls_back(demo: Path) -> None:
             state = client.get_run("wecube_manual_task", run_id)["state"]
             return state if state in ("success", "failed") else None
 
-        assert _wait("end of the wecube_manual_task run", finished) == "success"
+        assert wait_for(finished, 180, "end of the wecube_manual_task run", interval=1.0) == "success"
         assert client.xcom("wecube_manual_task", run_id, "go_on") == "Approve: e2e"
 
 
@@ -188,19 +173,19 @@ def _alert_reaches_airflow(demo: Path) -> None:
 
 
 def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
-    airflow_port = _free_port()
+    airflow_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WECUBE", "DEMO_"))}
     env.update(
         PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
         DEMO_DIR=str(demo),
         DEMO_AIRFLOW_PORT=str(airflow_port),
-        DEMO_SANDBOX_PORT=str(_free_port()),
-        DEMO_PROMETHEUS_PORT=str(_free_port()),
-        DEMO_ALERTMANAGER_PORT=str(_free_port()),
+        DEMO_SANDBOX_PORT=str(free_port()),
+        DEMO_PROMETHEUS_PORT=str(free_port()),
+        DEMO_ALERTMANAGER_PORT=str(free_port()),
         DEMO_UNPAUSE_DAGS="wecube_hello wecube_manual_task",
         WECUBE_SANDBOX_PORT_BASE=str(30000 + 10 * (os.getpid() % 2000)),
-        DEMO_WORKER_LOG_SERVER_PORT=str(_free_port()),
-        DEMO_TRIGGER_LOG_SERVER_PORT=str(_free_port()),
+        DEMO_WORKER_LOG_SERVER_PORT=str(free_port()),
+        DEMO_TRIGGER_LOG_SERVER_PORT=str(free_port()),
         # Airflow's default threshold (30 s): a lower one made a live scheduler on a busy machine look dead
         AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="30",
     )
@@ -221,7 +206,7 @@ def test_demo_restarts_a_dead_scheduler_and_demo_stop_takes_under_20s(demo):
         # issue 25 item 10: the API server on loopback only; the log servers on the ports given
         assert _listeners(airflow_port) == {"127.0.0.1"}
         for setting in ("DEMO_WORKER_LOG_SERVER_PORT", "DEMO_TRIGGER_LOG_SERVER_PORT"):
-            _wait(f"log server on {setting}", lambda s=setting: _listeners(int(env[s])), timeout=60)
+            wait_for(lambda s=setting: _listeners(int(env[s])), 60, f"log server on {setting}", interval=1.0)
         _manual_task_calls_back(demo)
         app = _deploy_an_app(demo)
 

@@ -30,13 +30,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_wecube.protocol.result import MASK
+
 log = logging.getLogger(__name__)
 
 REGISTRATION_PREFIX = "wecube_callback_"
 RESULT_PREFIX = "wecube_callback_result_"
-DEFAULT_RETENTION_DAYS = 7.0
 _EXPIRES = re.compile(r"expires (\S+)")
-MASK = "***"
 
 
 def registration_key(token_hash: str) -> str:
@@ -50,14 +50,10 @@ def result_key(request_id: str, callback_parameter: str) -> str:
 
 
 def retention() -> timedelta:
-    from airflow_wecube.config import airflow_option
+    """``[wecube] callback_retention_days`` after a call's deadline."""
+    from airflow_wecube.config import get
 
-    raw = airflow_option("callback_retention_days")
-    try:
-        days = float(raw) if raw else DEFAULT_RETENTION_DAYS
-    except ValueError:
-        raise ValueError(f"[wecube] callback_retention_days must be a number of days, got {raw!r}") from None
-    return timedelta(days=max(days, 0.0))
+    return timedelta(days=get("callback_retention_days"))
 
 
 def _description(what: str, expires: datetime) -> str:
@@ -183,7 +179,11 @@ def mask_outputs(body: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
     return body
 
 
-_last_purge: float | None = None  # time.monotonic() of the last purge; None: never (monotonic may start near 0)
+#: the clock of the purge throttle (seconds, any origin: ``time.monotonic`` counts from the machine's boot)
+_clock = time.monotonic
+#: ``_clock()`` at this process's last purge; None until the first, which always runs (a machine booted
+#: less than ``every`` seconds ago reads a monotonic time below ``every``: never mistake that for a purge)
+_last_purge: float | None = None
 _purge_lock = threading.Lock()
 
 
@@ -195,9 +195,10 @@ def purge_expired(every: float = 3600.0, now: datetime | None = None) -> int:
     from sqlalchemy import delete, select
 
     with _purge_lock:
-        if _last_purge is not None and time.monotonic() - _last_purge < every:
+        at = _clock()
+        if _last_purge is not None and at - _last_purge < every:
             return 0
-        _last_purge = time.monotonic()
+        _last_purge = at
     now = now or datetime.now(timezone.utc)
     with create_session() as session:
         rows = session.execute(

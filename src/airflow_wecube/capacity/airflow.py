@@ -137,15 +137,12 @@ def publish_rules(
     )
 
 
-DEFAULT_SMTP_CONN_ID = "smtp_default"
-
-
 def smtp_conn_id(explicit: str | None = None) -> str:
     """The SMTP connection of the default drift e-mail.
 
     ``explicit``, else ``[wecube] smtp_conn_id``, else ``smtp_default``.
     """
-    return explicit or config.airflow_option("smtp_conn_id") or DEFAULT_SMTP_CONN_ID
+    return explicit or config.get("smtp_conn_id")
 
 
 def _log_url(context: Context | dict) -> str | None:

@@ -26,28 +26,6 @@ class DesignError(ValueError):
     """The rate ranges or step count cannot give a separable schedule."""
 
 
-def vif(matrix: Any) -> list[float]:
-    """Variance inflation factors of the columns of ``matrix`` (rows = steps): ``diag(inv(corr))``.
-
-    1 for uncorrelated columns; infinite when a column is constant or a combination of the others.
-    """
-    import numpy as np
-
-    x = np.asarray(matrix, dtype=float)
-    if x.ndim != 2:
-        raise ValueError("a design matrix is 2-dimensional")
-    if x.shape[1] == 1:
-        return [1.0 if np.ptp(x[:, 0]) > 0 else math.inf]
-    if np.any(np.ptp(x, axis=0) == 0):  # a constant column cannot be told from the intercept
-        return [math.inf] * x.shape[1]
-    corr = np.corrcoef(x, rowvar=False)
-    try:
-        inv = np.linalg.inv(corr)
-    except np.linalg.LinAlgError:
-        return [math.inf] * x.shape[1]
-    return [float(v) if np.isfinite(v) and v > 0 else math.inf for v in np.diag(inv)]
-
-
 def check_design(ranges: Mapping[str, Sequence[float]], steps: int) -> dict[str, tuple[float, float]]:
     """The ranges as ``{name: (low, high)}`` once ranges and step count are checked (no numpy: cheap at DAG parse).
 
@@ -100,6 +78,8 @@ def design_schedule(
     """
     import numpy as np
 
+    from airflow_wecube.capacity.ols import vif
+
     bounds = check_design(ranges, steps)
     rng = np.random.default_rng(seed)
     levels = (np.arange(steps) + 0.5) / steps  # the centres of `steps` equal strata of [0, 1]
@@ -126,6 +106,8 @@ def schedule_vif(schedule: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """VIF of each rate over a schedule (what :func:`design_schedule` keeps below :data:`MAX_VIF`)."""
     import numpy as np
 
+    from airflow_wecube.capacity.ols import vif
+
     names = list(schedule[0])
     matrix = np.array([[float(s[n]) for n in names] for s in schedule])
     return dict(zip(names, vif(matrix), strict=True))
@@ -139,4 +121,4 @@ def describe(schedule: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join([head, *rows])
 
 
-__all__ = ["MAX_VIF", "MIN_STEPS", "DesignError", "check_design", "describe", "design_schedule", "schedule_vif", "vif"]
+__all__ = ["MAX_VIF", "MIN_STEPS", "DesignError", "check_design", "describe", "design_schedule", "schedule_vif"]

@@ -26,7 +26,7 @@ import pandas as pd
 
 from airflow_wecube.capacity.dataset import Dataset
 from airflow_wecube.capacity.errors import DatasetError
-from airflow_wecube.capacity.ols import ols_fast
+from airflow_wecube.capacity.ols import ols_fast, vif
 from airflow_wecube.capacity.spec import TARGET, CapacitySpec, counter_hint
 from airflow_wecube.util.durations import parse_duration
 
@@ -104,19 +104,6 @@ def formula_text(target_label: str, coefficients: dict[str, float], intercept: f
     b0 = format_number(abs(intercept))
     parts.append(("- " if intercept < 0 else "+ ") + b0)
     return f"{target_label} = " + " ".join(parts)
-
-
-def vif(X: np.ndarray, names: list[str]) -> dict[str, float]:
-    """Variance inflation factors: the diagonal of the inverse correlation matrix of the features."""
-    if X.shape[1] == 1:
-        return {names[0]: 1.0}
-    corr = np.corrcoef(X, rowvar=False)
-    try:
-        inv = np.linalg.inv(corr)
-        values = np.diag(inv)
-    except np.linalg.LinAlgError:
-        values = np.full(len(names), np.inf)
-    return {n: (float(v) if np.isfinite(v) and v > 0 else math.inf) for n, v in zip(names, values, strict=False)}
 
 
 def _outlier_mask(X: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
@@ -235,7 +222,11 @@ def fit_model(
 
     coefficients = {name: entry(i + 1) for i, name in enumerate(names)}
     intercept = entry(0)
-    vifs = {nm: float(v) for nm, v in zip(names, ols["vif"], strict=False)} if "vif" in ols else vif(X, names)
+    vifs = (
+        {nm: float(v) for nm, v in zip(names, ols["vif"], strict=False)}
+        if "vif" in ols
+        else dict(zip(names, vif(X), strict=True))
+    )
     for name, v in vifs.items():
         if v > VIF_WARNING:
             warnings.append(

@@ -6,9 +6,35 @@ features, in blocks so long windows stay within memory. Matches statsmodels' OLS
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+
+def vif(matrix: Any) -> list[float]:
+    """Variance inflation factors of the columns of ``matrix`` (rows = observations), beside an intercept.
+
+    ``diag(inv(corr))``: 1 for a column the others do not explain, growing as they do, infinite for a
+    column that is a combination of the others. A constant column is the intercept's twin: its VIF is
+    infinite, and it is left out of the other columns' VIFs (it cannot inflate them). The one VIF of the
+    package: the load design keeps it low, a fit warns when it is high.
+    """
+    x = np.asarray(matrix, dtype=float)
+    if x.ndim != 2:
+        raise ValueError("a design matrix is 2-dimensional")
+    out = [math.inf] * x.shape[1]
+    varying = np.flatnonzero(np.ptp(x, axis=0) > 0) if len(x) else np.array([], dtype=int)
+    if len(varying) == 1:
+        out[varying[0]] = 1.0
+    elif len(varying) > 1:
+        try:
+            values = np.diag(np.linalg.inv(np.corrcoef(x[:, varying], rowvar=False)))
+        except np.linalg.LinAlgError:
+            values = np.full(len(varying), np.inf)
+        for i, v in zip(varying, values, strict=True):
+            out[i] = float(v) if np.isfinite(v) and v > 0 else math.inf
+    return out
 
 
 def hac_meat(gt: np.ndarray, maxlags: int, *, overwrite: bool = False) -> np.ndarray:

@@ -6,10 +6,9 @@ import argparse
 import json
 import sys
 
-from airflow_wecube.config import default_registry
 from airflow_wecube.exceptions import PlaceholderVersionError
 from airflow_wecube.protocol.platform_inputs import platform_mark
-from airflow_wecube.registry import load_manifest
+from airflow_wecube.registry import default_registry, load_manifest
 
 # the version a placeholder manifest is validated with; never registered (register needs --version)
 PLACEHOLDER_STAND_IN = "0.0.0"

@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
-from airflow_wecube.config import default_process_store, default_registry
 from airflow_wecube.processes.loader import FORMATS, read_process_file
 from airflow_wecube.processes.model import Process
 from airflow_wecube.processes.references import resolve_sub_processes
+from airflow_wecube.processes.store import default_process_store
 from airflow_wecube.processes.validate import validate
+from airflow_wecube.registry import default_registry
 
 
 def _checked(args) -> list[Process]:

@@ -30,6 +30,7 @@ MOVED: dict[str, str] = {
     "airflow_wecube.orchestration": "airflow_wecube.orchestrations.failures",
     "airflow_wecube.platform_inputs": "airflow_wecube.protocol.platform_inputs",
     "airflow_wecube.prometheus.timeutil": "airflow_wecube.prometheus.times",
+    "airflow_wecube.remediation.runs": "airflow_wecube.orchestrations.runbook_tasks",
     "airflow_wecube.request_ids": "airflow_wecube.protocol.request_ids",
     "airflow_wecube.rest": "airflow_wecube.protocol.rest",
     "airflow_wecube.rollout": "airflow_wecube.orchestrations.rollout",

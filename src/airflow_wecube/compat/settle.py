@@ -18,23 +18,11 @@ Drop all of it once Airflow ignores a stale defer-exit event in every state (see
 
 from __future__ import annotations
 
-DEFAULT_SETTLE_SECONDS = 10.0
+from airflow_wecube.config import OPTIONS, get
+
+DEFAULT_SETTLE_SECONDS = float(OPTIONS["resume_settle_seconds"].default)
 
 
 def settle_seconds() -> float:
     """``[wecube] resume_settle_seconds`` (env ``AIRFLOW__WECUBE__RESUME_SETTLE_SECONDS``), default 10."""
-    from airflow_wecube.config import airflow_option
-
-    raw = airflow_option("resume_settle_seconds")
-    if raw is None:
-        return DEFAULT_SETTLE_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(
-            f"[wecube] resume_settle_seconds must be a number of seconds, got {raw!r} "
-            "(set AIRFLOW__WECUBE__RESUME_SETTLE_SECONDS or airflow.cfg)"
-        ) from None
-    if value < 0:
-        raise ValueError(f"[wecube] resume_settle_seconds must be >= 0, got {value}")
-    return value
+    return get("resume_settle_seconds")

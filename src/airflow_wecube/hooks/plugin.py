@@ -1,11 +1,10 @@
-"""Call a registered WeCube plugin interface over HTTP (DESIGN §4)."""
+"""Call a registered WeCube plugin interface over HTTP (docs/protocol.md)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
@@ -16,11 +15,22 @@ from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 from airflow_wecube.config import http_limits
 from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.protocol.request_ids import task_request_id
+from airflow_wecube.protocol.result import (  # noqa: F401  (their old home)
+    MASK,
+    PluginResult,
+    mask_secret,
+    mask_sensitive_inputs,
+    mask_sensitive_outputs,
+)
 from airflow_wecube.protocol.validation import CALLBACK, normalise_inputs, validate_inputs
 from airflow_wecube.protocol.wire import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.registry.models import interface_path_problem
 from airflow_wecube.util.http_limits import LimitedAdapter, Limits, ResponseTooLarge
+from airflow_wecube.util.secrets import secret_name
+
+if TYPE_CHECKING:
+    from airflow_wecube.protocol.rest import RestSettings
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
 OWN_EXTRAS = frozenset(
@@ -35,21 +45,6 @@ OWN_EXTRAS = frozenset(
         "idempotency_key",
     }
 )
-# Extras whose names look like credentials are never sent as headers: the token goes only in
-# ``Authorization``, from the connection password.
-SECRET_WORDS = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "private_key",
-    "credential",
-    "bearer",
-)
-MASK = "***"
 
 
 class BearerAuth(AuthBase):
@@ -64,61 +59,6 @@ class BearerAuth(AuthBase):
 
     def __repr__(self) -> str:
         return "BearerAuth(***)"
-
-
-@dataclass
-class PluginResult:
-    """What one plugin call returned.
-
-    :param outputs: one dict per entity, in input order (sensitive output values masked); an
-        entity the plugin did not answer for has a failed output ("no output for callbackParameter b")
-    :param failed: the outputs whose ``errorCode`` is not ``"0"``
-    :param unexpected: outputs matching no input (or a second one for an input): they fail the call
-    """
-
-    service: str
-    request_id: str
-    result_code: str
-    result_message: str
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    unexpected: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.result_code == "0" and not self.failed and not self.unexpected
-
-    def unexpected_note(self) -> str:
-        """The outputs matching no input, in words ("" when none)."""
-        if not self.unexpected:
-            return ""
-        seen = {str(o.get(CALLBACK)) for o in self.outputs}
-        names = [
-            f"{o.get(CALLBACK)}" + (" (a second output)" if str(o.get(CALLBACK)) in seen else "")
-            for o in self.unexpected
-        ]
-        return f"plugin answered for unknown callbackParameter(s) {', '.join(names)}"
-
-    def problems(self) -> str:
-        """Each failed entity and each unexpected output, in one line."""
-        parts = [f"{o.get(CALLBACK)}: {o.get('errorMessage', '')}" for o in self.failed]
-        return "; ".join(parts + ([self.unexpected_note()] if self.unexpected else []))
-
-    @property
-    def succeeded(self) -> list[dict[str, Any]]:
-        return [o for o in self.outputs if not output_failed(o)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def mask_secret(value: Any) -> None:
-    """Register a value with Airflow's secrets masker (logs, rendered fields)."""
-    if value in (None, ""):
-        return
-    from airflow.sdk.log import mask_secret as _mask
-
-    _mask(value)
 
 
 class WeCubePluginHook(HttpHook):
@@ -177,7 +117,7 @@ class WeCubePluginHook(HttpHook):
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from airflow_wecube.config import default_registry
+            from airflow_wecube.registry import default_registry
 
             self._registry = default_registry()
         return self._registry
@@ -194,7 +134,7 @@ class WeCubePluginHook(HttpHook):
         for key, value in connection.extra_dejson.items():
             if key in OWN_EXTRAS:
                 continue
-            if any(word in key.lower().replace("-", "_") for word in SECRET_WORDS):
+            if secret_name(key):  # the token goes only in ``Authorization``, from the connection password
                 self.log.warning("Connection extra %r looks like a credential: not sent as an HTTP header", key)
                 continue
             extra[key] = value
@@ -223,10 +163,7 @@ class WeCubePluginHook(HttpHook):
             )
         entities = normalise_inputs(inputs)
         validate_inputs(svc, entities)
-        for p in svc.interface.inputs:
-            if p.sensitive:
-                for e in entities:
-                    mask_secret(e.get(p.name))
+        mask_sensitive_inputs(svc.interface, entities)
         return svc, entities
 
     def call(
@@ -266,7 +203,9 @@ class WeCubePluginHook(HttpHook):
         if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
             from airflow_wecube.protocol.rest import call_rest
 
-            return call_rest(self, service, inputs, request_id=request_id or task_request_id(service.name))
+            return call_rest(
+                self.rest_settings(), service, inputs, request_id=request_id or task_request_id(service.name)
+            )
         svc, entities = self.prepare(service, inputs, version=version)
         extra = self._connection().extra_dejson
         request_id = request_id or task_request_id(svc.name)
@@ -314,6 +253,30 @@ class WeCubePluginHook(HttpHook):
             except ValueError as e:
                 raise WeCubePluginError(f"connection {self.wecube_conn_id!r}: {e}") from None
         return self._limits_cache
+
+    def rest_settings(self) -> RestSettings:
+        """What a REST call needs of this hook: its session, connection and limits, read once."""
+        from airflow_wecube.protocol.rest import RestSettings
+
+        conn = self._connection()
+        extra = conn.extra_dejson
+        deadline, max_bytes = self._limits(extra)
+        return RestSettings(
+            session=self._session(),
+            base_url=self.base_url,
+            has_host=bool(conn.host),
+            password=conn.password,
+            extra=extra,
+            timeout=float(self._setting("timeout", self.timeout, extra, 60)),
+            retries=int(self._setting("retry_limit", self.retry_limit, extra, 3)),
+            delay=float(self._setting("retry_delay", self.retry_delay, extra, 1.0)),
+            deadline=deadline,
+            max_bytes=max_bytes,
+            limited=isinstance(self.adapter, LimitedAdapter),
+            allow_redirects=self.merged_extra.get("allow_redirects", True),
+            send=self.run_and_check,
+            log=self.log,
+        )
 
     def _send(self, svc: Service, body: dict[str, Any], extra: dict[str, Any]) -> requests.Response:
         timeout = float(self._setting("timeout", self.timeout, extra, 60))
@@ -400,11 +363,7 @@ def result_from_payload(
             status_code=status_code,
         ) from None
     outputs, unexpected = match_outputs([e[CALLBACK] for e in entities], parsed.outputs)
-    sensitive_out = {p.name for p in svc.interface.outputs if p.sensitive} | svc.interface.sensitive_inputs
-    for o in outputs + unexpected:
-        for name in sensitive_out & o.keys():
-            mask_secret(o[name])
-            o[name] = MASK
+    mask_sensitive_outputs(svc.interface, outputs + unexpected)
     result = PluginResult(
         service=svc.name,
         request_id=request_id,

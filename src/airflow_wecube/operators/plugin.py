@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
-from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
+from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.operators.plugin_async import ON_TIMEOUT
 from airflow_wecube.protocol.platform_inputs import CONTEXT, filled_by_platform, unknown_context_hint
 from airflow_wecube.protocol.request_ids import stable_request_id
+from airflow_wecube.protocol.result import mask_secret
 from airflow_wecube.registry import Registry, Service
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class WeCubePluginOperator(BaseOperator):
         self.fail_on_reject = fail_on_reject
 
     def _registry(self) -> Registry:
-        from airflow_wecube.config import default_registry
+        from airflow_wecube.registry import default_registry
 
         return default_registry(self.registry_path)
 
@@ -310,7 +311,7 @@ def plugin_operator(
     and making the class warns once, naming the clash. ``inputs=`` a list (one dict per entity)
     or a template/XCom takes full control: keyword parameters are then refused.
     """
-    from airflow_wecube.config import default_registry
+    from airflow_wecube.registry import default_registry
 
     registry = default_registry(registry_path)
     svc = registry.service(service, version)

@@ -19,7 +19,8 @@ from airflow_wecube.callbacks.entities import TIMED_OUT, merge_answers, timeout_
 from airflow_wecube.callbacks.tokens import base_problem, callback_url, new_token, reject_options, token_hash
 from airflow_wecube.compat.settle import settle_seconds
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.hooks.plugin import mask_secret, result_from_payload
+from airflow_wecube.hooks.plugin import result_from_payload
+from airflow_wecube.protocol.result import mask_secret
 from airflow_wecube.triggers.callback import PluginCallbackTrigger
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ CHOSEN_OPTION_XCOM_KEY = "chosen_option"
 CHOSEN_OPTION = CHOSEN_OPTION_KEY
 DEFAULT_OPTIONS = ("Approve", "Reject")
 ON_TIMEOUT = ("fail", "skip", "approve", "reject")
-DEFAULT_POLL_SECONDS = 2.0
 
 
 def callback_base() -> str:
@@ -68,14 +68,13 @@ def sysvar_lookup(name: str) -> str | None:
 
 
 def poll_seconds() -> float:
-    from airflow_wecube.config import airflow_option
+    """``[wecube] callback_poll_seconds``, at least 0.2."""
+    from airflow_wecube.config import get
 
-    raw = airflow_option("callback_poll_seconds")
     try:
-        value = float(raw) if raw else DEFAULT_POLL_SECONDS
-    except ValueError:
-        raise AirflowFailException(f"[wecube] callback_poll_seconds must be a number, got {raw!r}") from None
-    return max(value, 0.2)
+        return max(get("callback_poll_seconds"), 0.2)
+    except ValueError as e:
+        raise AirflowFailException(str(e)) from None
 
 
 def options_of(op, svc: Service) -> list[str]:

@@ -32,7 +32,7 @@ TARGETS = "{{ ti.xcom_pull(task_ids='finish', key='summary')['targets'] | join('
 
 
 def guard_params(*, cooldown: int, cooldown_help: str, flap_help: str, **extra: Param) -> dict[str, Param]:
-    """The guard rails' params (read by :func:`airflow_wecube.remediation.runs.policy`), and ``extra``."""
+    """The guard rails' params (read by :func:`airflow_wecube.orchestrations.runbook_tasks.policy`), and ``extra``."""
     return {
         "dry_run": Param(False, type="boolean", description="Decide and record what would be done; change nothing"),
         "cooldown": Param(cooldown, type="integer", minimum=0, description=cooldown_help),
@@ -64,7 +64,7 @@ def claim_step(describe: Callable[[Mapping[str, Any]], str] | None = None):
     @task(task_id="claim", trigger_rule="none_failed_min_one_success")
     def claim(params: dict | None = None, ti=None) -> list[dict[str, Any]]:
         """Lock each target to act on (one remediation per target at a time); decide again on its fresh history."""
-        from airflow_wecube.remediation.runs import claim_run
+        from airflow_wecube.orchestrations.runbook_tasks import claim_run
 
         return claim_run(ti, params, describe)
 
@@ -103,7 +103,7 @@ def escalate_step(subject: str) -> ApprovalSensor:
 @task(task_id="report", trigger_rule="all_done")
 def _report(ti=None) -> str:
     """The run's message; the run fails, saying why, when a person had to be asked."""
-    from airflow_wecube.remediation.runs import report_run
+    from airflow_wecube.orchestrations.runbook_tasks import report_run
 
     return report_run(ti)
 

@@ -113,3 +113,10 @@ class ProcessStore:
         if not any(folder.iterdir()):
             folder.rmdir()
         return targets
+
+
+def default_process_store(explicit: str | os.PathLike | None = None) -> ProcessStore:
+    """The store at ``explicit``, else where :func:`airflow_wecube.config.processes_path` says."""
+    from airflow_wecube.config import processes_path
+
+    return ProcessStore(processes_path(explicit))

@@ -1,4 +1,4 @@
-"""``requestId``s that stay the same across retries of one task instance (DESIGN §4).
+"""``requestId``s that stay the same across retries of one task instance (docs/protocol.md).
 
 A plugin drops a repeated ``requestId`` (the sandbox answers it with the first result), so a retry
 must send the id its first try sent: after a worker was killed mid-call, the retry on another worker

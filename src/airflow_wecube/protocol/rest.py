@@ -2,28 +2,30 @@
 
 One HTTP request per entity (bounded concurrency, results in input order), inputs validated
 against their JSON Schema before any request, results in the plugin protocol's
-:class:`~airflow_wecube.hooks.plugin.PluginResult` shape. Request building, validation and
-response parsing are pure (no Airflow import); :func:`call_rest` drives them with the hook's
-connection, session and auth.
+:class:`~airflow_wecube.protocol.result.PluginResult` shape. Request building, validation and
+response parsing are pure (no Airflow import); :func:`call_rest` drives them with the
+:class:`RestSettings` the hook gives (its session, connection and limits), never the hook itself.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
+from airflow_wecube.protocol.result import PluginResult, mask_secret, mask_sensitive_inputs, mask_sensitive_outputs
 from airflow_wecube.protocol.validation import CALLBACK, normalise_inputs
 from airflow_wecube.registry.models import Parameter, Service
 
 if TYPE_CHECKING:
-    import requests
+    import logging
 
-    from airflow_wecube.hooks.plugin import PluginResult, WeCubePluginHook
+    import requests
 
 #: methods retried after a connection error or HTTP 5xx; POST/PATCH only with an Idempotency-Key
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -262,41 +264,63 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off", "n")
 
 
-def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_id: str) -> PluginResult:
-    """Call a REST service for each entity with the hook's connection; see the module docstring."""
-    from airflow_wecube.hooks.plugin import MASK, PluginResult, mask_secret
-    from airflow_wecube.util.http_limits import LimitedAdapter, Limits, ResponseTooLarge
+@dataclass(frozen=True)
+class RestSettings:
+    """What :func:`call_rest` needs of a connection: ``WeCubePluginHook.rest_settings()`` reads it once.
+
+    :param base_url: the connection's base URL; ``has_host``: whether the connection names a host
+    :param password: the bearer token or API key (never in ``repr``)
+    :param extra: the connection extras (``rest_concurrency``, ``idempotency_key``)
+    :param deadline: seconds for the whole call; ``max_bytes``: the largest answer accepted
+    :param limited: the session's adapter enforces ``deadline`` and ``max_bytes`` (else per-read timeout only)
+    :param send: sends a prepared request (``HttpHook.run_and_check``: the connection's proxies, TLS settings)
+    """
+
+    session: requests.Session
+    base_url: str
+    has_host: bool
+    password: str | None = field(repr=False)
+    extra: Mapping[str, Any]
+    timeout: float
+    retries: int
+    delay: float
+    deadline: float
+    max_bytes: int
+    limited: bool
+    allow_redirects: bool
+    send: Callable[[requests.Session, requests.PreparedRequest, dict[str, Any]], requests.Response]
+    log: logging.Logger | logging.LoggerAdapter
+
+
+def call_rest(settings: RestSettings, service: Service, inputs: Any, *, request_id: str) -> PluginResult:
+    """Call a REST service for each entity with the connection's settings; see the module docstring."""
+    from airflow_wecube.util.http_limits import Limits, ResponseTooLarge
 
     itf = service.interface
     entities = prepare_rest(service, inputs)
-    for p in itf.inputs:
-        if p.sensitive:
-            for e in entities:
-                mask_secret(e.get(p.name))
-    conn = hook._connection()  # read once per hook, as for WeCube services
-    extra = conn.extra_dejson
-    session = hook._session()
+    mask_sensitive_inputs(itf, entities)
+    extra, session, log = settings.extra, settings.session, settings.log
     rest = itf.rest
     bearer = rest is None or rest.auth.type == "bearer"
     if not bearer:  # an API key goes only where the document names it; "none": nothing at all
-        mask_secret(conn.password)  # an API key in the query is part of the URL: keep it out of any log
-    deadline, max_bytes = hook._limits(extra)
+        mask_secret(settings.password)  # an API key in the query is part of the URL: keep it out of any log
+    deadline, retries, delay, timeout = settings.deadline, settings.retries, settings.delay, settings.timeout
     at = time.monotonic() + deadline  # one deadline for the whole call: every entity, retries included
-    limited = isinstance(hook.adapter, LimitedAdapter)
-    base = base_url(hook.base_url, bool(conn.host), rest.server_url if rest else "")
-    timeout = float(hook._setting("timeout", hook.timeout, extra, 60))
-    retries = int(hook._setting("retry_limit", hook.retry_limit, extra, 3))
-    delay = float(hook._setting("retry_delay", hook.retry_delay, extra, 1.0))
+    base = base_url(settings.base_url, settings.has_host, rest.server_url if rest else "")
     idempotency = _truthy(extra.get(IDEMPOTENCY_EXTRA, True))
     workers = max(1, min(int(extra.get(CONCURRENCY_EXTRA, DEFAULT_CONCURRENCY)), len(entities)))
     retry_allowed = itf.http_method in IDEMPOTENT or idempotency
     send_options = {
         "check_response": False,
         # an adapter of the caller's own (HttpHook's adapter=) knows no deadline: per-read timeout only
-        "timeout": Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=max_bytes) if limited else timeout,
-        "allow_redirects": hook.merged_extra.get("allow_redirects", True),
+        "timeout": (
+            Limits(timeout=timeout, deadline=deadline, at=at, max_bytes=settings.max_bytes)
+            if settings.limited
+            else timeout
+        ),
+        "allow_redirects": settings.allow_redirects,
     }
-    hook.log.info(
+    log.info(
         "Calling %s (REST %s %s%s) for %d entit%s, requestId=%s",
         service.name,
         itf.http_method,
@@ -311,12 +335,12 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
         callback = entity[CALLBACK]
         key = request_id if len(entities) == 1 else f"{request_id}:{callback}"
         req = build_request(
-            service, entity, base=base, api_key=conn.password, idempotency_key=key if idempotency else None
+            service, entity, base=base, api_key=settings.password, idempotency_key=key if idempotency else None
         )
         last = ""
         for attempt in range(retries + 1 if retry_allowed else 1):
             if attempt:
-                hook.log.warning("Retry %d/%d of %s for %s after: %s", attempt, retries, service.name, callback, last)
+                log.warning("Retry %d/%d of %s for %s after: %s", attempt, retries, service.name, callback, last)
                 time.sleep(max(0.0, min(delay * 2 ** (attempt - 1), at - time.monotonic())))
             if time.monotonic() >= at:
                 last = f"no complete answer within the {deadline:g} s deadline" + (f" ({last})" if last else "")
@@ -326,7 +350,7 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
             if not bearer:
                 prepared.headers.pop("Authorization", None)
             try:
-                response = hook.run_and_check(session, prepared, send_options)
+                response = settings.send(session, prepared, send_options)
             except ResponseTooLarge as e:
                 return {CALLBACK: callback, "errorCode": "too_large", "errorMessage": str(e)}
             except Exception as e:  # connection refused, timeout, TLS...
@@ -349,11 +373,7 @@ def call_rest(hook: WeCubePluginHook, service: Service, inputs: Any, *, request_
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wecube-rest") as pool:
             outputs = list(pool.map(one, entities))  # map keeps input order
-    sensitive_out = {p.name for p in itf.outputs if p.sensitive} | itf.sensitive_inputs
-    for o in outputs:
-        for name in sensitive_out & o.keys():
-            mask_secret(o[name])
-            o[name] = MASK
+    mask_sensitive_outputs(itf, outputs)
     failed = [o for o in outputs if o.get("errorCode") != "0"]
     result = PluginResult(
         service=service.name,

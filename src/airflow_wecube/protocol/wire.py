@@ -1,4 +1,4 @@
-"""The WeCube plugin wire format (DESIGN §4): request and response models.
+"""The WeCube plugin wire format (docs/protocol.md): request and response models.
 
 Shared by the hook (client) and the sandbox (server). No Airflow import.
 """

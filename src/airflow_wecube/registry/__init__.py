@@ -16,10 +16,18 @@ __all__ = [
     "Plugin",
     "Registry",
     "Service",
+    "default_registry",
     "load_manifest",
     "service_name",
     "split_service",
 ]
+
+
+def default_registry(explicit: str | os.PathLike | None = None) -> Registry:
+    """The registry at ``explicit``, else where :func:`airflow_wecube.config.registry_path` says."""
+    from airflow_wecube.config import registry_path
+
+    return Registry(registry_path(explicit))
 
 
 def load_manifest(path: str | os.PathLike, *, version: str | None = None, package: str | None = None) -> Package:

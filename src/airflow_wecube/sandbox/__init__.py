@@ -1,4 +1,4 @@
-"""The sandbox: a reference plugin server speaking the WeCube plugin protocol (DESIGN §4).
+"""The sandbox: a reference plugin server speaking the WeCube plugin protocol (docs/protocol.md).
 
 Run it with ``python -m airflow_wecube.sandbox``; the demo, the tests and the benchmarks call it.
 Its plugin packages ship their WeCube ``register.xml`` manifests in this package

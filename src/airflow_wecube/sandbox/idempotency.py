@@ -1,6 +1,6 @@
 """One answer per ``requestId``: what a real WeCube plugin does with a repeated request.
 
-Airflow retries a task instance with the same ``requestId`` (DESIGN §4): after a worker was killed
+Airflow retries a task instance with the same ``requestId`` (docs/protocol.md): after a worker was killed
 mid-call, after a timeout, after an HTTP 5xx. The plugin must not do the work twice. The sandbox keeps,
 per ``(service, requestId)``, the first successful answer (``resultCode "0"``) in its SQLite file
 (so it survives a sandbox restart) and answers a repeat with it, byte for byte, without running the

@@ -16,7 +16,7 @@ from airflow_wecube.ui.render import Page, render
 router = APIRouter(dependencies=READ_RUNS)
 
 RUNBOOK_TAG = "runbook"
-#: where a runbook run says what it did (``airflow_wecube.remediation.runs.report_run``)
+#: where a runbook run says what it did (``airflow_wecube.orchestrations.runbook_tasks.report_run``)
 MESSAGE_TASK, MESSAGE_KEY = "report", "message"
 
 

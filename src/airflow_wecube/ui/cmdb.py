@@ -6,43 +6,37 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from airflow_wecube.protocol.result import MASK
 from airflow_wecube.ui import links
 from airflow_wecube.ui.auth import READ_PLUGINS, readable_dag_ids
 from airflow_wecube.ui.history import rendered_tasks
 from airflow_wecube.ui.render import Page, render
+from airflow_wecube.util.secrets import secret_name
 
 router = APIRouter(dependencies=READ_PLUGINS)
 
-#: CI types the sandbox plugins write (``[wecube] cmdb_types`` replaces the list)
-DEFAULT_TYPES = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", "app_instance")
-DEFAULT_QUERY_SERVICE = "cmdb/ci/query"
-MASK = "***"
-_SENSITIVE = re.compile(r"pass(word|wd)?|secret|token|api_?key|private_?key|credential|authorization", re.I)
-
-
-def _option(key: str) -> str | None:
-    from airflow_wecube.config import airflow_option
-
-    return airflow_option(key)
-
 
 def query_service() -> str:
-    return _option("cmdb_query_service") or DEFAULT_QUERY_SERVICE
+    """``[wecube] cmdb_query_service``."""
+    from airflow_wecube.config import get
+
+    return get("cmdb_query_service")
 
 
 def ci_types() -> list[str]:
-    configured = _option("cmdb_types")
-    return [t.strip() for t in configured.split(",") if t.strip()] if configured else list(DEFAULT_TYPES)
+    """``[wecube] cmdb_types`` (by default the CI types the sandbox plugins write)."""
+    from airflow_wecube.config import get
+
+    return get("cmdb_types")
 
 
 @functools.lru_cache(maxsize=4096)
 def _secret_key(key: str) -> bool:
-    return bool(_SENSITIVE.search(key))
+    return secret_name(key)
 
 
 def masked(value: Any) -> Any:

@@ -19,7 +19,7 @@ _PIN = re.compile(r"^([^/@]+)@[^/]+/")
 
 
 def _registry():
-    from airflow_wecube.config import default_registry
+    from airflow_wecube.registry import default_registry
 
     return default_registry()
 

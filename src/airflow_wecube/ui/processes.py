@@ -52,7 +52,7 @@ LEGEND = (
 
 
 def store():
-    from airflow_wecube.config import default_process_store
+    from airflow_wecube.processes.store import default_process_store
 
     return default_process_store()
 

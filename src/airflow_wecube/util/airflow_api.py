@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from airflow_wecube.compat.asset_events import BACKOFF, asked_again_on_500
 from airflow_wecube.exceptions import WeCubeError
 
 ENV_URL = "WECUBE_AIRFLOW_URL"
@@ -180,24 +181,18 @@ class AirflowClient:
     # ------------------------------------------------------------------ assets
 
     #: waits between tries of :meth:`asset_events` when Airflow answers 500 (see there)
-    asset_events_backoff: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+    asset_events_backoff: tuple[float, ...] = BACKOFF
 
     def asset_events(self, **params: Any) -> list[dict]:
         """``GET /api/v2/assets/events`` (``asset_id``, ``limit``, ``order_by``, ...): the events.
 
-        Airflow 3.3.2 answers 500 while any listed event has created a run that has not started yet
-        (``DagRunAssetReference.start_date`` is required: apache/airflow#71360, fixed by #71379): the
-        moment right after an alert starts a runbook. Asked again, it answers once the run started.
+        Asked again while Airflow 3.3.2 answers 500 (:mod:`airflow_wecube.compat.asset_events`).
         """
-        waits = iter(self.asset_events_backoff)
-        while True:
-            try:
-                return self.request("GET", "/api/v2/assets/events", params=params)["asset_events"]
-            except AirflowAPIError as e:
-                wait = next(waits, None)
-                if e.status != 500 or wait is None:
-                    raise
-                time.sleep(wait)
+        return asked_again_on_500(
+            lambda: self.request("GET", "/api/v2/assets/events", params=params)["asset_events"],
+            lambda e: e.status if isinstance(e, AirflowAPIError) else None,
+            self.asset_events_backoff,
+        )
 
     # ------------------------------------------------------------------ human-in-the-loop
 

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import requests
 
 from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.util.airflow_api import AirflowAPIError, AirflowClient
+from tests.fixtures.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 DIR = REPO / ".cluster-test"
@@ -171,18 +171,6 @@ def run_script(name: str, env: dict[str, str], timeout: float, check: bool = Tru
         text = out.read()
     assert done.returncode == 0 or not check, f"{name} failed (exit {done.returncode}):\n{text[-6000:]}"
     return text
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
-    """Poll ``check`` until it returns something other than ``None``; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
 
 
 def cluster_env(directory: Path = DIR, offset: int = 100) -> dict[str, str]:

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.deploy.test_cluster_env import SECRETS, load
+from tests.fixtures.compose import SECRETS, common_env, load_cluster_env
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
 def env():
-    from tests.unit.deploy.test_docker_compose import common_env
-
-    cluster_env = load()
+    cluster_env = load_cluster_env()
     return cluster_env, cluster_env.settings(Path("/c"), SECRETS), common_env()
 
 

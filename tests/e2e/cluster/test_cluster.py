@@ -18,7 +18,8 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.cluster.conftest import REPO, WORKERS, wait_for
+from tests.e2e.cluster.conftest import REPO, WORKERS
+from tests.fixtures.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
 

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from airflow_wecube.protocol.request_ids import stable_request_id
-from tests.e2e.cluster.conftest import WORKERS, wait_for
+from tests.e2e.cluster.conftest import WORKERS
+from tests.fixtures.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -38,7 +39,7 @@ def test_worker_killed_mid_call_task_retried_elsewhere_with_the_same_request_id(
         lambda: [a for a in cluster.sandbox("GET", "/sandbox/answers", params={"request_id": rid})] or None,
         60,
         "the call in the sandbox",
-        every=0.2,
+        interval=0.2,
     )
     victim = first["hostname"].removeprefix("cluster-")
     killed_at = time.monotonic()

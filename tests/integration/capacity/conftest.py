@@ -17,7 +17,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fixtures.processes import free_port
 from tests.fixtures.prometheus import PrometheusServer, prometheus_conn_json, start_prometheus
 from tests.unit.capacity.synth import TRUE, TRUE_INTERCEPT, volumes
 
@@ -176,18 +176,12 @@ class SmtpServer:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def smtp_server():
     """A real SMTP server on loopback (aiosmtpd, in a thread) keeping every mail it receives."""
     from aiosmtpd.controller import Controller
 
-    server = SmtpServer("127.0.0.1", _free_port())
+    server = SmtpServer("127.0.0.1", free_port())
     controller = Controller(server, hostname=server.host, port=server.port)
     controller.start()
     try:

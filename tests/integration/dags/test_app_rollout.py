@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from tests.integration.dags.test_network_build import _states, _xcom
+from tests.fixtures.dag_runs import run_states as _states
+from tests.fixtures.dag_runs import run_xcom as _xcom
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,9 @@ import os
 import pytest
 import yaml
 
+from tests.fixtures.dag_runs import run_states as _states
+from tests.fixtures.dag_runs import run_xcom as _xcom
+
 pytestmark = pytest.mark.integration
 
 DAG_ID = "wecube_network_build"
@@ -20,27 +23,6 @@ def _dag():
     bag = DagBag(os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "wecube_network_build.py"))
     assert DAG_ID in bag.dags, bag.import_errors
     return bag.dags[DAG_ID]
-
-
-def _xcom(dr, task_id, key="return_value", map_index=-1):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key=key, map_index=map_index)
-            .one_or_none()
-        )
-        return None if row is None else XComModel.deserialize_value(row)
-
-
-def _states(dr):
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {(t.task_id, t.map_index): t.state for t in session.query(TaskInstance).filter_by(run_id=dr.run_id)}
 
 
 def _map_labels(dr, task_id):

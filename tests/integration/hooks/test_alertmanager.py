@@ -12,6 +12,7 @@ import pytest
 
 from airflow_wecube.alertmanager.errors import AlertmanagerConfigError, AlertmanagerError, AlertmanagerUnreachableError
 from airflow_wecube.hooks.alertmanager import AlertmanagerHook
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,17 +24,6 @@ def hook(alertmanager_conn):
 
 def _alertname() -> str:
     return f"HookTest_{uuid.uuid4().hex[:8]}"
-
-
-def _wait(fn, timeout=10.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fn()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def test_health_and_test_connection(hook, alertmanager):
@@ -69,7 +59,7 @@ def test_list_alerts_with_matchers(hook):
             {"labels": {"alertname": name, "instance": "10.0.1.9:20000", "job": "other"}},
         ]
     )
-    every = _wait(lambda: len(hook.list_alerts({"alertname": name})) == 3 and hook.list_alerts({"alertname": name}))
+    every = wait_for(lambda: len(hook.list_alerts({"alertname": name})) == 3 and hook.list_alerts({"alertname": name}))
     assert every and {a["labels"]["instance"] for a in every} == {"10.0.0.1:20000", "10.0.0.2:20000", "10.0.1.9:20000"}
     account = hook.list_alerts({"alertname": name, "job": "account"})
     assert {a["labels"]["instance"] for a in account} == {"10.0.0.1:20000", "10.0.0.2:20000"}
@@ -84,7 +74,7 @@ def test_silence_create_applies_and_expire_ends_it(hook):
     hook.post_alerts(
         [{"labels": {"alertname": name, "instance": "h1"}}, {"labels": {"alertname": name, "instance": "h2"}}]
     )
-    assert _wait(lambda: len(hook.list_alerts({"alertname": name})) == 2)
+    assert wait_for(lambda: len(hook.list_alerts({"alertname": name})) == 2)
     silence_id = hook.create_silence(
         {"alertname": name, "instance": "h1"}, duration=timedelta(minutes=10), comment="test run", created_by="pytest"
     )
@@ -95,7 +85,7 @@ def test_silence_create_applies_and_expire_ends_it(hook):
         ("alertname", name, True),
         ("instance", "h1", True),
     }
-    silenced = _wait(
+    silenced = wait_for(
         lambda: [a for a in hook.list_alerts({"alertname": name}) if a["status"]["silencedBy"] == [silence_id]]
     )
     assert [a["labels"]["instance"] for a in silenced] == ["h1"]
@@ -105,7 +95,7 @@ def test_silence_create_applies_and_expire_ends_it(hook):
     assert hook.expire_silence(silence_id) is True
     assert hook.get_silence(silence_id)["status"]["state"] == "expired"
     assert hook.expire_silence(silence_id) is False  # a retried cleanup is safe
-    assert _wait(lambda: len(hook.list_alerts({"alertname": name}, silenced=False)) == 2)
+    assert wait_for(lambda: len(hook.list_alerts({"alertname": name}, silenced=False)) == 2)
 
 
 def test_silence_with_explicit_window_and_regex(hook):

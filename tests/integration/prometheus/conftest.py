@@ -9,7 +9,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -111,22 +110,3 @@ def history_conn(history: History, monkeypatch) -> str:
 
     monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS_HISTORY", prometheus_conn_json(history.server))
     return "prometheus_history"
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.5):
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-def file_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None

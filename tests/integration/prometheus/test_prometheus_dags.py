@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_wecube.hooks.prometheus import PrometheusHook
-
-from .conftest import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def load_dag(path: Path, dag_id: str):

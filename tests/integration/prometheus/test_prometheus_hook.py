@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusQueryError, PrometheusRuleError
+from tests.fixtures.waiting import wait_for
 
-from .conftest import file_bytes, wait_for
+
+def file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def test_bad_promql_carries_prometheus_message(prometheus_conn):

@@ -13,11 +13,11 @@ import time
 import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
+from airflow_wecube.orchestrations.rollout import app_attributes
 from airflow_wecube.remediation import instance
 from airflow_wecube.remediation.alerts import Alert
 from airflow_wecube.remediation.guard import ACT, Policy
 from airflow_wecube.remediation.runs import RECORD_WAIT
-from airflow_wecube.orchestrations.rollout import app_attributes
 from tests.fixtures.sandbox import _stop, start_sandbox
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 

@@ -17,8 +17,7 @@ from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.orchestrations.rollout import job_name
 from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
-from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
-from tests.integration.sandbox.test_deploy import metric_values, services_on
+from tests.integration.sandbox.helpers import metric_values, one, outputs, query_ci, services_on, uniq
 
 pytestmark = pytest.mark.integration
 

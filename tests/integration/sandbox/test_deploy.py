@@ -14,42 +14,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.sandbox import SandboxServer, free_port
-from tests.integration.sandbox.helpers import one, outputs, uniq
+from tests.fixtures.waiting import wait_for
+from tests.integration.sandbox.helpers import metric_values, one, outputs, services_on, uniq
 
 pytestmark = pytest.mark.integration
-
-SERVICE = b"airflow_wecube.sandbox.account_service"
-
-
-def services_on(port: int) -> list[int]:
-    """Pids of account-service processes started for ``port`` (from /proc)."""
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if SERVICE in args and str(port).encode() in args:
-            pids.append(int(cmdline.parent.name))
-    return pids
 
 
 def listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def metric_values(url: str) -> dict[str, float]:
-    """``{name: value}`` of an app's metrics; a series with an ``operation`` label is ``name:operation``."""
-    text = requests.get(url, timeout=5).text
-    return {
-        f"{s.name}:{s.labels['operation']}" if "operation" in s.labels else s.name: s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-    }
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +57,9 @@ def test_deploy_runs_the_service_and_redeploying_changes_nothing(sandbox, hosts)
     health = requests.get(out["health_url"], timeout=5)
     assert health.status_code == 200 and health.json() == {"status": "ok", "version": "1.0.0", "pid": out["pid"]}
 
-    time.sleep(0.5)  # 20 opens/s: about ten by now
-    values = metric_values(out["metrics_url"])
+    values = wait_for(  # 20 opens/s: the load runs
+        lambda: (v := metric_values(out["metrics_url"]))["accounts_opened_total"] >= 3 and v, 10, "opened accounts"
+    )
     assert values["accounts_opened_total"] >= 3
     assert "accounts_closed_total" in values and "account_errors_total" in values
     assert values["process_cpu_seconds_total"] > 0
@@ -121,10 +97,11 @@ def test_error_rate_fails_that_share_of_operations(sandbox, hosts):
     out = one(sandbox, "/deploy/v1/app/deploy", host=host["name"], app=app, version="1.0.0", rate=50, error_rate=0.5)
     try:
         start = metric_values(out["metrics_url"])["account_errors_total"]
-        deadline = time.monotonic() + 10
-        while (values := metric_values(out["metrics_url"]))["account_errors_total"] < start + 10:
-            assert time.monotonic() < deadline, f"account_errors_total did not grow: {values}"
-            time.sleep(0.2)
+        values = wait_for(
+            lambda: (v := metric_values(out["metrics_url"]))["account_errors_total"] >= start + 10 and v,
+            10,
+            "account_errors_total to grow",
+        )
         done = values["accounts_opened_total"] + values["accounts_closed_total"] + values["account_errors_total"]
         assert 0.25 < values["account_errors_total"] / done < 0.85, values
     finally:

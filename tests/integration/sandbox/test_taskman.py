@@ -4,13 +4,12 @@ paths wait in the inbox, and answering one POSTs taskman's callback to a real lo
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from tests.fixtures.sandbox import free_port
+from tests.fixtures.waiting import wait_for
 from tests.integration.sandbox.helpers import uniq
 
 CUSTOM = "/taskman/api/v1/plugin/task/create/custom"
@@ -46,17 +45,6 @@ def tasks_of(sandbox, request_id, status="all"):
 
 def action(sandbox, task_id, verb, body=None):
     return requests.post(f"{sandbox.url}{API}/{task_id}/{verb}", json=body or {}, timeout=30)
-
-
-def wait_for(fn, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not met after {timeout:.0f}s (last: {value!r})")
-        time.sleep(0.05)
 
 
 def test_approval_task_waits_in_the_inbox_then_its_callback_reaches_the_receiver(sandbox, scripted_server):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.waiting import wait_for
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
@@ -88,11 +90,16 @@ def _pids_alive(pids: list[int]) -> list[int]:
 
 
 def _wait_file(path: Path) -> str:
-    deadline = time.monotonic() + 10
-    while not (path.exists() and path.read_text().strip()):
-        assert time.monotonic() < deadline, f"{path} not written"
-        time.sleep(0.05)
-    return path.read_text().strip()
+    return wait_for(lambda: path.exists() and path.read_text().strip(), 10, f"{path} written", interval=0.05)
+
+
+def _marker(pid: int) -> str | None:
+    """The WECUBE_DEMO_PART of a process, as demo-stop reads it (/proc/<pid>/environ)."""
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    return next((v.split(b"=", 1)[1].decode() for v in env if v.startswith(b"WECUBE_DEMO_PART=")), None)
 
 
 def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
@@ -137,7 +144,12 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
         app = spawn([sys.executable, "-c", "import time; time.sleep(300)"], "sandbox")
         # another demo's process with the same part name: not ours
         other = spawn([sys.executable, "-c", "import time; time.sleep(300)"], "sandbox", root=tmp_path / "other")
-        time.sleep(0.5)
+        # what demo-stop finds them by: their markers in /proc (written once each has exec'd)
+        wait_for(
+            lambda: _marker(app.pid) == f"{demo}/sandbox" and _marker(other.pid) == f"{tmp_path / 'other'}/sandbox",
+            10,
+            "the apps' WECUBE_DEMO_PART markers",
+        )
         assert _pids_alive([worker, app.pid, other.pid]) == [worker, app.pid, other.pid]
 
         began = time.monotonic()

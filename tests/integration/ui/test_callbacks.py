@@ -6,6 +6,7 @@ and what is not are checked in the DB itself.
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 import threading
@@ -173,13 +174,24 @@ def test_concurrent_callbacks_record_exactly_one(receiver):
     assert winner.json()["status"] == "OK" and stored["body"]["results"]["outputs"][0]["comment"].startswith("c")
 
 
-def test_expired_records_are_purged(receiver):
+def test_expired_records_are_purged_from_the_first_call_on_a_freshly_booted_machine(receiver, monkeypatch):
+    """A new API server process on a machine up for 5 s (``time.monotonic()`` = 5) purges at once, then
+    at most once an hour."""
+    importlib.reload(callback_store)  # the module as a new process has it
+    booted = [5.0]
+    monkeypatch.setattr(callback_store, "_clock", lambda: booted[0])
     token = register("req-old", expires_in=timedelta(seconds=-5))
     key = callback_store.registration_key(token_hash(token))
     assert variable(key) is not None
-    callback_store._last_purge = None
     assert callback_store.purge_expired() >= 1
     assert variable(key) is None
+    later = register("req-old2", expires_in=timedelta(seconds=-5))
+    booted[0] = 5.0 + 3599
+    assert callback_store.purge_expired() == 0  # within the hour: throttled
+    assert variable(callback_store.registration_key(token_hash(later))) is not None
+    booted[0] = 5.0 + 3600
+    assert callback_store.purge_expired() >= 1
+    assert variable(callback_store.registration_key(token_hash(later))) is None
 
 
 def entity_result(request_id: str, cb: str) -> dict | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from airflow_wecube.capacity.design import MAX_VIF, DesignError, describe, design_schedule, schedule_vif, vif
+from airflow_wecube.capacity.design import MAX_VIF, DesignError, describe, design_schedule, schedule_vif
+from airflow_wecube.capacity.ols import vif
 
 RANGES = {"open_rate": [10, 100], "close_rate": [10, 80], "transfer_rate": [5, 60]}
 
@@ -36,7 +37,21 @@ def test_collinear_rates_are_what_the_vif_catches():
     """The old load (closes a fixed 0.6 of opens) is exactly what the design avoids."""
     opens = np.array([5, 10, 20, 30, 40, 50.0])
     assert vif(np.column_stack([opens, 0.6 * opens]))[0] > 1e6
-    assert vif(np.column_stack([opens, np.ones(6)])) == [float("inf")] * 2
+
+
+def test_vif_of_constant_columns():
+    """A constant column is the intercept's twin (infinite) and does not inflate the others."""
+    opens = np.array([5, 10, 20, 30, 40, 50.0])
+    closes = np.array([3, 1, 4, 1, 5, 9.0])
+    inf = float("inf")
+    assert vif(np.column_stack([opens, np.ones(6)])) == [1.0, inf]
+    assert vif(np.column_stack([opens, np.ones(6), closes])) == pytest.approx(
+        [vif(np.column_stack([opens, closes]))[0], inf, vif(np.column_stack([opens, closes]))[1]]
+    )
+    assert vif(np.ones((6, 1))) == [inf] and vif(opens[:, None]) == [1.0]
+    assert vif(np.ones((6, 2))) == [inf, inf]
+    with pytest.raises(ValueError, match="2-dimensional"):
+        vif(opens)
 
 
 @pytest.mark.parametrize(

@@ -269,7 +269,7 @@ def test_validate_placeholder_in_a_package_zip(tmp_path, wecube_fixtures):
 
 
 def test_openapi_register_list_show_versions_remove(tmp_path):
-    from tests.unit.registry.test_openapi import TICKETS
+    from tests.fixtures.openapi import TICKETS
 
     doc = tmp_path / "api.yaml"
     doc.write_text(TICKETS)

@@ -4,7 +4,6 @@ ports stay clear of `make demo` and of the tests."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,30 +11,14 @@ from urllib.parse import urlsplit
 import pytest
 from airflow.sdk import Connection
 
+from tests.fixtures.compose import SECRETS, common_env, load_cluster_env
+
 REPO = Path(__file__).resolve().parents[3]
-SECRETS = {
-    "POSTGRES_PASSWORD": "pg-pw",
-    "REDIS_PASSWORD": "redis-pw",
-    "SANDBOX_TOKEN": "sb-token",
-    "FERNET_KEY": "fernet",
-    "JWT_SECRET": "jwt",
-    "API_SECRET_KEY": "api",
-    "ALERTMANAGER_SECRET": "am-secret",
-}
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("cluster_env", REPO / "scripts" / "cluster_env.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def env():
-    from tests.unit.deploy.test_docker_compose import common_env
-
-    cluster_env = load()
+    cluster_env = load_cluster_env()
     return cluster_env, cluster_env.settings(Path("/c"), SECRETS), common_env()
 
 

@@ -29,9 +29,8 @@ from packaging.requirements import Requirement
 from airflow_wecube.get_provider_info import get_provider_info
 from airflow_wecube.prometheus.settings import PrometheusSettings
 from airflow_wecube.sandbox import TOKEN_ENV
+from tests.fixtures.compose import INTERPOLATION, REPO, common_env, compose, env_of, interpolate, services
 
-REPO = Path(__file__).resolve().parents[3]
-COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_YML = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -60,39 +59,6 @@ DEMO_ONLY = {
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
 }
-
-_INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def interpolate(value: str) -> str:
-    """Compose interpolation with nothing set in the environment: defaults apply, ``$$`` is ``$``."""
-
-    def repl(match: re.Match) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        return match.group(2) or ""
-
-    return _INTERPOLATION.sub(repl, value)
-
-
-@cache
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text())
-
-
-def services() -> dict:
-    return compose()["services"]
-
-
-def env_of(name: str) -> dict[str, str]:
-    env = services()[name].get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {k: interpolate(str(v)) for k, v in env.items()}
-
-
-def common_env() -> dict[str, str]:
-    return {k: interpolate(str(v)) for k, v in compose()["x-airflow-common"]["environment"].items()}
 
 
 def mounts(name: str) -> dict[str, str]:
@@ -171,7 +137,7 @@ def expand(text: str, values: dict[str, str]) -> str:
             return expand(match.group(2), values)
         return values.get(name, "")
 
-    return _INTERPOLATION.sub(repl, text)
+    return INTERPOLATION.sub(repl, text)
 
 
 def demo_prometheus_config() -> str:
@@ -261,12 +227,21 @@ def test_execution_api_url_points_at_the_api_server():
 # ---- provider settings ------------------------------------------------------------------------------
 
 
+#: options the compose layout leaves unset on purpose: what they fall back to is right there
+UNSET_ON_PURPOSE = {
+    "callback_base_url": "[api] base_url",
+    "network_design": "designs/network.yml in the mounted DAGs folder",
+}
+
+
 def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
+    """Every option without a default is set (the folders every component must share); options with a
+    default may be set to show it."""
     env = common_env()
-    for key in get_provider_info()["config"]["wecube"]["options"]:
+    for key, option in get_provider_info()["config"]["wecube"]["options"].items():
         if key == "registry_path":  # airflow_wecube.config.registry_path reads WECUBE_REGISTRY_PATH first
             assert env.get("WECUBE_REGISTRY_PATH") or env.get("AIRFLOW__WECUBE__REGISTRY_PATH")
-        else:
+        elif option["default"] is None and key not in UNSET_ON_PURPOSE:
             assert env.get(f"AIRFLOW__WECUBE__{key.upper()}"), f"[wecube] {key} not set in x-airflow-common"
     assert env_of("sandbox")[TOKEN_ENV] == env[TOKEN_ENV]
 

@@ -1,8 +1,8 @@
 """OpenAPI 3 documents -> REST services through ``load_openapi``/``load_manifest``: package name
 and version, detection, real and large documents, file-level refusals.
 
-``TICKETS`` and the helpers here are shared with tests/unit/registry/openapi/ (one test module per
-source module) and tests/unit/cli.
+``TICKETS`` and its helpers are in tests/fixtures/openapi.py, shared with tests/unit/registry/openapi/
+(one test module per source module) and tests/unit/cli.
 """
 
 from __future__ import annotations
@@ -17,86 +17,7 @@ import yaml
 from airflow_wecube.exceptions import ManifestError
 from airflow_wecube.registry import Registry, load_manifest
 from airflow_wecube.registry.openapi import is_openapi, load_openapi
-
-TICKETS = """\
-openapi: 3.0.3
-info: {title: Ticket Desk, version: 2.3.0}
-servers: [{url: /api}]
-components:
-  securitySchemes:
-    key: {type: apiKey, in: header, name: X-API-Key}
-  schemas:
-    Ticket:
-      type: object
-      required: [title]
-      properties:
-        id: {type: integer, readOnly: true}
-        title: {type: string, minLength: 3}
-        priority: {type: string, enum: [low, high], default: low}
-        due: {type: string, format: date, nullable: true}
-        labels: {type: array, items: {type: string}}
-        owner: {$ref: '#/components/schemas/User'}
-    User:
-      type: object
-      properties:
-        name: {type: string}
-        manager: {$ref: '#/components/schemas/User'}
-security: [{key: []}]
-paths:
-  /tickets/{id}:
-    parameters:
-      - {name: id, in: path, required: true, schema: {type: integer, minimum: 1}}
-    get:
-      tags: [tickets]
-      operationId: getTicket
-      parameters:
-        - {name: Authorization, in: header, schema: {type: string}}
-        - {name: X-Trace, in: header, schema: {type: string}}
-      responses:
-        '200':
-          description: ok
-          content: {application/json: {schema: {$ref: '#/components/schemas/Ticket'}}}
-    put:
-      tags: [tickets]
-      operationId: updateTicket
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [id, title]
-              properties:
-                id: {type: string}
-                title: {type: string}
-                secret: {type: string, format: password}
-                note: {type: string, writeOnly: true}
-                pin: {type: string, x-sensitive: true}
-      responses: {'204': {description: done}}
-  /tickets:
-    get:
-      parameters:
-        - {name: status, in: query, schema: {type: string, enum: [open, closed]}}
-        - {name: limit, in: query, schema: {type: integer, default: 20, maximum: 100}}
-      responses:
-        '200':
-          description: ok
-          content: {application/json: {schema: {type: array, items: {$ref: '#/components/schemas/Ticket'}}}}
-    post:
-      tags: [admin tools]
-      security: []
-      requestBody:
-        content: {application/json: {schema: {type: array, items: {type: string}}}}
-      responses: {'201': {description: created}}
-"""
-
-
-def services(text: str = TICKETS, **kw):
-    return load_openapi(text, **kw).services()
-
-
-def inputs(svc) -> dict:
-    return {p.name: p for p in svc.interface.inputs}
+from tests.fixtures.openapi import TICKETS, inputs, refused
 
 
 def test_package_and_version_defaults_and_overrides():
@@ -172,12 +93,6 @@ def test_many_operations_register(tmp_path):
 
 
 # -- bad input: a clear error naming where, nothing returned ---------------------------------------------
-
-
-def refused(text: str, **kw) -> str:
-    with pytest.raises(ManifestError) as e:
-        load_openapi(text, source="api.yaml", **kw)
-    return str(e.value)
 
 
 def test_bad_version_and_package_names():

@@ -18,6 +18,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from airflow_wecube.sandbox.account_service import CRASH_EXIT_CODE, AccountService, burn, make_server
+from tests.fixtures.processes import free_port
 
 
 def metrics(text: str) -> dict[str, float]:
@@ -238,12 +239,6 @@ def test_crash_answers_then_hands_over_to_the_crash_action(served):
     assert len(service.crashes) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_health(port: int, proc: subprocess.Popen) -> tuple[int, dict]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -259,7 +254,7 @@ def _wait_health(port: int, proc: subprocess.Popen) -> tuple[int, dict]:
 
 
 def test_cli_serves_and_stops_on_sigterm():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_wecube.sandbox.account_service", "--port", str(port), "--version", "v9-broken"]
         + ["--open-rate", "0", "--close-rate", "0"],
@@ -297,7 +292,7 @@ def test_cli_refuses_bad_arguments_and_a_busy_port():
 
 def test_crash_ends_the_real_process_after_answering():
     """``POST /crash``: the caller gets its 202, then the process is gone with the crash exit code."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_wecube.sandbox.account_service", "--port", str(port), "--version", "1.0.0"]
         + ["--rate", "2"],

@@ -24,7 +24,7 @@ from airflow_wecube.exceptions import ManifestError
 from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.openapi.document import MAX_NESTING, MAX_OPENAPI_BYTES, is_openapi, read_document
 from airflow_wecube.registry.openapi.operations import METHODS, Builder, operation_name, safe_name
-from airflow_wecube.registry.openapi.params import IGNORED_HEADERS, LOCATIONS, SECRET_NAMES
+from airflow_wecube.registry.openapi.params import IGNORED_HEADERS, LOCATIONS
 from airflow_wecube.registry.openapi.refs import MAX_REF_DEPTH, MAX_SCHEMA_NODES, pointer
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "MAX_REF_DEPTH",
     "MAX_SCHEMA_NODES",
     "METHODS",
-    "SECRET_NAMES",
     "is_openapi",
     "load_openapi",
     "operation_name",

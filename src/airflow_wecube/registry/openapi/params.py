@@ -13,16 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_wecube.registry.openapi.refs import Resolver
+from airflow_wecube.util.secrets import secret_name  # names that hold a secret whatever the schema says
 
 #: header parameters the OpenAPI specification says to ignore (the client sets them)
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 #: inputs are resolved in this order; a later name already taken gets ``{location}_`` in front
 LOCATIONS = ("path", "query", "header", "body")
-#: parameter names that hold a secret whatever the schema says (Airflow's own ``password`` has no
-#: ``format: password``): masked like ``sensitiveData="Y"``
-SECRET_NAMES = re.compile(
-    r"password|passwd|secret|api_?key|private_?key|credential|(access|refresh|auth|bearer|id)_?token", re.I
-)
 _SPACE = re.compile(r"\s")
 _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
@@ -38,10 +34,6 @@ def datatype(schema: dict[str, Any]) -> str:
     if t is None and "properties" in schema:
         t = "object"
     return {"integer": "int", "array": "list", "object": "object"}.get(t, "string")
-
-
-def secret_name(name: str) -> bool:
-    return bool(SECRET_NAMES.search(name.replace("-", "_")))
 
 
 def sensitive(*nodes: dict[str, Any]) -> bool:

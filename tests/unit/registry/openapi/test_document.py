@@ -8,7 +8,7 @@ import yaml
 from airflow_wecube.exceptions import ManifestError
 from airflow_wecube.registry.openapi import load_openapi
 from airflow_wecube.registry.openapi.document import MAX_OPENAPI_BYTES, is_openapi, parse, read_document
-from tests.unit.registry.test_openapi import TICKETS, refused
+from tests.fixtures.openapi import TICKETS, refused
 
 
 def test_swagger_2_says_convert_it():

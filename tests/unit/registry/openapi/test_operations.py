@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow_wecube.registry.openapi import load_openapi, operation_name
 from airflow_wecube.registry.openapi.operations import auth, safe_name, server_url
-from tests.unit.registry.test_openapi import TICKETS, refused, services
+from tests.fixtures.openapi import TICKETS, refused, services
 
 
 def test_services_named_package_tag_operation():

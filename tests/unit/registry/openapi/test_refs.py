@@ -6,7 +6,7 @@ import pytest
 
 from airflow_wecube.exceptions import ManifestError
 from airflow_wecube.registry.openapi.refs import MAX_SCHEMA_NODES, Resolver, pointer
-from tests.unit.registry.test_openapi import TICKETS, refused, services
+from tests.fixtures.openapi import TICKETS, refused, services
 
 
 def test_outputs_from_2xx_json_with_refs_resolved_and_cycles_bounded():

@@ -1,12 +1,12 @@
-"""What every runbook run does around its own action, shared by the runbook DAGs: ``triage``'s
-branch, ``claim`` (the locks), ``finish`` (expire the silences, give
-the locks back, judge each fix from Prometheus, record everything, say whether a person must act)
-and ``report`` (the run's message; the run fails when it escalated). Called from the DAGs' tasks with
-their ``ti``; Airflow is imported inside the functions."""
+"""What every runbook run does around its own action, shared by the runbook DAGs: ``triage``
+(the alerts, the kill switch, the branch; the runbook's own decision passed in), ``claim`` (the
+locks), ``finish`` (expire the silences, give the locks back, judge each fix from Prometheus, record
+everything, say whether a person must act) and ``report`` (the run's message; the run fails when it
+escalated). Called from the DAGs' tasks with their ``ti``; Airflow is imported inside the functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 #: XCom keys of ``finish``: the entries, the escalation summary, the inbox request's body
@@ -48,6 +48,50 @@ def triaged_branch(ti: Any, entries: list[dict[str, Any]], *, mode: str, ignored
     if not any(e["decision"] == "act" for e in entries):
         return ["finish"]
     return ["approve", "claim", "finish"] if mode == "approve" else ["claim", "finish"]
+
+
+def triage_run(
+    ti: Any,
+    params: Mapping[str, Any] | None,
+    triggering_asset_events: Mapping[Any, Any] | None,
+    decide: Callable[..., list[dict[str, Any]]],
+    *,
+    describe: Callable[[dict[str, Any]], str],
+    plan_line: Callable[[dict[str, Any]], str],
+    **extra: Any,
+) -> list[str]:
+    """``triage`` of a runbook: the run's alerts and the kill switch, then ``decide`` (its own triage, e.g.
+    :func:`~airflow_wecube.remediation.instance.triage`) with the guard rails, the lock holder and
+    ``extra``; each entry logged (``describe``), the plan for the approver (``plan_line``), the branch.
+
+    Called by every runbook DAG's ``triage`` task with its ``ti``; Airflow is imported inside.
+    """
+    import time
+
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
+    from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
+
+    alerts, ignored = run_alerts(triggering_asset_events)
+    for p in ignored:
+        print(f"  ignored: {p}")
+    mode, mode_problem = kill_switch()
+    print(f"{len(alerts)} alert(s); wecube_auto_remediation = {mode}" + (f" ({mode_problem})" if mode_problem else ""))
+    entries = decide(
+        alerts,
+        hook=WeCubePluginHook(),
+        now=time.time(),
+        mode=mode,
+        mode_problem=mode_problem,
+        policy=policy(params),
+        me=holder_name(ti.dag_id, ti.run_id),
+        running=run_is_active(ti),
+        dry_run=bool((params or {}).get("dry_run")),
+        **extra,
+    )
+    for e in entries:
+        print(f"  {describe(e)}")
+    plan = "\n".join(f"- {plan_line(e)}" for e in entries)
+    return triaged_branch(ti, entries, mode=mode, ignored=ignored, plan=plan)
 
 
 def claim_run(ti: Any, params: Mapping[str, Any] | None, describe=None) -> list[dict[str, Any]]:
@@ -153,4 +197,13 @@ def report_run(ti: Any) -> str:
     return message
 
 
-__all__ = ["ENTRIES", "EVIDENCE", "SUMMARY", "approval_note", "finish_run", "policy", "report_run"]
+__all__ = [
+    "ENTRIES",
+    "EVIDENCE",
+    "SUMMARY",
+    "approval_note",
+    "finish_run",
+    "policy",
+    "report_run",
+    "triage_run",
+]
