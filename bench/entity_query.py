@@ -96,8 +96,8 @@ def bench_query(url: str, pid: int) -> list[tuple[str, float, int, int, float, f
 
 
 def bench_call(url: str, pid: int) -> dict[str, float]:
-    from airflow_wecube.datamodel import connections
     from airflow_wecube.datamodel.client import EntityApi
+    from airflow_wecube.hooks import entities as connections
     from airflow_wecube.hooks.plugin import WeCubePluginHook
     from airflow_wecube.registry import Registry, load_manifest
     from airflow_wecube.sandbox import manifest_paths

@@ -43,9 +43,10 @@ def _api(args: argparse.Namespace) -> EntityApi:
     url = args.url or os.environ.get(ENV_URL)
     if url:
         return EntityApi.at(url, args.token or os.environ.get(ENV_TOKEN))
-    from airflow_wecube.datamodel.connections import entity_api
+    from airflow_wecube.hooks.entities import entity_api
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
 
-    return entity_api()
+    return entity_api(WeCubePluginHook)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

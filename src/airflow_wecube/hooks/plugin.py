@@ -194,7 +194,7 @@ class WeCubePluginHook(HttpHook):
         if not isinstance(service, Service):
             service = self.registry.service(service, version)
         if entities is not None:
-            from airflow_wecube.datamodel.call import entity_call
+            from airflow_wecube.hooks.entity_call import entity_call
 
             return entity_call(
                 self, service, entities, root=root, inputs=inputs, require_entities=require_entities,

@@ -153,7 +153,7 @@ class WeCubePluginOperator(BaseOperator):
         registry = self._registry()
         svc = registry.service(self.service, self.version)
         if self.wecube_conn_id is None:
-            from airflow_wecube.datamodel.connections import conn_id_for_package
+            from airflow_wecube.hooks.entities import conn_id_for_package
 
             self.wecube_conn_id = conn_id_for_package(svc.package)
         hook = WeCubePluginHook(self.wecube_conn_id, registry=registry)

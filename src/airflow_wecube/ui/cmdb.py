@@ -126,11 +126,12 @@ def record(ci_type: str, guid: str, dag_ids: set[str] | None = None) -> dict[str
 def paged(ci_type: str, page: Page) -> dict[str, Any] | None:
     """One page of the type's records through the CMDB's entity API (docs/data-model.md), which reads
     only that page; ``None`` when the CMDB serves no entity API, or none for this type."""
-    from airflow_wecube.datamodel.connections import entity_api
+    from airflow_wecube.hooks.entities import entity_api
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
 
     package = query_service().split("/", 1)[0]
     try:
-        api = entity_api()
+        api = entity_api(WeCubePluginHook)
         if ci_type not in api.data_model(package).entities:
             return None
         rows, total = api.page(package, ci_type, start=page.offset, size=page.limit)

@@ -103,7 +103,8 @@ def test_a_wrong_expression_fails_before_any_call(hook, sandbox, placed):
 def test_a_package_connection_wins_over_the_default(sandbox, monkeypatch):
     import json
 
-    from airflow_wecube.datamodel.connections import conn_id_for_package, entity_api
+    from airflow_wecube.hooks.entities import conn_id_for_package, entity_api
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
     from tests.fixtures.processes import free_port
 
     monkeypatch.setenv(
@@ -114,4 +115,4 @@ def test_a_package_connection_wins_over_the_default(sandbox, monkeypatch):
         "AIRFLOW_CONN_WECUBE_CMDB", json.dumps({"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token})
     )
     assert conn_id_for_package("cmdb") == "wecube_cmdb"
-    assert "host" in entity_api().data_model("cmdb").entities
+    assert "host" in entity_api(WeCubePluginHook).data_model("cmdb").entities

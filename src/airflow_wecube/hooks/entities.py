@@ -2,7 +2,7 @@
 
 A WeCube gateway routes every package, so one connection (``wecube_default``) is enough; a package
 served elsewhere gets its own. The same rule serves the entity API and the plugin calls of a
-process that uses several packages. Airflow is imported inside the functions only.
+process that uses several packages.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ def conn_id_for_package(package: str, default: str = DEFAULT_CONN_ID) -> str:
     return own
 
 
-def entity_api(default: str = DEFAULT_CONN_ID) -> EntityApi:
-    """The entity API of every package, each through its connection (base URL and bearer token)."""
-    from airflow_wecube.hooks.plugin import WeCubePluginHook
+def entity_api(hook_class: type, default: str = DEFAULT_CONN_ID) -> EntityApi:
+    """The entity API of every package, each through its connection (base URL and bearer token).
+
+    :param hook_class: the hook that reads a connection (``WeCubePluginHook``: passed in, so that this module
+        and the hook, which calls :mod:`~airflow_wecube.hooks.entity_call`, do not import each other)
+    """
 
     def endpoint(package: str) -> Endpoint:
-        hook = WeCubePluginHook(conn_id_for_package(package, default))
+        hook = hook_class(conn_id_for_package(package, default))
         session = hook.get_conn()
         timeout = float(hook._connection().extra_dejson.get("timeout", 60))
         return Endpoint(hook.base_url.rstrip("/"), session, timeout)

@@ -3,7 +3,7 @@
 What ``WeCubePluginHook.call(service, entities=EXPR, root=ID)`` runs. An expression that reaches
 no entity makes a successful no-op that says so (WeCube's behaviour), unless ``require_entities``.
 When some entities fail, the ones that succeeded are still written back, then the call's error
-is raised. Pure: Airflow is only reached through the hook passed in.
+is raised. The hook side of :mod:`airflow_wecube.datamodel` (binding and write-back are pure).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from airflow_wecube.datamodel.client import EntityApi
 from airflow_wecube.datamodel.evaluate import Evaluator
 from airflow_wecube.datamodel.writeback import write_back
 from airflow_wecube.exceptions import WeCubePluginError
+from airflow_wecube.protocol.result import PluginResult
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,14 @@ def entity_call(
 
     :param hook: a ``WeCubePluginHook`` (its ``call`` sends the request)
     :param api: the entity API (default: each package through its Airflow connection, see
-        :func:`airflow_wecube.datamodel.connections.entity_api`, made once per hook)
+        :func:`airflow_wecube.hooks.entities.entity_api`, made once per hook)
     """
     if api is None:  # kept on the hook, like its session: connections and data models read once per hook
         api = getattr(hook, "_wecube_entity_api", None)
         if api is None:
-            from airflow_wecube.datamodel.connections import entity_api
+            from airflow_wecube.hooks.entities import entity_api
 
-            api = hook._wecube_entity_api = entity_api()
+            api = hook._wecube_entity_api = entity_api(type(hook))
     evaluator = Evaluator(api)
     binding = bind(evaluator, service, entities, root=root, inputs=inputs)
     where = f"{entities}" + (f" from {root}" if root else "")
@@ -53,8 +54,6 @@ def entity_call(
         if require_entities:
             raise WeCubePluginError(f"{message} (require_entities=True)")
         log.info("%s", message)
-        from airflow_wecube.hooks.plugin import PluginResult
-
         result = PluginResult(service.name, request_id or "", "0", message)
         result.writeback = None
         return result
