@@ -28,8 +28,6 @@ ORDER = (
     "host_requests",
     "create_hosts",
     "plan",
-    "plugin_hook",
-    "prometheus_hook",
     "approve",
     "deploy_canary",
     "register_canary",

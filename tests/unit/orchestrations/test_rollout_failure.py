@@ -33,7 +33,7 @@ def fail(task: str, error: str) -> tuple[tuple[str, str], dict]:
 
 
 def test_the_order_is_one_literal_the_watched_tasks_and_cleanup_in_it():
-    assert ORDER[0] == "host_requests" and ORDER[-1] == "promote_baseline"
+    assert ORDER[:4] == ("host_requests", "create_hosts", "plan", "approve") and ORDER[-1] == "promote_baseline"
     assert len(set(ORDER)) == len(ORDER)
     assert set(WATCHED) < set(ORDER) and set(CLEANUP) < set(ORDER) and "judge" not in WATCHED
     assert [t for t in ORDER if t in WATCHED] == list(WATCHED)
