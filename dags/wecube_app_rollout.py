@@ -17,7 +17,7 @@ changed, so a host that served before serves again; a first deploy is removed. `
 destroys the hosts a failed run created, ``end_run`` gives the lock back, ``report_failure`` fails
 the run with one message: the first real cause, what the rollback did, which hosts were released.
 The steps are :mod:`airflow_wecube.orchestrations.rollout_steps` and
-:mod:`airflow_wecube.orchestrations.rollout_failure`; docs/closed-loop.md tells the whole story.
+:mod:`airflow_wecube.orchestrations.rollout_failure`; docs/rollout.md tells the whole story.
 
 Needs the sandbox plugins registered, ``wecube_default`` and ``prometheus_default`` connections and
 a subnet (run ``wecube_network_build`` first: the default subnet is the first one of its design).

@@ -175,7 +175,7 @@ def app_attributes(
         "alert_rule_group": rule_group.get("group"),
         "alert_rules": rule_group.get("rules"),
         "rolled_out_by": run_id,
-        # what a rollback deploys again with the released version (docs/closed-loop.md, "Rollback")
+        # what a rollback deploys again with the released version (docs/rollout.md, "Rollback")
         "deploy_settings": {"rate": params.get("rate"), "error_rate": params.get("error_rate")},
     }
 

@@ -14,7 +14,7 @@ anything changes (:func:`read_before`). For each host the run changed:
   the app's alert rule group is removed too.
 
 The deploy plugin's own ``previous_version`` is not used: it is whatever ran last on that host,
-which may be a build a rollout stopped (see docs/closed-loop.md, "Rollback"). Restoring is a deploy
+which may be a build a rollout stopped (see docs/rollout.md, "Rollback"). Restoring is a deploy
 of a named version, so running the rollback twice changes nothing the second time.
 
 No Airflow import: the hooks are passed in.
