@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from airflow_wecube.airflow_api import AirflowClient  # noqa: E402
+from airflow_wecube.util.airflow_api import AirflowClient  # noqa: E402
 
 
 def _ts(text: str) -> float:

@@ -111,8 +111,8 @@ def main() -> int:
     ap.add_argument("--group-interval", default="10s", help="Alertmanager group_interval (demo: 10s)")
     args = ap.parse_args()
 
+    from airflow_wecube.orchestrations.rollout import app_attributes
     from airflow_wecube.registry import Registry, load_manifest
-    from airflow_wecube.rollout import app_attributes
     from airflow_wecube.sandbox import manifest_paths
 
     home = Path(tempfile.mkdtemp(prefix="wecube-bench-loop-"))

@@ -36,8 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from airflow_wecube.airflow_api import AirflowAPIError  # noqa: E402
-from airflow_wecube.request_ids import stable_request_id  # noqa: E402
+from airflow_wecube.protocol.request_ids import stable_request_id  # noqa: E402
+from airflow_wecube.util.airflow_api import AirflowAPIError  # noqa: E402
 from tests.e2e.cluster.conftest import WORKERS, start_cluster, stop_cluster, wait_for  # noqa: E402
 from tests.fixtures.standalone import Standalone, standalone_env  # noqa: E402
 

@@ -53,7 +53,7 @@ else:
     from concurrent.futures import ThreadPoolExecutor
     import requests
     from airflow_wecube.prometheus.ranges import split_range
-    from airflow_wecube.prometheus.timeutil import format_ms
+    from airflow_wecube.prometheus.times import format_ms
     url = json.loads(conn_json)["host"]
     session = requests.Session()
     tasks = [(promql, s, e) for promql in queries.values() for s, e in split_range(start * 1000, end * 1000, 15000)]

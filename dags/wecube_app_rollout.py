@@ -33,15 +33,15 @@ import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, task
 
-from airflow_wecube.network_design import default_subnet
 from airflow_wecube.operators.capacity import CapacityProbeOperator
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
-from airflow_wecube.orchestration import record_failure
 from airflow_wecube.orchestrations import rollout_failure as failure
 from airflow_wecube.orchestrations import rollout_steps as steps
+from airflow_wecube.orchestrations.failures import record_failure
+from airflow_wecube.orchestrations.network_design import default_subnet
+from airflow_wecube.orchestrations.rollout import down_alert, error_rate_alert, error_rate_promql
 from airflow_wecube.orchestrations.rollout_params import dag_params
-from airflow_wecube.rollout import down_alert, error_rate_alert, error_rate_promql
 from airflow_wecube.sensors.approval import ApprovalSensor
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 
@@ -141,7 +141,7 @@ with DAG(
     @task.branch(trigger_rule="none_failed_min_one_success")
     def judge(ti=None) -> str:
         """Go on after a pass (or no probe); ask a human after a regression or a new factor."""
-        from airflow_wecube.rollout import probe_branch
+        from airflow_wecube.orchestrations.rollout import probe_branch
 
         return probe_branch(ti.xcom_pull(task_ids="probe"))
 
@@ -217,7 +217,7 @@ with DAG(
     @task(trigger_rule="all_done")
     def release_hosts(ti=None, run_id=None) -> dict[str, Any]:
         """When the rollout failed, destroy the hosts this run created (the hosts that existed are kept)."""
-        from airflow_wecube.operators.plugin import stable_request_id
+        from airflow_wecube.protocol.request_ids import stable_request_id
 
         request_id = stable_request_id(ti.dag_id, run_id, ti.task_id, -1)
         return failure.release_hosts(ti, hook=_hook(), request_id=request_id)

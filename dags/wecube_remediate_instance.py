@@ -33,8 +33,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
-from airflow_wecube.alerts import alert_asset
-from airflow_wecube.runbooks import (
+from airflow_wecube.alertmanager.assets import alert_asset
+from airflow_wecube.orchestrations.runbooks import (
     DEFAULT_ARGS,
     approve_step,
     claim_step,

@@ -23,11 +23,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_wecube.alerts import alert_asset
+from airflow_wecube.alertmanager.assets import alert_asset
 from airflow_wecube.capacity.rules import HEADROOM_ALERT
-from airflow_wecube.remediation.scale import describe
-from airflow_wecube.rollout import job_name
-from airflow_wecube.runbooks import (
+from airflow_wecube.orchestrations.rollout import job_name
+from airflow_wecube.orchestrations.runbooks import (
     DEFAULT_ARGS,
     approve_step,
     claim_step,
@@ -36,6 +35,7 @@ from airflow_wecube.runbooks import (
     guard_params,
     report_step,
 )
+from airflow_wecube.remediation.scale import describe
 
 #: the capacity model (spec dags/capacity/account_service.yml) and the app it measures
 MODEL, APP = "account_service", "account-service"

@@ -272,7 +272,7 @@ umask 022
 # 6. the examples unpaused once parsed (a report, not a failure)
 ( . "$CLUSTER/env" && python - "$EXAMPLE_DAGS" <<'EOF' ) || true
 import sys, time
-from airflow_wecube.airflow_api import AirflowClient
+from airflow_wecube.util.airflow_api import AirflowClient
 wanted = set(sys.argv[1].split())
 with AirflowClient.from_env() as client:
     deadline, found = time.monotonic() + 90, set()

@@ -49,7 +49,7 @@ CLUSTER_ONLY = {
     "AIRFLOW__API_AUTH__JWT_SECRET": "{JWT_SECRET}",
     "AIRFLOW__API__SECRET_KEY": "{API_SECRET_KEY}",
     # each worker names itself (WECUBE_WORKER_HOSTNAME), so a task instance's hostname says which ran it
-    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_wecube.hostname.from_env",
+    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_wecube.deploy.hostname.from_env",
     "WECUBE_SANDBOX_PORT_BASE": "{CLUSTER_APP_PORT_BASE}",
 }
 #: compose values that name a container, as `make cluster` has them on one machine
@@ -59,6 +59,7 @@ MAPPED = {
     "AIRFLOW__CELERY__BROKER_URL": "redis://:{REDIS_PASSWORD}@127.0.0.1:{CLUSTER_REDIS_PORT}/0",
     "AIRFLOW__CORE__FERNET_KEY": "{FERNET_KEY}",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:{CLUSTER_AIRFLOW_PORT}/execution/",
+    "AIRFLOW__WECUBE__CALLBACK_BASE_URL": "http://localhost:{CLUSTER_AIRFLOW_PORT}",
     # each component has its own AIRFLOW_HOME (as each container has its own file system)
     "AIRFLOW_CONFIG": None,
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "{cluster}/shared/config/simple_auth_manager_passwords.json",

@@ -9,7 +9,9 @@
 
 # _demo_procs MODE GRACE PART...: MODE "list" prints "PART PID" per live process and fails when there
 # is none; MODE "stop" sends SIGTERM to them all at once, SIGKILL after GRACE seconds to what is left,
-# and prints one line per part.
+# and prints one line per part. The children of a supervising part (DEMO_SUPERVISORS, default
+# "sandbox": it stops the apps it deployed and records them as stopped by its shutdown, to start them
+# again with it) are left to their parent: they get SIGTERM once their parent is gone.
 _demo_procs() {
     python3 - "$DEMO" "$@" <<'EOF'
 import os, signal, sys, time
@@ -35,6 +37,10 @@ while pid > 1:  # never this helper or the shell that runs it
         break
 
 
+supervisors = set((os.environ.get("DEMO_SUPERVISORS") or "sandbox").split())
+parents = {}
+
+
 def members():
     found = {}
     for entry in os.listdir("/proc"):
@@ -43,9 +49,10 @@ def members():
         pid = int(entry)
         try:
             with open(f"/proc/{pid}/stat") as fh:
-                state, _, pgrp, session = fh.read().rsplit(")", 1)[1].split()[:4]
+                state, ppid, pgrp, session = fh.read().rsplit(")", 1)[1].split()[:4]
         except (OSError, ValueError):
             continue
+        parents[pid] = int(ppid)
         if state in ("Z", "X"):  # exited, waiting to be reaped: nothing left to stop
             continue
         name = groups.get(int(pgrp)) or groups.get(int(session))
@@ -75,16 +82,23 @@ if mode == "list":
         print(name, pid)
     sys.exit(0 if procs else 1)
 
+def left_to_parent(procs):
+    """Children of a live process of the same supervising part: that parent stops them."""
+    return {pid for pid, name in procs.items() if name in supervisors and procs.get(parents.get(pid)) == name}
+
+
 ran = {}
 for pid, name in procs.items():
     ran[name] = ran.get(name, 0) + 1
-signal_all(procs, signal.SIGTERM)
-termed, deadline = set(procs), time.monotonic() + grace
+termed, deadline = set(procs) - left_to_parent(procs), time.monotonic() + grace
+signal_all(termed, signal.SIGTERM)
 while procs and time.monotonic() < deadline:
     time.sleep(0.2)
     procs = members()
-    signal_all(set(procs) - termed, signal.SIGTERM)  # started while the others shut down
-    termed |= set(procs)
+    # started while the others shut down, or left by a parent that is gone
+    new = set(procs) - termed - left_to_parent(procs)
+    signal_all(new, signal.SIGTERM)
+    termed |= new
 killed = {}
 for pid, name in procs.items():
     try:

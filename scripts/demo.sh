@@ -14,12 +14,17 @@
 # ago (then it is still starting and is waited for). With all four healthy it starts nothing and
 # prints the same details. The connections are updated in place, never deleted and re-added.
 #
-# Settings: DEMO_DIR (the state folder, .demo), DEMO_AIRFLOW_PORT (8080), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
+# Settings: DEMO_DIR (the state folder, .demo), DEMO_AIRFLOW_PORT (8080), DEMO_AIRFLOW_HOST (the address
+# Airflow's API server listens on, 127.0.0.1: loopback only like every other part; 0.0.0.0 to let other
+# machines in), DEMO_WORKER_LOG_SERVER_PORT (8793) and DEMO_TRIGGER_LOG_SERVER_PORT (8794: Airflow's log
+# servers, of the scheduler's task runs and of the triggerer), DEMO_SANDBOX_PORT (19090), DEMO_PROMETHEUS_PORT (9090),
 # PROMETHEUS_BIN (/usr/bin/prometheus), DEMO_ALERTMANAGER_PORT (9093), ALERTMANAGER_BIN
 # (/usr/bin/prometheus-alertmanager), WECUBE_ALERTMANAGER_SECRET (the webhook's shared secret; default a
-# random one made once and kept in .demo/alertmanager/webhook-secret), WECUBE_SANDBOX_TOKEN (sandbox-token), DEMO_UNPAUSE_DAGS
+# random one made once and kept in .demo/alertmanager/webhook-secret), WECUBE_SANDBOX_TOKEN (sandbox-token),
+# AIRFLOW__WECUBE__CALLBACK_BASE_URL (where plugins POST the callbacks of async interfaces, such as
+# taskman's manual tasks; default the Airflow URL), DEMO_UNPAUSE_DAGS
 # (space-separated DAG ids to unpause; default the examples below), DEMO_TIMEOUT
-# (seconds to wait for health, 240).
+# (seconds to wait for health, 240). A second demo on one machine needs its own DEMO_DIR and ports.
 #
 # docker-compose.yaml carries the same settings for a multi-machine stack; keep them in step
 # (tests/unit/deploy/test_docker_compose.py compares the two).
@@ -30,12 +35,22 @@ DEMO="${DEMO_DIR:-$REPO/.demo}"
 PROM="$DEMO/prometheus"
 AM="$DEMO/alertmanager"
 AIRFLOW_PORT="${DEMO_AIRFLOW_PORT:-8080}"
+AIRFLOW_HOST="${DEMO_AIRFLOW_HOST:-127.0.0.1}"
+WORKER_LOG_PORT="${DEMO_WORKER_LOG_SERVER_PORT:-8793}"
+TRIGGER_LOG_PORT="${DEMO_TRIGGER_LOG_SERVER_PORT:-8794}"
 SANDBOX_PORT="${DEMO_SANDBOX_PORT:-19090}"
 PROMETHEUS_PORT="${DEMO_PROMETHEUS_PORT:-9090}"
 ALERTMANAGER_PORT="${DEMO_ALERTMANAGER_PORT:-9093}"
 SANDBOX_TOKEN="${WECUBE_SANDBOX_TOKEN:-sandbox-token}"
 TIMEOUT="${DEMO_TIMEOUT:-240}"
-AIRFLOW_URL="http://localhost:$AIRFLOW_PORT"
+# the URL names the API server's address, unless it listens on loopback or on every address
+URL_HOST=localhost
+case "$AIRFLOW_HOST" in
+    127.0.0.1 | localhost | 0.0.0.0 | :: | ::1) ;;
+    *:*) URL_HOST="[$AIRFLOW_HOST]" ;;
+    *) URL_HOST="$AIRFLOW_HOST" ;;
+esac
+AIRFLOW_URL="http://$URL_HOST:$AIRFLOW_PORT"
 SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
 ALERTMANAGER_URL="http://127.0.0.1:$ALERTMANAGER_PORT"
@@ -44,7 +59,7 @@ ALERTS_WEBHOOK_URL="$AIRFLOW_URL/wecube/alerts"
 # the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
 # stays paused: it needs a window of history first (run a rollout, then trigger it by hand). The
 # runbooks are unpaused so that an alert starts them without anyone touching Airflow.
-EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out}"
+EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out wecube_manual_task}"
 
 # The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
 if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then
@@ -91,7 +106,13 @@ export AIRFLOW__CORE__PARALLELISM=4
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=30
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$AIRFLOW_PORT/execution/"
+export AIRFLOW__API__HOST="$AIRFLOW_HOST"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$AIRFLOW_URL/execution/"
+# Airflow's log servers (task logs of running tasks, triggerer logs): ports of their own per demo
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$WORKER_LOG_PORT"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$TRIGGER_LOG_PORT"
+# async plugin interfaces (taskman's manual tasks) POST their result here (docs/async-plugins.md)
+export AIRFLOW__WECUBE__CALLBACK_BASE_URL="${AIRFLOW__WECUBE__CALLBACK_BASE_URL:-$AIRFLOW_URL}"
 export WECUBE_REGISTRY_PATH="$DEMO/wecube_plugins"
 export WECUBE_SANDBOX_TOKEN="$SANDBOX_TOKEN"
 # folders the PrometheusHook writes to when a connection names none, and the capacity model store
@@ -217,6 +238,8 @@ print_details() {
        $PROMETHEUS_URL/targets), a PromQL gate. Then roll out 1.1.0+slowclose: stopped at the canary.
     4. Crash an instance (deploy/app/crash, docs/demo.md): AccountServiceDown fires and
        wecube_remediate_instance brings it back by itself (WeCube > Loop actions shows the run).
+    5. Dags > wecube_manual_task > Trigger: a task for a person in the task inbox above; complete
+       it there and the run goes on (an async plugin call answered by taskman's callback).
 
 EOF
 }
@@ -230,6 +253,16 @@ if [ "${STATE[sandbox]}${STATE[prometheus]}${STATE[alertmanager]}${STATE[airflow
 fi
 
 STARTED=()
+# Airflow's ports are checked before anything starts: a taken one is an error that changes nothing
+airflow_ports_free() {
+    local port setting port_setting
+    for port_setting in "$AIRFLOW_PORT DEMO_AIRFLOW_PORT" "$WORKER_LOG_PORT DEMO_WORKER_LOG_SERVER_PORT" \
+            "$TRIGGER_LOG_PORT DEMO_TRIGGER_LOG_SERVER_PORT"; do
+        read -r port setting <<<"$port_setting"
+        ! listening "$port" || fail airflow "port $port is in use by another program (set $setting)"
+    done
+}
+[ "${STATE[airflow]}" != down ] || airflow_ports_free
 for part in sandbox prometheus alertmanager airflow; do
     case "${STATE[$part]}" in
         starting) log "$part is still starting (${WHY[$part]}): waiting for it" ;;
@@ -334,7 +367,7 @@ done < <(python -c "from airflow_wecube.sandbox import manifest_paths; print(*ma
 # 4. Airflow: metadata DB, the wecube_default, prometheus_default and alertmanager_default connections (created, or
 #    updated in place: a running task never finds one missing), then standalone
 if [ "${STATE[airflow]}" = down ]; then
-    ! listening "$AIRFLOW_PORT" || fail airflow "port $AIRFLOW_PORT is in use by another program (set DEMO_AIRFLOW_PORT)"
+    airflow_ports_free
     airflow db migrate >"$DEMO/migrate.log" 2>&1 || fail migrate "airflow db migrate failed"
 fi
 demo_connections "$SANDBOX_URL" "$SANDBOX_TOKEN" "$PROMETHEUS_URL" "$PROM/file_sd" "$PROM/rules" \
@@ -375,12 +408,12 @@ EOF
 mv -f "$DEMO/env.tmp" "$DEMO/env"
 
 # 5. the example DAGs parsed, then unpaused (a report, not a failure: the UI shows import errors too),
-#    through airflow_wecube.airflow_api.AirflowClient with the WECUBE_AIRFLOW_* settings of .demo/env
+#    through airflow_wecube.util.airflow_api.AirflowClient with the WECUBE_AIRFLOW_* settings of .demo/env
 ( . "$DEMO/env" && python - "$REPO/dags" "$EXAMPLE_DAGS" <<'EOF' ) || true
 import sys, time
 from pathlib import Path
 
-from airflow_wecube.airflow_api import AirflowAPIError, AirflowClient
+from airflow_wecube.util.airflow_api import AirflowAPIError, AirflowClient
 from airflow_wecube.exceptions import WeCubeError
 
 dags, examples = Path(sys.argv[1]), sys.argv[2].split()

@@ -79,3 +79,19 @@ def default_registry(explicit: str | os.PathLike | None = None):
     from airflow_wecube.registry import Registry
 
     return Registry(registry_path(explicit))
+
+
+def processes_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The process store folder: explicit, else ``$WECUBE_PROCESSES_PATH``, else
+    ``[wecube] processes_path``, else ``wecube_processes/`` in the DAGs folder (it travels with the
+    DAG bundle, like the plugin registry)."""
+    candidate = explicit or os.environ.get("WECUBE_PROCESSES_PATH") or airflow_option("processes_path")
+    if candidate:
+        return Path(candidate).expanduser()
+    return dags_folder() / "wecube_processes"
+
+
+def default_process_store(explicit: str | os.PathLike | None = None):
+    from airflow_wecube.processes.store import ProcessStore
+
+    return ProcessStore(processes_path(explicit))

@@ -204,6 +204,16 @@ def get_provider_info() -> dict:
                         "example": "/opt/airflow/dags/wecube_plugins",
                         "default": None,
                     },
+                    "processes_path": {
+                        "description": (
+                            "Folder of imported WeCube processes (one JSON file per version)."
+                            " Default: wecube_processes/ in the DAGs folder."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/dags/wecube_processes",
+                        "default": None,
+                    },
                     "file_sd_dir": {
                         "description": "Default folder for Prometheus file_sd target files.",
                         "version_added": "0.1.0",

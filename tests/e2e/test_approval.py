@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wecube.airflow_api import AirflowAPIError
+from airflow_wecube.util.airflow_api import AirflowAPIError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

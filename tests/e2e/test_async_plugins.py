@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_wecube.airflow_api import AirflowAPIError
 from airflow_wecube.exceptions import WeCubeError
+from airflow_wecube.util.airflow_api import AirflowAPIError
 from tests.e2e.orchestrations.conftest import put_connection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

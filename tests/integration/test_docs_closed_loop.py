@@ -11,7 +11,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "closed-loop.md"
 def test_runbook_example_parses_and_schedules_on_the_alert_asset(tmp_path):
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_wecube.alerts import alert_asset
+    from airflow_wecube.alertmanager.assets import alert_asset
 
     section = DOC.read_text().split("## A runbook DAG", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)

@@ -78,7 +78,7 @@ def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
 
 def test_orchestration_logic_imports_without_airflow():
     """The DAGs' library logic (design checks, rollout steps) is usable and testable without Airflow."""
-    modules = ["airflow_wecube.network_design", "airflow_wecube.rollout"]
+    modules = ["airflow_wecube.orchestrations.network_design", "airflow_wecube.orchestrations.rollout"]
     modules += [f"airflow_wecube.orchestrations.{m}" for m in ("rollback", "rollout_lock", "rollout_params")]
     modules += ["airflow_wecube.orchestrations.rollout_steps", "airflow_wecube.orchestrations.rollout_failure"]
     extra = (
@@ -90,9 +90,9 @@ def test_orchestration_logic_imports_without_airflow():
 
 def test_async_protocol_logic_imports_without_airflow():
     """Platform-filled inputs and the callback half of the protocol are pure too."""
-    modules = ["airflow_wecube.platform_inputs", "airflow_wecube.callback"]
+    modules = ["airflow_wecube.protocol.platform_inputs", "airflow_wecube.callbacks.tokens"]
     extra = (
-        "from airflow_wecube.callback import parse_callback, chosen_option\n"
+        "from airflow_wecube.callbacks.tokens import parse_callback, chosen_option\n"
         "assert chosen_option(parse_callback({'resultCode': 'Approve'})) == 'Approve'\n"
     )
     assert _assert_imports_without_airflow(modules, extra).startswith("ok")

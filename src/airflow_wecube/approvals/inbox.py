@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_wecube.approvals.policy import PRIORITIES
-from airflow_wecube.timeutil import parse_time
+from airflow_wecube.util.durations import parse_time
 
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 _SUBJECT_RE = re.compile(r"^\[(high|medium|low)\]\s*", re.IGNORECASE)

@@ -1,1 +1,1 @@
-"""Asynchronous plugin calls: callback tokens and URLs, per-entity answers, and the store where calls and callbacks meet."""
+"""Asynchronous plugin calls: callback tokens and URLs, per-entity answers, the store where calls and answers meet."""

@@ -28,7 +28,7 @@ from airflow_wecube.capacity.dataset import Dataset
 from airflow_wecube.capacity.errors import DatasetError
 from airflow_wecube.capacity.ols import ols_fast
 from airflow_wecube.capacity.spec import TARGET, CapacitySpec, counter_hint
-from airflow_wecube.timeutil import parse_duration
+from airflow_wecube.util.durations import parse_duration
 
 INTERCEPT = "intercept"
 VIF_WARNING = 10.0

@@ -37,8 +37,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_wecube.capacity.errors import SpecError
-from airflow_wecube.timeutil import format_duration, parse_duration
-from airflow_wecube.timeutil import parse_time as _parse_time
+from airflow_wecube.util.durations import format_duration, parse_duration
+from airflow_wecube.util.durations import parse_time as _parse_time
 
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # a PromQL range selector or subquery range: [1m], [5m:30s], [1h30m:]
@@ -384,7 +384,7 @@ def _refuse_duplicate_keys(node: yaml.Node | None, where: str, path: str = "") -
 
 
 def parse_time(value: str | int | float | datetime) -> datetime:
-    """A point in time for a fit window: :func:`airflow_wecube.timeutil.parse_time` (ISO 8601, Unix seconds).
+    """A point in time for a fit window: :func:`airflow_wecube.util.durations.parse_time` (ISO 8601, Unix seconds).
 
     :raises SpecError: when the value is not a time
     """

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_wecube.capacity.errors import StoreError
-from airflow_wecube.files import atomic_write_bytes, locked
+from airflow_wecube.util.files import atomic_write_bytes, locked
 
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 

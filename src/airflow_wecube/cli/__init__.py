@@ -9,11 +9,11 @@ from airflow_wecube.exceptions import WeCubeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from airflow_wecube.cli import approvals, capacity, plugins
+    from airflow_wecube.cli import approvals, capacity, plugins, processes
 
     parser = argparse.ArgumentParser(prog="wecube", description="WeCube-style DevOps on Airflow.")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{plugins,approvals,capacity}")
-    for module in (plugins, approvals, capacity):
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{plugins,processes,approvals,capacity}")
+    for module in (plugins, processes, approvals, capacity):
         module.register(groups)
     return parser
 

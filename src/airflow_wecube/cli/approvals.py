@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from airflow_wecube.airflow_api import ENV_PASSWORD, ENV_URL, ENV_USER, AirflowClient
 from airflow_wecube.approvals.inbox import format_table, inbox_rows
+from airflow_wecube.util.airflow_api import ENV_PASSWORD, ENV_URL, ENV_USER, AirflowClient
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import sys
 
 from airflow_wecube.config import default_registry
 from airflow_wecube.exceptions import PlaceholderVersionError
-from airflow_wecube.platform_inputs import platform_mark
+from airflow_wecube.protocol.platform_inputs import platform_mark
 from airflow_wecube.registry import load_manifest
 
 # the version a placeholder manifest is validated with; never registered (register needs --version)

@@ -2,7 +2,7 @@
 
 Speaks Alertmanager's API v2 on the ``alertmanager`` connection (:mod:`airflow_wecube.alertmanager.settings`)
 with the project's HTTP rules: a deadline for each whole request and a cap on the answer
-(:mod:`airflow_wecube.http_limits`), a few quick retries of reads while Alertmanager restarts, errors
+(:mod:`airflow_wecube.util.http_limits`), a few quick retries of reads while Alertmanager restarts, errors
 that say what was asked and what Alertmanager answered. The connection's password (the webhook
 secret) is never sent to Alertmanager nor logged.
 """
@@ -79,7 +79,7 @@ class AlertmanagerHook(BaseHook):
     def _session(self) -> requests.Session:
         import requests
 
-        from airflow_wecube.http_limits import LimitedAdapter
+        from airflow_wecube.util.http_limits import LimitedAdapter
 
         session = requests.Session()
         session.verify = self.settings.verify
@@ -101,7 +101,7 @@ class AlertmanagerHook(BaseHook):
         else a clear error."""
         import requests
 
-        from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+        from airflow_wecube.util.http_limits import DeadlineExceeded, ResponseTooLarge
 
         url = f"{self.settings.url}{path}"
         kwargs.setdefault("verify", self.settings.verify)

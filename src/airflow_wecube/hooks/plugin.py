@@ -15,12 +15,12 @@ from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from airflow_wecube.config import http_limits
 from airflow_wecube.exceptions import WeCubePluginError
-from airflow_wecube.http_limits import LimitedAdapter, Limits, ResponseTooLarge
-from airflow_wecube.protocol import PluginRequest, PluginResponse, match_outputs, output_failed
+from airflow_wecube.protocol.request_ids import task_request_id
+from airflow_wecube.protocol.validation import CALLBACK, normalise_inputs, validate_inputs
+from airflow_wecube.protocol.wire import PluginRequest, PluginResponse, match_outputs, output_failed
 from airflow_wecube.registry import Registry, Service
 from airflow_wecube.registry.models import interface_path_problem
-from airflow_wecube.request_ids import task_request_id
-from airflow_wecube.validation import CALLBACK, normalise_inputs, validate_inputs
+from airflow_wecube.util.http_limits import LimitedAdapter, Limits, ResponseTooLarge
 
 # Connection extras that are ours, not HTTP headers (HttpHook sends unknown extras as headers).
 OWN_EXTRAS = frozenset(
@@ -252,7 +252,7 @@ class WeCubePluginHook(HttpHook):
         if not isinstance(service, Service):
             service = self.registry.service(service, version)
         if service.interface.protocol == "rest":  # an OpenAPI operation: plain REST, one request per entity
-            from airflow_wecube.rest import call_rest
+            from airflow_wecube.protocol.rest import call_rest
 
             return call_rest(self, service, inputs, request_id=request_id or task_request_id(service.name))
         svc, entities = self.prepare(service, inputs, version=version)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_wecube.files import atomic_write_text, lock_dir_beside, locked
 from airflow_wecube.prometheus import file_sd, results, transport
 from airflow_wecube.prometheus import rules as rule_files
 from airflow_wecube.prometheus.errors import (
@@ -29,7 +28,8 @@ from airflow_wecube.prometheus.errors import (
 from airflow_wecube.prometheus.ranges import MAX_POINTS, fetch_in_order, split_range
 from airflow_wecube.prometheus.retry import retrying
 from airflow_wecube.prometheus.settings import PrometheusSettings
-from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, to_ms
+from airflow_wecube.prometheus.times import duration_ms, format_ms, to_ms
+from airflow_wecube.util.files import atomic_write_text, lock_dir_beside, locked
 
 if TYPE_CHECKING:
     import pandas as pd

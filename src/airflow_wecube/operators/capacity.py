@@ -195,7 +195,7 @@ class CapacityProbeOperator(BaseOperator):
         from datetime import timedelta
 
         from airflow_wecube.capacity.probe import check_probe_params
-        from airflow_wecube.timeutil import parse_duration
+        from airflow_wecube.util.durations import parse_duration
 
         value = self.scrape_interval
         try:

@@ -14,9 +14,9 @@ from airflow.sdk import BaseOperator
 from airflow_wecube.exceptions import ParameterValidationError, WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook, mask_secret
 from airflow_wecube.operators.plugin_async import ON_TIMEOUT
-from airflow_wecube.platform_inputs import CONTEXT, filled_by_platform, unknown_context_hint
+from airflow_wecube.protocol.platform_inputs import CONTEXT, filled_by_platform, unknown_context_hint
+from airflow_wecube.protocol.request_ids import stable_request_id
 from airflow_wecube.registry import Registry, Service
-from airflow_wecube.request_ids import stable_request_id
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -127,8 +127,8 @@ class WeCubePluginOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         from airflow_wecube.operators import plugin_async
-        from airflow_wecube.platform_inputs import RunContext, fill_platform_inputs
-        from airflow_wecube.validation import normalise_inputs
+        from airflow_wecube.protocol.platform_inputs import RunContext, fill_platform_inputs
+        from airflow_wecube.protocol.validation import normalise_inputs
 
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1

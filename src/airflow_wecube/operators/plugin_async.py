@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_wecube import callback_store
-from airflow_wecube.callback import base_problem, callback_url, new_token, reject_options, token_hash
-from airflow_wecube.callback_entities import CHOSEN_OPTION as CHOSEN_OPTION_KEY
-from airflow_wecube.callback_entities import TIMED_OUT, merge_answers, timeout_answer, waiting
+from airflow_wecube.callbacks import store as callback_store
+from airflow_wecube.callbacks.entities import CHOSEN_OPTION as CHOSEN_OPTION_KEY
+from airflow_wecube.callbacks.entities import TIMED_OUT, merge_answers, timeout_answer, waiting
+from airflow_wecube.callbacks.tokens import base_problem, callback_url, new_token, reject_options, token_hash
+from airflow_wecube.compat.settle import settle_seconds
 from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.hooks.plugin import mask_secret, result_from_payload
 from airflow_wecube.triggers.callback import PluginCallbackTrigger
-from airflow_wecube.triggers.settle import settle_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -59,7 +59,7 @@ def sysvar_lookup(name: str) -> str | None:
     from airflow.sdk import Variable
 
     from airflow_wecube.config import airflow_option
-    from airflow_wecube.platform_inputs import SYSVAR_CONFIG_PREFIX, SYSVAR_VARIABLE_PREFIX
+    from airflow_wecube.protocol.platform_inputs import SYSVAR_CONFIG_PREFIX, SYSVAR_VARIABLE_PREFIX
 
     value = Variable.get(f"{SYSVAR_VARIABLE_PREFIX}{name}", default=None)
     if value in (None, ""):
@@ -88,7 +88,7 @@ def send_and_defer(op, context: Context, hook, svc: Service, entities: list[dict
     A retry (same ``requestId``) whose callback already came does not send again; otherwise it sends
     again with a new token registered for the same request, so the URL of either try still answers.
     """
-    from airflow_wecube.platform_inputs import fill_platform_inputs
+    from airflow_wecube.protocol.platform_inputs import fill_platform_inputs
 
     ti = context["ti"]
     now = datetime.now(timezone.utc)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_wecube.rollout import job_name
+from airflow_wecube.orchestrations.rollout import job_name
 
 if TYPE_CHECKING:
     from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -45,7 +45,7 @@ class RollbackError(RuntimeError):
 def touched_hosts(result: Mapping[str, Any] | None, planned: Sequence[Mapping[str, Any]]) -> list[str]:
     """The hosts a deploy changed: the outputs that changed something and every failed entity;
     every planned host when the call itself failed (``result`` is ``None``)."""
-    from airflow_wecube.protocol import output_failed
+    from airflow_wecube.protocol.wire import output_failed
 
     if result:
         return [o["callbackParameter"] for o in result["outputs"] if output_failed(o) or o.get("changed") == "Y"]

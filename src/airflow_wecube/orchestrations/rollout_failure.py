@@ -33,7 +33,7 @@ def rollback(
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
-    from airflow_wecube.orchestration import SUMMARY_XCOM_KEY
+    from airflow_wecube.orchestrations.failures import SUMMARY_XCOM_KEY
     from airflow_wecube.orchestrations.rollback import RollbackError, roll_back, touched_hosts
 
     decision = ti.xcom_pull(task_ids="approve")
@@ -69,8 +69,8 @@ def release_hosts(ti: Any, *, hook: WeCubePluginHook, request_id: str | None = N
     """When the rollout failed, destroy the hosts this run created (the hosts that existed are kept)."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from airflow_wecube.orchestration import SUMMARY_XCOM_KEY, created_hosts, failed_in_order
-    from airflow_wecube.orchestration import release_hosts as destroy
+    from airflow_wecube.orchestrations.failures import SUMMARY_XCOM_KEY, created_hosts, failed_in_order
+    from airflow_wecube.orchestrations.failures import release_hosts as destroy
 
     if not failed_in_order(states_of(ti), ORDER[: ORDER.index(CLEANUP[0])]):
         raise AirflowSkipException("the rollout went through: its hosts stay")
@@ -99,7 +99,7 @@ def failure_report(ti: Any, params: Mapping[str, Any]) -> str | None:
     real cause in :data:`ORDER` (each task records its own error), what the rollback did or could
     not do, and which hosts were released."""
     from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
-    from airflow_wecube.orchestration import (
+    from airflow_wecube.orchestrations.failures import (
         FAILURE_XCOM_KEY,
         SUMMARY_XCOM_KEY,
         deploy_reason,
@@ -109,7 +109,7 @@ def failure_report(ti: Any, params: Mapping[str, Any]) -> str | None:
         failure_message,
         first_cause,
     )
-    from airflow_wecube.rollout import probe_stop_reason
+    from airflow_wecube.orchestrations.rollout import probe_stop_reason
 
     states = states_of(ti)
     rollout_failed = [t for t in failed_in_order(states, ORDER) if t not in CLEANUP]
@@ -140,7 +140,7 @@ def report_failure(ti: Any, params: Mapping[str, Any]) -> None:
     """Fail the run with :func:`failure_report`'s message (also XCom ``message``); skip when it went through."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from airflow_wecube.orchestration import MESSAGE_XCOM_KEY
+    from airflow_wecube.orchestrations.failures import MESSAGE_XCOM_KEY
 
     message = failure_report(ti, params)
     if message is None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow_wecube.rollout import APP_PATTERN, SUBNET_PATTERN, VERSION_PATTERN, WINDOW_PATTERN
+from airflow_wecube.orchestrations.rollout import APP_PATTERN, SUBNET_PATTERN, VERSION_PATTERN, WINDOW_PATTERN
 
 #: a capacity spec's name: ``capacity/<name>.yml`` beside the DAGs
 SPEC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_wecube.orchestrations.rollout import VERSION_METRIC, error_rate_promql, job_name
 from airflow_wecube.orchestrations.rollout_params import RunRefused, check_params
-from airflow_wecube.rollout import VERSION_METRIC, error_rate_promql, job_name
 
 if TYPE_CHECKING:
     from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -97,10 +97,10 @@ def start_run(
 
     :raises RunRefused: why the run cannot start (another rollout of the app runs: its name)
     """
-    from airflow_wecube.orchestration import ConfError, refuse_unknown_conf
     from airflow_wecube.orchestrations import rollout_lock
+    from airflow_wecube.orchestrations.failures import ConfError, refuse_unknown_conf
+    from airflow_wecube.orchestrations.rollout import host_requests
     from airflow_wecube.remediation.airflow import run_is_active
-    from airflow_wecube.rollout import host_requests
 
     try:
         refuse_unknown_conf(conf, declared)
@@ -137,7 +137,7 @@ def plan(host_outputs: Any, params: Mapping[str, Any], *, hook: WeCubePluginHook
     """The rollout plan (the approver's evidence), the deploy requests, and what runs before the run
     (the app's release and each host's version: what a rollback puts back)."""
     from airflow_wecube.orchestrations.rollback import read_before
-    from airflow_wecube.rollout import rollout_plan
+    from airflow_wecube.orchestrations.rollout import rollout_plan
 
     out = rollout_plan(host_outputs, params)
     before = read_before(hook, params["app"], [h["name"] for h in out["hosts"]])
@@ -161,7 +161,7 @@ _INSTANCE = "{{ '{{' }} $labels.instance {{ '}}' }}"  # Prometheus's own templat
 
 def alert_rules(job: str = JOB) -> list[dict[str, Any]]:
     """The app's alert rules, templated on the run's parameters (filters ``down_alert`` and
-    ``error_rate_alert`` of :mod:`airflow_wecube.rollout`): ``<App>Down`` (a target down for
+    ``error_rate_alert`` of :mod:`airflow_wecube.orchestrations.rollout`): ``<App>Down`` (a target down for
     ``params.down_for``; for ``account-service`` it is ``AccountServiceDown``, the runbook
     ``wecube_remediate_instance`` answers it) and ``<App>ErrorRateHigh``."""
     return [
@@ -189,7 +189,7 @@ def gate_error_rate(series: list, params: Mapping[str, Any]) -> list:
     """Fail when an instance fails more than ``max_error_rate`` of its operations."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from airflow_wecube.rollout import error_rate_failure, error_rates
+    from airflow_wecube.orchestrations.rollout import error_rate_failure, error_rates
 
     rates = error_rates(series)
     for instance, value in sorted(rates.items()):
@@ -214,7 +214,7 @@ def record_app(
 ) -> dict[str, Any]:
     """The app's CI, the release a later rollback puts back: version, instances, targets, rule group
     and deploy settings (created once, then updated)."""
-    from airflow_wecube.rollout import app_attributes
+    from airflow_wecube.orchestrations.rollout import app_attributes
 
     attributes = app_attributes(params, deployed, targets_added, rule_group, run_id)
     app = params["app"]
@@ -259,7 +259,7 @@ def promote_baseline(
 
     from airflow_wecube.capacity.errors import StoreError
     from airflow_wecube.capacity.pipeline import accept_version
-    from airflow_wecube.rollout import baseline_reason
+    from airflow_wecube.orchestrations.rollout import baseline_reason
 
     result = ti.xcom_pull(task_ids="probe")
     if not result or not result.get("version"):

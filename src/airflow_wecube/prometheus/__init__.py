@@ -4,7 +4,7 @@
 HTTP session and async GET, bounded by a deadline and a size cap; ``results``: reading answers
 (instant results, range bodies, frames, error messages); ``retry``: retrying a write's Prometheus
 step while it restarts; ``timeutil``: durations and timestamps in Prometheus's milliseconds and
-text (parsed by :mod:`airflow_wecube.timeutil`); ``ranges``: splitting long range queries and
+text (parsed by :mod:`airflow_wecube.util.durations`); ``ranges``: splitting long range queries and
 fetching the chunks; ``conditions``: the sensor's condition language; ``file_sd``: file_sd target
 files; ``rules``: rule group files checked with promtool.
 """

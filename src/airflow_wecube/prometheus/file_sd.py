@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from airflow_wecube.files import atomic_write_text, lock_dir_beside, locked
 from airflow_wecube.prometheus.errors import PrometheusConfigError
-from airflow_wecube.prometheus.timeutil import PROMETHEUS_DURATION, duration_ms
+from airflow_wecube.prometheus.times import PROMETHEUS_DURATION, duration_ms
+from airflow_wecube.util.files import atomic_write_text, lock_dir_beside, locked
 
 JOB_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 TARGET_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")

@@ -48,7 +48,7 @@ def query_error(status: int | None, body: Any, promql: str) -> PrometheusError:
 
 def limit_error(exc: Exception) -> PrometheusError:
     """A request past its deadline (no answer in time) or an answer past the size cap."""
-    from airflow_wecube.http_limits import DeadlineExceeded
+    from airflow_wecube.util.http_limits import DeadlineExceeded
 
     cls = PrometheusUnreachableError if isinstance(exc, DeadlineExceeded) else PrometheusError
     return cls(f"Prometheus: {exc}")

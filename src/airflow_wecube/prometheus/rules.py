@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from airflow_wecube.files import atomic_write_text
 from airflow_wecube.prometheus.errors import PrometheusConfigError, PrometheusRuleError
-from airflow_wecube.prometheus.timeutil import prometheus_duration
+from airflow_wecube.prometheus.times import prometheus_duration
+from airflow_wecube.util.files import atomic_write_text
 
 GROUP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$")
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}

@@ -1,7 +1,7 @@
 """HTTP to Prometheus: the shared ``requests`` session and the async GET of triggers.
 
 Pure: no Airflow import. Both bound the whole request by the connection's ``deadline`` and cap the
-answer at ``max_response_bytes`` (:mod:`airflow_wecube.http_limits`); a missing answer is
+answer at ``max_response_bytes`` (:mod:`airflow_wecube.util.http_limits`); a missing answer is
 :class:`PrometheusUnreachableError`, and the caller reads the status and body of any answer.
 """
 
@@ -37,7 +37,7 @@ def make_session(settings: PrometheusSettings) -> requests.Session:
     """A session with the connection's auth, headers and TLS, and the deadline / size cap adapter."""
     import requests
 
-    from airflow_wecube.http_limits import LimitedAdapter
+    from airflow_wecube.util.http_limits import LimitedAdapter
 
     session = requests.Session()
     session.verify = settings.verify
@@ -59,7 +59,7 @@ def request(
     """``method`` ``<url><path>`` on ``session``: the answer, whatever its status."""
     import requests
 
-    from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+    from airflow_wecube.util.http_limits import DeadlineExceeded, ResponseTooLarge
 
     # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify
     kwargs.setdefault("verify", settings.verify)
@@ -75,7 +75,7 @@ async def aget(settings: PrometheusSettings, path: str, params: dict[str, str]) 
     """Async GET ``<url><path>`` (httpx): ``(status, decoded body)``, bounded like :func:`request`."""
     import httpx
 
-    from airflow_wecube.http_limits import DeadlineExceeded, ResponseTooLarge
+    from airflow_wecube.util.http_limits import DeadlineExceeded, ResponseTooLarge
 
     url = f"{settings.url}{path}"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airflow_wecube.exceptions import RegistryError
-from airflow_wecube.files import atomic_create_bytes, atomic_write_bytes
 from airflow_wecube.registry.models import Package, Service, path_segment_problem
+from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes
 
 _CACHE: dict[Path, tuple[int, Package]] = {}
 _SERVICE_RE = re.compile(r"^(?P<pkg>[^/@]+)(?:@(?P<ver>[^/]+))?/(?P<rest>.+)$")

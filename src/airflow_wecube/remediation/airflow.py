@@ -1,5 +1,5 @@
 """The Airflow side of the runbooks: the alerts of a run, the kill switch, whether a lock's run still
-runs, silences. The Asset a runbook is scheduled on is :func:`airflow_wecube.alerts.alert_asset`.
+runs, silences. The Asset a runbook is scheduled on is :func:`airflow_wecube.alertmanager.assets.alert_asset`.
 Airflow is imported inside the functions (DAG files import this at parse time)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ACTIVE_RUN_STATES = frozenset({"queued", "running"})
 def run_alerts(triggering_asset_events: Mapping[Any, Any] | None) -> tuple[list[Alert], list[str]]:
     """The alerts that started this run (each state change once) and the events that were not alerts;
     events on other Assets than ``wecube-alert://`` ones are left out."""
-    from airflow_wecube.alerts import ALERT_SCHEME
+    from airflow_wecube.alertmanager.assets import ALERT_SCHEME
 
     events = []
     for asset_events in (triggering_asset_events or {}).values():

@@ -81,7 +81,7 @@ def finish_run(ti: Any, *, act_task: str, steps: Sequence[str], silence_task: st
 
     from airflow_wecube.hooks.plugin import WeCubePluginHook
     from airflow_wecube.hooks.prometheus import PrometheusHook
-    from airflow_wecube.orchestration import FAILURE_XCOM_KEY
+    from airflow_wecube.orchestrations.failures import FAILURE_XCOM_KEY
     from airflow_wecube.remediation import instance, report
     from airflow_wecube.remediation.airflow import expire_silences, holder_name
 
@@ -121,7 +121,7 @@ def report_run(ti: Any) -> str:
     """``report``: the run's message (XCom ``message``); fails the run, saying why, when it escalated."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from airflow_wecube.orchestration import MESSAGE_XCOM_KEY
+    from airflow_wecube.orchestrations.failures import MESSAGE_XCOM_KEY
     from airflow_wecube.remediation.report import final_message
 
     summary = ti.xcom_pull(task_ids="finish", key=SUMMARY)

@@ -27,7 +27,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from airflow_wecube.protocol import PluginResponse
+from airflow_wecube.protocol.wire import PluginResponse
 from airflow_wecube.sandbox.store import Store
 
 SCHEMA = """

@@ -10,7 +10,7 @@ A sandbox plugin module declares a :class:`SandboxPackage` and its interfaces wi
   for interfaces that answer something other than per-entity outputs (the fault modes).
 
 Everything else is shared: the bearer-token check (answered as WeCube plugins do: HTTP 200 with
-``resultCode "1"``), parsing the body into :class:`~airflow_wecube.protocol.PluginRequest`,
+``resultCode "1"``), parsing the body into :class:`~airflow_wecube.protocol.wire.PluginRequest`,
 required inputs checked against the package's own ``register.xml``, and recording each call for
 ``GET /sandbox/calls``.
 """
@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from airflow_wecube.protocol import PluginRequest, PluginResponse, PluginResults, error_output, ok_output
+from airflow_wecube.protocol.wire import PluginRequest, PluginResponse, PluginResults, error_output, ok_output
 from airflow_wecube.registry.models import Interface, Package, service_name
 from airflow_wecube.sandbox import idempotency
 from airflow_wecube.sandbox.store import Store

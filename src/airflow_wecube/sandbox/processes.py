@@ -11,11 +11,15 @@ factory (:func:`airflow_wecube.sandbox.app.create_app`) registers it with :mod:`
 registered at import. Each process also watches the sandbox's pid and exits if the sandbox dies
 without shutting down.
 
-A process that ends without being asked (``POST /crash``, a signal, a bug) is noticed at once: a
-watcher thread per child waits for it and marks its instance ``failed`` (pid cleared, the exit code
-in the message) in the database and the CMDB, so neither claims that a dead app runs. It takes the
-host's lock first, so a deploy that is recording the process as running finishes before the
-watcher records its end.
+A process that ends without the sandbox asking is noticed at once by a watcher thread per child,
+which records the end in the database and the CMDB (pid cleared), so neither claims that a dead app
+runs. A crash (``POST /crash``, a bug, SIGKILL: any other exit) marks the instance ``failed`` with
+the exit code. A clean stop asked from outside (SIGTERM or SIGINT: the app exits 0) is not a crash:
+the instance is ``stopped`` with :data:`SIGNAL_STOP_MESSAGE` and started again on the next start,
+like one stopped by the sandbox's shutdown. ``make demo-stop`` signals the sandbox and its apps at
+once, so an app may end before the sandbox's shutdown reaches it; that stop must not read as a crash
+(docs/demo.md). The watcher takes the host's lock first, so a deploy that is recording the process
+as running finishes before the watcher records its end.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ HEALTH_FAILURES = 3
 STOP_GRACE = 5.0
 #: the message of an app stopped because the sandbox shut down (started again on the next start)
 SHUTDOWN_MESSAGE = "sandbox shut down"
+#: the message of an app that a signal from outside the sandbox stopped cleanly (started again on the next start)
+SIGNAL_STOP_MESSAGE = "stopped by a signal from outside the sandbox (not a crash); started again with the sandbox"
+#: the messages of the instances :func:`~airflow_wecube.sandbox.plugins.deploy.revive_apps` starts again
+REVIVED_MESSAGES = (SHUTDOWN_MESSAGE, SIGNAL_STOP_MESSAGE)
+#: exit codes of a clean stop on a signal: the account service exits 0 on SIGTERM/SIGINT; one killed by
+#: either before its handler is installed ends by that signal
+CLEAN_STOP_CODES = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 
 
 @dataclass
@@ -249,8 +260,16 @@ def exit_message(pid: int, code: int) -> str:
     return f"process {pid} {how} without being stopped (crashed); deploy the app again to start it"
 
 
+def end_record(pid: int, code: int) -> tuple[str, str]:
+    """``(status, message)`` of an instance whose process ended without the sandbox asking: a clean stop
+    on a signal is ``stopped`` (started again with the sandbox), anything else a crash, ``failed``."""
+    if code in CLEAN_STOP_CODES:
+        return "stopped", SIGNAL_STOP_MESSAGE
+    return "failed", exit_message(pid, code)
+
+
 def _watch(child: _Child) -> None:
-    """Wait for the child's end; an end nobody asked for marks its instance failed."""
+    """Wait for the child's end; an end the sandbox did not ask for is recorded (a crash: failed)."""
     code = child.proc.wait()
     with _children_lock:
         if _children.get(child.proc.pid) is not child or child.stopping:
@@ -263,9 +282,10 @@ def _watch(child: _Child) -> None:
         return
     if row is None:
         return
+    status, message = end_record(child.proc.pid, code)
     with host_lock(row[0]):  # after a deploy that is recording this pid as running
-        if _mark(child, "failed", exit_message(child.proc.pid, code)):
-            print(f"sandbox: {child.ci_name}: {exit_message(child.proc.pid, code)}", file=sys.stderr, flush=True)
+        if _mark(child, status, message):
+            print(f"sandbox: {child.ci_name}: process {child.proc.pid}: {message}", file=sys.stderr, flush=True)
 
 
 def forget(pid: int | None) -> None:

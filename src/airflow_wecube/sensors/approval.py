@@ -22,8 +22,8 @@ from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 from airflow_wecube.approvals.inbox import render_footer, subject_with_priority
 from airflow_wecube.approvals.policy import DEFAULT_OPTIONS, ApprovalPolicy
 from airflow_wecube.approvals.tally import Response, Tally, decision_record, fingerprint
-from airflow_wecube.timeutil import parse_time
-from airflow_wecube.triggers.settle import settle_seconds
+from airflow_wecube.compat.settle import settle_seconds
+from airflow_wecube.util.durations import parse_time
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -316,8 +316,8 @@ class ApprovalSensor(HITLOperator):
         self._notify(context, status)
         if remaining is not None:
             # Airflow 3.3.2 fails a task resumed within seconds of its park (stale executor event, see
-            # airflow_wecube.triggers.settle): the timeout sweep must not resume it sooner than that.
-            # Answers are held by the API-server middleware airflow_wecube.ui.hitl_settle.
+            # airflow_wecube.compat.settle): the timeout sweep must not resume it sooner than that.
+            # Answers are held by the API-server middleware airflow_wecube.compat.hitl_settle.
             remaining = max(remaining, timedelta(seconds=settle_seconds()))
         raise TaskAwaitingInput(
             method_name="execute_complete",

@@ -99,8 +99,8 @@ class PrometheusQuerySensor(BaseSensorOperator):
         first = self.poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
+        from airflow_wecube.compat.settle import settle_seconds
         from airflow_wecube.triggers.prometheus import PrometheusQueryTrigger
-        from airflow_wecube.triggers.settle import settle_seconds
 
         settle = settle_seconds()
         self.defer(

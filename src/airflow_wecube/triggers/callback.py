@@ -27,7 +27,7 @@ class PluginCallbackTrigger(BaseTrigger):
         restart does not extend the wait
     :param not_before: unix seconds before which no event fires. The operator sets it to its deferral +
         ``settle_seconds()``: Airflow 3.3.2 fails a task resumed before the scheduler has seen its
-        worker's exit (see ``airflow_wecube.triggers.settle``), and a plugin may answer at once.
+        worker's exit (see ``airflow_wecube.compat.settle``), and a plugin may answer at once.
     :param poll_interval: seconds between two looks at the record
     """
 
@@ -61,7 +61,7 @@ class PluginCallbackTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_wecube.callback_store import aread_results
+        from airflow_wecube.callbacks.store import aread_results
 
         if self.not_before is not None and self.not_before > time.time():
             await asyncio.sleep(self.not_before - time.time())

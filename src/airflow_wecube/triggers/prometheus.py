@@ -28,7 +28,7 @@ class PrometheusQueryTrigger(BaseTrigger):
         triggerer restart does not extend the wait
     :param not_before: unix seconds before which no event fires (the first query waits for it). The
         sensor sets it to its deferral + ``settle_seconds()``: Airflow 3.3.2 fails a task resumed
-        before the scheduler has seen its worker's exit (see ``airflow_wecube.triggers.settle``).
+        before the scheduler has seen its worker's exit (see ``airflow_wecube.compat.settle``).
     """
 
     def __init__(

@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_wecube.alertmanager.assets import alert_asset
 from airflow_wecube.alertmanager.payload import WebhookAlert, WebhookPayload
-from airflow_wecube.alerts import alert_asset
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

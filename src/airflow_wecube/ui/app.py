@@ -2,7 +2,7 @@
 
 Every page has a JSON twin under ``/api``; every route requires an Airflow login with the right
 permission (:mod:`airflow_wecube.ui.auth`). Everything is read-only, but for two routes without an
-Airflow login: ``POST /alerts`` (:mod:`airflow_wecube.ui.alerts`), Alertmanager's webhook, authenticated
+Airflow login: ``POST /alerts`` (:mod:`airflow_wecube.ui.alert_webhook`), Alertmanager's webhook, authenticated
 by the shared secret of the ``alertmanager_default`` connection; and ``POST /callback/<token>``
 (:mod:`airflow_wecube.ui.callbacks`), where asynchronous plugins POST results, the per-call token in
 the URL being the credential.

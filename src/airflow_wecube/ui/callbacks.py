@@ -1,12 +1,12 @@
 """``POST /wecube/callback/<token>``: where asynchronous plugins POST their result (docs/async-plugins.md).
 
 No Airflow login: the plugin (taskman, say) has none. The token in the URL is the credential: it is
-random, given to one call only, and only its hash is stored (:mod:`airflow_wecube.callback_store`).
+random, given to one call only, and only its hash is stored (:mod:`airflow_wecube.callbacks.store`).
 Answers use WeCube's platform shape ``{"status": "OK" | "ERROR", "message": ...}``, which taskman
 reads to know its callback was taken:
 
 Callbacks are answers per entity (``callbackParameter``): taskman POSTs one per entity of a call,
-a batching platform one with every output (:mod:`airflow_wecube.callback_entities`). The first
+a batching platform one with every output (:mod:`airflow_wecube.callbacks.entities`). The first
 answer for each entity wins; the task resumes once every entity has one.
 
 * 200 OK: recorded (for the entities it answers that had no answer yet). Also 200 for the very same
@@ -27,9 +27,9 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from airflow_wecube import callback_store
-from airflow_wecube.callback import MAX_BODY_BYTES, TOKEN_RE, CallbackError, parse_callback, token_hash
-from airflow_wecube.callback_entities import split_callback
+from airflow_wecube.callbacks import store as callback_store
+from airflow_wecube.callbacks.entities import split_callback
+from airflow_wecube.callbacks.tokens import MAX_BODY_BYTES, TOKEN_RE, CallbackError, parse_callback, token_hash
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from airflow_wecube.network_design import plan_design
+from airflow_wecube.orchestrations.network_design import plan_design
 from airflow_wecube.ui import cmdb
 from airflow_wecube.ui.auth import READ_PLUGINS
 from airflow_wecube.ui.render import render

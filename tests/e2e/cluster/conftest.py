@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_wecube.airflow_api import AirflowAPIError, AirflowClient
 from airflow_wecube.exceptions import WeCubeError
+from airflow_wecube.util.airflow_api import AirflowAPIError, AirflowClient
 
 REPO = Path(__file__).resolve().parents[3]
 DIR = REPO / ".cluster-test"

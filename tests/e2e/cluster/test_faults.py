@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from airflow_wecube.request_ids import stable_request_id
+from airflow_wecube.protocol.request_ids import stable_request_id
 from tests.e2e.cluster.conftest import WORKERS, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]

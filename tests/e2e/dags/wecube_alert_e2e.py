@@ -6,7 +6,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, task
 
-from airflow_wecube.alerts import alert_asset, alerts_from_context
+from airflow_wecube.alertmanager.assets import alert_asset, alerts_from_context
 
 with DAG(
     "wecube_alert_e2e",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wecube.airflow_api import AirflowAPIError
 from airflow_wecube.exceptions import WeCubeError
+from airflow_wecube.util.airflow_api import AirflowAPIError
 
 REPO = Path(__file__).resolve().parents[3]
 DAG_FILES = [REPO / "dags" / "wecube_network_build.py", REPO / "dags" / "wecube_app_rollout.py"]

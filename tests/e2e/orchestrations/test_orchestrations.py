@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_wecube.airflow_api import AirflowAPIError
+from airflow_wecube.util.airflow_api import AirflowAPIError
 from tests.e2e.orchestrations.conftest import NETWORK, ROLLOUT, put_connection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_wecube.airflow_api import AirflowAPIError
 from airflow_wecube.exceptions import WeCubeError
-from airflow_wecube.rollout import app_attributes, down_alert, job_name
+from airflow_wecube.orchestrations.rollout import app_attributes, down_alert, job_name
+from airflow_wecube.util.airflow_api import AirflowAPIError
 from tests.e2e.orchestrations.conftest import orchestrations  # noqa: F401  (the shared standalone, wired)
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,4 +1,4 @@
-"""The two runbook DAGs are built from the shared steps of ``airflow_wecube.runbooks``: the same shape
+"""The two runbook DAGs are built from the shared steps of ``airflow_wecube.orchestrations.runbooks``: the same shape
 around their own action, each gate reading its own action's XComs."""
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import pytest
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.orchestrations.rollback import RollbackError, read_before, roll_back
+from airflow_wecube.orchestrations.rollout import job_name
 from airflow_wecube.orchestrations.rollout_steps import record_app
-from airflow_wecube.rollout import job_name
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_wecube.hooks.prometheus import PrometheusHook
+from airflow_wecube.orchestrations.rollout import VERSION_METRIC, job_name
 from airflow_wecube.orchestrations.rollout_steps import canary_problem, promote_baseline
-from airflow_wecube.rollout import VERSION_METRIC, job_name
 from tests.fixtures.task_instance import FakeTI
 from tests.integration.sandbox.helpers import one, outputs, uniq
 

@@ -10,10 +10,10 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.operators.plugin import RESULT_XCOM_KEY
-from airflow_wecube.orchestration import SUMMARY_XCOM_KEY
 from airflow_wecube.orchestrations import rollout_failure as failure
 from airflow_wecube.orchestrations import rollout_steps as steps
-from airflow_wecube.rollout import job_name
+from airflow_wecube.orchestrations.failures import SUMMARY_XCOM_KEY
+from airflow_wecube.orchestrations.rollout import job_name
 from tests.fixtures.task_instance import FakeTI, Mapped
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 

@@ -28,7 +28,7 @@ from airflow_wecube.prometheus.errors import (
     PrometheusUnreachableError,
 )
 from airflow_wecube.prometheus.ranges import split_range
-from airflow_wecube.prometheus.timeutil import format_ms
+from airflow_wecube.prometheus.times import format_ms
 
 
 def test_prometheus_itself_refuses_the_unsplit_range(history):

@@ -10,11 +10,11 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
 
+from airflow_wecube.compat.settle import settle_seconds
 from airflow_wecube.hooks.prometheus import PrometheusHook
 from airflow_wecube.prometheus.errors import PrometheusQueryError
 from airflow_wecube.sensors.prometheus import PrometheusQuerySensor
 from airflow_wecube.triggers.prometheus import PrometheusQueryTrigger
-from airflow_wecube.triggers.settle import settle_seconds
 
 
 def sensor(**kw) -> PrometheusQuerySensor:
@@ -115,7 +115,7 @@ def test_deferrable_defers_with_the_right_trigger(prometheus_conn):
     assert kwargs["promql"] == "vector(0)" and kwargs["condition"] == "== 1"
     assert kwargs["prometheus_conn_id"] == "prometheus_default" and kwargs["poke_interval"] == 2
     assert before + 120 <= kwargs["end_time"] <= time.time() + 120
-    # no event before Airflow can have seen this worker exit (airflow_wecube.triggers.settle)
+    # no event before Airflow can have seen this worker exit (airflow_wecube.compat.settle)
     assert before + settle_seconds() <= kwargs["not_before"] <= time.time() + settle_seconds()
     # the trigger rebuilds from its serialized form, as the triggerer does
     assert PrometheusQueryTrigger(**kwargs).serialize() == (classpath, kwargs)
@@ -168,7 +168,7 @@ def test_trigger_reports_bad_promql(prometheus_conn):
 
 def test_trigger_true_at_once_still_waits_for_not_before(prometheus_conn):
     """A condition already true when the trigger starts must not resume the task at once: Airflow 3.3.2
-    would fail it (stale executor event of the deferring worker; see airflow_wecube.triggers.settle)."""
+    would fail it (stale executor event of the deferring worker; see airflow_wecube.compat.settle)."""
     not_before = time.time() + 2.0
     trigger = PrometheusQueryTrigger(
         "vector(1)", "== 1", poke_interval=0.3, end_time=time.time() + 30, not_before=not_before

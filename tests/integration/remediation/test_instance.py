@@ -12,10 +12,10 @@ import time
 import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
+from airflow_wecube.orchestrations.rollout import app_attributes
 from airflow_wecube.remediation import cmdb, instance
 from airflow_wecube.remediation.alerts import Alert
 from airflow_wecube.remediation.guard import ACT, BUSY, COOLDOWN, DUPLICATE, UNKNOWN, Policy
-from airflow_wecube.rollout import app_attributes
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 
 pytestmark = pytest.mark.integration

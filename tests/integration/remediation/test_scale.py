@@ -11,10 +11,10 @@ import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
+from airflow_wecube.orchestrations.rollout import app_attributes, job_name
 from airflow_wecube.remediation import instance, scale
 from airflow_wecube.remediation.alerts import Alert
 from airflow_wecube.remediation.guard import ACT, AT_LIMIT, COOLDOWN, Policy
-from airflow_wecube.rollout import app_attributes, job_name
 from tests.integration.sandbox.helpers import one, query_ci, uniq
 
 pytestmark = pytest.mark.integration

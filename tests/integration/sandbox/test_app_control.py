@@ -15,8 +15,8 @@ from airflow_wecube.capacity.spec import TARGET, load_spec
 from airflow_wecube.exceptions import WeCubePluginError
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
+from airflow_wecube.orchestrations.rollout import job_name
 from airflow_wecube.prometheus.errors import PrometheusNoSeriesError
-from airflow_wecube.rollout import job_name
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 from tests.integration.sandbox.test_deploy import metric_values, services_on
 

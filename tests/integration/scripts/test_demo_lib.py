@@ -162,6 +162,75 @@ def test_demo_stop_stops_every_process_of_the_demo_within_20s(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
+# a supervisor (as the sandbox is to the apps it deploys): starts a child in a session of its own; on
+# SIGTERM it takes a moment, then stops the child itself ("stops"), or exits and leaves it ("leaves")
+SUPERVISOR = """
+import os, signal, subprocess, sys, time
+demo, mode, child_code = sys.argv[1:4]
+child = subprocess.Popen([sys.executable, "-c", child_code, demo], start_new_session=True)
+def stop(signum, frame):
+    if mode == "stops":
+        time.sleep(1)
+        open(f"{demo}/parent-stops-child", "w").close()
+        child.terminate()
+        child.wait()
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    time.sleep(1)
+"""
+# the child says whether its SIGTERM came after its parent set out to stop it
+CHILD = """
+import os, signal, sys, time
+demo = sys.argv[1]
+def stop(signum, frame):
+    by = "parent" if os.path.exists(f"{demo}/parent-stops-child") else "outsider"
+    with open(f"{demo}/child-stopped-by", "w") as fh:
+        fh.write(by)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+with open(f"{demo}/child-ready", "w") as fh:
+    fh.write(str(os.getpid()))
+while True:
+    time.sleep(1)
+"""
+
+
+@pytest.mark.parametrize(("mode", "stopped_by"), [("stops", "parent"), ("leaves", "outsider")])
+def test_demo_stop_leaves_the_sandboxs_apps_to_the_sandbox(tmp_path, mode, stopped_by):
+    """Issue 25 item 4: demo-stop sent SIGTERM to the sandbox and to its apps at once, so an app could
+    end before the sandbox stopped it, and was recorded crashed. The apps are the sandbox's to stop
+    (it records them as stopped by its shutdown); one whose sandbox exits without stopping it still
+    gets SIGTERM, and everything is gone within 20 s."""
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WECUBE_DEMO_PART", "DEMO_"))}
+    leader = subprocess.Popen(
+        ["setsid", "bash", "-c", 'echo $$ > "$0"; exec "$@"', str(demo / "sandbox.pgid")]
+        + [sys.executable, "-c", SUPERVISOR, str(demo), mode, CHILD],
+        env={**base, "WECUBE_DEMO_PART": f"{demo}/sandbox"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    child = 0
+    try:
+        child = int(_wait_file(demo / "child-ready"))
+        began = time.monotonic()
+        result = subprocess.run(
+            ["bash", str(DEMO_STOP)], capture_output=True, text=True, timeout=60, env={**base, "DEMO_DIR": str(demo)}
+        )
+        took = time.monotonic() - began
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert took < 20, (took, result.stdout)
+        assert _wait_file(demo / "child-stopped-by") == stopped_by
+        assert _pids_alive([leader.pid, child]) == []
+        assert "sandbox stopped (2 processes)" in result.stdout, result.stdout
+    finally:
+        for pid in _pids_alive([leader.pid, child] if child else [leader.pid]):
+            os.kill(pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+
+
 def test_demo_stop_with_nothing_running(tmp_path):
     result = subprocess.run(
         ["bash", str(DEMO_STOP)],

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from airflow_wecube import callback_store
-from airflow_wecube.callback import new_token, token_hash
+from airflow_wecube.callbacks import store as callback_store
+from airflow_wecube.callbacks.tokens import new_token, token_hash
 
 pytestmark = pytest.mark.integration
 

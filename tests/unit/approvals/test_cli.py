@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from airflow_wecube.airflow_api import AirflowClient
 from airflow_wecube.cli import main
 from airflow_wecube.exceptions import WeCubeError
+from airflow_wecube.util.airflow_api import AirflowClient
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_example_specs_beside_the_dags_and_in_the_docs_load():
 
 def test_account_service_spec_is_on_the_demo_apps_own_series():
     """The spec the demo deploys: the rollout's job, the operation counters, transfers as a candidate."""
-    from airflow_wecube.rollout import job_name
+    from airflow_wecube.orchestrations.rollout import job_name
 
     spec = load_spec(DAG_SPECS / "account_service.yml")
     job = f'job="{job_name("account-service")}"'
@@ -128,7 +128,7 @@ def test_spec_file_errors_name_the_file(tmp_path):
 
 
 def test_window_times_are_spec_errors():
-    """Parsing is airflow_wecube.timeutil's (tests/unit/test_timeutil.py); a bad time is a SpecError here."""
+    """Parsing is util.durations's (tests/unit/util/test_durations.py); a bad time is a SpecError here."""
     assert parse_time("2025-01-31T04:00:00+02:00") == datetime(2025, 1, 31, 2, tzinfo=timezone.utc)
     with pytest.raises(SpecError, match="not a time: 'yesterday'"):
         parse_time("yesterday")

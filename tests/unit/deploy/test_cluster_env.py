@@ -103,3 +103,10 @@ def test_a_container_name_left_unmapped_fails_loudly(env, monkeypatch, tmp_path)
     monkeypatch.setattr(cluster_env, "COMPOSE", compose)
     with pytest.raises(SystemExit, match="AIRFLOW__NEW__URL.*names a container; map it in scripts/cluster_env.py"):
         cluster_env.settings(Path("/c"), SECRETS)
+
+
+def test_async_plugins_call_back_the_clusters_api_server(env):
+    """Issue 25 item 5: without a callback base URL every taskman call failed at once."""
+    _, cluster, _ = env
+    url = urlsplit(cluster["AIRFLOW__WECUBE__CALLBACK_BASE_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("http", "localhost", int(cluster["AIRFLOW__API__PORT"]))

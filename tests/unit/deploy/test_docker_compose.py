@@ -50,8 +50,16 @@ AIRFLOW_SERVICES = {
 }
 REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "prometheus", "alertmanager", "sandbox"}
 # demo.sh settings that only make sense on one machine: compose uses the image's defaults
-# (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080)
-DEMO_ONLY = {"AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__PORT"}
+# (AIRFLOW_HOME /opt/airflow, DAGs mounted at /opt/airflow/dags, api-server on 8080 on every address of
+# its container, the log servers on 8793/8794 of each container)
+DEMO_ONLY = {
+    "AIRFLOW_HOME",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__API__PORT",
+    "AIRFLOW__API__HOST",
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+}
 
 _INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -263,6 +271,28 @@ def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
     assert env_of("sandbox")[TOKEN_ENV] == env[TOKEN_ENV]
 
 
+def test_async_plugins_call_back_the_api_server_in_compose_and_demo():
+    """Issue 25 item 5: neither set the callback base URL, so every taskman call failed at once."""
+    from airflow_wecube.callbacks.tokens import base_problem
+
+    url = common_env()["AIRFLOW__WECUBE__CALLBACK_BASE_URL"]
+    assert base_problem(url) is None
+    published = [interpolate(p).split(":") for p in services()["airflow-apiserver"]["ports"]]
+    assert urlsplit(url).hostname == "airflow-apiserver"
+    assert str(urlsplit(url).port) in {container for *_, container in published}
+    assert demo()["AIRFLOW__WECUBE__CALLBACK_BASE_URL"] == demo()["AIRFLOW_URL"] == "http://localhost:8080"
+
+
+def test_the_demos_airflow_listens_on_loopback_and_its_log_servers_have_port_settings():
+    """Issue 25 item 10: the API server listened on 0.0.0.0; the log servers had no settings."""
+    d = demo()
+    assert d["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert (d["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"], d["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]) == (
+        "8793",
+        "8794",
+    )
+
+
 def test_connections_are_json_with_provider_connection_types():
     known = {c["connection-type"] for c in get_provider_info()["connection-types"]}
     ids = {k[len("AIRFLOW_CONN_") :].lower() for k in common_env() if k.startswith("AIRFLOW_CONN_")}
@@ -419,7 +449,7 @@ def test_demo_env_exports_the_airflow_client_settings(tmp_path: Path):
     env_file.write_text(demo_env_file("s3cret"))
     probe = (
         "import os\n"
-        "from airflow_wecube.airflow_api import ENV_PASSWORD, AirflowClient\n"
+        "from airflow_wecube.util.airflow_api import ENV_PASSWORD, AirflowClient\n"
         "c = AirflowClient.from_env()\n"
         "print(c.url, c.username, os.environ[ENV_PASSWORD] == 's3cret', sep='\\n')\n"
     )

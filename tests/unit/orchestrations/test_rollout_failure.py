@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_wecube.orchestration import FAILURE_XCOM_KEY, MESSAGE_XCOM_KEY, SUMMARY_XCOM_KEY
 from airflow_wecube.orchestrations import rollout_failure as failure
+from airflow_wecube.orchestrations.failures import FAILURE_XCOM_KEY, MESSAGE_XCOM_KEY, SUMMARY_XCOM_KEY
 from airflow_wecube.orchestrations.rollout_steps import CLEANUP, ORDER, WATCHED
 from tests.fixtures.task_instance import FakeTI, Mapped
 

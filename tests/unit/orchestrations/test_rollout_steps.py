@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_wecube.orchestrations import rollout_steps as steps
-from airflow_wecube.rollout import down_alert, error_rate_alert
+from airflow_wecube.orchestrations.rollout import down_alert, error_rate_alert
 from tests.fixtures.task_instance import FakeTI
 
 PARAMS = {

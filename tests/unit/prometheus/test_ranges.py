@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from airflow_wecube.prometheus.ranges import MAX_POINTS, fetch_in_order, split_range
-from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, prometheus_duration, to_ms
+from airflow_wecube.prometheus.times import duration_ms, format_ms, prometheus_duration, to_ms
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ from airflow_wecube.prometheus.timeutil import duration_ms, format_ms, prometheu
     ],
 )
 def test_duration_ms(value, ms):
-    """Parsing is airflow_wecube.timeutil's (tests/unit/test_timeutil.py); this is the rounding to Prometheus's ms."""
+    """Parsing is util.durations's (tests/unit/util/test_durations.py); this is the rounding to Prometheus's ms."""
     assert duration_ms(value) == ms
 
 

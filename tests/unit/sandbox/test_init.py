@@ -129,6 +129,6 @@ def test_without_the_sandbox_extra_importing_says_which_extra_to_install():
 def test_the_provider_itself_imports_without_the_sandbox_extra():
     done = _python(
         "import sys; sys.modules['prometheus_client'] = None\n"
-        "import airflow_wecube, airflow_wecube.protocol, airflow_wecube.registry\n"
+        "import airflow_wecube, airflow_wecube.protocol.wire, airflow_wecube.registry\n"
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -92,3 +92,17 @@ def test_the_waiter_of_a_process_that_runs_on_says_none():
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(0, "stopped"), (-15, "stopped"), (-2, "stopped"), (70, "failed"), (1, "failed"), (-9, "failed")],
+)
+def test_a_clean_stop_on_a_signal_is_not_a_crash(code, status):
+    """Issue 25 item 4: the account service exits 0 on SIGTERM (demo-stop's); that was recorded crashed."""
+    recorded, message = processes.end_record(123, code)
+    assert recorded == status
+    if status == "stopped":
+        assert message == processes.SIGNAL_STOP_MESSAGE and message in processes.REVIVED_MESSAGES
+    else:
+        assert "crashed" in message and "123" in message

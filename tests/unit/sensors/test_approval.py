@@ -144,7 +144,7 @@ def test_execute_opens_request_without_requester(requests):
 
 
 def test_never_parks_with_less_than_the_settle_time_left(requests, monkeypatch):
-    """Airflow 3.3.2 fails a task its timeout sweep resumes right after the park (airflow_wecube.triggers.settle)."""
+    """Airflow 3.3.2 fails a task its timeout sweep resumes right after the park (airflow_wecube.compat.settle)."""
     monkeypatch.setenv("AIRFLOW__WECUBE__RESUME_SETTLE_SECONDS", "8")
     with pytest.raises(TaskAwaitingInput) as e:
         sensor(response_timeout=3).execute(ctx())

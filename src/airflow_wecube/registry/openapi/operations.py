@@ -1,7 +1,7 @@
 """An OpenAPI operation as a REST service interface: its name, server, auth and parameters.
 
 Each operation becomes the service ``PACKAGE/TAG/OPERATION`` (docs/openapi.md); the interface
-carries what :mod:`airflow_wecube.rest` needs to call it. Problems are collected (with the JSON
+carries what :mod:`airflow_wecube.protocol.rest` needs to call it. Problems are collected (with the JSON
 pointer at fault) so one load names them all. Pure: no Airflow import.
 """
 

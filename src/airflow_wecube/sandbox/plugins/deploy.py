@@ -58,7 +58,7 @@ from airflow_wecube.sandbox.plugins.instances import (
     record,
 )
 from airflow_wecube.sandbox.processes import (
-    SHUTDOWN_MESSAGE,
+    REVIVED_MESSAGES,
     healthy,
     host_lock,
     is_running,
@@ -110,21 +110,23 @@ def revive_apps(store: Store) -> dict[str, str]:
     """At sandbox start: start again every app that was running when the sandbox went away.
 
     Those are the instances recorded ``running`` (the sandbox was killed: their processes exited
-    with it) and those stopped with :data:`SHUTDOWN_MESSAGE`. A process of the previous sandbox still
-    alive (it exits within a second of its parent) is stopped first. Each app starts on its port
-    with its version and options, and is recorded ``running`` with its new pid, or ``failed`` with
-    the reason. Runs before the server answers any request.
+    with it) and those in :data:`~airflow_wecube.sandbox.processes.REVIVED_MESSAGES`: stopped by the
+    sandbox's shutdown, or by a signal from outside (``make demo-stop`` signals the apps too). A
+    process of the previous sandbox still alive (it exits within a second of its parent) is stopped
+    first. Each app starts on its port with its version and options, and is recorded ``running``
+    with its new pid, or ``failed`` with the reason. Runs before the server answers any request.
 
     :return: ``{"<app>@<host>": "running" | "failed"}`` for the apps it tried
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    marks = ", ".join("?" * len(REVIVED_MESSAGES))
     rows = (
         store.connection()
         .execute(
             "SELECT d.*, h.workspace FROM deploy_instance d JOIN host_host h ON h.guid = d.host_guid"
-            " WHERE d.status = 'running' OR (d.status = 'stopped' AND d.message = ?) ORDER BY d.host, d.app",
-            (SHUTDOWN_MESSAGE,),
+            f" WHERE d.status = 'running' OR (d.status = 'stopped' AND d.message IN ({marks})) ORDER BY d.host, d.app",
+            REVIVED_MESSAGES,
         )
         .fetchall()
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from airflow_wecube.protocol import PluginResponse, error_output, ok_output
+from airflow_wecube.protocol.wire import PluginResponse, error_output, ok_output
 from airflow_wecube.sandbox.plugin import (
     Call,
     EntityError,

@@ -30,7 +30,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_wecube.protocol import PluginResponse
+from airflow_wecube.protocol.wire import PluginResponse
 from airflow_wecube.sandbox.plugin import Call, EntityError, SandboxPackage, _per_entity, failure, present, text
 from airflow_wecube.sandbox.plugins import taskman_tasks as tasks
 from airflow_wecube.sandbox.plugins.taskman_delivery import DeliverySettings, resolve_url

@@ -1,0 +1,82 @@
+"""dags/wecube_processes.py: one DAG per stored process, its graph the process's, parsed as
+Airflow's DAG processor parses it (a DagBag in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from airflow_wecube.processes import ProcessStore, read_process_file, validate
+from tests.unit.processes.conftest import DATA, procdef_corpus, procdef_registry  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[3]
+HEAVY = ("pandas", "sklearn", "statsmodels", "matplotlib", "requests")
+
+PARSE = f"""
+import json, sys, time
+t = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag({str(REPO / "dags" / "wecube_processes.py")!r})
+seconds = time.perf_counter() - t
+out = {{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}, "seconds": seconds, "dags": {{}},
+       "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {{
+        "display": dag.dag_display_name, "tags": sorted(dag.tags), "doc": dag.doc_md,
+        "tasks": {{t.task_id: [sorted(t.upstream_task_ids), t.trigger_rule, t.task_display_name, type(t).__name__]
+                  for t in dag.tasks}},
+    }}
+    work = [t for t in dag.tasks if type(t).__name__ == "ProcessNodeOperator"]
+    try:
+        work[0].execute({{}}) if work else None
+    except Exception as e:  # a node that does work refuses to pretend it ran
+        out["dags"][dag_id]["refusal"] = type(e).__name__ + ": " + str(e)
+print(json.dumps(out))
+"""
+
+
+def parse(store: Path) -> dict:
+    env = {**os.environ, "WECUBE_PROCESSES_PATH": str(store)}
+    r = subprocess.run([sys.executable, "-c", PARSE], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_one_dag_per_process_with_its_graph(procdef_corpus, procdef_registry, tmp_path):  # noqa: F811
+    store = ProcessStore(tmp_path / "wecube_processes")
+    processes = [
+        validate(p, procdef_registry) for f in sorted(procdef_corpus.glob("*.pds")) for p in read_process_file(f)
+    ]
+    processes += [validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")]
+    store.save(processes)
+    older = processes[-1].model_copy(update={"version": "v0", "name": "older"})
+    store.save([older])  # the highest version is the one built
+    (tmp_path / "wecube_processes" / "broken").mkdir()
+    (tmp_path / "wecube_processes" / "broken" / "1.json").write_text("{}")
+
+    out = parse(tmp_path / "wecube_processes")
+    assert out["errors"] == {}
+    assert out["heavy"] == []
+    assert sorted(out["dags"]) == sorted(p.dag_id for p in processes)  # the broken file is left out
+    for p in processes:
+        dag = out["dags"][p.dag_id]
+        assert dag["display"] == p.name and "wecube-process" in dag["tags"]
+        assert f"version `{p.version}`" in dag["doc"]
+        upstream = {n.id: sorted(e.source for e in p.edges if e.target == n.id) for n in p.nodes}
+        assert {k: v[0] for k, v in dag["tasks"].items()} == upstream
+    alarm = out["dags"]["wecube_proc_wecube1584968536974"]["tasks"]
+    assert alarm["Task_0l3n67y"][2:] == ["发送告警邮件", "ProcessNodeOperator"]
+    assert alarm["ExclusiveGateway_0k920xw"][3] == "EmptyOperator"
+    assert out["dags"]["wecube_proc_app_release"]["tasks"]["n_dmerge"][1] == "none_failed_min_one_success"
+    assert out["dags"]["wecube_proc_wecube1582621485719"]["refusal"] == (
+        "AirflowFailException: node Task_0wimm0s (human) cannot run yet: this DAG is the process's shape;"
+        " node semantics come with the data model (docs/processes.md)"
+    )
+
+
+def test_no_store_no_dags(tmp_path):
+    out = parse(tmp_path / "absent")
+    assert out == {**out, "errors": {}, "dags": {}}
