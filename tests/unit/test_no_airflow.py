@@ -92,8 +92,10 @@ def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
 def test_orchestration_logic_imports_without_airflow():
     """The DAGs' library logic (design checks, rollout steps) is usable and testable without Airflow."""
     modules = ["airflow_wecube.orchestrations.network_design", "airflow_wecube.orchestrations.rollout"]
+    modules += [f"airflow_wecube.orchestrations.{m}" for m in ("rollback", "rollout_lock", "rollout_params")]
+    modules += ["airflow_wecube.orchestrations.rollout_steps", "airflow_wecube.orchestrations.rollout_failure"]
     extra = (
-        "from airflow_wecube.orchestrations.rollout import rollout_plan, touched_hosts\n"
+        "from airflow_wecube.orchestrations.rollback import touched_hosts\n"
         "assert touched_hosts({'outputs': [{'callbackParameter': 'h', 'changed': 'Y'}]}, []) == ['h']\n"
     )
     assert _assert_imports_without_airflow(modules, extra).startswith("ok")

@@ -1,23 +1,20 @@
 """The application rollout of ``wecube_app_rollout``: its parameter rules, the host requests, the
-plan the approver sees, the canary and its capacity verdict, the error-rate gate, the app's CMDB
-record and the rollback.
+plan the approver sees, the canary and its capacity verdict, the error-rate gate and the app's CMDB
+record.
 
-No Airflow import: the DAG's tasks turn the errors raised here into task failures. Failure
-reporting and host release, which other orchestrations share, are in
-:mod:`airflow_wecube.orchestrations.failures`.
+No Airflow import: the DAG's tasks turn the errors raised here into task failures. The rollout's
+steps are in :mod:`airflow_wecube.orchestrations.rollout_steps`, the rollback in
+:mod:`airflow_wecube.orchestrations.rollback`; failure reporting and host release, which other
+orchestrations share, in :mod:`airflow_wecube.orchestrations.failures`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from airflow_wecube.orchestrations.network_design import NAME_RE
-
-if TYPE_CHECKING:
-    from airflow_wecube.hooks.plugin import WeCubePluginHook
-    from airflow_wecube.hooks.prometheus import PrometheusHook
 
 # -- parameters ---------------------------------------------------------------------------------
 
@@ -62,6 +59,10 @@ def host_requests(params: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"callbackParameter": f"{params['app']}-{i}", "name": f"{params['app']}-{i}", "subnet": params["subnet"]}
         for i in range(1, int(params["host_count"]) + 1)
     ]
+
+
+#: the account service's info metric: one series per process, labelled with the version it runs
+VERSION_METRIC = "account_service_info"
 
 
 def error_rate_promql(selector: str, window: str) -> str:
@@ -174,101 +175,15 @@ def app_attributes(
         "alert_rule_group": rule_group.get("group"),
         "alert_rules": rule_group.get("rules"),
         "rolled_out_by": run_id,
+        # what a rollback deploys again with the released version (docs/rollout.md, "Rollback")
+        "deploy_settings": {"rate": params.get("rate"), "error_rate": params.get("error_rate")},
     }
-
-
-# -- the rollback ---------------------------------------------------------------------------------
-
-
-class RollbackError(RuntimeError):
-    """What was deployed could not be read, so nothing could be rolled back."""
-
-
-def touched_hosts(result: Mapping[str, Any] | None, planned: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The hosts the deploy changed: the outputs that changed something and every failed entity;
-    every planned host when the call itself failed (``result`` is ``None``)."""
-    from airflow_wecube.protocol.wire import output_failed
-
-    if result:
-        return [o["callbackParameter"] for o in result["outputs"] if output_failed(o) or o.get("changed") == "Y"]
-    return [d["callbackParameter"] for d in planned]
-
-
-def roll_back(
-    hook: WeCubePluginHook,
-    *,
-    app: str,
-    version: str,
-    touched: Sequence[str],
-    planned_count: int,
-    prometheus: Callable[[], PrometheusHook],
-) -> tuple[list[str], list[str]]:
-    """Put back the version that ran before on the ``touched`` hosts (``deploy/app/rollback``), or
-    stop the app where it was a first deploy (``deploy/app/stop``, its targets deregistered, and its
-    rule group removed when the whole rollout was a first deploy).
-
-    Returns ``(actions, problems)``: what was done, and what could not be (a plugin or Prometheus
-    failure does not stop the rest).
-
-    :raises RollbackError: when the app instances cannot be read from the CMDB
-    """
-    from airflow_wecube.exceptions import WeCubePluginError
-
-    job = job_name(app)
-    actions: list[str] = []
-    problems: list[str] = []
-    try:
-        queries = [{"callbackParameter": h, "type": "app_instance", "name": f"{app}@{h}"} for h in touched]
-        cis = hook.call("cmdb/ci/query", queries).outputs if touched else []
-    except Exception as e:  # the plugin is unreachable: nothing can be rolled back from here
-        raise RollbackError(f"could not read what was deployed on {', '.join(touched)}: {e}") from None
-    to_rollback, to_stop, stopped_targets = [], [], []
-    for host, out in zip(touched, cis, strict=False):
-        items = out.get("items") or []
-        if not items:
-            continue  # never deployed there
-        attrs = items[0]["attributes"]
-        entity = {"callbackParameter": host, "host": attrs["host_guid"], "app": app}
-        if attrs.get("previous_version") and attrs.get("version") == version:
-            to_rollback.append(entity)
-        else:
-            to_stop.append(entity)
-            if attrs.get("target"):
-                stopped_targets.append(attrs["target"])
-
-    for service, batch in (("deploy/app/rollback", to_rollback), ("deploy/app/stop", to_stop)):
-        if not batch:
-            continue
-        try:
-            outs = hook.call(service, batch).outputs
-        except WeCubePluginError as e:
-            problems.append(f"{service} failed: {e}")
-            outs = e.result.succeeded if e.result else []
-        for o in outs:
-            if service.endswith("rollback"):
-                was = o.get("rolled_back_from") or version
-                actions.append(f"{o['host']}: rolled back from {was} to {o['version']}")
-            else:
-                actions.append(f"{o['host']}: stopped (first deploy, nothing to roll back to)")
-
-    if stopped_targets or to_stop:
-        try:
-            prom = prometheus()
-            if stopped_targets:
-                prom.deregister_targets(job, stopped_targets, confirm=False)
-                actions.append(f"targets {', '.join(stopped_targets)} removed from Prometheus job {job}")
-            if not to_rollback and len(to_stop) == planned_count:
-                if prom.delete_rule_group(job):
-                    actions.append(f"alert rule group {job} removed")
-        except Exception as e:  # the rollback of the app matters more than the monitoring cleanup
-            problems.append(f"Prometheus cleanup failed: {e}")
-    return actions, problems
 
 
 __all__ = [
     "APP_PATTERN",
-    "RollbackError",
     "SUBNET_PATTERN",
+    "VERSION_METRIC",
     "VERSION_PATTERN",
     "WINDOW_PATTERN",
     "alert_prefix",
@@ -283,7 +198,5 @@ __all__ = [
     "probe_stop_reason",
     "host_requests",
     "job_name",
-    "roll_back",
     "rollout_plan",
-    "touched_hosts",
 ]

@@ -127,8 +127,10 @@ def orchestrations(standalone, sandbox, prometheus) -> Orchestrations:
             "extra": json.dumps({"file_sd_dir": str(prometheus.file_sd_dir), "rules_dir": str(prometheus.rules_dir)}),
         },
     )
-    # the network DAG reads its default design beside it at parse time
+    # the network DAG reads its default design beside it at parse time; the rollout's first task
+    # checks that its capacity spec loads from capacity/ beside it
     shutil.copytree(REPO / "dags" / "designs", standalone.dags_folder / "designs", dirs_exist_ok=True)
+    shutil.copytree(REPO / "dags" / "capacity", standalone.dags_folder / "capacity", dirs_exist_ok=True)
     standalone.add_dags(DAG_FILES)
     for dag_id in (NETWORK, ROLLOUT):
         standalone.wait_for_dag(dag_id)

@@ -124,3 +124,56 @@ def test_canary_probe_passes_then_stops_a_slower_close(orchestrations, canary_wo
     slow = o.sa.client().xcom(ROLLOUT, second, "probe")
     assert slow["verdict"] == "regression" and slow["coefficients"] == ["accounts_closed"]
     assert Path(slow["report"]).read_text().startswith("## Capacity probe: e2e_canary_canary 1.1.0+slowclose")
+
+
+def scraped(o) -> set[str]:
+    sd = o.prometheus.file_sd_dir / f"wecube_app_{APP}.json"
+    return {t for group in json.loads(sd.read_text()) for t in group["targets"]} if sd.exists() else set()
+
+
+def test_rollbacks_restore_the_release_and_one_rollout_of_an_app_runs_at_a_time(orchestrations, canary_world):
+    """After the test above (1.0.0 released, +slowclose stopped at the canary): issue 25 items 2 and 3."""
+    o = orchestrations
+    [app_ci] = o.cmdb("app", name=APP)
+    assert app_ci["attributes"]["version"] == "1.0.0"
+    targets = {i["host"]: i["target"] for i in app_ci["attributes"]["instances"]}
+    canary, other = f"{APP}-1", f"{APP}-2"
+    pid = health(targets[other])["pid"]
+
+    # the canary crashed before the next run; the sandbox remembers the rejected +slowclose as its
+    # previous version: a failed canary deploy must put back the release, and keep it monitored
+    o.plugin("/deploy/v1/app/crash", [{"callbackParameter": "c", "host": canary, "app": APP}])
+    broken = rollout(o, "1.2.0-broken")
+    o.wait_run(ROLLOUT, broken, "failed", timeout=180)
+    states = o.states(ROLLOUT, broken)
+    assert states["deploy_canary"] == "failed" and states["rollback"] == "success"
+    summary = o.sa.client().xcom(ROLLOUT, broken, "rollback")
+    assert summary["actions"] == [f"{canary}: rolled back from 1.2.0-broken to 1.0.0"]
+    assert health(targets[canary])["version"] == "1.0.0"
+    assert health(targets[other]) == {"status": "ok", "version": "1.0.0", "pid": pid}
+    assert scraped(o) == set(targets.values())
+
+    # a re-rollout of the released 1.0.0 whose error-rate gate fails; a second run of the app meanwhile
+    # is refused at its first task, naming the run in progress
+    again = o.sa.trigger(ROLLOUT, {**CONF, "version": "1.0.0", "probe": False, "error_rate": 0.5})["dag_run_id"]
+    o.wait_open(ROLLOUT, again)
+    second = o.sa.trigger(ROLLOUT, {**CONF, "version": "1.3.0"})["dag_run_id"]
+    o.wait_run(ROLLOUT, second, "failed", timeout=120)
+    assert o.states(ROLLOUT, second)["create_hosts"] == "upstream_failed"
+    message = o.sa.client().xcom(ROLLOUT, second, "report_failure", key="message")
+    assert message.startswith(
+        f"rollout of {APP} 1.3.0 failed at host_requests: another rollout of {APP} is in progress: "
+        f"wecube_app_rollout/{again} of version 1.0.0, since "
+    ), message
+    o.sa.client("alice").respond(ROLLOUT, again, "approve", "Approve", {"comment": "again"})
+    o.wait_run(ROLLOUT, again, "failed", timeout=240)
+    states = o.states(ROLLOUT, again)
+    assert states["gate_error_rate"] == "failed" and states["rollback"] == "success"
+    summary = o.sa.client().xcom(ROLLOUT, again, "rollback")
+    assert summary["actions"] == [f"{h}: 1.0.0 started again with its released settings" for h in (canary, other)]
+    for target in targets.values():
+        assert health(target)["version"] == "1.0.0"
+    assert scraped(o) == set(targets.values())
+    # the run gave the app's rollout lock back
+    [lock] = o.cmdb("rollout_lock", name=APP)
+    assert "holder" not in lock["attributes"], lock

@@ -290,7 +290,11 @@ def test_failed_first_deploy_releases_its_hosts(orchestrations):
 
 def test_bad_params_are_refused_at_trigger(orchestrations):
     o = orchestrations
-    for conf, field in (({"subnet": ""}, "subnet"), ({"rate_window": "0s"}, "rate_window")):
+    for conf, field in (
+        ({"subnet": ""}, "subnet"),
+        ({"rate_window": "0s"}, "rate_window"),
+        ({"scrape_interval": 1e-09}, "scrape_interval"),
+    ):
         with pytest.raises(AirflowAPIError) as e:
             o.sa.trigger(ROLLOUT, {**ROLLOUT_CONF, "app": "e2e-refused", **conf})
         assert e.value.status == 400 and field in str(e.value.detail), e.value
@@ -310,6 +314,17 @@ def test_unknown_conf_key_fails_before_any_host(orchestrations):
     assert message.startswith("rollout of e2e-typo 1.0.0 failed at host_requests: unknown parameter(s) 'host_cuont'")
     assert "Hosts: no hosts were created by this run." in message
     assert host_status(o, "e2e-typo-1") is None
+
+
+def test_a_capacity_spec_that_does_not_load_fails_before_any_host(orchestrations):
+    o = orchestrations
+    conf = {**ROLLOUT_CONF, "app": "e2e-nospec", "probe": True, "capacity_spec": "nope"}
+    run_id = o.sa.trigger(ROLLOUT, conf)["dag_run_id"]
+    o.wait_run(ROLLOUT, run_id, "failed", timeout=120)
+    assert o.states(ROLLOUT, run_id)["create_hosts"] == "upstream_failed"
+    first = final_message(o, run_id).splitlines()[0]
+    assert first.startswith("rollout of e2e-nospec 1.0.0 failed at host_requests: capacity_spec 'nope': no spec file")
+    assert host_status(o, "e2e-nospec-1") is None and o.cmdb("rollout_lock", name="e2e-nospec") == []
 
 
 def test_plugin_server_down_after_approval_names_both_failures(orchestrations, runs):

@@ -4,6 +4,7 @@ before anything is created (the approval makes the rest an e2e test: tests/e2e/o
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,7 @@ def _dag():
         ({"subnet": "a b"}, "subnet"),
         ({"rate_window": "0s"}, "rate_window"),
         ({"rate_window": "30"}, "rate_window"),
+        ({"scrape_interval": 1e-09}, "scrape_interval"),
     ],
 )
 def test_bad_params_are_refused_when_the_run_is_made(airflow_db, conf, field):
@@ -55,3 +57,29 @@ def test_unknown_conf_key_fails_the_first_task_before_any_host(airflow_db, wecub
     r = sandbox.post("/cmdb/v1/ci/query", [{"callbackParameter": "q", "type": "host", "name": "it-roll-typo-1"}])
     assert r.json()["results"]["outputs"][0]["count"] == 0  # nothing was created
     assert not [c for c in sandbox.calls() if c["path"].startswith("/host/") and "it-roll-typo" in str(c["inputs"])]
+
+
+def test_a_capacity_spec_that_does_not_exist_fails_the_first_task_before_any_host(
+    airflow_db, wecube_conn, plugin_registry, sandbox
+):
+    dr = _dag().test(run_conf={"app": "it-roll-spec", "capacity_spec": "nope", "host_count": 1})
+    assert dr.state == "failed"
+    states = _states(dr)
+    assert states[("host_requests", -1)] == "failed" and states[("create_hosts", -1)] == "upstream_failed"
+    message = _xcom(dr, "report_failure", key="message")
+    assert message.startswith("rollout of it-roll-spec 1.0.0 failed at host_requests: capacity_spec 'nope': no spec")
+    assert "(nothing was created)" in message.splitlines()[0]
+    calls = [c["path"] for c in sandbox.calls() if "it-roll-spec" in str(c["inputs"])]
+    assert calls == ["/cmdb/v1/ci/query"]  # end_run looked for a lock to give back: no host, no lock taken
+
+
+def test_the_dag_is_wiring_over_the_package_steps():
+    from airflow_wecube.orchestrations.rollout_steps import ORDER, WATCHED
+
+    dag = _dag()
+    assert set(ORDER) <= set(dag.task_ids)
+    assert {t.task_id for t in dag.get_task("rollback").upstream_list} == set(WATCHED)
+    assert [t.task_id for t in dag.leaves] == ["report_failure"]
+    assert {t.task_id for t in dag.get_task("end_run").upstream_list} == {"release_hosts", "promote_baseline"}
+    source = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "wecube_app_rollout.py").read_text()
+    assert len(source.splitlines()) < 250

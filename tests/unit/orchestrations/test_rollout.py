@@ -1,6 +1,6 @@
 """The pure parts of airflow_wecube.orchestrations.rollout: parameter rules, host requests, the approver's plan,
 the error-rate gate and the app's CMDB attributes (the rollback runs against the real sandbox in
-tests/integration/orchestrations/test_rollout.py)."""
+tests/integration/orchestrations/test_rollback.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from airflow_wecube.orchestrations.rollout import (
     probe_branch,
     probe_stop_reason,
     rollout_plan,
-    touched_hosts,
 )
 
 PARAMS = {
@@ -150,20 +149,8 @@ def test_app_attributes_record_the_instances_and_the_run():
         "alert_rule_group": "wecube_app_acct",
         "alert_rules": ["down"],
         "rolled_out_by": "manual__1",
+        "deploy_settings": {"rate": 5.0, "error_rate": 0.1},
     }
-
-
-def test_touched_hosts_are_the_changed_and_failed_ones_or_every_planned_host():
-    result = {
-        "outputs": [
-            {"callbackParameter": "h1", "errorCode": "0", "changed": "N"},
-            {"callbackParameter": "h2", "errorCode": "0", "changed": "Y"},
-            {"callbackParameter": "h3", "errorCode": "1", "errorMessage": "unhealthy"},
-        ]
-    }
-    assert touched_hosts(result, []) == ["h2", "h3"]
-    planned = [{"callbackParameter": "h1"}, {"callbackParameter": "h2"}]
-    assert touched_hosts(None, planned) == ["h1", "h2"]
 
 
 @pytest.mark.parametrize(
