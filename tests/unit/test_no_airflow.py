@@ -19,6 +19,7 @@ import airflow_wecube.alertmanager as alertmanager
 import airflow_wecube.approvals as approvals
 import airflow_wecube.capacity as capacity
 import airflow_wecube.prometheus as prometheus
+import airflow_wecube.reconcile as reconcile
 import airflow_wecube.registry as registry
 import airflow_wecube.remediation as remediation
 
@@ -29,6 +30,7 @@ PURE = {
     "prometheus": prometheus,
     "alertmanager": alertmanager,
     "remediation": remediation,
+    "reconcile": reconcile,
 }
 
 

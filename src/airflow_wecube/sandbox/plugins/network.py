@@ -401,3 +401,7 @@ def create_security_group(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     vpc_ref = _vpc_ref(entity)
     rules = validate_rules(array(entity, "rules"))
     return _converge(call, "network_security_group", "security_group", "rules", name, vpc_ref, rules)
+
+
+# the query and delete interfaces live in their own module, on the same plugins
+from airflow_wecube.sandbox.plugins import network_query  # noqa: E402,F401
