@@ -217,3 +217,28 @@ def test_a_higher_predicted_load_adds_an_instance(world):
     assert [c["service"] for c in calls] == ["host/host/create", "deploy/app/deploy", "cmdb/ci/update"]
     [app_ci] = query_ci(w.sandbox, "app", w.app)
     assert [i["host"] for i in app_ci["attributes"]["instances"]] == [f"{w.app}-{n}" for n in (1, 2, 3)]
+
+
+def test_the_design_page_shows_the_same_differences_and_the_next_action(world, tmp_path, monkeypatch):
+    import yaml
+
+    from airflow_wecube.ui import designs
+
+    w, vpc = world, world.vpc
+    (tmp_path / "network.yml").write_text(yaml.safe_dump(w.design))
+    (tmp_path / "strategies.yml").write_text(yaml.safe_dump({"kinds": {"security_group": {"extra": "ask"}}}))
+    monkeypatch.setenv("AIRFLOW__WECUBE__NETWORK_DESIGN", str(tmp_path / "network.yml"))
+    monkeypatch.setenv("AIRFLOW__WECUBE__RECONCILE_STRATEGIES", str(tmp_path / "strategies.yml"))
+    drift(w)
+    r = designs.report()
+    assert r["errors"] == [], r["errors"]
+    rows = {n["key"]: n for n in r["network"] + r["instances"] if n["status"] != "ok"}
+    page = {k: (n["status"], n["next"]) for k, n in rows.items() if not k.startswith("app_instance/") or w.app in k}
+    assert page == {
+        f"subnet/{vpc}-db-b": ("missing", "create"),
+        f"route_table/rt-{vpc}": ("changed", "update"),
+        f"security_group/sg-{vpc}-stray": ("extra", "ask a person (delete on yes)"),
+        f"security_group/sg-{vpc}-db": ("stale_record", "update"),
+        f"app_instance/{w.app}@{w.app}-2": ("missing", "create"),
+    }
+    assert r["summary"]["missing"] == 1 and r["summary"]["stale_record"] == 1
