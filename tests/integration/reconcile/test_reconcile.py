@@ -242,3 +242,11 @@ def test_the_design_page_shows_the_same_differences_and_the_next_action(world, t
         f"app_instance/{w.app}@{w.app}-2": ("missing", "create"),
     }
     assert r["summary"]["missing"] == 1 and r["summary"]["stale_record"] == 1
+    # the page itself: each class and the next action, as text
+    from airflow_wecube.ui.render import PAGES, env
+
+    html = env.get_template("designs.html").render(
+        root="/wecube", airflow="/", pages=PAGES, active="designs", pager=lambda listing: {}, r=r
+    )
+    assert f'data-key="security_group/sg-{vpc}-stray"' in html and "ask a person (delete on yes)" in html
+    assert f'data-key="app_instance/{w.app}@{w.app}-2"' in html and "stale_record" in html
