@@ -115,7 +115,7 @@ def prometheus_predict(spec_dir: Path | None = None) -> Predict:
             pass
         try:
             found = PrometheusHook().query(f"sum({recording_rule_name(model)})")
-            return (float(found[0]["value"][1]) if found else None), limit
+            return (float(found[0]["value"]) if found else None), limit
         except Exception:
             return None, limit
 

@@ -60,7 +60,7 @@ def app_health(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             try:
                 hook = hook or PrometheusHook()
                 for s in hook.query(f'up{{job="{job}"}}'):
-                    up[s["metric"].get("instance", "")] = float(s["value"][1])
+                    up[s["labels"].get("instance", "")] = float(s["value"])
             except Exception as e:  # shown on the page
                 error = f"Prometheus: {type(e).__name__}: {e}"
         instances = []

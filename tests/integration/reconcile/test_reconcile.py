@@ -5,6 +5,8 @@ nothing to do. A dry run changes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -18,6 +20,7 @@ from airflow_wecube.rollout import app_attributes
 from tests.integration.sandbox.helpers import one, query_ci, uniq
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
 
 
 def design(vpc: str) -> dict:
@@ -250,3 +253,61 @@ def test_the_design_page_shows_the_same_differences_and_the_next_action(world, t
     )
     assert f'data-key="security_group/sg-{vpc}-stray"' in html and "ask a person (delete on yes)" in html
     assert f'data-key="app_instance/{w.app}@{w.app}-2"' in html and "stale_record" in html
+
+
+def test_a_higher_real_load_makes_the_capacity_model_add_an_instance(world, prometheus, prometheus_conn, tmp_path):
+    """The load the app really serves, scraped by a real Prometheus, through a recording rule standing in
+    for the fitted model (``capacity:<model>:predicted`` = accounts opened per second), against the
+    spec's limit: more load, one more instance."""
+    import time
+
+    import yaml
+
+    from airflow_wecube.hooks.prometheus import PrometheusHook
+    from airflow_wecube.orchestrations.reconcile import prometheus_predict
+    from airflow_wecube.rollout import job_name
+
+    w = world
+    model = w.app.replace("-", "_")
+    spec = yaml.safe_load((REPO / "dags" / "capacity" / "account_service.yml").read_text())
+    (tmp_path / f"{model}.yml").write_text(yaml.safe_dump({**spec, "name": model, "limit": 25}))
+    [app_ci] = query_ci(w.sandbox, "app", w.app)
+    targets = [i["target"] for i in app_ci["attributes"]["instances"]]
+    hook = PrometheusHook()
+    job = job_name(w.app)
+    hook.register_targets(job, targets, {"app": w.app}, confirm=True)
+    expr = f'sum(rate(accounts_opened_total{{job="{job}"}}[5s]))'
+    hook.apply_rule_group(f"capacity_{model}", [{"record": f"capacity:{model}:predicted", "expr": expr}])
+    w.strategies = parse_strategies(
+        {"apps": {w.app: {"desired": "capacity", "model": model, "floor": 2, "ceiling": 3}}}
+    )
+    predict = prometheus_predict(tmp_path)
+
+    def load(rate: float) -> None:
+        for n in (1, 2):
+            one(w.sandbox, "/deploy/v1/app/load", host=f"{w.app}-{n}", app=w.app, open_rate=rate, close_rate=0)
+
+    def settled(low: float, high: float) -> float:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            value = predict(model)[0]
+            if value is not None and low <= value <= high:
+                return value
+            time.sleep(1)
+        seen = {q: hook.query(q) for q in (f'up{{job="{job}"}}', expr, f"capacity:{model}:predicted")}
+        raise AssertionError(f"the prediction did not reach {low}-{high}: {predict(model)}; {seen}")
+
+    try:
+        load(5)  # 10 a second: one instance would do, the floor keeps two
+        settled(5, 20)
+        assert w.differences(predict) == {}
+        load(30)  # 60 a second against 25 per instance: three
+        settled(51, 200)
+        assert w.differences(predict) == {f"app_instance/{w.app}@{w.app}-3": "missing"}
+        entries, calls = w.run(predict=predict)
+        assert [e["outcome"] for e in entries] == [FIXED], message(entries)
+        [app_ci] = query_ci(w.sandbox, "app", w.app)
+        assert len(app_ci["attributes"]["instances"]) == 3
+    finally:
+        hook.delete_rule_group(f"capacity_{model}")
+        hook.deregister_targets(job, targets)
