@@ -1,5 +1,5 @@
 """``network``'s query and delete interfaces: what a real network plugin answers about the resources
-it owns, and how they are removed.
+it owns, and how they are removed. :mod:`.network` registers them on its plugins.
 
 ``network/vpc/query``             [``name``]: the VPCs (all, or the one of that name)
 ``network/subnet/query``          [``vpc`` (guid or name), ``name``]: the subnets
@@ -22,13 +22,6 @@ import json
 from typing import Any
 
 from airflow_wecube.sandbox.plugin import Call, EntityError, lookup, present, text
-from airflow_wecube.sandbox.plugins.network import (
-    package,
-    route_table_plugin,
-    security_group_plugin,
-    subnet_plugin,
-    vpc_plugin,
-)
 
 #: table, its JSON list column (or None), per plugin
 _TABLES = {
@@ -58,10 +51,11 @@ def _item(row: Any, field: str | None) -> dict[str, Any]:
     return out
 
 
-def _query(plugin: str):
+def query(plugin: str):
+    """The ``query`` handler of a network plugin (``subnet``, ``route-table``, ``security-group``)."""
     table, field = _TABLES[plugin]
 
-    def query(entity: dict[str, Any], call: Call) -> dict[str, Any]:
+    def handler(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         sql = f"SELECT t.*, v.name AS vpc_name FROM {table} t JOIN network_vpc v ON v.guid = t.vpc_guid WHERE 1 = 1"  # noqa: S608
         args: list[Any] = []
         vpc = _vpc_filter(call, entity)
@@ -75,15 +69,16 @@ def _query(plugin: str):
         items = [_item(r, field) for r in rows]
         return {"items": items, "count": len(items)}
 
-    query.__name__ = f"query_{table}"
-    query.__doc__ = f"The {plugin.replace('-', ' ')}s the network plugin holds, optionally of one VPC or name."
-    return query
+    handler.__name__ = f"query_{table}"
+    handler.__doc__ = f"The {plugin.replace('-', ' ')}s the network plugin holds, optionally of one VPC or name."
+    return handler
 
 
-def _delete(plugin: str, ci_type: str):
+def delete(plugin: str, ci_type: str):
+    """The ``delete`` handler of a network plugin; its CMDB CI (type ``ci_type``) goes with it."""
     table, _ = _TABLES[plugin]
 
-    def delete(entity: dict[str, Any], call: Call) -> dict[str, Any]:
+    def handler(entity: dict[str, Any], call: Call) -> dict[str, Any]:
         ref = text(entity, "name").strip()
         if not ref:
             raise EntityError("input name must not be blank")
@@ -103,12 +98,11 @@ def _delete(plugin: str, ci_type: str):
             db.execute("DELETE FROM cmdb_ci WHERE guid = ? AND type = ?", (row["guid"], ci_type))
         return {"guid": row["guid"], "name": row["name"], "deleted": "Y"}
 
-    delete.__name__ = f"delete_{table}"
-    delete.__doc__ = f"Remove a {plugin.replace('-', ' ')} and its CMDB CI; removing one not there changes nothing."
-    return delete
+    handler.__name__ = f"delete_{table}"
+    handler.__doc__ = f"Remove a {plugin.replace('-', ' ')} and its CMDB CI; removing one not there changes nothing."
+    return handler
 
 
-@vpc_plugin.entity("query")
 def query_vpcs(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """The VPCs the network plugin holds (all, or the one named)."""
     sql, args = "SELECT * FROM network_vpc", []
@@ -120,11 +114,4 @@ def query_vpcs(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     return {"items": items, "count": len(items)}
 
 
-subnet_plugin.entity("query")(_query("subnet"))
-route_table_plugin.entity("query")(_query("route-table"))
-security_group_plugin.entity("query")(_query("security-group"))
-subnet_plugin.entity("delete")(_delete("subnet", "subnet"))
-route_table_plugin.entity("delete")(_delete("route-table", "route_table"))
-security_group_plugin.entity("delete")(_delete("security-group", "security_group"))
-
-__all__ = ["package", "query_vpcs"]
+__all__ = ["delete", "query", "query_vpcs"]
