@@ -271,7 +271,11 @@ def compare_apps(
                 "diff": [],
             }
             if inst is None or inst.get("status") != "running":
-                why = "never deployed" if inst is None else f"{inst.get('status')}: {inst.get('message') or ''}"
+                why = (
+                    "the deploy plugin does not run it: never deployed, or its host was destroyed"
+                    if inst is None
+                    else f"{inst.get('status')}: {inst.get('message') or ''}"
+                )
                 if inst is not None and inst.get("host_alive") == "N":
                     why = "its host is gone"
                 row["status"], row["detail"] = MISSING, f"wanted, not running ({why.strip(': ')})"
