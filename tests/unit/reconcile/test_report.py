@@ -13,6 +13,7 @@ def entry(key, decision="act", outcome="fixed", **extra):
         "kind": kind,
         "name": name,
         "class": "missing",
+        "detail": row["detail"],
         "action": "create",
         "decision": decision,
         "outcome": outcome,
