@@ -72,13 +72,24 @@ def hook_caller(hook: WeCubePluginHook) -> Call:
     return call
 
 
+def _fresh() -> str:
+    import uuid
+
+    return f"reconcile-read-{uuid.uuid4()}"
+
+
 def read_reality(hook: WeCubePluginHook) -> tuple[dict[str, list], dict[str, list | None], list | None, list[str]]:
     """``(records, real, instances, errors)``: the CMDB's CIs per type (one call), each network kind
     as its plugin reports it (one query per kind), the deploy plugin's instances (one query).
-    A query that fails leaves that kind ``None`` (compared with its record) and says why."""
+    A query that fails leaves that kind ``None`` (compared with its record) and says why.
+
+    Each read has a new request id: a task's retry must see reality now, not the answer a plugin
+    kept for the first try's id."""
     errors: list[str] = []
     try:
-        result = hook.call("cmdb/ci/query", [{"callbackParameter": k, "type": k} for k in RECORD_KINDS])
+        result = hook.call(
+            "cmdb/ci/query", [{"callbackParameter": k, "type": k} for k in RECORD_KINDS], request_id=_fresh()
+        )
         records = {o["callbackParameter"]: o.get("items") or [] for o in result.outputs}
     except Exception as e:  # shown on the page and in the run's log
         errors.append(f"the CMDB could not be read: {e}")
@@ -86,12 +97,14 @@ def read_reality(hook: WeCubePluginHook) -> tuple[dict[str, list], dict[str, lis
     real: dict[str, list | None] = {}
     for kind, service in QUERY_SERVICES.items():
         try:
-            real[kind] = hook.call(service, {"callbackParameter": kind}).outputs[0].get("items") or []
+            found = hook.call(service, {"callbackParameter": kind}, request_id=_fresh())
+            real[kind] = found.outputs[0].get("items") or []
         except Exception as e:
             errors.append(f"{service}: {e} (compared with the CMDB record instead)")
             real[kind] = None
     try:
-        instances = hook.call(INSTANCE_QUERY, {"callbackParameter": "instances"}).outputs[0].get("items") or []
+        found = hook.call(INSTANCE_QUERY, {"callbackParameter": "instances"}, request_id=_fresh())
+        instances = found.outputs[0].get("items") or []
     except Exception as e:
         errors.append(f"{INSTANCE_QUERY}: {e} (app instances not compared)")
         instances = None
@@ -182,8 +195,10 @@ def accept(hook: WeCubePluginHook, state: Mapping[str, Any] | None, keys: list[s
         state = created.outputs[0]
     accepted = dict(((state.get("attributes") or {}).get("accepted")) or {})
     accepted.update({k: note for k in keys})
-    hook.call(
-        "cmdb/ci/update", {"callbackParameter": STATE_NAME, "guid": state["guid"], "attributes": {"accepted": accepted}}
+    hook.call(  # a merge: safe to repeat, so a new id on each try (its inputs carry the time)
+        "cmdb/ci/update",
+        {"callbackParameter": STATE_NAME, "guid": state["guid"], "attributes": {"accepted": accepted}},
+        request_id=_fresh(),
     )
 
 
