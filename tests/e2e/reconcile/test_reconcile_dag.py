@@ -7,6 +7,7 @@ changes nothing; a run fixes the fixable and asks about the stray security group
 from __future__ import annotations
 
 import pytest
+import requests
 
 from airflow_wecube.airflow_api import AirflowAPIError
 from airflow_wecube.exceptions import WeCubeError
@@ -144,3 +145,42 @@ def test_reconcile_fixes_asks_and_then_has_nothing_to_do(reconcile):
     o.wait_run(DAG, again, "success", timeout=240)
     left = client.xcom(DAG, again, "plan", key="plan")["entries"]
     assert mine(left) == {} and not [e for e in left if e["decision"] == "act"], left
+
+
+def test_a_plugin_down_mid_run_fails_that_item_only_and_the_next_run_retries_it(reconcile):
+    o = reconcile
+    client = o.sa.client()
+    assert one(o, "/network/v1/subnet/delete", name=DB_SUBNET)["deleted"] == "Y"
+    one(
+        o,
+        "/network/v1/route-table/create",
+        name=ROUTES,
+        vpc=VPC,
+        routes=[{"destination": "0.0.0.0/0", "target": "internet"}],
+    )
+
+    def outage(calls: int) -> None:
+        r = requests.post(
+            f"{o.sandbox.url}/sandbox/outages",
+            json={"service": "network/subnet/create", "calls": calls},
+            headers=o.sandbox.headers,
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+
+    outage(100)  # the subnet plugin answers 503 for this run, through the hook's retries
+    try:
+        run_id = o.sa.trigger(DAG)["dag_run_id"]
+        o.wait_run(DAG, run_id, "failed", timeout=240)
+    finally:
+        outage(0)
+    done = mine(client.xcom(DAG, run_id, "resolve", key="entries"))
+    assert done[f"subnet/{DB_SUBNET}"]["outcome"] == "failed" and "503" in done[f"subnet/{DB_SUBNET}"]["error"]
+    assert done[f"route_table/{ROUTES}"]["outcome"] == "fixed"
+    assert one(o, "/network/v1/subnet/query", name=DB_SUBNET)["items"] == [] and o.cmdb("subnet", name=DB_SUBNET) == []
+    assert "1 failed" in client.xcom(DAG, run_id, "report", key="message")
+
+    again = o.sa.trigger(DAG)["dag_run_id"]
+    o.wait_run(DAG, again, "success", timeout=240)
+    done = mine(client.xcom(DAG, again, "resolve", key="entries"))
+    assert {k: e["outcome"] for k, e in done.items()} == {f"subnet/{DB_SUBNET}": "fixed"}
