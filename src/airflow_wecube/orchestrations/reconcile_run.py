@@ -126,14 +126,10 @@ def resolve_task(ti: Any, folder: Path) -> list[dict[str, Any]]:
     asked = [e for e in entries if e["decision"] == ASKED]
     by = ", ".join(a.get("by", "?") for a in decision.get("approvers") or []) or "nobody"
     if asked and decision.get("decision") == "approved":
+        rows = {e["key"]: e["row"] for e in ti.xcom_pull(task_ids="plan", key=PLAN)["entries"]}
         todo = [
-            {**e, "decision": ACT, "action": e["proposal"], "row": {**(e.get("row") or {})}}
-            for e in asked
-            if e.get("proposal")
+            {**e, "decision": ACT, "action": e["proposal"], "row": rows[e["key"]]} for e in asked if e.get("proposal")
         ]
-        planned = {e["key"]: e for e in ti.xcom_pull(task_ids="plan", key=PLAN)["entries"]}
-        for e in todo:
-            e["row"] = planned[e["key"]]["row"]
         done = {e["key"]: {**e, "reason": f"{by} answered {APPLY}"} for e in _apply(ti, "resolve", todo, folder)}
         entries = [done.get(e["key"], e) for e in entries]
     elif asked and decision.get("decision") == "rejected" and not decision.get("timed_out"):

@@ -89,13 +89,6 @@ class Strategies:
     def action(self, kind: str, cls: str) -> str:
         return self.actions.get(kind, {}).get(cls, ASK)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "actions": self.actions,
-            "apps": {a: vars(s) for a, s in self.apps.items()},
-            "max_changes": self.max_changes,
-        }
-
 
 def _default_action(kind: str, cls: str) -> str:
     action = BUILTIN[cls]
