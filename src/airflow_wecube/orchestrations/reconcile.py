@@ -149,7 +149,10 @@ def desired_counts(
             counts[app["name"]], why[app["name"]] = spec.desired, f"strategy: {spec.desired} instance(s)"
             continue
         predicted, limit = predict(spec.model or "") if predict else (None, None)
-        counts[app["name"]], why[app["name"]] = capacity_count(predicted, limit, spec.floor, spec.ceiling, recorded)
+        count, reason = capacity_count(predicted, limit, spec.floor, spec.ceiling, recorded)
+        if count < recorded:  # the model adds instances; fewer is a person's call (the runbooks add some too)
+            count, reason = recorded, f"{reason}; {recorded} recorded are kept (the model only adds)"
+        counts[app["name"]], why[app["name"]] = count, reason
     return counts, why
 
 

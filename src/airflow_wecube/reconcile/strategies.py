@@ -72,7 +72,7 @@ class StrategyError(ValueError):
 @dataclass(frozen=True)
 class AppStrategy:
     """How many instances an app should run: as recorded by its rollout, a fixed count, or the
-    capacity model's count (kept within ``floor`` and ``ceiling``)."""
+    capacity model's count (kept within ``floor`` and ``ceiling``; it only adds to what is recorded)."""
 
     desired: str | int = "record"
     model: str | None = None
