@@ -1,6 +1,7 @@
 """Keep reality equal to the design: act on every difference the *Design vs reality* page shows.
 
-Every 10 minutes (and when triggered) this DAG compares the network design (``designs/network.yml``)
+Every 10 minutes (``[wecube] reconcile_schedule`` changes it; ``none``: only when triggered) and when
+triggered, this DAG compares the network design (``designs/network.yml``)
 and each app's instances with the CMDB's records and with what the owning plugins report
 (``network/*/query``, ``deploy/app/query``), classifies each difference (``missing``, ``changed``,
 ``extra``, ``stale_record``) and applies the strategies of ``designs/strategies.yml``:
@@ -30,6 +31,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_wecube.orchestration import record_failure
+from airflow_wecube.orchestrations.reconcile import schedule
 from airflow_wecube.sensors.approval import ApprovalSensor
 
 HERE = Path(__file__).parent
@@ -38,7 +40,7 @@ with DAG(
     dag_id="wecube_reconcile",
     description="Design vs reality: create what is missing, update what changed, ask about what is extra",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    schedule=timedelta(minutes=10),
+    schedule=schedule(),  # every 10 minutes; [wecube] reconcile_schedule: none, or a cron expression
     catchup=False,
     max_active_runs=1,  # one reconcile at a time
     tags=["wecube", "runbook", "reconcile"],

@@ -7,6 +7,7 @@ model's instance counts, and what a person chose to leave as it is. The decision
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,21 @@ STATE_TYPE, STATE_NAME = "reconcile_state", "wecube_reconcile"
 RECORD_KINDS = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", STATE_TYPE)
 #: ``(model) -> (predicted target at the current volume, the spec's limit)``, either may be None
 Predict = Callable[[str], "tuple[float | None, float | None]"]
+
+
+#: how often ``wecube_reconcile`` runs unless ``[wecube] reconcile_schedule`` says otherwise
+DEFAULT_SCHEDULE = timedelta(minutes=10)
+
+
+def schedule() -> timedelta | str | None:
+    """``[wecube] reconcile_schedule``: ``none`` (only when triggered), a cron expression or preset
+    (``*/5 * * * *``, ``@hourly``), else every 10 minutes. Read when the DAG file is parsed."""
+    from airflow_wecube.config import airflow_option
+
+    value = (airflow_option("reconcile_schedule") or "").strip()
+    if not value:
+        return DEFAULT_SCHEDULE
+    return None if value.lower() == "none" else value
 
 
 def design_file() -> Path:
@@ -216,5 +232,6 @@ __all__ = [
     "load_inputs",
     "prometheus_predict",
     "read_reality",
+    "schedule",
     "strategies_file",
 ]

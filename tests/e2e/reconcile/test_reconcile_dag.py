@@ -33,9 +33,8 @@ def one(o, path: str, **entity) -> dict:
     return out
 
 
-def settle(o, timeout: float = 240, *, first: bool = False) -> None:
-    """Wait until no reconcile run is active (with ``first``: until the run the schedule starts when
-    the DAG is unpaused has ended); one parked on a question gets *Leave it*."""
+def settle(o, timeout: float = 240) -> None:
+    """Wait until no reconcile run is active; one parked on a question gets *Leave it*."""
     client = o.sa.client()
 
     def check():
@@ -44,8 +43,6 @@ def settle(o, timeout: float = 240, *, first: bool = False) -> None:
         except WeCubeError as e:
             if isinstance(e, AirflowAPIError):
                 raise
-            return None
-        if first and not runs:
             return None
         active = [r for r in runs if r["state"] in ("queued", "running")]
         for r in active:
@@ -79,12 +76,13 @@ def reconcile(orchestrations):  # noqa: F811
     )
     o.sa.add_dags([REPO / "dags" / "wecube_reconcile.py"])
     o.sa.wait_for_dag(DAG)
-    settle(o, first=True)  # the run the schedule starts at once
+    settle(o)  # the session's standalone runs it only when triggered ([wecube] reconcile_schedule none)
     yield o
     o.sa.client().request("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": True})
     settle(o)
     for n in (1, 2):
         o.sandbox.post("/host/v1/host/destroy", [{"callbackParameter": "x", "host": f"{APP}-{n}"}])
+    o.sandbox.post("/cmdb/v1/ci/delete", [{"callbackParameter": "x", "guid": ci["guid"]}])  # the app is gone
 
 
 def drift(o) -> None:

@@ -26,3 +26,16 @@ def test_desired_counts():
     assert why["kept"].endswith("4 recorded are kept (the model only adds)")
     counts, why = desired_counts(strategies, apps, lambda model: (None, 20.0))
     assert counts == {"fixed": 4, "model": 2, "kept": 4} and why["model"].startswith("no prediction")
+
+
+def test_schedule(monkeypatch):
+    from datetime import timedelta
+
+    from airflow_wecube.orchestrations.reconcile import schedule
+
+    monkeypatch.delenv("AIRFLOW__WECUBE__RECONCILE_SCHEDULE", raising=False)
+    assert schedule() == timedelta(minutes=10)
+    monkeypatch.setenv("AIRFLOW__WECUBE__RECONCILE_SCHEDULE", "none")
+    assert schedule() is None
+    monkeypatch.setenv("AIRFLOW__WECUBE__RECONCILE_SCHEDULE", "*/5 * * * *")
+    assert schedule() == "*/5 * * * *"
