@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow_wecube.reconcile.differences import OK
 from airflow_wecube.reconcile.execute import FAILED, FIXED
-from airflow_wecube.reconcile.plan import ACT, ASKED, DRY_RUN
+from airflow_wecube.reconcile.plan import ACT, ASKED, DRY_RUN, IGNORED
 
 
 def _brief(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -48,6 +48,9 @@ def message(entries: Sequence[Mapping[str, Any]], *, dry_run: bool = False, answ
     """One line per difference, then the totals (``nothing to do`` when reality equals the design)."""
     if not entries:
         return "nothing to do: reality equals the design"
+    if all(e["decision"] == IGNORED for e in entries):
+        left = ", ".join(f"{e['kind']} {e['name']}" for e in entries)
+        return f"nothing to do: reality equals the design, but for what is left as it is ({left})"
     lines = [line(e) for e in entries]
     fixed = sum(e.get("outcome") == FIXED for e in entries)
     failed = sum(e.get("outcome") == FAILED for e in entries)

@@ -44,3 +44,5 @@ def test_after_is_read_again_and_a_fix_not_seen_is_failed():
 
 def test_nothing_to_do():
     assert message([]) == "nothing to do: reality equals the design"
+    left = [entry("security_group/x", decision="ignore", outcome="not done")]
+    assert message(left) == "nothing to do: reality equals the design, but for what is left as it is (security_group x)"
