@@ -182,3 +182,35 @@ def test_a_plugin_down_mid_run_fails_that_item_only_and_the_next_run_retries_it(
     o.wait_run(DAG, again, "success", timeout=240)
     done = mine(client.xcom(DAG, again, "resolve", key="entries"))
     assert {k: e["outcome"] for k, e in done.items()} == {f"subnet/{DB_SUBNET}": "fixed"}
+
+
+def test_the_kill_switch_off_asks_and_approve_waits_for_a_person(reconcile):
+    o = reconcile
+    client = o.sa.client()
+    routes = [{"destination": "0.0.0.0/0", "target": "internet"}]
+
+    def rt() -> list:
+        return one(o, "/network/v1/route-table/query", name=ROUTES)["items"][0]["routes"]
+
+    try:
+        client.set_variable("wecube_auto_remediation", "off")
+        one(o, "/network/v1/route-table/create", name=ROUTES, vpc=VPC, routes=routes)
+        run_id = o.sa.trigger(DAG)["dag_run_id"]
+        detail = o.wait_open(DAG, run_id, task_id="ask", timeout=240)
+        assert ROUTES in detail["body"] and "automatic changes are off" in detail["body"]
+        assert rt() == routes  # recorded and asked only
+        client.respond(DAG, run_id, "ask", "Apply")  # a person's yes applies it
+        o.wait_run(DAG, run_id, "success", timeout=240)
+        assert rt() != routes
+
+        client.set_variable("wecube_auto_remediation", "approve")
+        one(o, "/network/v1/route-table/create", name=ROUTES, vpc=VPC, routes=routes)
+        run_id = o.sa.trigger(DAG)["dag_run_id"]
+        detail = o.wait_open(DAG, run_id, task_id="approve", timeout=240)
+        assert ROUTES in detail["body"]
+        assert rt() == routes  # nothing before the approval
+        client.respond(DAG, run_id, "approve", "Approve")
+        o.wait_run(DAG, run_id, "success", timeout=240)
+        assert rt() != routes
+    finally:
+        client.set_variable("wecube_auto_remediation", "on")
