@@ -33,13 +33,13 @@ import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param, task
 
+from airflow_wecube.designs.network import default_subnet
 from airflow_wecube.operators.capacity import CapacityProbeOperator
 from airflow_wecube.operators.plugin import WeCubePluginOperator
 from airflow_wecube.operators.prometheus import PrometheusAlertRuleOperator, PrometheusRegisterTargetsOperator
 from airflow_wecube.orchestrations import rollout_failure as failure
 from airflow_wecube.orchestrations import rollout_steps as steps
 from airflow_wecube.orchestrations.failures import record_failure
-from airflow_wecube.orchestrations.network_design import default_subnet
 from airflow_wecube.orchestrations.rollout import down_alert, error_rate_alert, error_rate_promql
 from airflow_wecube.orchestrations.rollout_params import dag_params
 from airflow_wecube.sensors.approval import ApprovalSensor

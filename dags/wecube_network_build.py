@@ -26,8 +26,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_wecube.designs.network import DESIGN_SCHEMA, load_design
 from airflow_wecube.operators.plugin import WeCubePluginOperator
-from airflow_wecube.orchestrations.network_design import DESIGN_SCHEMA, load_design
 
 DESIGN_FILE = Path(__file__).parent / "designs" / "network.yml"
 
@@ -54,8 +54,8 @@ with DAG(
     @task(multiple_outputs=True)
     def plan(params: dict | None = None, dag_run=None) -> dict[str, Any]:
         """Check the design and turn it into plugin inputs; a bad design fails here, before any call."""
+        from airflow_wecube.designs.network import plan_design
         from airflow_wecube.orchestrations.failures import refuse_unknown_conf
-        from airflow_wecube.orchestrations.network_design import plan_design
 
         refuse_unknown_conf(dag_run.conf if dag_run else None, dag.params.keys())
         return plan_design((params or {}).get("design"))
@@ -86,13 +86,13 @@ with DAG(
     @task
     def topology(vpc_out: dict, subnet_outs: Any, route_table_outs: list, security_group_outs: list) -> dict[str, Any]:
         """Read the topology back from the CMDB, check it, and count what this run changed."""
-        from airflow_wecube.hooks.plugin import WeCubePluginHook
-        from airflow_wecube.orchestrations.network_design import (
+        from airflow_wecube.designs.network import (
             check_topology,
             describe_topology,
             flatten,
             topology_query,
         )
+        from airflow_wecube.hooks.plugin import WeCubePluginHook
 
         result = WeCubePluginHook().call("cmdb/ci/query", topology_query(vpc_out))
         items = {o["callbackParameter"]: o.get("items") or [] for o in result.outputs}

@@ -59,7 +59,7 @@ ALERTS_WEBHOOK_URL="$AIRFLOW_URL/wecube/alerts"
 # the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
 # stays paused: it needs a window of history first (run a rollout, then trigger it by hand). The
 # runbooks are unpaused so that an alert starts them without anyone touching Airflow.
-EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out wecube_manual_task wecube_host_inventory}"
+EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out wecube_manual_task wecube_host_inventory wecube_reconcile}"
 
 # The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
 if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then

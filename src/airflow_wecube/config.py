@@ -190,6 +190,20 @@ OPTIONS: dict[str, Option] = {
             "Default: designs/network.yml in the DAGs folder (what wecube_network_build reads).",
             example="/opt/airflow/dags/designs/network.yml",
         ),
+        Option(
+            "reconcile_strategies",
+            "string",
+            "The reconcile strategies (kind x class -> action, docs/reconcile.md). "
+            "Default: designs/strategies.yml in the DAGs folder.",
+            example="/opt/airflow/dags/designs/strategies.yml",
+        ),
+        Option(
+            "reconcile_schedule",
+            "string",
+            "When wecube_reconcile runs: a cron expression or preset, or none (only when triggered). "
+            "Default: every 10 minutes.",
+            example="@hourly",
+        ),
     )
 }
 #: options named by a prefix: ``sysvar_<name>`` is the system variable ``<NAME>`` of plugin inputs

@@ -28,7 +28,7 @@ print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["errors"] == {}
     assert "wecube_hello" in out["dags"]
-    assert {"wecube_remediate_instance", "wecube_scale_out"} <= set(out["dags"])  # the runbooks
+    assert {"wecube_remediate_instance", "wecube_scale_out", "wecube_reconcile"} <= set(out["dags"])  # the loop
     assert out["heavy"] == [], f"DAG files import heavy modules at parse time: {out['heavy']}"
 
 

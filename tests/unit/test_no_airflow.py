@@ -22,9 +22,11 @@ import airflow_wecube.approvals as approvals
 import airflow_wecube.callbacks as callbacks
 import airflow_wecube.capacity as capacity
 import airflow_wecube.datamodel as datamodel
+import airflow_wecube.designs as designs
 import airflow_wecube.processes as processes
 import airflow_wecube.prometheus as prometheus
 import airflow_wecube.protocol as protocol
+import airflow_wecube.reconcile as reconcile
 import airflow_wecube.registry as registry
 import airflow_wecube.remediation as remediation
 import airflow_wecube.util as util
@@ -41,6 +43,8 @@ PURE = {
     "util": util,
     "datamodel": datamodel,  # issue 21's home: the expression grammar and its evaluation stay pure
     "processes": processes,  # issue 22's home: parsing, validating and storing processes stay pure
+    "reconcile": reconcile,
+    "designs": designs,
 }
 
 
@@ -91,7 +95,7 @@ def test_capacity_walk_includes_its_airflow_wiring_and_plots_without_airflow():
 
 def test_orchestration_logic_imports_without_airflow():
     """The DAGs' library logic (design checks, rollout steps) is usable and testable without Airflow."""
-    modules = ["airflow_wecube.orchestrations.network_design", "airflow_wecube.orchestrations.rollout"]
+    modules = ["airflow_wecube.designs.network", "airflow_wecube.orchestrations.rollout"]
     modules += [f"airflow_wecube.orchestrations.{m}" for m in ("rollback", "rollout_lock", "rollout_params")]
     modules += ["airflow_wecube.orchestrations.rollout_steps", "airflow_wecube.orchestrations.rollout_failure"]
     extra = (

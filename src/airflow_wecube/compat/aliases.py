@@ -26,7 +26,7 @@ MOVED: dict[str, str] = {
     "airflow_wecube.files": "airflow_wecube.util.files",
     "airflow_wecube.hostname": "airflow_wecube.deploy.hostname",
     "airflow_wecube.http_limits": "airflow_wecube.util.http_limits",
-    "airflow_wecube.network_design": "airflow_wecube.orchestrations.network_design",
+    "airflow_wecube.network_design": "airflow_wecube.designs.network",
     "airflow_wecube.orchestration": "airflow_wecube.orchestrations.failures",
     "airflow_wecube.platform_inputs": "airflow_wecube.protocol.platform_inputs",
     "airflow_wecube.prometheus.timeutil": "airflow_wecube.prometheus.times",

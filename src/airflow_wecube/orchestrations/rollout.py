@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_wecube.orchestrations.network_design import NAME_RE
+from airflow_wecube.designs.network import NAME_RE
 
 # -- parameters ---------------------------------------------------------------------------------
 

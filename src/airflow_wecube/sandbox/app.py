@@ -18,7 +18,7 @@ from fastapi import FastAPI, Header, HTTPException, Query
 from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.xml import load_register_xml
 from airflow_wecube.sandbox import DEFAULT_TOKEN, idempotency, manifests_dir
-from airflow_wecube.sandbox.plugin import _authorized
+from airflow_wecube.sandbox.plugin import OUTAGE_SCHEMA, _authorized
 from airflow_wecube.sandbox.plugins import cmdb_entities, packages
 from airflow_wecube.sandbox.processes import stop_all
 from airflow_wecube.sandbox.store import Store
@@ -53,7 +53,9 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
         raise ValueError("the sandbox needs a non-empty token")
     plugin_packages = packages()
     register_cleanup()
-    store = Store(db_path, schemas=[idempotency.SCHEMA, *(p.schema for p in plugin_packages if p.schema)])
+    store = Store(
+        db_path, schemas=[idempotency.SCHEMA, OUTAGE_SCHEMA, *(p.schema for p in plugin_packages if p.schema)]
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -103,6 +105,22 @@ def create_app(db_path: str | Path, token: str = DEFAULT_TOKEN) -> FastAPI:
     def clear_calls(authorization: str | None = Header(default=None)) -> dict[str, int]:
         check(authorization)
         return {"deleted": store.clear_calls()}
+
+    @app.post("/sandbox/outages", tags=["sandbox"])
+    def outage(body: dict, authorization: str | None = Header(default=None)) -> dict:
+        """``{"service": "pkg/plugin/action", "calls": N}``: the next N calls of that service answer HTTP 503,
+        as a plugin that is restarting does (a test's way to fail a plugin mid-run)."""
+        check(authorization)
+        service, calls = body.get("service"), body.get("calls", 1)
+        if service not in app.state.services or not isinstance(calls, int) or calls < 0:
+            raise HTTPException(status_code=400, detail="give service (one this sandbox serves) and calls >= 0")
+        with store.transaction() as db:
+            db.execute(
+                "INSERT INTO sandbox_outage (service, calls) VALUES (?, ?)"
+                " ON CONFLICT (service) DO UPDATE SET calls = excluded.calls",
+                (service, calls),
+            )
+        return {"service": service, "calls": calls}
 
     @app.get("/sandbox/services", tags=["sandbox"])
     def services() -> dict[str, str]:

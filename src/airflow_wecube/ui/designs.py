@@ -1,16 +1,17 @@
-"""Design vs reality: the network design against what the network plugin recorded in the CMDB
-(missing / extra / changed, per resource), each app's desired instances against Prometheus ``up``,
-and the same drawn as a picture (data center → VPC → zones → subnets → hosts → apps)."""
+"""Design vs reality: the network design and each app's instances against the CMDB's records and
+what the owning plugins report now (``missing`` / ``changed`` / ``extra`` / ``stale_record``, per
+resource, with what the next ``wecube_reconcile`` run would do), each app's instances against
+Prometheus ``up``, and the same drawn as a picture (data center → VPC → zones → subnets → hosts → apps).
+
+The comparison is the reconcile's own (:func:`airflow_wecube.orchestrations.reconcile.compare_now`)."""
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from airflow_wecube.orchestrations.network_design import plan_design
 from airflow_wecube.ui import cmdb
 from airflow_wecube.ui.auth import READ_PLUGINS
 from airflow_wecube.ui.render import render
@@ -20,95 +21,27 @@ router = APIRouter(dependencies=READ_PLUGINS)
 
 def design_file() -> Path:
     """``[wecube] network_design``, else ``designs/network.yml`` in the DAGs folder (what the DAG reads)."""
-    from airflow_wecube.config import airflow_option, dags_folder
+    from airflow_wecube.orchestrations.reconcile import design_file as path
 
-    explicit = airflow_option("network_design")
-    return Path(explicit).expanduser() if explicit else dags_folder() / "designs" / "network.yml"
+    return path()
 
 
 def expected_network(design: dict[str, Any]) -> list[dict[str, Any]]:
-    """The resources a design asks for: kind, name and the attributes the CMDB must show."""
-    plan = plan_design(design)
-    vpc = plan["vpc"]
-    out = [
-        {"kind": "data_center", "name": vpc["data_center"], "attrs": {}},
-        {"kind": "vpc", "name": vpc["name"], "attrs": {"cidr": vpc["cidr"], "data_center": vpc["data_center"]}},
-    ]
-    for zone in plan["subnets_by_zone"]:
-        for s in zone:
-            out.append(
-                {
-                    "kind": "subnet",
-                    "name": s["name"],
-                    "parent": vpc["name"],
-                    "attrs": {"zone": s["zone"], "prefix_length": s["prefix_length"]},
-                }
-            )
-    for rt in plan["route_tables"]:
-        out.append(
-            {"kind": "route_table", "name": rt["name"], "parent": vpc["name"], "attrs": {"routes": rt["routes"]}}
-        )
-    for sg in plan["security_groups"]:
-        out.append(
-            {"kind": "security_group", "name": sg["name"], "parent": vpc["name"], "attrs": {"rules": sg["rules"]}}
-        )
-    return out
+    """The resources a design asks for: kind, name and the attributes compared."""
+    from airflow_wecube.reconcile.differences import expected_network as expected
+
+    return expected(design)
 
 
-def _actual_attrs(kind: str, ci: dict[str, Any]) -> dict[str, Any]:
-    a = ci.get("attributes") or {}
-    if kind == "subnet":
-        cidr = a.get("cidr")
-        return {"zone": a.get("zone"), "prefix_length": ipaddress.ip_network(cidr).prefixlen if cidr else None}
-    if kind == "vpc":
-        return {"cidr": a.get("cidr"), "data_center": a.get("data_center")}
-    if kind == "route_table":
-        return {"routes": a.get("routes")}
-    if kind == "security_group":
-        return {"rules": a.get("rules")}
-    return {}
+def compare_network(
+    expected: list[dict[str, Any]],
+    actual: dict[str, list[dict[str, Any]]],
+    real: dict[str, list[dict[str, Any]] | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per resource (the reconcile's comparison; without ``real``, the record is reality)."""
+    from airflow_wecube.reconcile.differences import compare_network as compare
 
-
-def compare_network(expected: list[dict[str, Any]], actual: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per resource: ``ok``, ``missing`` (designed, not there), ``extra`` (there, not designed,
-    in the designed VPC) or ``changed`` (with each differing attribute as designed / actual)."""
-    vpc_name = next((e["name"] for e in expected if e["kind"] == "vpc"), None)
-    rows = []
-    for e in expected:
-        found = {ci["name"]: ci for ci in actual.get(e["kind"], [])}.get(e["name"])
-        if found is None:
-            rows.append({**e, "status": "missing", "guid": None, "diff": []})
-            continue
-        have = _actual_attrs(e["kind"], found)
-        diff = [
-            {"attribute": k, "designed": v, "actual": have.get(k)} for k, v in e["attrs"].items() if have.get(k) != v
-        ]
-        rows.append(
-            {
-                **e,
-                "status": "changed" if diff else "ok",
-                "guid": found["guid"],
-                "diff": diff,
-                "actual": found.get("attributes") or {},
-            }
-        )
-    designed = {(e["kind"], e["name"]) for e in expected}
-    for kind in ("subnet", "route_table", "security_group"):
-        for ci in actual.get(kind, []):
-            if (ci.get("attributes") or {}).get("vpc") == vpc_name and (kind, ci["name"]) not in designed:
-                rows.append(
-                    {
-                        "kind": kind,
-                        "name": ci["name"],
-                        "parent": vpc_name,
-                        "attrs": {},
-                        "status": "extra",
-                        "guid": ci["guid"],
-                        "diff": [],
-                        "actual": ci.get("attributes") or {},
-                    }
-                )
-    return rows
+    return compare(expected, actual, real)
 
 
 def app_health(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,7 +60,7 @@ def app_health(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             try:
                 hook = hook or PrometheusHook()
                 for s in hook.query(f'up{{job="{job}"}}'):
-                    up[s["metric"].get("instance", "")] = float(s["value"][1])
+                    up[s["labels"].get("instance", "")] = float(s["value"])
             except Exception as e:  # shown on the page
                 error = f"Prometheus: {type(e).__name__}: {e}"
         instances = []
@@ -196,27 +129,71 @@ def topology(
     }
 
 
-def report() -> dict[str, Any]:
-    import yaml
+def _mode() -> tuple[str, str | None]:
+    """The kill switch as the next reconcile will read it (``on`` when it cannot be read here)."""
+    try:
+        from airflow.models.variable import Variable
 
-    path = design_file()
-    out: dict[str, Any] = {"design_file": str(path), "network": [], "apps": [], "errors": [], "topology": None}
+        from airflow_wecube.remediation.guard import VARIABLE, parse_mode
+
+        return parse_mode(Variable.get(VARIABLE, default_var=None))
+    except Exception:
+        return "on", None
+
+
+def report() -> dict[str, Any]:
+    from airflow_wecube.hooks.plugin import WeCubePluginHook
+    from airflow_wecube.orchestrations.reconcile import compare_now, load_inputs, prometheus_predict, strategies_file
+    from airflow_wecube.reconcile.differences import APP_INSTANCE, CLASSES, OK
+    from airflow_wecube.reconcile.plan import next_action, plan
+
+    path, spath = design_file(), strategies_file()
+    out: dict[str, Any] = {
+        "design_file": str(path),
+        "strategies_file": str(spath),
+        "network": [],
+        "instances": [],
+        "apps": [],
+        "errors": [],
+        "topology": None,
+    }
     try:
-        design = yaml.safe_load(path.read_text(encoding="utf-8"))
-        expected = expected_network(design)
-    except Exception as e:  # a missing or invalid design is shown, not a 500
-        out["errors"].append(f"design {path}: {type(e).__name__}: {e}")
+        design, strategies = load_inputs(path, spath)
+        expected_network(design)
+    except Exception as e:  # a missing or invalid design or strategies file is shown, not a 500
+        out["errors"].append(f"{type(e).__name__}: {e}")
         return out
-    kinds = ["data_center", "vpc", "subnet", "route_table", "security_group", "host", "app"]
     try:
-        actual = cmdb.query([{"callbackParameter": k, "type": k} for k in kinds])
+        now = compare_now(WeCubePluginHook(), design, strategies, predict=prometheus_predict())
+    except Exception as e:
+        out["errors"].append(f"reality could not be read: {type(e).__name__}: {e}")
+        return out
+    out["errors"] += now["errors"]
+    mode, _ = _mode()
+    planned = {e["key"]: e for e in plan(now["rows"], strategies, mode=mode, accepted=now["accepted"])["entries"]}
+    for row in now["rows"]:
+        entry = planned.get(row["key"])
+        row["next"] = next_action(entry) if entry else ""
+        row.pop("inputs", None)
+        row.pop("recorded", None)
+    out["network"] = [r for r in now["rows"] if r["kind"] != APP_INSTANCE]
+    out["instances"] = [r for r in now["rows"] if r["kind"] == APP_INSTANCE]
+    out["desired"] = now["desired"]
+    actual = {}
+    try:
+        actual = cmdb.query([{"callbackParameter": k, "type": k} for k in ("host", "app")])
     except cmdb.CmdbUnavailable as e:
         out["errors"].append(f"the CMDB could not be read: {e}")
-        actual = {}
-    out["network"] = compare_network(expected, actual)
     out["apps"] = app_health(actual.get("app", []))
     out["topology"] = topology(out["network"], actual, out["apps"])
-    out["summary"] = {s: sum(r["status"] == s for r in out["network"]) for s in ("ok", "missing", "extra", "changed")}
+
+    def count(rows: list[dict[str, Any]]) -> dict[str, int]:
+        c = {s: sum(r["status"] == s and not r.get("accepted") for r in rows) for s in (OK, *CLASSES)}
+        c["accepted"] = sum(bool(r.get("accepted")) for r in rows)
+        return c
+
+    out["summary"] = count(out["network"])
+    out["instances_summary"] = count(out["instances"])
     return out
 
 

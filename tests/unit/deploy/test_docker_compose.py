@@ -231,6 +231,8 @@ def test_execution_api_url_points_at_the_api_server():
 UNSET_ON_PURPOSE = {
     "callback_base_url": "[api] base_url",
     "network_design": "designs/network.yml in the mounted DAGs folder",
+    "reconcile_strategies": "designs/strategies.yml in the mounted DAGs folder",
+    "reconcile_schedule": "every 10 minutes",
 }
 
 

@@ -11,7 +11,7 @@ from airflow_wecube.sandbox.plugin import SandboxPackage
 from airflow_wecube.sandbox.plugins import PACKAGES
 from airflow_wecube.sandbox.store import Store
 
-SANDBOX_ROUTES = {"/health", "/sandbox/calls", "/sandbox/services", "/sandbox/answers"}
+SANDBOX_ROUTES = {"/health", "/sandbox/calls", "/sandbox/services", "/sandbox/answers", "/sandbox/outages"}
 #: pages and APIs a package serves beside its interfaces (not plugin interfaces, not in a manifest)
 EXTRA_ROUTE_PREFIXES = ("/taskman/inbox", "/cmdb/data-model", "/cmdb/entities/")
 
@@ -39,10 +39,16 @@ def test_each_manifest_loads_with_a_concrete_version():
         assert pkg.warnings() == []
     assert set(loaded["cmdb"].services()) == {
         "cmdb/ci/create",
+        "cmdb/ci/delete",
         "cmdb/ci/query",
         "cmdb/ci/update",
         "cmdb/credential/set",
     }
+    network = {
+        f"network/{p}/{a}" for p in ("subnet", "route-table", "security-group") for a in ("create", "query", "delete")
+    }
+    assert set(loaded["network"].services()) == network | {"network/vpc/create", "network/vpc/query"}
+    assert "deploy/app/query" in loaded["deploy"].services()
     assert set(loaded["faults"].services()) == {
         f"faults/fault/{a}"
         for a in (

@@ -127,3 +127,34 @@ def crash(entity: dict[str, Any], call: Call) -> dict[str, Any]:
 
 
 __all__ = ["CRASH_EXIT_CODE", "crash", "load"]
+
+
+def query(entity: dict[str, Any], call: Call) -> dict[str, Any]:
+    """``deploy/app/query`` [``app``, ``host``]: the instances the plugin runs, as it sees them now:
+    ``status`` (``running`` only when its process is alive), ``host_alive`` (its host exists)."""
+    from airflow_wecube.sandbox.plugin import present, text
+
+    sql = (
+        "SELECT d.*, h.guid AS live_host FROM deploy_instance d LEFT JOIN host_host h ON h.guid = d.host_guid"
+        " WHERE 1 = 1"
+    )
+    args: list[Any] = []
+    for column in ("app", "host"):
+        if present(entity.get(column)):
+            sql += f" AND d.{column} = ?"
+            args.append(text(entity, column))
+    items = []
+    for row in call.store.connection().execute(sql + " ORDER BY d.app, d.host", args).fetchall():
+        out = instance_output(row, False)
+        alive = row["live_host"] is not None
+        running = alive and row["status"] == "running" and is_running(row["pid"], row["port"])
+        out.update(host_alive="Y" if alive else "N", status="running" if running else row["status"])
+        if row["status"] == "running" and not running:
+            out["status"] = "failed"
+            out["message"] = "its host is gone" if not alive else "its process is not running"
+        out.pop("changed", None)
+        items.append(out)
+    return {"items": items, "count": len(items)}
+
+
+__all__ += ["query"]

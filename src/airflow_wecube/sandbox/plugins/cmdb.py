@@ -1,6 +1,7 @@
 """``cmdb``: configuration items (CIs) and credentials, stored in SQLite.
 
-Services: ``cmdb/ci/create`` (idempotent on type + name), ``cmdb/ci/query``, ``cmdb/ci/update``
+Services: ``cmdb/ci/create`` (idempotent on type + name; an optional ``guid`` keeps a resource's own
+guid when its record is written again), ``cmdb/ci/query``, ``cmdb/ci/delete`` (by guid), ``cmdb/ci/update``
 (merges attributes; a ``null`` value removes that attribute; with ``expected``, only when those
 attributes hold those values now: a compare-and-set, e.g. a lock), and ``cmdb/credential/set`` whose
 ``password`` is sensitive: only a salted hash is kept, and the answer carries a fingerprint.
@@ -52,7 +53,13 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 def put_ci(
-    db: sqlite3.Connection, ci_type: str, name: str, attributes: dict[str, Any], *, merge: bool = True
+    db: sqlite3.Connection,
+    ci_type: str,
+    name: str,
+    attributes: dict[str, Any],
+    *,
+    merge: bool = True,
+    guid: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create the CI ``(ci_type, name)`` or merge ``attributes`` into it; for other sandbox plugins.
 
@@ -60,6 +67,7 @@ def put_ci(
     so the resource and its CMDB record are written together. A ``None`` value removes that attribute.
 
     :param merge: ``False`` leaves an existing CI as it is (``cmdb/ci/create`` never changes one)
+    :param guid: the guid of a new CI (a resource's own guid when its record is written again)
     :returns: the CI (as ``cmdb/ci/query`` lists it) and whether this call created it
     """
     now = time.time()
@@ -67,7 +75,7 @@ def put_ci(
     inserted = db.execute(
         "INSERT INTO cmdb_ci (guid, type, name, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (type, name) DO NOTHING",
-        (f"ci-{uuid.uuid4().hex}", ci_type, name, json.dumps(clean), now, now),
+        (guid or f"ci-{uuid.uuid4().hex}", ci_type, name, json.dumps(clean), now, now),
     ).rowcount
     row = db.execute("SELECT * FROM cmdb_ci WHERE type = ? AND name = ?", (ci_type, name)).fetchone()
     if not inserted and merge:
@@ -98,9 +106,30 @@ def create(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     """Create a CI, or return the existing one with the same type and name (never a duplicate)."""
     ci_type, name = _nonblank(entity, "type"), _nonblank(entity, "name")
     attributes = obj(entity, "attributes")
+    guid = text(entity, "guid").strip() or None
     with call.store.transaction() as db:
-        found, created = put_ci(db, ci_type, name, attributes, merge=False)
+        if (
+            guid
+            and db.execute(
+                "SELECT 1 FROM cmdb_ci WHERE guid = ? AND NOT (type = ? AND name = ?)", (guid, ci_type, name)
+            ).fetchone()
+        ):
+            raise EntityError(f"guid {guid} is taken by another CI")
+        found, created = put_ci(db, ci_type, name, attributes, merge=False, guid=guid)
     return {**found, "created": "Y" if created else "N"}
+
+
+@ci.entity("delete")
+def delete(entity: dict[str, Any], call: Call) -> dict[str, Any]:
+    """Remove a CI by guid (only the record: the resource it describes is its plugin's); removing one
+    that is not there changes nothing."""
+    guid = _nonblank(entity, "guid")
+    with call.store.transaction() as db:
+        row = db.execute("SELECT * FROM cmdb_ci WHERE guid = ?", (guid,)).fetchone()
+        if row is None:
+            return {"guid": guid, "deleted": "N"}
+        db.execute("DELETE FROM cmdb_ci WHERE guid = ?", (guid,))
+    return {**_row(row), "deleted": "Y"}
 
 
 @ci.entity("query")

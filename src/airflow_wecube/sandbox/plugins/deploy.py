@@ -304,3 +304,4 @@ def rollback(entity: dict[str, Any], call: Call) -> dict[str, Any]:
 # deploy/app/load and deploy/app/crash live in their own module, on the same plugin
 app_plugin.entity("load")(app_control.load)
 app_plugin.entity("crash")(app_control.crash)
+app_plugin.entity("query")(app_control.query)

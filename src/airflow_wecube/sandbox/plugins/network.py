@@ -42,6 +42,7 @@ from airflow_wecube.sandbox.plugin import (
     present,
     text,
 )
+from airflow_wecube.sandbox.plugins import network_query
 from airflow_wecube.sandbox.plugins.cmdb import put_ci
 
 SCHEMA = """
@@ -401,3 +402,14 @@ def create_security_group(entity: dict[str, Any], call: Call) -> dict[str, Any]:
     vpc_ref = _vpc_ref(entity)
     rules = validate_rules(array(entity, "rules"))
     return _converge(call, "network_security_group", "security_group", "rules", name, vpc_ref, rules)
+
+
+# the query and delete interfaces live in their own module, on the same plugins
+vpc_plugin.entity("query")(network_query.query_vpcs)
+for _plugin, _ci_type in (
+    (subnet_plugin, "subnet"),
+    (route_table_plugin, "route_table"),
+    (security_group_plugin, "security_group"),
+):
+    _plugin.entity("query")(network_query.query(_plugin.name))
+    _plugin.entity("delete")(network_query.delete(_plugin.name, _ci_type))

@@ -1,4 +1,4 @@
-"""airflow_wecube.orchestrations.network_design: the design checks name the field at fault, the topology check
+"""airflow_wecube.designs.network: the design checks name the field at fault, the topology check
 lists every way the CMDB differs from what was built."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wecube.orchestrations.network_design import (
+from airflow_wecube.designs.network import (
     DesignError,
     check_topology,
     default_subnet,
