@@ -1,0 +1,202 @@
+"""What the nodes of an imported process run (docs/processes.md, "The node table").
+
+``wecube_bind`` (the run's first task) records which entities each node acts on; every node then
+reads them back, so a node cleared and run again acts on the same entities with the same
+``requestId`` (WeCube issue 1596). Each node records XCom ``wecube_node``
+``{node_id, service, entities, calls}`` with sensitive values masked. The process is read from the
+process store at run time (its key and version are the operator's arguments): the DAG file stays light.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_wecube.operators.plugin import WeCubePluginOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+BIND_TASK = "wecube_bind"
+NODE_XCOM = "wecube_node"
+#: the option a human node's person chose (a decision after it branches on it)
+CHOICE_XCOM = "wecube_choice"
+#: XCom key prefix of a sub-process node's runs (one per bound entity)
+SUBPROC_XCOM = "wecube_subproc."
+
+
+def load_process(key: str, version: str):
+    from airflow_wecube.config import default_process_store
+
+    return default_process_store().get(key, version)
+
+
+def run_params(context: Context) -> dict[str, Any]:
+    params = context.get("params") or {}
+    return {
+        "root": str(params.get("root") or "").strip(),
+        "exclude": params.get("exclude") or {},
+        "dry_run": bool(params.get("dry_run")),
+    }
+
+
+def bound(context: Context) -> dict[str, Any]:
+    """What ``wecube_bind`` recorded for this run."""
+    value = context["ti"].xcom_pull(task_ids=BIND_TASK)
+    if not value:
+        raise AirflowFailException(f"{BIND_TASK} recorded no bindings for this run")
+    return value
+
+
+class ProcessBindOperator(BaseOperator):
+    """The run's first task: the root entity, each node's entities (dynamicBind 0/1, exclusions
+    applied), the start node's system values, and one conf per sub-process run."""
+
+    ui_color = "#dbeafe"
+
+    def __init__(self, *, process_key: str, process_version: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.process_key, self.process_version = process_key, process_version
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_wecube.datamodel.connections import entity_api
+        from airflow_wecube.datamodel.evaluate import Evaluator
+        from airflow_wecube.exceptions import WeCubeError
+        from airflow_wecube.processes.inputs import system_values
+        from airflow_wecube.processes.preview import bindings
+
+        process = load_process(self.process_key, self.process_version)
+        p = run_params(context)
+        if not isinstance(p["exclude"], dict):
+            raise AirflowFailException('param exclude must be {"<node id>": ["<entity id>", ...]}')
+        try:
+            out = bindings(process, Evaluator(entity_api()), p["root"], p["exclude"])
+        except WeCubeError as e:
+            raise AirflowFailException(str(e)) from None
+        run = context["dag_run"]
+        start = getattr(run, "start_date", None) or datetime.now(timezone.utc)
+        out["system"] = system_values(
+            process,
+            out["root"],
+            dag_id=self.dag_id,
+            run_id=run.run_id,
+            start=start.isoformat(),
+            executor=getattr(run, "triggering_user_name", None),
+        )
+        out["dry_run"] = p["dry_run"]
+        for node in process.nodes:
+            if node.type == "subProc":
+                confs = [
+                    {
+                        "trigger_run_id": f"{run.run_id}__{node.id}__{e['id']}"[:250],
+                        "conf": {"root": e["id"], "dry_run": p["dry_run"]},
+                    }
+                    for e in out["nodes"].get(node.id, [])
+                ]
+                context["ti"].xcom_push(key=SUBPROC_XCOM + node.id, value=confs)
+        for node_id, rows in out["nodes"].items():
+            self.log.info(
+                "node %s: %d entit%s: %s",
+                node_id,
+                len(rows),
+                "y" if len(rows) == 1 else "ies",
+                ", ".join(r["displayName"] for r in rows[:20]),
+            )
+        return out
+
+
+class ProcessSubRunsOperator(BaseOperator):
+    """The runs a sub-process node starts, one per bound entity (what ``wecube_bind`` recorded for
+    it): its return value feeds the mapped trigger of the sub-process DAG."""
+
+    ui_color = "#dbeafe"
+
+    def __init__(self, *, process_node: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.process_node = process_node
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        bound(context)
+        runs = context["ti"].xcom_pull(task_ids=BIND_TASK, key=SUBPROC_XCOM + self.process_node) or []
+        self.log.info(
+            "node %s starts %d run(s): %s", self.process_node, len(runs), ", ".join(r["trigger_run_id"] for r in runs)
+        )
+        return runs
+
+
+class ProcessNodeOperator(WeCubePluginOperator):
+    """One node that does work: automatic and data nodes, a human node's asynchronous service,
+    timers, and the abnormal end."""
+
+    template_fields = ()
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        process_key: str,
+        process_version: str,
+        process_node: str,
+        process_node_type: str,
+        service: str = "",
+        **kwargs: Any,
+    ):
+        # not "node_id": BaseOperator has a read-only property of that name
+        super().__init__(service=service or "-", inputs={}, **kwargs)
+        self.process_key, self.process_version = process_key, process_version
+        self.process_node, self.process_node_type = process_node, process_node_type
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        return None
+
+    def execute(self, context: Context) -> Any:
+        process = load_process(self.process_key, self.process_version)
+        node = process.node(self.process_node)
+        kind = node.type
+        if kind == "abnormal":
+            raise AirflowFailException(f"the process ended at its abnormal end {node.id} ({node.name or 'abnormal'})")
+        if kind in ("timeInterval", "date"):
+            return self._wait(context, node)
+        from airflow_wecube.operators.process_call import run_node
+
+        return run_node(self, context, process, node)
+
+    def _wait(self, context: Context, node) -> None:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        from airflow_wecube.operators.process_call import timer_moment
+
+        moment = timer_moment(node)
+        if bound(context).get("dry_run") or moment <= datetime.now(timezone.utc):
+            self.log.info("node %s: no wait (%s)", node.id, "dry run" if bound(context).get("dry_run") else "past")
+            return None
+        self.log.info("node %s waits until %s", node.id, moment.isoformat())
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
+
+    def resume(self, context: Context, event: Any = None) -> None:
+        self.log.info("node %s: the wait is over", self.process_node)
+
+    def execute_complete(self, context: Context, event: dict[str, Any], wecube_async: dict[str, Any]) -> Any:
+        outputs = super().execute_complete(context, event, wecube_async)
+        from airflow_wecube.operators.process_call import record_async
+
+        record_async(self, context, outputs)
+        return outputs
+
+
+def node_timeout(node) -> timedelta | None:
+    return timedelta(minutes=node.timeout_minutes) if node.timeout_minutes else None
+
+
+__all__ = [
+    "BIND_TASK",
+    "CHOICE_XCOM",
+    "NODE_XCOM",
+    "ProcessBindOperator",
+    "ProcessNodeOperator",
+    "ProcessSubRunsOperator",
+    "bound",
+]
