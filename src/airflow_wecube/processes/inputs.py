@@ -13,10 +13,10 @@ from typing import Any
 
 from airflow_wecube.datamodel.evaluate import PATH_SEP
 from airflow_wecube.exceptions import WeCubeError
+from airflow_wecube.processes.model import Node, Process
 
 #: how a sensitive value is recorded (the hook's MASK; kept here so this module needs no Airflow)
 MASK = "***"
-from airflow_wecube.processes.model import Node, Process
 
 CALLBACK = "callbackParameter"
 
