@@ -17,7 +17,7 @@ def _process(*params: ParamBinding) -> Process:
              params=params),
         Node(id="e", type="end"),
     )  # fmt: skip
-    edges = tuple(Edge(id=f"e{i}", source=a, target=b) for i, (a, b) in enumerate(zip("sab", "abe")))
+    edges = tuple(Edge(id=f"e{i}", source=a, target=b) for i, (a, b) in enumerate(zip("sab", "abe", strict=True)))
     return Process(key="k", name="名", version="v1", root_entity="cmdb:app", nodes=nodes, edges=edges,
                    source_format="wecube-v4")  # fmt: skip
 
