@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_wecube.operators.plugin import WeCubePluginOperator
-
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -127,12 +125,20 @@ class ProcessSubRunsOperator(BaseOperator):
         return runs
 
 
-class ProcessNodeOperator(WeCubePluginOperator):
+class ProcessNodeOperator(BaseOperator):
     """One node that does work: automatic and data nodes, a human node's asynchronous service,
-    timers, and the abnormal end."""
+    timers, and the abnormal end. It shares the plugin call's paths with ``WeCubePluginOperator``
+    (imported when a node runs, so the DAG file stays light at parse time)."""
 
-    template_fields = ()
     ui_color = "#e8f1fb"
+    #: what the asynchronous path of the plugin operator reads (docs/async-plugins.md)
+    _single = False
+    timeout_seconds = None
+    on_timeout = "fail"
+    allowed_options = None
+    reject_options = None
+    fail_on_reject = True
+    registry_path = None
 
     def __init__(
         self,
@@ -142,15 +148,29 @@ class ProcessNodeOperator(WeCubePluginOperator):
         process_node: str,
         process_node_type: str,
         service: str = "",
+        wecube_conn_id: str | None = None,
         **kwargs: Any,
     ):
         # not "node_id": BaseOperator has a read-only property of that name
-        super().__init__(service=service or "-", inputs={}, **kwargs)
+        super().__init__(**kwargs)
         self.process_key, self.process_version = process_key, process_version
-        self.process_node, self.process_node_type = process_node, process_node_type
+        self.process_node, self.process_node_type, self.service = process_node, process_node_type, service
+        self.wecube_conn_id = wecube_conn_id
 
-    def render_template_fields(self, context, jinja_env=None) -> None:
-        return None
+    def _registry(self):
+        from airflow_wecube.config import default_registry
+
+        return default_registry(self.registry_path)
+
+    def _package_defaults(self, svc):
+        from airflow_wecube.operators.plugin import WeCubePluginOperator
+
+        return WeCubePluginOperator._package_defaults(self, svc)
+
+    def _raise_failed(self, ti, e) -> None:
+        from airflow_wecube.operators.plugin import WeCubePluginOperator
+
+        WeCubePluginOperator._raise_failed(self, ti, e)
 
     def execute(self, context: Context) -> Any:
         process = load_process(self.process_key, self.process_version)
@@ -183,8 +203,11 @@ class ProcessNodeOperator(WeCubePluginOperator):
         self.log.info("node %s: the wait is over", self.process_node)
 
     def execute_complete(self, context: Context, event: dict[str, Any], wecube_async: dict[str, Any]) -> Any:
-        outputs = super().execute_complete(context, event, wecube_async)
+        """Resumed by the plugin callback trigger (a human node's asynchronous service)."""
+        from airflow_wecube.operators import plugin_async
         from airflow_wecube.operators.process_call import record_async
+
+        outputs = plugin_async.complete(self, context, event, wecube_async)
 
         record_async(self, context, outputs)
         return outputs

@@ -14,8 +14,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_wecube.hooks.plugin import MASK
 from airflow_wecube.operators.process import BIND_TASK, NODE_XCOM, bound
+from airflow_wecube.processes.inputs import MASK
 
 CALLBACK = "callbackParameter"
 
