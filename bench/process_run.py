@@ -32,10 +32,10 @@ BRANCH = 8
 HOSTS = "cmdb:subnet~(subnet)cmdb:host"
 
 RUN = """
-import json, sys, time, importlib.util
-spec = importlib.util.spec_from_file_location("bench_dag", sys.argv[1])
-mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-dag = getattr(mod, sys.argv[2])
+import json, sys, time
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1])
+dag = bag.dags[sys.argv[2]]
 t = time.perf_counter()
 run = dag.test(run_conf={"root": sys.argv[3]})
 print(json.dumps({"seconds": time.perf_counter() - t, "state": str(run.state), "tasks": len(dag.tasks)}))
@@ -132,7 +132,8 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                            capture_output=True)  # fmt: skip
             runs = {"imported": [], "hand": []}
-            targets = {"imported": (REPO / "dags" / "wecube_processes.py", "wecube_proc_bench20"),
+            (tmp / "wecube_processes.py").write_text((REPO / "dags" / "wecube_processes.py").read_text())
+            targets = {"imported": (tmp / "wecube_processes.py", "wecube_proc_bench20"),
                        "hand": (tmp / "hand.py", "bench_hand")}  # fmt: skip
             for r in range(args.rounds):
                 for kind in ("imported", "hand") if r % 2 == 0 else ("hand", "imported"):
