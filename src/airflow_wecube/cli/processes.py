@@ -129,7 +129,7 @@ def cmd_preview(args) -> int:
         if not acts(n):
             continue
         rows = bound.get(n.id)
-        head = f"{n.id} ({n.type}) {n.name}"
+        head = f"{n.id} ({n.type})" + (f" {n.name}" if n.name else "")
         if rows is None:
             print(f"{head}: {AT_RUN}")
             continue
