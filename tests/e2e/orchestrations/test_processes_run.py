@@ -73,6 +73,10 @@ def test_a_process_runs_with_its_bindings_a_rerun_a_decision_and_sub_processes(o
         json={"dry_run": False, "task_ids": ["n_check"], "dag_run_id": run, "include_downstream": True,
               "only_failed": False, "reset_dag_runs": True},
     )  # fmt: skip
+    try:
+        sa.wait_for_ti_state(DAG_ID, run, "n_check", "success", timeout=240)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{sa.task_log(DAG_ID, run, 'n_check', chars=6000)}") from None
     o.wait_open(DAG_ID, run, "n_review", timeout=240)
     second = sa.client().xcom(DAG_ID, run, "n_check", key="wecube_node")
     assert second["requestId"] == first["requestId"]
