@@ -28,6 +28,7 @@ def _node_task(process, node, t, bind, common):
     from airflow_wecube.operators.process import ProcessNodeOperator, node_timeout
     from airflow_wecube.operators.process_flow import (
         CONTINUE,
+        DONE,
         ProcessDecisionOperator,
         ProcessHumanOperator,
         human_options,
@@ -76,7 +77,9 @@ def _node_task(process, node, t, bind, common):
             map_index_template="{{ task.trigger_run_id }}",
             **common,
         ).expand_kwargs(runs.output), runs
+    options = human_options(process, node) if node.type == "human" else None
     return ProcessNodeOperator(
+        allowed_options=options if options != [DONE] else None,
         process_node=node.id,
         process_node_type=node.type,
         service=node.service_name,

@@ -149,6 +149,7 @@ class ProcessNodeOperator(BaseOperator):
         process_node_type: str,
         service: str = "",
         wecube_conn_id: str | None = None,
+        allowed_options: list[str] | None = None,
         **kwargs: Any,
     ):
         # not "node_id": BaseOperator has a read-only property of that name
@@ -156,6 +157,8 @@ class ProcessNodeOperator(BaseOperator):
         self.process_key, self.process_version = process_key, process_version
         self.process_node, self.process_node_type, self.service = process_node, process_node_type, service
         self.wecube_conn_id = wecube_conn_id
+        if allowed_options:  # a human node's APPROVAL service: the decision links after it, none rejects
+            self.allowed_options, self.reject_options, self.fail_on_reject = list(allowed_options), [], False
 
     def _registry(self):
         from airflow_wecube.config import default_registry
