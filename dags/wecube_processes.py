@@ -1,13 +1,12 @@
-"""One DAG per imported WeCube process (``wecube processes import``): its SHAPE only, for now.
+"""One DAG per imported WeCube process (``wecube processes import``), which runs it.
 
 Reads the highest version of every process in the process store (``wecube_processes/`` in the DAGs
 folder, ``[wecube] processes_path`` or ``$WECUBE_PROCESSES_PATH``) and builds DAG
-``wecube_proc_<key>`` named after the process, with one task per node and one dependency per flow,
-so the Airflow UI shows the process's graph. Light at parse time: no network, the stored JSON only.
-
-What each node runs (plugin calls over the node's entities, timers, approvals, sub-process runs)
-comes with the data model: until then a task that does work fails, naming its node, instead of
-pretending to have run; only start, end, fork and merge nodes succeed. See docs/processes.md.
+``wecube_proc_<key>`` named after the process: task ``wecube_bind`` first (the entities each node
+acts on, recorded once), then one task per node and one dependency per flow. Params: ``root`` (the
+root entity's id), ``exclude`` (``{node id: [entity ids]}`` never acted on) and ``dry_run``.
+Light at parse time: no network, the stored JSON only; what each node runs lives in
+``airflow_wecube.operators.process*`` (docs/processes.md).
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ import logging
 
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG, Param
 
 from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.processes.dag_shape import ROUTING, dag_shape
@@ -26,27 +24,77 @@ from airflow_wecube.processes.store import default_process_store
 log = logging.getLogger(__name__)
 
 
-class ProcessNodeOperator(BaseOperator):
-    """A node whose work is not run yet: it fails with the node's id, type and service."""
+def _node_task(process, node, t, bind, common):
+    from airflow_wecube.operators.process import ProcessNodeOperator, node_timeout
+    from airflow_wecube.operators.process_flow import (
+        CONTINUE,
+        DONE,
+        ProcessDecisionOperator,
+        ProcessHumanOperator,
+        human_options,
+    )
 
-    ui_color = "#f5e6c8"
-
-    def __init__(self, *, process_node: str, process_node_type: str, service: str = "", **kwargs):
-        super().__init__(**kwargs)
-        # not "node_id": BaseOperator has a read-only property of that name
-        self.process_node, self.process_node_type, self.service = process_node, process_node_type, service
-
-    def execute(self, context):
-        what = self.process_node_type + (f", {self.service}" if self.service else "")
-        raise AirflowFailException(
-            f"node {self.process_node} ({what}) cannot run yet:"
-            " this DAG is the process's shape; node semantics come with the data model (docs/processes.md)"
+    ref = {"process_key": process.key, "process_version": process.version}
+    if node.type == "decision":
+        return ProcessDecisionOperator(process_node=node.id, **ref, **common)
+    if node.type == "human" and not node.service_name:
+        return ProcessHumanOperator(
+            process_node=node.id,
+            subject=f"{process.name or process.key}: {t.display_name}",
+            body=node.note or f"Node `{node.id}` of process `{process.key}`.",
+            options=human_options(process, node),
+            **common,
         )
+    if node.type == "timeInterval" and node.allow_continue and node.time_config and node.time_config.seconds:
+        return ProcessHumanOperator(
+            process_node=node.id,
+            subject=f"{process.name or process.key}: {t.display_name}",
+            body=f"Waiting {node.time_config.seconds:g} s; continue now if you wish.",
+            options=[CONTINUE],
+            response_timeout=node.time_config.seconds,
+            on_timeout="approve",
+            **common,
+        )
+    if node.type == "subProc":
+        from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+        from airflow_wecube.operators.process import ProcessSubRunsOperator
+
+        sub = node.sub_process
+        runs = ProcessSubRunsOperator(
+            task_id=f"{t.task_id}__runs",
+            task_display_name=f"{t.display_name}: runs",
+            process_node=node.id,
+            trigger_rule=common["trigger_rule"],
+        )
+        return TriggerDagRunOperator.partial(
+            trigger_dag_id=f"wecube_proc_{sub.key or sub.name}",
+            wait_for_completion=True,
+            deferrable=True,
+            poke_interval=3,
+            allowed_states=["success"],
+            failed_states=["failed"],
+            map_index_template="{{ task.trigger_run_id }}",
+            **common,
+        ).expand_kwargs(runs.output), runs
+    options = human_options(process, node) if node.type == "human" else None
+    return ProcessNodeOperator(
+        allowed_options=options if options != [DONE] else None,
+        process_node=node.id,
+        process_node_type=node.type,
+        service=node.service_name,
+        execution_timeout=node_timeout(node),
+        **ref,
+        **common,
+    )
 
 
 def _build(process) -> DAG:
+    from airflow_wecube.operators.process import BIND_TASK, ProcessBindOperator
+    from airflow_wecube.operators.process_flow import ProcessHumanOperator
+
     shape = dag_shape(process)
-    services = {n.id: n.service_name for n in process.nodes}
+    nodes = {n.id: n for n in process.nodes}
     with DAG(
         dag_id=shape.dag_id,
         dag_display_name=shape.display_name,
@@ -55,21 +103,52 @@ def _build(process) -> DAG:
         catchup=False,
         tags=list(shape.tags),
         doc_md=shape.doc_md,
+        params={
+            "root": Param(
+                "",
+                type="string",
+                title="Root entity id",
+                description=f"the id of the {process.root_entity} the run starts from "
+                "(`wecube processes preview` lists candidates)",
+            ),
+            "exclude": Param(
+                {},
+                type="object",
+                title="Entities deselected per node",
+                description='{"<node id>": ["<entity id>", ...]}: never acted on',
+            ),
+            "dry_run": Param(False, type="boolean", title="Dry run", description="bind and record, call nothing"),
+        },
     ) as dag:
-        tasks = {}
+        bind = ProcessBindOperator(
+            task_id=BIND_TASK,
+            task_display_name="bind entities",
+            **{"process_key": process.key, "process_version": process.version},
+        )
+        heads, tails = {}, {}
         for t in shape.tasks:
-            common = {"task_id": t.task_id, "task_display_name": t.display_name, "trigger_rule": t.trigger_rule}
-            if t.node_type in ROUTING:
-                tasks[t.task_id] = EmptyOperator(**common)
-            else:
-                tasks[t.task_id] = ProcessNodeOperator(
-                    process_node=t.node_id,
-                    process_node_type=t.node_type,
-                    service=services.get(t.node_id, ""),
-                    **common,
+            node = nodes[t.node_id]
+            rule = "none_failed_min_one_success" if t.node_type in ("decisionMerge", "end") else t.trigger_rule
+            common = {"task_id": t.task_id, "task_display_name": t.display_name, "trigger_rule": rule}
+            task = EmptyOperator(**common) if t.node_type in ROUTING else _node_task(process, node, t, bind, common)
+            task, head = task if isinstance(task, tuple) else (task, task)
+            heads[t.task_id], tails[t.task_id] = head, task
+            if node.risk_check:
+                risk = ProcessHumanOperator(
+                    process_node=node.id,
+                    task_id=f"{t.task_id}__risk_check",
+                    task_display_name=f"{t.display_name}: risk check",
+                    subject=f"{process.name or process.key}: confirm {t.display_name}",
+                    body=f"Node `{node.id}` calls `{node.service_name}`: confirm before it runs.",
+                    options=["Confirm", "Stop"],
+                    approve_options=["Confirm"],
                 )
+                risk >> head
+                heads[t.task_id] = risk
+            if t.node_type == "start":
+                bind >> heads[t.task_id]
         for up, down in shape.dependencies:
-            tasks[up] >> tasks[down]
+            tails[up] >> heads[down]
     return dag
 
 
@@ -77,7 +156,7 @@ _store = default_process_store()
 for _key in _store.processes():
     try:
         _dag = _build(_store.get(_key))
-    except WeCubeError as _e:  # one broken file must not hide the other processes' DAGs
+    except (WeCubeError, ValueError) as _e:  # one broken file must not hide the other processes' DAGs
         log.error("WeCube process %s not loaded: %s", _key, _e)
         continue
     globals()[_dag.dag_id] = _dag

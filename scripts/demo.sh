@@ -59,7 +59,7 @@ ALERTS_WEBHOOK_URL="$AIRFLOW_URL/wecube/alerts"
 # the example DAGs unpaused once parsed (those not in dags/ are skipped). wecube_capacity_refit
 # stays paused: it needs a window of history first (run a rollout, then trigger it by hand). The
 # runbooks are unpaused so that an alert starts them without anyone touching Airflow.
-EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out wecube_manual_task wecube_host_inventory wecube_reconcile}"
+EXAMPLE_DAGS="${DEMO_UNPAUSE_DAGS:-wecube_hello wecube_monitoring_example wecube_network_build wecube_app_rollout wecube_remediate_instance wecube_scale_out wecube_manual_task wecube_host_inventory wecube_reconcile wecube_proc_subnet_inventory wecube_proc_host_audit wecube_proc_host_review}"
 
 # The Makefile puts the virtualenv first on PATH; when run by hand, fall back to .venv.
 if ! command -v airflow >/dev/null 2>&1 && [ -x "$REPO/.venv/bin/airflow" ]; then
@@ -114,6 +114,7 @@ export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$TRIGGER_LOG_PORT"
 # async plugin interfaces (taskman's manual tasks) POST their result here (docs/async-plugins.md)
 export AIRFLOW__WECUBE__CALLBACK_BASE_URL="${AIRFLOW__WECUBE__CALLBACK_BASE_URL:-$AIRFLOW_URL}"
 export WECUBE_REGISTRY_PATH="$DEMO/wecube_plugins"
+export WECUBE_PROCESSES_PATH="$DEMO/wecube_processes"
 export WECUBE_SANDBOX_TOKEN="$SANDBOX_TOKEN"
 # folders the PrometheusHook writes to when a connection names none, and the capacity model store
 export AIRFLOW__WECUBE__FILE_SD_DIR="$PROM/file_sd"
@@ -363,6 +364,11 @@ while IFS= read -r manifest; do
     wecube plugins register "$manifest" --registry "$WECUBE_REGISTRY_PATH" --replace >&2 \
         || fail sandbox "could not register $manifest"
 done < <(python -c "from airflow_wecube.sandbox import manifest_paths; print(*manifest_paths(), sep='\n')")
+# ... and the processes shipped in dags/processes/ (WeCube v4 JSON, BPMN), one DAG each (docs/processes.md)
+for process_file in "$REPO"/dags/processes/*; do
+    wecube processes import "$process_file" --registry "$WECUBE_REGISTRY_PATH" --replace >&2 \
+        || fail processes "could not import $process_file"
+done
 
 # 4. Airflow: metadata DB, the wecube_default, prometheus_default and alertmanager_default connections (created, or
 #    updated in place: a running task never finds one missing), then standalone
@@ -406,6 +412,8 @@ export WECUBE_AIRFLOW_USER=admin
 export WECUBE_AIRFLOW_PASSWORD=$AIRFLOW_PASSWORD
 export WECUBE_ENTITY_URL=$SANDBOX_URL
 export WECUBE_ENTITY_TOKEN=$SANDBOX_TOKEN
+export WECUBE_PROCESSES_PATH=$WECUBE_PROCESSES_PATH
+export WECUBE_REGISTRY_PATH=$WECUBE_REGISTRY_PATH
 EOF
 mv -f "$DEMO/env.tmp" "$DEMO/env"
 

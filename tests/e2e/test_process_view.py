@@ -3,8 +3,9 @@
 state and follow the run as it goes, a click shows a node, names holding HTML stay text, and the
 pages need the Airflow login. The screenshots of docs/ui.md come from here (``docs/img/ui-process*``).
 
-Process ``view_demo`` runs as the DAG factory builds it today: start and fork succeed, the two
-task nodes fail (their runtime is not in this branch yet), the rest is upstream_failed.
+Process ``view_demo`` runs from an app of the sandbox's CMDB, its two task nodes bound to the app
+itself: ``host/host/create`` maps its inputs from host entities, so both fail at binding (with the
+app recorded as their entity), start and fork succeed, the rest is upstream_failed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ EVIL_PROCESS = "<script>document.title='pwned'</script> view demo 演示"
 EVIL_NODE = "<img src=x onerror=alert(1)> check hosts"
 RED = "rgb(254, 202, 202)"
 GREEN = "rgb(187, 247, 208)"
+VIEW_APP = "view-demo-app"
 
 
 def _pds_files() -> list[Path]:
@@ -33,19 +35,38 @@ def _pds_files() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def world(standalone, plugin_registry):
+def world(standalone, plugin_registry, sandbox):
+    from airflow_wecube.datamodel.client import EntityApi
+    from tests.e2e.orchestrations.conftest import put_connection
+
     sa = standalone
+    put_connection(
+        sa.client(), "wecube_default", {"conn_type": "wecube", "host": sandbox.url, "password": sandbox.token}
+    )
+    api = EntityApi.at(sandbox.url, sandbox.token)
+    if not api.query("cmdb", "app", [{"attrName": "name", "op": "eq", "condition": VIEW_APP}]):
+        api.create("cmdb", "app", [{"name": VIEW_APP, "version": "1"}])
+    [app] = api.query("cmdb", "app", [{"attrName": "name", "op": "eq", "condition": VIEW_APP}])
     store = ProcessStore(sa.dags_folder / "wecube_processes")
-    processes = [validate(p, plugin_registry) for p in read_process_file(DATA / "v4_view_demo.json")]
+    processes = [_bound_to_the_app(validate(p, plugin_registry)) for p in read_process_file(DATA / "v4_view_demo.json")]
     processes += [validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")]
     processes += [validate(p, None) for p in read_process_file(DATA / "view_review.bpmn")]
     pds = [p for f in _pds_files()[:1] for p in read_process_file(f)]
     store.save(processes + pds, replace=True)
     sa.add_dags([REPO / "dags" / "wecube_processes.py"])
     sa.wait_for_dag("wecube_proc_view_demo", timeout=180)
-    run = sa.trigger("wecube_proc_view_demo")["dag_run_id"]
+    conf = {"root": app["id"]}
+    run = sa.trigger("wecube_proc_view_demo", conf)["dag_run_id"]
     sa.wait_for_run_state("wecube_proc_view_demo", run, "failed", timeout=300)
-    return {"sa": sa, "run": run, "processes": {p.key: p for p in processes + pds}, "pds": pds}
+    return {"sa": sa, "run": run, "processes": {p.key: p for p in processes + pds}, "pds": pds, "conf": conf}
+
+
+def _bound_to_the_app(process):
+    """The task nodes bound to the root app itself, which the sandbox's data model can evaluate."""
+    nodes = tuple(
+        n.model_copy(update={"routine_expression": "cmdb:app"}) if n.type == "automatic" else n for n in process.nodes
+    )
+    return process.model_copy(update={"nodes": nodes})
 
 
 def _get(sa, path: str, user: str | None = None) -> requests.Response:
@@ -203,7 +224,7 @@ def test_a_run_colours_its_nodes_and_a_click_shows_one(world, view):
     )
     assert panel.find_element(By.TAG_NAME, "h3").text == EVIL_NODE
     assert panel.find_elements(By.TAG_NAME, "img") == []
-    assert "not recorded" in panel.text  # this branch has no runtime records yet
+    assert VIEW_APP in panel.text  # the entity the node recorded
     log = panel.find_element(By.LINK_TEXT, "task log").get_attribute("href")
     assert log.endswith("/tasks/n_fail")
     assert view.console_errors() == []
@@ -212,12 +233,12 @@ def test_a_run_colours_its_nodes_and_a_click_shows_one(world, view):
 
 def test_the_drawing_follows_a_run_as_it_goes(world, view):
     sa = world["sa"]
-    run = sa.trigger("wecube_proc_view_demo")["dag_run_id"]
+    run = sa.trigger("wecube_proc_view_demo", world["conf"])["dag_run_id"]
     view.open(f"/wecube/processes/view_demo?run_id={requests.utils.quote(run, safe='')}")
     at_load = view.d.execute_script("return JSON.parse(document.getElementById('wecube-view').textContent).run")
     assert at_load["run"]["finished"] is False, "the run ended before the page opened: nothing to follow"
     # no reload: the page polls its JSON twin until the run ends
     view.wait.until(lambda d: "st-upstream_failed" in view.classes("n_end"))
-    assert "st-failed" in view.classes("n_fail")
+    view.wait.until(lambda d: "st-failed" in view.classes("n_fail"))  # the other branch may end it first
     view.wait.until(lambda d: d.find_element("id", "run-state").text == "failed")
     assert view.console_errors() == []

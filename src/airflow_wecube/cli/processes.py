@@ -9,6 +9,7 @@ import sys
 from airflow_wecube.processes.loader import FORMATS, read_process_file
 from airflow_wecube.processes.model import Process
 from airflow_wecube.processes.references import resolve_sub_processes
+from airflow_wecube.processes.routines import parse_check
 from airflow_wecube.processes.store import default_process_store
 from airflow_wecube.processes.validate import validate
 from airflow_wecube.registry import default_registry
@@ -18,7 +19,10 @@ def _checked(args) -> list[Process]:
     """The file's processes, each validated against the plugin registry (all or an error), their
     sub-process references resolved against the same file and the store."""
     registry = default_registry(args.registry)
-    checked = [validate(p, registry) for p in read_process_file(args.path, args.format)]
+    checked = [
+        validate(p, registry, routine_check=parse_check(p.root_entity))
+        for p in read_process_file(args.path, args.format)
+    ]
     return resolve_sub_processes(checked, default_process_store(getattr(args, "processes", None)))
 
 
@@ -98,6 +102,43 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_preview(args) -> int:
+    """Per node, the entities a run from root ``--root`` acts on (what ``wecube_bind`` records);
+    without ``--root``, the candidates of the root entity."""
+    from airflow_wecube.cli.entities import _api
+    from airflow_wecube.datamodel.evaluate import Evaluator
+    from airflow_wecube.processes.preview import AT_RUN, acts, entity_row, preview
+    from airflow_wecube.processes.routines import routine
+
+    key, _, version = args.process.partition("@")
+    p = default_process_store(args.processes).get(key, version or None)
+    evaluator = Evaluator(_api(args))
+    if not args.root:
+        rows = [entity_row(r) for r in evaluator.evaluate(routine(p.root_entity))]
+        if args.json:
+            print(json.dumps({"candidates": rows}, indent=2, ensure_ascii=False))
+        else:
+            print(f"root entity candidates ({p.root_entity}); pass one with --root:")
+            print("\n".join(f"  {r['id']}  {r['displayName']}" for r in rows) or "  (none)")
+        return 0
+    exclude = json.loads(args.exclude) if args.exclude else None
+    bound = preview(p, evaluator, args.root, exclude)
+    if args.json:
+        print(json.dumps(bound, indent=2, ensure_ascii=False))
+        return 0
+    for n in p.nodes:
+        if not acts(n):
+            continue
+        rows = bound.get(n.id)
+        head = f"{n.id} ({n.type})" + (f" {n.name}" if n.name else "")
+        if rows is None:
+            print(f"{head}: {AT_RUN}")
+            continue
+        print(f"{head}: {len(rows)} entit{'y' if len(rows) == 1 else 'ies'}")
+        print("\n".join(f"  {r['id']}  {r['displayName']}  [{r['path']}]" for r in rows))
+    return 0
+
+
 def cmd_remove(args) -> int:
     key, _, version = args.process.partition("@")
     removed = default_process_store(args.processes).remove(key, version or None)
@@ -142,6 +183,15 @@ def register(groups) -> None:
     s.add_argument("--version")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("preview", parents=[store], help="the entities each node acts on, from a root entity")
+    s.add_argument("process", help="KEY or KEY@VERSION")
+    s.add_argument("--root", help="the root entity's id (without: list the candidates)")
+    s.add_argument("--exclude", help='JSON {"<node id>": ["<entity id>", ...]}: deselected entities')
+    s.add_argument("--url", help="entity API base URL (default: $WECUBE_ENTITY_URL, else the Airflow connections)")
+    s.add_argument("--token", help="bearer token of --url (default: $WECUBE_ENTITY_TOKEN)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_preview)
 
     s = sub.add_parser("remove", parents=[store], help="remove a process (all versions) or KEY@VERSION")
     s.add_argument("process")

@@ -3,7 +3,7 @@ per flow, and the trigger rule each join needs. Pure (no Airflow import): ``dags
 builds the DAGs from it at parse time, and tests check it without a scheduler.
 
 Only the shape: what each node runs (plugin calls over entities, waits, approvals, sub-process runs)
-comes with the data model (docs/processes.md, "Not yet here").
+is chosen by the DAG factory from ``airflow_wecube.operators.process*`` (docs/processes.md).
 """
 
 from __future__ import annotations

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_wecube.protocol.validation import CALLBACK
 from airflow_wecube.protocol.wire import output_failed
+from airflow_wecube.util.secrets import MASK
 
 if TYPE_CHECKING:
     from airflow_wecube.registry.models import Interface
-
-#: what a secret value shows as, wherever one is shown or stored (outputs, XCom, pages, callbacks)
-MASK = "***"
 
 
 @dataclass

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+#: what a secret value shows as, wherever one is shown or stored (outputs, XCom, pages, callbacks)
+MASK = "***"
 SECRET_NAME = re.compile(r"pass(word|wd)|secret|credential|authorization|bearer|(api|private)_?key|token$")
 
 
