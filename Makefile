@@ -43,11 +43,12 @@ chromium:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver); }
 
-# Two pytest-xdist workers: every test under tests/e2e is in xdist group "e2e" (tests/conftest.py), so
-# one worker runs them in order under one `airflow standalone` (mostly waiting) while the other runs the
-# CPU-bound unit and integration tests. Serially: `make test PYTEST_XDIST=` (or PYTEST_ARGS="-n 0"
-# or PYTEST_ARGS="-p no:xdist", which drops these options).
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+# Three pytest-xdist workers: the tests under tests/e2e are in two xdist groups (tests/conftest.py),
+# tests/e2e/orchestrations and the rest, each run in order by one worker under its own `airflow
+# standalone` (mostly waiting), while the third runs the CPU-bound unit and integration tests.
+# Serially: `make test PYTEST_XDIST=` (or PYTEST_ARGS="-n 0" or PYTEST_ARGS="-p no:xdist", which drops
+# these options).
+PYTEST_XDIST ?= -n 3 --dist loadgroup
 
 test: install prometheus alertmanager chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests \

@@ -58,38 +58,53 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-# `make test` runs `pytest -n 2 --dist loadgroup`: every test under tests/e2e is in xdist group "e2e", so
-# one worker runs them all, in collection order, under one session's `airflow standalone`, sandbox,
-# Prometheus and Alertmanager (mostly waiting on them), while the other worker runs the CPU-bound unit
-# and integration tests, then takes over what is left.
+# `make test` runs `pytest -n 3 --dist loadgroup`: the tests under tests/e2e are in two xdist groups,
+# each run by one worker, in collection order, under that worker's own session `airflow standalone`,
+# sandbox, Prometheus and Alertmanager (mostly waiting on them): tests/e2e/orchestrations in one, the
+# rest of tests/e2e in the other. The third worker runs the CPU-bound unit and integration tests, then
+# every worker takes over what is left. A folder's tests stay together (its conftest's module fixtures
+# and the order its tests rely on).
 E2E_GROUP = "e2e"
+#: folders under tests/e2e with a worker of their own (group "e2e-<folder>")
+E2E_OWN_WORKER = ("orchestrations",)
+
+
+def e2e_group(path: Path) -> str | None:
+    """The xdist group of a test file: None outside tests/e2e."""
+    if not path.is_relative_to(E2E):
+        return None
+    top = path.relative_to(E2E).parts[0]
+    return f"{E2E_GROUP}-{top}" if top in E2E_OWN_WORKER else E2E_GROUP
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark the tests under tests/e2e ``xdist_group("e2e")`` (tryfirst: xdist reads the mark in its own
-    hook of this name)."""
+    """Mark the tests under tests/e2e with their ``xdist_group`` (tryfirst: xdist reads the mark in its
+    own hook of this name)."""
     if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: no such marker registered
         return
     for item in items:
-        if item.path.is_relative_to(E2E):
-            item.add_marker(pytest.mark.xdist_group(E2E_GROUP))
+        group = e2e_group(item.path)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` that also groups by path: pytest-xdist 3.8 puts an item's group in its node id
     (``...@e2e``), which pytest 9.2's node ids ignore, so the marks alone no longer group anything
-    (pytest-dev/pytest-xdist#1386). The controller sees only node ids: tests/e2e/... is group "e2e"."""
+    (pytest-dev/pytest-xdist#1386). The controller sees only node ids: the group comes from the path."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    prefix = E2E.relative_to(config.rootpath).as_posix() + "/"
+    root = config.rootpath
 
     class E2EGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return E2E_GROUP if scope == nodeid and nodeid.startswith(prefix) else scope
+            if scope != nodeid:
+                return scope
+            return e2e_group(root / nodeid.split("::", 1)[0]) or scope
 
     return E2EGroupScheduling(config, log)

@@ -27,3 +27,14 @@ def test_the_worker_is_read_from_the_environment(monkeypatch):
     assert app_port_base() == 26000
     monkeypatch.delenv("PYTEST_XDIST_WORKER")
     assert app_port_base() == 25000
+
+
+def test_e2e_tests_split_into_two_groups_by_folder():
+    """`make test -n 3`: tests/e2e/orchestrations on a worker of its own, the rest of tests/e2e on
+    another, a folder never split (its conftest's fixtures and its order stay on one worker)."""
+    from tests.conftest import E2E, e2e_group
+
+    assert e2e_group(E2E / "orchestrations" / "test_canary_probe.py") == "e2e-orchestrations"
+    assert e2e_group(E2E / "remediation" / "test_alert_batches.py") == "e2e"
+    assert e2e_group(E2E / "test_demo.py") == "e2e"
+    assert e2e_group(E2E.parent / "unit" / "test_xdist_workers.py") is None
