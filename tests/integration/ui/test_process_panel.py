@@ -2,8 +2,9 @@
 process runtime records (tests/unit/ui/dags/process_view_run.py): bound entities, per-entity
 request and answer masked, keys and values holding HTML shown as text.
 
-The WeCube app is served on loopback by uvicorn with Airflow's permission checks answered "yes"
-(tests/e2e/test_process_view.py runs the real ones under ``airflow standalone``).
+The WeCube app is served on loopback by uvicorn with Airflow's login and permission checks answered
+"yes" (tests/fixtures/ui_app.py); tests/e2e/test_process_view.py runs the real ones under
+``airflow standalone``.
 """
 
 from __future__ import annotations
@@ -21,17 +22,11 @@ from tests.unit.ui.test_processes import demo_run, store  # noqa: F401 - fixture
 @pytest.fixture
 def served(store):  # noqa: F811
     import uvicorn
-    from airflow.api_fastapi.core_api.security import get_user
     from fastapi import FastAPI
 
-    from airflow_wecube.ui import auth
-    from airflow_wecube.ui.app import create_app
+    from tests.fixtures.ui_app import open_app
 
-    app = create_app()
-    for dep in (*auth.READ_PLUGINS, *auth.READ_APPROVALS, *auth.READ_RUNS):
-        app.dependency_overrides[dep.dependency] = lambda: None
-    app.dependency_overrides[get_user] = lambda: object()
-    app.dependency_overrides[auth.readable_dag_ids] = lambda: None
+    app = open_app()
     root = FastAPI()
     root.mount("/wecube", app)
     server = uvicorn.Server(uvicorn.Config(root, host="127.0.0.1", port=free_port(), log_level="warning"))
