@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_wecube.remediation.cmdb import compare_and_set
 from airflow_wecube.remediation.guard import FREE, HELD, MINE, STALE, lock_claim, lock_release, lock_state
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ LOCK_CI = "rollout_lock"
 LOCK_TTL = 24 * 3600.0
 #: compare-and-set attempts before giving up (each conflict means another run wrote in between)
 CAS_RETRIES = 8
-#: how a refused compare-and-set starts its message (the sandbox CMDB's ``cmdb.CONFLICT``)
-CONFLICT = "conflict"
 
 
 class RolloutBusy(RuntimeError):
@@ -53,19 +52,8 @@ def _ci(hook: WeCubePluginHook, app: str, create: bool) -> dict[str, Any] | None
 
 
 def _cas(hook: WeCubePluginHook, guid: str, expected: Mapping, attributes: Mapping) -> dict[str, Any] | None:
-    """One compare-and-set: the new attributes, or ``None`` when another run wrote first."""
-    from airflow_wecube.exceptions import WeCubePluginError
-
-    entity = {"callbackParameter": guid, "guid": guid, "attributes": dict(attributes), "expected": dict(expected)}
-    try:
-        return hook.call("cmdb/ci/update", entity).outputs[0]["attributes"]
-    except WeCubePluginError as e:
-        failed = e.result.failed if e.result else []
-        if failed and str(failed[0].get("errorMessage", "")).startswith(CONFLICT):
-            return None
-        raise LockError(f"could not write the rollout lock {guid}: {e}") from None
-    except Exception as e:
-        raise LockError(f"could not write the rollout lock {guid}: {e}") from None
+    """One compare-and-set (the runbooks' own): the new attributes, or ``None`` when another run wrote first."""
+    return compare_and_set(hook, guid, expected, attributes, error=LockError, what="the rollout lock")
 
 
 def busy_message(app: str, attributes: Mapping[str, Any]) -> str:

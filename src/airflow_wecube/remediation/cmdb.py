@@ -92,8 +92,17 @@ def history(
     return attempts, busy_with
 
 
-def _cas(hook: WeCubePluginHook, guid: str, expected: Mapping, attributes: Mapping) -> dict[str, Any] | None:
-    """One compare-and-set: the new attributes, or ``None`` when another run wrote first."""
+def compare_and_set(
+    hook: WeCubePluginHook,
+    guid: str,
+    expected: Mapping,
+    attributes: Mapping,
+    *,
+    error: type[Exception] = RecordError,
+    what: str = "the remediation record",
+) -> dict[str, Any] | None:
+    """One compare-and-set on a CMDB record: the new attributes, or ``None`` when another run wrote
+    first (the CMDB answers ``conflict``); any other failure raises ``error`` naming ``what``."""
     from airflow_wecube.exceptions import WeCubePluginError
 
     entity = {"callbackParameter": guid, "guid": guid, "attributes": dict(attributes), "expected": dict(expected)}
@@ -103,9 +112,9 @@ def _cas(hook: WeCubePluginHook, guid: str, expected: Mapping, attributes: Mappi
         failed = e.result.failed if e.result else []
         if failed and str(failed[0].get("errorMessage", "")).startswith(CONFLICT):
             return None
-        raise RecordError(f"could not update the remediation record {guid}: {e}") from None
+        raise error(f"could not update {what} {guid}: {e}") from None
     except Exception as e:
-        raise RecordError(f"could not update the remediation record {guid}: {e}") from None
+        raise error(f"could not update {what} {guid}: {e}") from None
 
 
 def read(hook: WeCubePluginHook, guid: str) -> dict[str, Any]:
@@ -142,7 +151,7 @@ def claim(
             return False, holder, attributes
         assert state in (FREE, STALE)
         expected, change = lock_claim(attributes, me, now=now, ttl=ttl)
-        done = _cas(hook, ci["guid"], expected, change)
+        done = compare_and_set(hook, ci["guid"], expected, change)
         if done is not None:
             return True, None, done
         attributes = read(hook, ci["guid"])
@@ -152,7 +161,7 @@ def claim(
 def release(hook: WeCubePluginHook, guid: str, me: str) -> bool:
     """Give the lock back; ``False`` when ``me`` did not hold it (any more)."""
     expected, change = lock_release(me)
-    return _cas(hook, guid, expected, change) is not None
+    return compare_and_set(hook, guid, expected, change) is not None
 
 
 def append(hook: WeCubePluginHook, ci: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -160,7 +169,7 @@ def append(hook: WeCubePluginHook, ci: Mapping[str, Any], attempts: Sequence[Map
     attributes = dict(ci["attributes"])
     for _ in range(CAS_RETRIES):
         expected, change = with_attempts(attributes, attempts)
-        done = _cas(hook, ci["guid"], expected, change)
+        done = compare_and_set(hook, ci["guid"], expected, change)
         if done is not None:
             return done
         attributes = read(hook, ci["guid"])
