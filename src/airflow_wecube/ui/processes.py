@@ -1,6 +1,7 @@
 """Processes: every imported process with its versions, last runs and DAG, and a process page that
 draws it with bpmn.io's viewer; with ``?run_id=`` each node is coloured by its task's state in
-that run (polled while the run goes on) and a click shows what the node recorded.
+that run (polled while the run goes on) and a click shows what the node recorded. Without a run,
+the preview: from a root entity the user picks, each node's entity count on the drawing.
 
 JSON twins under ``/api/processes``. The viewer is vendored (``static/bpmn-js``, its README) and
 served here behind the Airflow login: nothing is fetched from the internet. docs/processes.md,
@@ -20,7 +21,7 @@ from airflow_wecube.exceptions import WeCubeError
 from airflow_wecube.processes.dag_shape import task_ids
 from airflow_wecube.processes.diagram import bpmn_xml, element_ids
 from airflow_wecube.processes.model import Process
-from airflow_wecube.ui import links, process_runs
+from airflow_wecube.ui import links, process_preview, process_runs
 from airflow_wecube.ui.auth import READ_RUNS, readable_dag_ids
 from airflow_wecube.ui.render import app_root, render
 
@@ -196,6 +197,21 @@ def api_node(
     return node_view(p, run_id, node_id)
 
 
+@router.get("/api/processes/{key}/preview")
+def api_preview(
+    key: str,
+    root: str | None = Query(None, min_length=1, max_length=250),
+    version: str | None = None,
+    dag_ids: set[str] = Depends(readable_dag_ids),
+) -> dict[str, Any]:
+    """The entities each node will act on from root entity ``root``; without it, the root candidates.
+    Read from the CMDB's entity API: 404 unknown root, 422 refused expression, 502/503 CMDB not reached."""
+    p = _process(key, version)
+    _readable(p.dag_id, dag_ids)
+    ev = process_preview.evaluator()
+    return process_preview.candidates(p, ev) if root is None else process_preview.preview_view(p, ev, root)
+
+
 # ------------------------------------------------------------------------------------------ pages
 
 
@@ -231,6 +247,7 @@ def page_process(
         "nodes": {n["id"]: n for n in detail["nodes"]},
         "diagram_url": detail["diagram_url"],
         "run_id": run_id,
+        "preview_url": f"{root}/api/processes/{p.key}/preview?version={quote(p.version, safe='')}",
     }
     if run_id:
         _readable(p.dag_id, dag_ids)
