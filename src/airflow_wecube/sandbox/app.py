@@ -18,7 +18,8 @@ from fastapi import FastAPI, Header, HTTPException, Query
 from airflow_wecube.registry.models import Package
 from airflow_wecube.registry.xml import load_register_xml
 from airflow_wecube.sandbox import DEFAULT_TOKEN, idempotency, manifests_dir
-from airflow_wecube.sandbox.plugin import OUTAGE_SCHEMA, _authorized
+from airflow_wecube.sandbox.outages import OUTAGE_SCHEMA
+from airflow_wecube.sandbox.plugin import _authorized
 from airflow_wecube.sandbox.plugins import cmdb_entities, packages
 from airflow_wecube.sandbox.processes import stop_all
 from airflow_wecube.sandbox.store import Store

@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from airflow_wecube.protocol.wire import PluginRequest, PluginResponse, PluginResults, error_output, ok_output
 from airflow_wecube.registry.models import Interface, Package, service_name
 from airflow_wecube.sandbox import idempotency
+from airflow_wecube.sandbox.outages import in_outage
 from airflow_wecube.sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,28 +48,6 @@ SUMMARY_LIMIT = 5
 
 #: a resource name (VPC, subnet, host, app, ...): what :func:`name_input` admits
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
-#: ``POST /sandbox/outages``: the next ``calls`` calls of ``service`` answer HTTP 503
-OUTAGE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sandbox_outage (service TEXT PRIMARY KEY, calls INTEGER NOT NULL);
-"""
-
-
-def _in_outage(store: Store, service: str) -> bool:
-    """Whether this call of ``service`` falls in an outage set by a test (one call used up)."""
-    if (
-        not store.connection()
-        .execute("SELECT 1 FROM sandbox_outage WHERE service = ? AND calls > 0", (service,))
-        .fetchone()
-    ):
-        return False
-    with store.transaction() as db:
-        return bool(
-            db.execute(
-                "UPDATE sandbox_outage SET calls = calls - 1 WHERE service = ? AND calls > 0", (service,)
-            ).rowcount
-        )
 
 
 class EntityError(Exception):
@@ -424,7 +403,7 @@ def _endpoint(store: Store, token: str, service: str, interface: Interface, spec
             return failure(f"internal error: {type(e).__name__}: {e}")
 
     def process(method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
-        if _in_outage(store, service):
+        if in_outage(store, service):
             return JSONResponse({"error": f"{service} is unavailable (sandbox outage)"}, status_code=503)
         payload, result = answer(method, path, headers, body)
         if isinstance(result, idempotency.Replayed):
