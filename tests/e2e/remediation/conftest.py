@@ -37,8 +37,10 @@ class Loop:
     # -- alerts ---------------------------------------------------------------------------------
 
     def events(self) -> list[dict]:
-        """The Asset events of the alert (what the webhook recorded), oldest first."""
-        return self.sa.client().asset_events(asset_id=self.asset_id, limit=100, order_by="timestamp")
+        """The alert's last 100 Asset events (what the webhook recorded), oldest first: the newest are
+        read, since earlier tests of the session (50 alerts in one delivery) recorded many."""
+        newest = self.sa.client().asset_events(asset_id=self.asset_id, limit=100, order_by="-timestamp")
+        return newest[::-1]
 
     def resolved(self, alert: dict, timeout: float = 120) -> dict:
         """Wait until Alertmanager delivered the resolution of ``alert`` (its Asset event): until then

@@ -241,8 +241,8 @@ def test_every_wecube_config_option_and_env_var_the_provider_reads_is_set():
     default may be set to show it."""
     env = common_env()
     for key, option in get_provider_info()["config"]["wecube"]["options"].items():
-        if key == "registry_path":  # airflow_wecube.config.registry_path reads WECUBE_REGISTRY_PATH first
-            assert env.get("WECUBE_REGISTRY_PATH") or env.get("AIRFLOW__WECUBE__REGISTRY_PATH")
+        if key in ("registry_path", "processes_path"):  # config reads WECUBE_<KEY> first (as make demo sets it)
+            assert env.get(f"WECUBE_{key.upper()}") or env.get(f"AIRFLOW__WECUBE__{key.upper()}")
         elif option["default"] is None and key not in UNSET_ON_PURPOSE:
             assert env.get(f"AIRFLOW__WECUBE__{key.upper()}"), f"[wecube] {key} not set in x-airflow-common"
     assert env_of("sandbox")[TOKEN_ENV] == env[TOKEN_ENV]
@@ -392,6 +392,7 @@ def test_same_settings_as_make_demo():
     # folders: the same names (their parents are .demo/ on one machine, /opt/wecube/ in compose)
     for name in (
         "WECUBE_REGISTRY_PATH",
+        "WECUBE_PROCESSES_PATH",
         "AIRFLOW__WECUBE__FILE_SD_DIR",
         "AIRFLOW__WECUBE__RULES_DIR",
         "AIRFLOW__WECUBE__CAPACITY_STORE",
