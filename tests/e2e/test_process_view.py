@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
+from tests.fixtures.browser import AirflowPage
 from tests.fixtures.standalone import NO_ROLE_USER
 from tests.unit.processes.conftest import DATA, PROCDEF
 
@@ -101,24 +102,11 @@ def test_pages_need_a_login_and_a_permission(world):
 # ---------------------------------------------------------------------------------------------- browser
 
 
-class View:
+class View(AirflowPage):
     """The WeCube pages in headless Chromium, logged in through Airflow's login page."""
 
-    def __init__(self, driver, sa):
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.d, self.sa = driver, sa
-        self.wait = WebDriverWait(driver, 60)
-
     def login(self, user: str = "admin") -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as EC
-
-        self.d.get(self.sa.url + "/")
-        self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(user)
-        self.d.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(self.sa.password(user))
-        self.d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[aria-label=Plugins]")))
+        super().login(user)
         self.d.get_log("browser")  # Airflow's own page is not under test: start the console afresh
 
     def open(self, path: str) -> None:

@@ -13,15 +13,11 @@ import os
 from functools import cmp_to_key
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from airflow_wecube.processes.errors import ProcessError
 from airflow_wecube.processes.model import Process
 from airflow_wecube.registry.models import path_segment_problem
-from airflow_wecube.registry.store import _cmp as compare_versions
-from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes
-
-_CACHE: dict[Path, tuple[int, Process]] = {}
+from airflow_wecube.registry.store import compare_versions
+from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes, read_model
 
 
 class ProcessStore:
@@ -64,17 +60,7 @@ class ProcessStore:
             version = versions[-1]
         elif version not in versions:
             raise ProcessError(f"process {key} has no version {version!r} (stored: {', '.join(versions)})")
-        path = self._file(key, version)
-        mtime = path.stat().st_mtime_ns
-        cached = _CACHE.get(path)
-        if cached and cached[0] == mtime:
-            return cached[1]
-        try:
-            process = Process.model_validate_json(path.read_bytes())
-        except ValidationError as e:
-            raise ProcessError(f"stored process file {path} is corrupt: {e}") from None
-        _CACHE[path] = (mtime, process)
-        return process
+        return read_model(self._file(key, version), Process, ProcessError, "stored process file")
 
     def latest(self) -> list[Process]:
         """The highest version of every stored process."""

@@ -13,13 +13,10 @@ import re
 from functools import cmp_to_key
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from airflow_wecube.exceptions import RegistryError
 from airflow_wecube.registry.models import Package, Service, path_segment_problem
-from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes
+from airflow_wecube.util.files import atomic_create_bytes, atomic_write_bytes, read_model
 
-_CACHE: dict[Path, tuple[int, Package]] = {}
 _SERVICE_RE = re.compile(r"^(?P<pkg>[^/@]+)(?:@(?P<ver>[^/]+))?/(?P<rest>.+)$")
 
 
@@ -29,7 +26,8 @@ def _version_key(v: str):
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
 
 
-def _cmp(a: str, b: str) -> int:
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as version ``a`` sorts before, with or after ``b`` (1.2.10 after 1.2.9)."""
     ka, kb = _version_key(a), _version_key(b)
     return (ka > kb) - (ka < kb)
 
@@ -64,7 +62,7 @@ class Registry:
             if pkg_dir.is_dir() and not pkg_dir.name.startswith("."):
                 versions = [f.name[: -len(".json")] for f in pkg_dir.iterdir() if f.name.endswith(".json")]
                 if versions:
-                    out[pkg_dir.name] = sorted(versions, key=cmp_to_key(_cmp))
+                    out[pkg_dir.name] = sorted(versions, key=cmp_to_key(compare_versions))
         return out
 
     def _file(self, name: str, version: str) -> Path:
@@ -92,7 +90,7 @@ class Registry:
             files = os.listdir(self.root / name)
         except OSError:  # not registered (or not a folder)
             return []
-        return sorted((f[: -len(".json")] for f in files if f.endswith(".json")), key=cmp_to_key(_cmp))
+        return sorted((f[: -len(".json")] for f in files if f.endswith(".json")), key=cmp_to_key(compare_versions))
 
     def get(self, name: str, version: str | None = None) -> Package:
         """A registered package; the highest version unless ``version`` is given."""
@@ -104,17 +102,7 @@ class Registry:
             version = versions[-1]
         elif version not in versions:
             raise RegistryError(f"package {name} has no version {version!r} (registered: {', '.join(versions)})")
-        path = self._file(name, version)
-        mtime = path.stat().st_mtime_ns
-        cached = _CACHE.get(path)
-        if cached and cached[0] == mtime:
-            return cached[1]
-        try:
-            package = Package.model_validate_json(path.read_bytes())
-        except ValidationError as e:
-            raise RegistryError(f"registry file {path} is corrupt: {e}") from None
-        _CACHE[path] = (mtime, package)
-        return package
+        return read_model(self._file(name, version), Package, RegistryError, "registry file")
 
     def service(self, name: str, version: str | None = None) -> Service:
         """Look a service up by name; ``pkg@version/...`` or ``version=`` pins the package version."""

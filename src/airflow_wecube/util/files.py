@@ -1,5 +1,5 @@
-"""Atomic file writes and file locks, shared by the plugin registry, Prometheus target/rule files and the
-capacity store.
+"""Atomic file writes, file locks and cached model reads, shared by the plugin registry, the process
+store, Prometheus target/rule files and the capacity store.
 
 Pure (no Airflow import): readers on other schedulers, workers or Prometheus itself see the old
 file or the new one, never half of one; writers that take :func:`locked` lose no one's edit.
@@ -14,8 +14,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from filelock import FileLock, Timeout
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+#: path -> (mtime in ns, the model read from it)
+_MODELS: dict[Path, tuple[int, BaseModel]] = {}
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
@@ -117,3 +123,19 @@ def locked(
         yield
     finally:
         lock.release()
+
+
+def read_model(path: Path, model: type[M], error: type[Exception], what: str) -> M:
+    """``model`` read from the JSON file at ``path``, cached until the file's mtime changes (the
+    registry and the process store are read on every DAG parse and plugin call; a write replaces
+    the file, so a new mtime). A file that does not validate raises ``error`` naming ``what``."""
+    mtime = path.stat().st_mtime_ns
+    cached = _MODELS.get(path)
+    if cached and cached[0] == mtime and isinstance(cached[1], model):
+        return cached[1]
+    try:
+        value = model.model_validate_json(path.read_bytes())
+    except ValidationError as e:
+        raise error(f"{what} {path} is corrupt: {e}") from None
+    _MODELS[path] = (mtime, value)
+    return value

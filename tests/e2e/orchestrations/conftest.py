@@ -56,8 +56,8 @@ class Orchestrations:
                 return None
             if ti["state"] in ("success", "failed", "skipped", "upstream_failed"):
                 raise AssertionError(
-                    f"{task_id} finished as {ti['state']} before it was answered\n"
-                    + sa.task_log(dag_id, run_id, task_id)
+                    f"{task_id} finished as {ti['state']} before it was answered; "
+                    f"run states {self.states(dag_id, run_id)}\n" + sa.task_log(dag_id, run_id, task_id)
                 )
             if ti["state"] != "awaiting_input":
                 return None

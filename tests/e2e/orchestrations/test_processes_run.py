@@ -68,6 +68,10 @@ def test_a_process_runs_with_its_bindings_a_rerun_a_decision_and_sub_processes(o
     # fixed in the CMDB, the node is cleared: same entities, same requestId, fresh inputs
     api.update("cmdb", "host", [{"id": bad["id"], "ip": "10.77.0.13"}])
     sa.wait_for_run_state(DAG_ID, run, "failed", timeout=120)
+    failed = o.states(DAG_ID, run)
+    assert failed["n_wait"] == "success" and failed["n_review"] == "upstream_failed", (
+        f"{failed}\n{sa.task_log(DAG_ID, run, 'n_wait', chars=6000)}"
+    )
     sa.client().request(
         "POST", f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
         json={"dry_run": False, "task_ids": ["n_check"], "dag_run_id": run, "include_downstream": True,

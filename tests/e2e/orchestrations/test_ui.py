@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fixtures.browser import AirflowPage
 from tests.fixtures.standalone import NO_ROLE_USER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -147,24 +148,8 @@ def test_text_from_manifests_is_escaped(world):
 # ---------------------------------------------------------------------------------------------- browser
 
 
-class UI:
+class UI(AirflowPage):
     """Airflow's UI in headless Chromium: log in, open a WeCube page from the nav, read its frame."""
-
-    def __init__(self, driver, sa):
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.d, self.sa = driver, sa
-        self.wait = WebDriverWait(driver, 60)
-
-    def login(self, user: str = "admin") -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as EC
-
-        self.d.get(self.sa.url + "/")
-        self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(user)
-        self.d.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(self.sa.password(user))
-        self.d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[aria-label=Plugins]")))
 
     def open_from_nav(self, entry: str, route: str) -> None:
         """Plugins → WeCube → ``entry`` in Airflow's nav; then work inside the page's frame."""
