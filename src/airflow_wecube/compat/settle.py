@@ -12,7 +12,8 @@ a task within a few seconds of its park fails it.
 
 Our workaround: nothing of ours resumes a task sooner than ``settle_seconds()`` after it parked —
 our triggers hold their first event (``PrometheusQueryTrigger``), deadlines are never shorter, and
-the API server holds an answer to a just-parked HITL request (``airflow_wecube.compat.hitl_settle``).
+the API server holds an answer to a just-parked HITL request (``airflow_wecube.compat.hitl_settle``),
+and a process's timer nodes are ended by the triggerer itself (``end_from_trigger``: no resume at all).
 Drop all of it once Airflow ignores a stale defer-exit event in every state (see docs/approvals.md).
 """
 

@@ -181,9 +181,12 @@ class ProcessNodeOperator(BaseOperator):
             self.log.info("node %s: no wait (%s)", node.id, "dry run" if bound(context).get("dry_run") else "past")
             return None
         self.log.info("node %s waits until %s", node.id, moment.isoformat())
-        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
+        # The triggerer ends the task: a timer shorter than the worker's exit would otherwise resume
+        # it before the scheduler saw that exit, and Airflow 3.3.2 fails it (compat/settle.py).
+        self.defer(trigger=DateTimeTrigger(moment=moment, end_from_trigger=True), method_name="resume")
 
     def resume(self, context: Context, event: Any = None) -> None:
+        """Only for a timer deferred before its trigger ended the task itself."""
         self.log.info("node %s: the wait is over", self.process_node)
 
     def execute_complete(self, context: Context, event: dict[str, Any], wecube_async: dict[str, Any]) -> Any:
