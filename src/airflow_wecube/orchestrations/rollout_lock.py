@@ -7,7 +7,8 @@ attribute ``holder`` = ``<dag_id>/<run_id>``, set by compare-and-set) before it 
 and a second run of the same app is *refused* at once with the run that holds the lock in its
 message (trigger it again once that run ended). The lock is given back when the run ends; a lock
 whose run ended (failed, killed, deleted) or that is older than :data:`LOCK_TTL` is taken over.
-The rules of the lock are the runbooks' (:mod:`airflow_wecube.remediation.guard`).
+The rules of the lock are the runbooks' (:mod:`airflow_wecube.remediation.guard`), and the runbooks
+ask it too (:func:`in_progress`): they do not redeploy or add instances of an app while it rolls out.
 
 No Airflow import: the hook and the "is that run still active" check are passed in.
 """
@@ -56,15 +57,34 @@ def _cas(hook: WeCubePluginHook, guid: str, expected: Mapping, attributes: Mappi
     return compare_and_set(hook, guid, expected, attributes, error=LockError, what="the rollout lock")
 
 
-def busy_message(app: str, attributes: Mapping[str, Any]) -> str:
-    """Why a second rollout of ``app`` is refused: the run holding the lock, its version and since when."""
+def holding(attributes: Mapping[str, Any]) -> str:
+    """The run holding a lock, its version and since when, in words."""
     since = attributes.get("holder_since")
     when = datetime.fromtimestamp(float(since), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if since else "?"
     version = f" of version {attributes['version']}" if attributes.get("version") else ""
+    return f"{attributes.get('holder')}{version}, since {when}"
+
+
+def busy_message(app: str, attributes: Mapping[str, Any]) -> str:
+    """Why a second rollout of ``app`` is refused: the run holding the lock, its version and since when."""
     return (
-        f"another rollout of {app} is in progress: {attributes.get('holder')}{version}, since {when}; "
+        f"another rollout of {app} is in progress: {holding(attributes)}; "
         "one rollout per app at a time, this run changed nothing: trigger it again once that run ended"
     )
+
+
+def in_progress(hook: WeCubePluginHook, app: str, *, now: float, running: Callable[[str], bool | None]) -> str | None:
+    """The rollout of ``app`` in progress (:func:`holding`), or ``None`` (no lock, or a stale one).
+
+    :raises LockError: the CMDB cannot be read (a runbook then acts on nothing it cannot check)
+    """
+    ci = _ci(hook, app, create=False)
+    attributes = (ci or {}).get("attributes") or {}
+    holder = attributes.get("holder")
+    if not holder:
+        return None
+    state = lock_state(attributes, "", now=now, holder_running=running(holder))
+    return holding(attributes) if state == HELD else None
 
 
 def claim(
@@ -110,4 +130,14 @@ def release(hook: WeCubePluginHook, app: str, me: str) -> bool:
     return _cas(hook, ci["guid"], expected, {**change, "version": None}) is not None
 
 
-__all__ = ["LOCK_CI", "LOCK_TTL", "LockError", "RolloutBusy", "busy_message", "claim", "release"]
+__all__ = [
+    "LOCK_CI",
+    "LOCK_TTL",
+    "LockError",
+    "RolloutBusy",
+    "busy_message",
+    "claim",
+    "holding",
+    "in_progress",
+    "release",
+]

@@ -40,6 +40,16 @@ def approval_note(ti: Any, triaged: Mapping[str, Any]) -> str | None:
     return f"not approved ({decision.get('decision') or 'no answer'}, by {who})"
 
 
+def rollout_check(hook: Any, running: Callable[[str], bool | None]) -> Callable[[str], str | None]:
+    """For the runbooks' decisions: the rollout of an app in progress (its CMDB lock), if any; a runbook
+    neither redeploys nor adds an instance of an app that rolls out (issue 25: one change at a time)."""
+    import time
+
+    from airflow_wecube.orchestrations.rollout_lock import in_progress
+
+    return lambda app: in_progress(hook, app, now=time.time(), running=running)
+
+
 def triaged_branch(ti: Any, entries: list[dict[str, Any]], *, mode: str, ignored: list[str], plan: str) -> list[str]:
     """``triage``'s end: its XComs (``plan`` for the approver, ``triaged``) and the branch: straight to
     ``finish`` when nothing acts, through ``approve`` when the kill switch says so."""
@@ -71,6 +81,7 @@ def triage_run(
     from airflow_wecube.hooks.plugin import WeCubePluginHook
     from airflow_wecube.remediation.airflow import holder_name, kill_switch, run_alerts, run_is_active
 
+    hook, running = WeCubePluginHook(), run_is_active(ti)
     alerts, ignored = run_alerts(triggering_asset_events)
     for p in ignored:
         print(f"  ignored: {p}")
@@ -78,14 +89,15 @@ def triage_run(
     print(f"{len(alerts)} alert(s); wecube_auto_remediation = {mode}" + (f" ({mode_problem})" if mode_problem else ""))
     entries = decide(
         alerts,
-        hook=WeCubePluginHook(),
+        hook=hook,
         now=time.time(),
         mode=mode,
         mode_problem=mode_problem,
         policy=policy(params),
         me=holder_name(ti.dag_id, ti.run_id),
-        running=run_is_active(ti),
+        running=running,
         dry_run=bool((params or {}).get("dry_run")),
+        rollout=rollout_check(hook, running),
         **extra,
     )
     for e in entries:
@@ -103,17 +115,19 @@ def claim_run(ti: Any, params: Mapping[str, Any] | None, describe=None) -> list[
     from airflow_wecube.remediation import instance
     from airflow_wecube.remediation.airflow import holder_name, run_is_active
 
+    hook, running = WeCubePluginHook(), run_is_active(ti)
     triaged = ti.xcom_pull(task_ids="triage", key="triaged")
     entries = instance.claim(
         triaged["entries"],
-        hook=WeCubePluginHook(),
+        hook=hook,
         now=time.time(),
         policy=policy(params),
         me=holder_name(ti.dag_id, ti.run_id),
-        running=run_is_active(ti),
+        running=running,
         mode=triaged["mode"],
         approval=approval_note(ti, triaged),
         describe=describe,
+        rollout=rollout_check(hook, running),
     )
     for e in entries:
         print(f"  {e.get('target') or e['instance']}: {e['decision']}: {e['reason']}")
@@ -205,5 +219,6 @@ __all__ = [
     "finish_run",
     "policy",
     "report_run",
+    "rollout_check",
     "triage_run",
 ]

@@ -9,6 +9,8 @@ on every worker, sees the same. What a run decides for one alert, in this order:
 ``unknown_target``  the alert names an instance the CMDB does not know: a person is asked
 ``off``             the kill switch (Variable ``wecube_auto_remediation``) is ``off`` or not understood:
                     recorded and a person is asked
+``rollout``         a rollout of the target's app is in progress (its CMDB lock): acting now would change
+                    what the rollout deploys and measures, a person is asked
 ``busy``            another run is remediating this target now: that run handles it
 ``flapping``        the target needed fixing ``flap_limit`` times within ``flap_window``: fixing it again
                     would only loop, a person is asked
@@ -31,12 +33,13 @@ VARIABLE = "wecube_auto_remediation"
 ON, APPROVE, OFF = "on", "approve", "off"
 MODES = (ON, APPROVE, OFF)
 
-ACT, RESOLVED_ALERT, DUPLICATE, UNKNOWN, KILLED, BUSY, FLAPPING, COOLDOWN, DRY_RUN = (
+ACT, RESOLVED_ALERT, DUPLICATE, UNKNOWN, KILLED, ROLLOUT, BUSY, FLAPPING, COOLDOWN, DRY_RUN = (
     "act",
     "resolved",
     "duplicate",
     "unknown_target",
     "off",
+    "rollout",
     "busy",
     "flapping",
     "cooldown",
@@ -45,7 +48,7 @@ ACT, RESOLVED_ALERT, DUPLICATE, UNKNOWN, KILLED, BUSY, FLAPPING, COOLDOWN, DRY_R
 #: a scale-out that would go past the most instances the runbook may run
 AT_LIMIT = "at_limit"
 #: decisions that leave a firing alert to a person (a request in the Required Actions inbox)
-ESCALATING = frozenset({UNKNOWN, KILLED, FLAPPING, COOLDOWN, AT_LIMIT})
+ESCALATING = frozenset({UNKNOWN, KILLED, ROLLOUT, FLAPPING, COOLDOWN, AT_LIMIT})
 #: how many attempts a target's history keeps
 HISTORY_KEEP = 50
 
@@ -119,19 +122,21 @@ def decide(
     busy_with: str | None = None,
     mode_problem: str | None = None,
     dry_run: bool = False,
+    rollout: str | None = None,
 ) -> Decision:
     """What to do for ``alert`` on a target with history ``attempts`` (see the module docstring).
 
     :param known: whether the CMDB knows the alert's target
     :param busy_with: the run that holds the target's lock now (another run), if any
+    :param rollout: the rollout of the target's app in progress (who, which version, since when), if any
     """
-    decision = _decide(alert, attempts, now, mode, policy, known, busy_with, mode_problem)
+    decision = _decide(alert, attempts, now, mode, policy, known, busy_with, mode_problem, rollout)
     if dry_run and decision.kind not in (RESOLVED_ALERT, DUPLICATE):
         return Decision(DRY_RUN, f"dry run, nothing done; would {decision.kind}: {decision.reason}", decision.kind)
     return decision
 
 
-def _decide(alert, attempts, now, mode, policy, known, busy_with, mode_problem) -> Decision:
+def _decide(alert, attempts, now, mode, policy, known, busy_with, mode_problem, rollout) -> Decision:
     if alert.status == RESOLVED:
         return Decision(RESOLVED_ALERT, f"the alert resolved at {alert.ends_at or 'an unknown time'}")
     seen = [a for a in attempts if a.get("alert") == alert.key and a.get("decision") != DRY_RUN]
@@ -142,6 +147,10 @@ def _decide(alert, attempts, now, mode, policy, known, busy_with, mode_problem) 
         return Decision(UNKNOWN, f"the CMDB has no instance {alert.instance!r} of app {alert.app!r}")
     if mode == OFF:
         return Decision(KILLED, mode_problem or f"automatic remediation is off (Variable {VARIABLE})")
+    if rollout:
+        return Decision(
+            ROLLOUT, f"a rollout of {alert.app} is in progress ({rollout}): acting now would change what it deploys"
+        )
     if busy_with:
         return Decision(BUSY, f"{busy_with} is remediating this target now")
     recent = acted_since(attempts, now - policy.flap_window)
@@ -230,6 +239,7 @@ __all__ = [
     "OFF",
     "ON",
     "RESOLVED_ALERT",
+    "ROLLOUT",
     "STALE",
     "UNKNOWN",
     "VARIABLE",

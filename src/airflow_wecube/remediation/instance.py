@@ -56,10 +56,15 @@ def triage(
     running: Callable[[str], bool | None],
     mode_problem: str | None = None,
     dry_run: bool = False,
+    rollout: Callable[[str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Decide, for each alert, what this run does (see :func:`~.guard.decide`)."""
+    """Decide, for each alert, what this run does (see :func:`~.guard.decide`).
+
+    :param rollout: the rollout of an app in progress, if any (:func:`rollouts_of`)
+    """
     entries: list[dict[str, Any]] = []
     acting: set[str] = set()
+    rolling = rollouts_of(rollout)
     for alert in alerts:
         entry = _entry(alert, now)
         found = cmdb.find_instance(hook, alert.app, alert.instance) if alert.app and alert.instance else None
@@ -79,6 +84,7 @@ def triage(
             busy_with=busy_with,
             mode_problem=mode_problem,
             dry_run=dry_run,
+            rollout=rolling(alert.app) if found else None,
         )
         if decision.kind == ACT and found["target"] in acting:
             decision = Decision(BUSY, "this run already remediates this target for another alert")
@@ -101,14 +107,18 @@ def claim(
     mode: str,
     approval: str | None = None,
     describe: Callable[[Mapping[str, Any]], str] | None = None,
+    rollout: Callable[[str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Take the lock of each target to act on and decide again on its fresh history (another run may
-    have acted since the triage). Entries that lose become ``busy`` / ``cooldown`` / ...
+    have acted since the triage, a rollout may have started). Entries that lose become ``busy`` /
+    ``rollout`` / ``cooldown`` / ...
 
     :param approval: in ``approve`` mode, why nothing acts when the person did not approve
     :param describe: the action in words for an entry (default: the redeploy of this runbook)
+    :param rollout: the rollout of an app in progress, if any (:func:`rollouts_of`)
     """
     out = []
+    rolling = rollouts_of(rollout)
     for entry in entries:
         entry = dict(entry)
         if entry.get("decision") != ACT:
@@ -129,13 +139,34 @@ def claim(
             fingerprint=entry["alert"]["fingerprint"],
             starts_at=entry["alert"]["startsAt"],
         )
-        again = decide(alert, list(attributes.get("attempts") or []), now=now, mode=mode, policy=policy)
+        again = decide(
+            alert,
+            list(attributes.get("attempts") or []),
+            now=now,
+            mode=mode,
+            policy=policy,
+            rollout=rolling(entry["app"]),
+        )
         if again.kind != ACT:
             cmdb.release(hook, entry["ci"], me)
         else:
             entry.update(locked=True, acted_at=now, action=(describe or _redeploy_action)(entry))
         out.append(_set(entry, again))
     return out
+
+
+def rollouts_of(rollout: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
+    """``rollout`` asked once per app (the CMDB is read once per app and step); no ``rollout``: none."""
+    seen: dict[str, str | None] = {}
+
+    def rolling(app: str) -> str | None:
+        if rollout is None or not app:
+            return None
+        if app not in seen:
+            seen[app] = rollout(app)
+        return seen[app]
+
+    return rolling
 
 
 def _redeploy_action(entry: Mapping[str, Any]) -> str:
@@ -277,4 +308,4 @@ def record(
         delay, pending = min(delay * 2, 15.0), failed
 
 
-__all__ = ["FAILED", "FIXED", "attempt", "claim", "gate_promql", "judge", "record", "redeploy", "triage"]
+__all__ = ["FAILED", "FIXED", "attempt", "claim", "gate_promql", "judge", "record", "redeploy", "rollouts_of", "triage"]

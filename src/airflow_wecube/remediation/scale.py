@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_wecube.remediation import cmdb
 from airflow_wecube.remediation.alerts import FIRING, Alert
 from airflow_wecube.remediation.guard import ACT, AT_LIMIT, DRY_RUN, Decision, Policy, decide
-from airflow_wecube.remediation.instance import HISTORY_SHOWN, _entry, _set
+from airflow_wecube.remediation.instance import HISTORY_SHOWN, _entry, _set, rollouts_of
 
 if TYPE_CHECKING:
     from airflow_wecube.hooks.plugin import WeCubePluginHook
@@ -49,9 +49,12 @@ def triage(
     max_instances: int,
     mode_problem: str | None = None,
     dry_run: bool = False,
+    rollout: Callable[[str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Decide, for each headroom alert of ``model``, whether to add an instance of ``app``."""
+    """Decide, for each headroom alert of ``model``, whether to add an instance of ``app`` (not while
+    a rollout of ``app`` is in progress: ``rollout``, see :func:`~.instance.rollouts_of`)."""
     entries = []
+    rolling = rollouts_of(rollout)
     for alert in alerts:
         entry = _entry(alert, now)
         entry.update(app=app, job=job, model=alert.labels.get("model", ""), instance="")
@@ -87,6 +90,7 @@ def triage(
             known=bool(items and entry.get("subnet")) or alert.status != FIRING,
             busy_with=busy_with,
             mode_problem=mode_problem,
+            rollout=rolling(app) if items else None,
         )
         if decision.kind == ACT and entry["instances"] >= max_instances:
             most = f"the most this runbook adds up to ({max_instances})"

@@ -12,10 +12,13 @@ import time
 import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
+from airflow_wecube.orchestrations import rollout_lock
 from airflow_wecube.orchestrations.rollout import app_attributes
+from airflow_wecube.orchestrations.runbook_tasks import rollout_check
 from airflow_wecube.remediation import cmdb, instance
 from airflow_wecube.remediation.alerts import Alert
-from airflow_wecube.remediation.guard import ACT, BUSY, COOLDOWN, DUPLICATE, UNKNOWN, Policy
+from airflow_wecube.remediation.guard import ACT, BUSY, COOLDOWN, DUPLICATE, ROLLOUT, UNKNOWN, Policy
+from airflow_wecube.remediation.report import escalation_reasons
 from tests.integration.sandbox.helpers import one, outputs, query_ci, uniq
 
 pytestmark = pytest.mark.integration
@@ -119,6 +122,56 @@ def test_two_runs_racing_for_one_target_one_wins(sandbox, deployed):
     ci = {"guid": entry["ci"], "attributes": {}}
     assert cmdb.claim(hook, ci, "dag/a", now=time.time(), ttl=60, running=alive)[0]
     assert cmdb.claim(hook, ci, "dag/b", now=time.time(), ttl=60, running=lambda h: False)[0]
+
+
+def test_a_rollout_of_the_app_holds_the_runbook_back_and_asks_a_person(sandbox, deployed):
+    hook, app, runs = WeCubePluginHook(), deployed["app"], {"wecube_app_rollout/manual__r": True}
+
+    def running(holder: str) -> bool:
+        return runs.get(holder, True)
+
+    def triage(me: str = ME) -> dict:
+        [entry] = instance.triage(
+            [firing(deployed)],
+            hook=hook,
+            now=time.time(),
+            mode="on",
+            policy=POLICY,
+            me=me,
+            running=running,
+            rollout=rollout_check(hook, running),
+        )
+        return entry
+
+    rollout_lock.claim(hook, app, "wecube_app_rollout/manual__r", version="1.3.0", now=time.time(), running=running)
+    held = triage()
+    assert held["decision"] == ROLLOUT and "wecube_app_rollout/manual__r of version 1.3.0" in held["reason"]
+    [reason] = escalation_reasons([held])
+    assert "rollout: a rollout of" in reason and "acting now would change what it deploys" in reason
+
+    # a rollout that starts between triage and claim: the claim decides again and gives the target back
+    rollout_lock.release(hook, app, "wecube_app_rollout/manual__r")
+    entry = triage()
+    assert entry["decision"] == ACT
+    rollout_lock.claim(hook, app, "wecube_app_rollout/manual__s", version="1.4.0", now=time.time(), running=running)
+    [claimed] = instance.claim(
+        [entry],
+        hook=hook,
+        now=time.time(),
+        policy=POLICY,
+        me=ME,
+        running=running,
+        mode="on",
+        rollout=rollout_check(hook, running),
+    )
+    assert claimed["decision"] == ROLLOUT and "manual__s of version 1.4.0" in claimed["reason"]
+    assert not claimed.get("locked")
+    (record,) = query_ci(sandbox, "remediation", entry["target"])
+    assert "holder" not in record["attributes"]  # the target's lock was given back
+
+    # a rollout whose run ended (killed, failed) holds nothing back
+    runs["wecube_app_rollout/manual__s"] = False
+    assert triage(OTHER)["decision"] == ACT
 
 
 def test_a_destroyed_host_cannot_be_fixed_and_says_why(sandbox, deployed):

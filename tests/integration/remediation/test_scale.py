@@ -11,10 +11,12 @@ import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.hooks.prometheus import PrometheusHook
+from airflow_wecube.orchestrations import rollout_lock
 from airflow_wecube.orchestrations.rollout import app_attributes, job_name
+from airflow_wecube.orchestrations.runbook_tasks import rollout_check
 from airflow_wecube.remediation import instance, scale
 from airflow_wecube.remediation.alerts import Alert
-from airflow_wecube.remediation.guard import ACT, AT_LIMIT, COOLDOWN, Policy
+from airflow_wecube.remediation.guard import ACT, AT_LIMIT, COOLDOWN, ROLLOUT, Policy
 from tests.integration.sandbox.helpers import one, query_ci, uniq
 
 pytestmark = pytest.mark.integration
@@ -100,3 +102,14 @@ def test_at_limit_and_another_models_alert(sandbox, app):
     # none of them changed anything: one instance, no second host
     (ci,) = query_ci(sandbox, "app", app["app"])
     assert len(ci["attributes"]["instances"]) == 1 and query_ci(sandbox, "host", f"{app['app']}-2") == []
+
+
+def test_no_instance_is_added_while_the_app_rolls_out(sandbox, app):
+    hook = WeCubePluginHook()
+    rollout_lock.claim(
+        hook, app["app"], "wecube_app_rollout/manual__r", version="2.1.0", now=time.time(), running=alive
+    )
+    [held] = plan(app, headroom(), rollout=rollout_check(hook, alive))
+    assert held["decision"] == ROLLOUT and "wecube_app_rollout/manual__r of version 2.1.0" in held["reason"]
+    rollout_lock.release(hook, app["app"], "wecube_app_rollout/manual__r")
+    assert plan(app, headroom(), rollout=rollout_check(hook, alive))[0]["decision"] == ACT

@@ -22,6 +22,7 @@ from airflow_wecube.remediation.guard import (
     MINE,
     OFF,
     RESOLVED_ALERT,
+    ROLLOUT,
     STALE,
     UNKNOWN,
     Policy,
@@ -111,6 +112,16 @@ def test_busy_target_is_left_to_the_run_that_holds_it():
     assert d.kind == BUSY and not d.escalates and "r2" in d.reason
 
 
+def test_a_rollout_of_the_app_in_progress_is_left_to_a_person():
+    held = "wecube_app_rollout/manual__r of version 1.3.0, since 2026-12-01 20:00:00 UTC"
+    d = decide(alert(), [], now=NOW, mode="on", policy=POLICY, rollout=held, busy_with="wecube_remediate_instance/r2")
+    assert d.kind == ROLLOUT and d.escalates and not d.acts
+    assert d.reason == f"a rollout of {alert().app} is in progress ({held}): acting now would change what it deploys"
+    # the kill switch and a duplicate come first; a dry run only says it
+    assert decide(alert(), [], now=NOW, mode=OFF, policy=POLICY, rollout=held).kind == KILLED
+    assert decide(alert(), [], now=NOW, mode="on", policy=POLICY, rollout=held, dry_run=True).would == ROLLOUT
+
+
 def test_unknown_instance_escalates():
     d = decide(alert(), [], now=NOW, mode="on", policy=POLICY, known=False)
     assert d.kind == UNKNOWN and d.escalates
@@ -124,7 +135,7 @@ def test_dry_run_tells_what_it_would_do_and_asks_nobody():
 
 
 def test_escalating_decisions():
-    assert ESCALATING == {UNKNOWN, KILLED, FLAPPING, COOLDOWN, AT_LIMIT}
+    assert ESCALATING == {UNKNOWN, KILLED, ROLLOUT, FLAPPING, COOLDOWN, AT_LIMIT}
 
 
 def test_policy_refuses_nonsense():
