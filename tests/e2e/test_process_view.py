@@ -16,14 +16,13 @@ import pytest
 import requests
 
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
-from tests.fixtures.browser import AirflowPage
+from tests.fixtures.browser import AirflowPage, doc_image
 from tests.fixtures.standalone import NO_ROLE_USER
 from tests.unit.processes.conftest import DATA, PROCDEF
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
-DOC_IMAGES = REPO / "docs" / "img"
 EVIL_PROCESS = "<script>document.title='pwned'</script> view demo 演示"
 EVIL_NODE = "<img src=x onerror=alert(1)> check hosts"
 RED = "rgb(254, 202, 202)"
@@ -147,8 +146,7 @@ class View(AirflowPage):
         self.d.find_element(By.CSS_SELECTOR, f"#canvas g.djs-element[data-element-id='{element_id}'] .djs-hit").click()
 
     def shot(self, name: str) -> None:
-        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-        self.d.save_screenshot(str(DOC_IMAGES / f"ui-{name}.png"))
+        self.d.save_screenshot(str(doc_image(name)))
 
 
 @pytest.fixture

@@ -9,18 +9,15 @@ screenshots used in docs/ui.md (``docs/img/ui-*.png``).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.fixtures.browser import AirflowPage
+from tests.fixtures.browser import AirflowPage, doc_image
 from tests.fixtures.standalone import NO_ROLE_USER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-REPO = Path(__file__).resolve().parents[3]
-DOC_IMAGES = REPO / "docs" / "img"
 EVIL = "<script>document.title='pwned'</script>"
 EVIL_MANIFEST = f"""
 package: evil-docs
@@ -189,8 +186,7 @@ class UI(AirflowPage):
     def shot(self, name: str) -> None:
         """A screenshot of the whole window (Airflow's nav and the page) for docs/ui.md."""
         self.d.switch_to.default_content()
-        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-        self.d.save_screenshot(str(DOC_IMAGES / f"ui-{name}.png"))
+        self.d.save_screenshot(str(doc_image(name)))
         from selenium.webdriver.common.by import By
 
         self.d.switch_to.frame(self.d.find_element(By.TAG_NAME, "iframe"))
