@@ -7,8 +7,11 @@ attribute ``holder`` = ``<dag_id>/<run_id>``, set by compare-and-set) before it 
 and a second run of the same app is *refused* at once with the run that holds the lock in its
 message (trigger it again once that run ended). The lock is given back when the run ends; a lock
 whose run ended (failed, killed, deleted) or that is older than :data:`LOCK_TTL` is taken over.
-The rules of the lock are the runbooks' (:mod:`airflow_wecube.remediation.guard`), and the runbooks
-ask it too (:func:`in_progress`): they do not redeploy or add instances of an app while it rolls out.
+The rules of the lock are the runbooks' (:mod:`airflow_wecube.remediation.guard`), and the two look
+at each other: the runbooks do not redeploy or add instances of an app while it rolls out
+(:func:`in_progress`), and a rollout does not start while a runbook acts on one of the app's instances
+(:func:`remediating`). Each takes its own lock first and then reads the other's, so of two that start
+together at least one sees the other.
 
 No Airflow import: the hook and the "is that run still active" check are passed in.
 """
@@ -109,16 +112,57 @@ def claim(
         holder = attributes.get("holder")
         state = lock_state(attributes, me, now=now, holder_running=running(holder) if holder else None)
         if state == MINE:
-            return attributes
+            return _unless_remediating(hook, app, me, attributes, now=now, running=running)
         if state == HELD:
             raise RolloutBusy(busy_message(app, attributes))
         assert state in (FREE, STALE)
         expected, change = lock_claim(attributes, me, now=now, ttl=ttl)
         done = _cas(hook, ci["guid"], expected, {**change, "version": version})
         if done is not None:
-            return done
+            return _unless_remediating(hook, app, me, done, now=now, running=running)
         attributes = (_ci(hook, app, create=False) or {}).get("attributes") or {}
     raise LockError(f"could not take the rollout lock of {app}: {CAS_RETRIES} other writes came first")
+
+
+def _unless_remediating(
+    hook: WeCubePluginHook, app: str, me: str, taken: dict[str, Any], *, now: float, running: Callable
+) -> dict[str, Any]:
+    """The lock just taken, or given back and refused while a runbook acts on the app."""
+    try:
+        acting = remediating(hook, app, now=now, running=running)
+    except LockError:
+        release(hook, app, me)
+        raise
+    if acting:
+        release(hook, app, me)
+        raise RolloutBusy(
+            f"a runbook is acting on {app} now: {acting}; a rollout would deploy under it, this run "
+            "changed nothing: trigger it again once that run ended"
+        )
+    return taken
+
+
+def remediating(hook: WeCubePluginHook, app: str, *, now: float, running: Callable[[str], bool | None]) -> str | None:
+    """The runbook run acting on an instance of ``app`` now, and on which (its remediation lock, see
+    :mod:`airflow_wecube.remediation.cmdb`), or ``None``.
+
+    :raises LockError: the CMDB cannot be read
+    """
+    from airflow_wecube.remediation import cmdb
+    from airflow_wecube.remediation.scale import scale_target
+
+    try:
+        apps = cmdb.query(hook, "app", app)
+        hosts = [i.get("host") for i in (apps[0]["attributes"].get("instances") or [])] if apps else []
+        for target in [f"{app}@{h}" for h in hosts if h] + [scale_target(app)]:
+            for ci in cmdb.query(hook, cmdb.REMEDIATION_CI, target):
+                attributes = ci.get("attributes") or {}
+                holder = attributes.get("holder")
+                if holder and lock_state(attributes, "", now=now, holder_running=running(holder)) == HELD:
+                    return f"{holder} on {target}"
+    except cmdb.RecordError as e:
+        raise LockError(f"could not read the runbooks' locks of {app}: {e}") from None
+    return None
 
 
 def release(hook: WeCubePluginHook, app: str, me: str) -> bool:
@@ -140,4 +184,5 @@ __all__ = [
     "holding",
     "in_progress",
     "release",
+    "remediating",
 ]

@@ -3,14 +3,16 @@ task (airflow_wecube.orchestrations.rollout_steps.start_run) and given back at t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
 from airflow_wecube.orchestrations import rollout_lock, rollout_steps
+from airflow_wecube.remediation import cmdb
 from tests.fixtures.task_instance import FakeTI
-from tests.integration.sandbox.helpers import query_ci, uniq
+from tests.integration.sandbox.helpers import one, query_ci, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +80,28 @@ def test_an_unreachable_cmdb_refuses_the_run(unreachable_wecube_conn, plugin_reg
     with pytest.raises(rollout_steps.RunRefused, match="could not read the rollout lock of lock-x from the CMDB"):
         start(FakeTI(), "lock-x")
     assert rollout_steps.end_run(FakeTI(), params("lock-x"), hook=WeCubePluginHook()) is False
+
+
+def test_no_rollout_starts_while_a_runbook_acts_on_the_app(wecube_conn, plugin_registry, sandbox):
+    hook, app, runbook = WeCubePluginHook(), uniq("lock-rb"), "wecube_remediate_instance/manual__rb"
+    app_ci = one(sandbox, "/cmdb/v1/ci/create", type="app", name=app)
+    one(sandbox, "/cmdb/v1/ci/update", guid=app_ci["guid"], attributes={"instances": [{"host": f"{app}-1"}]})
+    record = cmdb.record(hook, f"{app}@{app}-1", app=app, host=f"{app}-1")
+    assert cmdb.claim(hook, record, runbook, now=time.time(), ttl=600, running=lambda h: True)[0]
+
+    ti = FakeTI(run_id="manual__roll", runs={runbook: "running"})
+    with pytest.raises(rollout_steps.RunRefused) as e:
+        start(ti, app, now=time.time())
+    assert str(e.value) == (
+        f"a runbook is acting on {app} now: {runbook} on {app}@{app}-1; a rollout would deploy under it, "
+        "this run changed nothing: trigger it again once that run ended"
+    )
+    [lock] = query_ci(sandbox, rollout_lock.LOCK_CI, app)
+    assert "holder" not in lock["attributes"]  # given back at once: the runbook is not held back by it
+    assert not [c for c in sandbox.calls() if c["path"].startswith("/host/") and app in str(c["inputs"])]
+
+    # once the runbook gave its lock back (or its run ended), the rollout starts
+    assert cmdb.release(hook, record["guid"], runbook)
+    start(ti, app, now=time.time())
+    [lock] = query_ci(sandbox, rollout_lock.LOCK_CI, app)
+    assert lock["attributes"]["holder"] == "wecube_app_rollout/manual__roll"
