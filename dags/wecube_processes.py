@@ -58,6 +58,7 @@ def _node_task(process, node, t, bind, common):
     if node.type == "subProc":
         from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
+        from airflow_wecube.compat.settle import settle_seconds
         from airflow_wecube.operators.process import ProcessSubRunsOperator
 
         sub = node.sub_process
@@ -71,7 +72,9 @@ def _node_task(process, node, t, bind, common):
             trigger_dag_id=f"wecube_proc_{sub.key or sub.name}",
             wait_for_completion=True,
             deferrable=True,
-            poke_interval=3,
+            # its trigger looks at once (the sub-run just started), then every poke_interval: never a
+            # resume sooner than Airflow 3.3.2 has seen the worker's exit (compat/settle.py)
+            poke_interval=max(3.0, settle_seconds()),
             allowed_states=["success"],
             failed_states=["failed"],
             map_index_template="{{ task.trigger_run_id }}",

@@ -13,7 +13,8 @@ a task within a few seconds of its park fails it.
 Our workaround: nothing of ours resumes a task sooner than ``settle_seconds()`` after it parked —
 our triggers hold their first event (``PrometheusQueryTrigger``), deadlines are never shorter, and
 the API server holds an answer to a just-parked HITL request (``airflow_wecube.compat.hitl_settle``),
-and a process's timer nodes are ended by the triggerer itself (``end_from_trigger``: no resume at all).
+a process's sub-process nodes look at their sub-runs every ``settle_seconds()`` (after a first look
+when they start), and its timer nodes are ended by the triggerer itself (``end_from_trigger``: no resume).
 Drop all of it once Airflow ignores a stale defer-exit event in every state (see docs/approvals.md).
 """
 
