@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-E2E = REPO / "tests" / "e2e"
+from tests.fixtures.paths import CORPUS, E2E, corpus_missing
+
 # The real WeCube manifests are a corpus kept beside the repository, not in it. Tests that need it
 # skip when it is absent, unless WECUBE_REQUIRE_CORPUS=1 (CI) turns the skip into a failure.
-CORPUS = Path(os.environ.get("WECUBE_CORPUS_DIR") or REPO.parent / "shared" / "fixtures" / "wecube")
 
 pytest_plugins = [
     "tests.fixtures.airflow_home",
@@ -22,21 +21,20 @@ pytest_plugins = [
     "tests.fixtures.scripted_http",
     "tests.fixtures.rest_server",
     "tests.fixtures.browser",
+    "tests.fixtures.process_exports",
+    "tests.fixtures.ui_app",
 ]
 
 
 @pytest.fixture(scope="session")
 def wecube_fixtures() -> Path:
     """The corpus of real WeCube manifests (read only); see README "Run the tests"."""
-    if CORPUS.is_dir() and any(CORPUS.glob("*.register.xml")):
-        return CORPUS
-    reason = (
-        f"the corpus of real WeCube manifests is not at {CORPUS} "
-        "(set WECUBE_CORPUS_DIR to the folder holding *.register.xml)"
-    )
-    if os.environ.get("WECUBE_REQUIRE_CORPUS") == "1":
-        pytest.fail(reason + "; WECUBE_REQUIRE_CORPUS=1 makes it mandatory", pytrace=False)
-    pytest.skip(reason)
+    if not (CORPUS.is_dir() and any(CORPUS.glob("*.register.xml"))):
+        corpus_missing(
+            f"the corpus of real WeCube manifests is not at {CORPUS} "
+            "(set WECUBE_CORPUS_DIR to the folder holding *.register.xml)"
+        )
+    return CORPUS
 
 
 @pytest.fixture(scope="session")

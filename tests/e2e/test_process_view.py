@@ -17,8 +17,8 @@ import requests
 
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
 from tests.fixtures.browser import AirflowPage, doc_image
+from tests.fixtures.paths import PROCDEF, PROCESS_DATA
 from tests.fixtures.standalone import NO_ROLE_USER
-from tests.unit.processes.conftest import DATA, PROCDEF
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -48,9 +48,11 @@ def world(standalone, plugin_registry, sandbox):
         api.create("cmdb", "app", [{"name": VIEW_APP, "version": "1"}])
     [app] = api.query("cmdb", "app", [{"attrName": "name", "op": "eq", "condition": VIEW_APP}])
     store = ProcessStore(sa.dags_folder / "wecube_processes")
-    processes = [_bound_to_the_app(validate(p, plugin_registry)) for p in read_process_file(DATA / "v4_view_demo.json")]
-    processes += [validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")]
-    processes += [validate(p, None) for p in read_process_file(DATA / "view_review.bpmn")]
+    processes = [
+        _bound_to_the_app(validate(p, plugin_registry)) for p in read_process_file(PROCESS_DATA / "v4_view_demo.json")
+    ]
+    processes += [validate(p, None) for p in read_process_file(PROCESS_DATA / "v4_app_release.json")]
+    processes += [validate(p, None) for p in read_process_file(PROCESS_DATA / "view_review.bpmn")]
     pds = [p for f in _pds_files()[:1] for p in read_process_file(f)]
     store.save(processes + pds, replace=True)
     sa.add_dags([REPO / "dags" / "wecube_processes.py"])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.ui.conftest import ui_client  # noqa: F401  (the fixture)
-
 pytestmark = pytest.mark.integration
 
 

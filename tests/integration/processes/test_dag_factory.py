@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
-from tests.unit.processes.conftest import DATA, procdef_corpus, procdef_registry  # noqa: F401
+from tests.fixtures.paths import PROCESS_DATA
 
 REPO = Path(__file__).resolve().parents[3]
 HEAVY = ("pandas", "sklearn", "statsmodels", "matplotlib", "requests")
@@ -46,7 +46,7 @@ def test_one_dag_per_process_with_its_graph(procdef_corpus, procdef_registry, tm
     processes = [
         validate(p, procdef_registry) for f in sorted(procdef_corpus.glob("*.pds")) for p in read_process_file(f)
     ]
-    processes += [validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")]
+    processes += [validate(p, None) for p in read_process_file(PROCESS_DATA / "v4_app_release.json")]
     store.save(processes)
     older = processes[-1].model_copy(update={"version": "v0", "name": "older"})
     store.save([older])  # the highest version is the one built
@@ -87,7 +87,7 @@ def test_no_store_no_dags(tmp_path):
 def test_a_sub_process_node_looks_at_its_runs_no_sooner_than_the_settle_time(tmp_path):
     """Airflow 3.3.2 fails a task resumed before it saw the worker's exit (compat/settle.py): a sub-run
     that ends at once must not resume its node sooner than that."""
-    ProcessStore(tmp_path).save([validate(p, None) for p in read_process_file(DATA / "v4_app_release.json")])
+    ProcessStore(tmp_path).save([validate(p, None) for p in read_process_file(PROCESS_DATA / "v4_app_release.json")])
     tasks = parse(tmp_path)["dags"]["wecube_proc_app_release"]["tasks"]
     assert [v[3:] for v in tasks.values() if v[4]] == [["MappedOperator", 10.0]]
     [node] = [t for t, v in tasks.items() if v[4]]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.processes.conftest import DATA, procdef_corpus, procdef_registry, sandbox_registry  # noqa: F401
+from tests.fixtures.paths import PROCESS_DATA
 
 WECUBE = str(Path(sys.executable).parent / "wecube")
 
@@ -74,7 +74,7 @@ def test_import_a_real_export(procdef_corpus, procdef_registry, tmp_path):  # no
 
 def test_refused_file_writes_nothing(sandbox_registry, tmp_path):  # noqa: F811
     store = tmp_path / "wecube_processes"
-    ok = ("processes", "import", str(DATA / "v4_app_release.json"), "--registry", str(sandbox_registry.root))
+    ok = ("processes", "import", str(PROCESS_DATA / "v4_app_release.json"), "--registry", str(sandbox_registry.root))
     r = wecube(*ok, "--processes", str(store))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("imported ") == 2
@@ -84,7 +84,7 @@ def test_refused_file_writes_nothing(sandbox_registry, tmp_path):  # noqa: F811
     r = wecube(
         "processes",
         "import",
-        str(DATA / "loop.bpmn"),
+        str(PROCESS_DATA / "loop.bpmn"),
         "--registry",
         str(sandbox_registry.root),
         "--processes",

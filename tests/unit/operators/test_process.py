@@ -9,14 +9,14 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_wecube.operators.process import ProcessNodeOperator
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
+from tests.fixtures.paths import PROCESS_DATA
 from tests.fixtures.task_instance import FakeTI
-from tests.unit.processes.conftest import DATA, sandbox_registry  # noqa: F401
 
 
 @pytest.fixture
 def stored(sandbox_registry, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("WECUBE_PROCESSES_PATH", str(tmp_path))
-    processes = [validate(p, sandbox_registry) for p in read_process_file(DATA / "v4_app_release.json")]
+    processes = [validate(p, sandbox_registry) for p in read_process_file(PROCESS_DATA / "v4_app_release.json")]
     ProcessStore(tmp_path).save(processes)
     return processes[0]
 

@@ -6,8 +6,7 @@ import pytest
 
 from airflow_wecube.processes import ProcessError, read_bytes, read_process_file, validate
 from airflow_wecube.processes.bpmn_graph import iso_duration_seconds
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -48,7 +47,7 @@ def refused(data: bytes) -> str:
 
 
 def test_drawing_reads_every_supported_element(sandbox_registry):
-    [p] = read_process_file(DATA / "release_review.bpmn")
+    [p] = read_process_file(PROCESS_DATA / "release_review.bpmn")
     p = validate(p, sandbox_registry)
     assert (p.key, p.name, p.version, p.root_entity) == ("release_review", "Release review 发布评审", "3", "cmdb:app")
     assert p.tags == ("demo", "bpmn") and p.source_format == "bpmn"
@@ -250,7 +249,7 @@ def test_parallel_join_fed_by_exclusive_split_refused():
 
 
 def test_loop_in_the_flow_refused():
-    text = refused((DATA / "loop.bpmn").read_bytes())
+    text = refused((PROCESS_DATA / "loop.bpmn").read_bytes())
     assert "the flow loops: " in text and "Retry" in text and "(hint: a process runs once" in text
 
 

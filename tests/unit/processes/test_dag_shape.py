@@ -5,12 +5,11 @@ from __future__ import annotations
 from airflow_wecube.processes import read_process_file, validate
 from airflow_wecube.processes.dag_shape import dag_shape, task_ids
 from airflow_wecube.processes.model import Node
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 
 def test_v4_process_shape():
-    main, _ = read_process_file(DATA / "v4_app_release.json")
+    main, _ = read_process_file(PROCESS_DATA / "v4_app_release.json")
     shape = dag_shape(validate(main, None))
     assert (shape.dag_id, shape.display_name) == ("wecube_proc_app_release", "应用发布 app release")
     assert shape.tags == ("wecube", "wecube-process", "demo", "release")
@@ -24,7 +23,7 @@ def test_v4_process_shape():
 
 
 def test_task_ids_are_airflow_safe_and_unique():
-    main, _ = read_process_file(DATA / "v4_app_release.json")
+    main, _ = read_process_file(PROCESS_DATA / "v4_app_release.json")
     odd = main.model_copy(
         update={
             "nodes": (
@@ -43,7 +42,7 @@ def test_task_ids_are_airflow_safe_and_unique():
 
 
 def test_bpmn_shape_follows_the_inlined_flow():
-    [p] = read_process_file(DATA / "release_review.bpmn")
+    [p] = read_process_file(PROCESS_DATA / "release_review.bpmn")
     shape = dag_shape(p)
     assert ("Settle", "Deploy") in shape.dependencies and len(shape.tasks) == 10
 

@@ -9,8 +9,7 @@ import pytest
 from airflow_wecube.processes import read_process_file
 from airflow_wecube.processes.diagram import bpmn_xml, drawn_by_source, element_ids
 from airflow_wecube.processes.model import Diagram, Edge, Node, Process
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -22,7 +21,7 @@ EVIL = "<script>alert('x')</script> & \"q\""
 
 
 def v4() -> Process:
-    return read_process_file(DATA / "v4_app_release.json")[0]
+    return read_process_file(PROCESS_DATA / "v4_app_release.json")[0]
 
 
 def shapes(xml: str) -> dict[str, tuple[float, float, float, float]]:
@@ -104,7 +103,7 @@ def test_names_and_odd_ids_are_escaped_and_made_valid_xml_ids():
 
 
 def test_bpmn_import_keeps_its_own_drawing():
-    [p] = read_process_file(DATA / "view_review.bpmn")
+    [p] = read_process_file(PROCESS_DATA / "view_review.bpmn")
     assert drawn_by_source(p)
     assert bpmn_xml(p) == p.diagram.bpmn_xml
     assert element_ids(p) == {n.id: n.id for n in p.nodes}
@@ -113,7 +112,7 @@ def test_bpmn_import_keeps_its_own_drawing():
 
 def test_bpmn_drawn_in_part_is_laid_out_whole():
     """release_review.bpmn draws three of its nodes: the viewer would show only those."""
-    [p] = read_process_file(DATA / "release_review.bpmn")
+    [p] = read_process_file(PROCESS_DATA / "release_review.bpmn")
     assert not drawn_by_source(p)
     boxes = shapes(bpmn_xml(p))
     assert set(boxes) == {n.id for n in p.nodes} and overlaps(boxes) == []

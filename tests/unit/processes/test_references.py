@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from airflow_wecube.processes import ProcessStore, read_process_file
 from airflow_wecube.processes.references import resolve_sub_processes
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 
 def test_same_file_by_name_and_version(tmp_path):
-    main, sub = resolve_sub_processes(read_process_file(DATA / "v4_app_release.json"), ProcessStore(tmp_path / "s"))
+    main, sub = resolve_sub_processes(
+        read_process_file(PROCESS_DATA / "v4_app_release.json"), ProcessStore(tmp_path / "s")
+    )
     assert main.node("n_check").sub_process.key == "host_check"
     assert not any("not imported yet" in w for w in main.warnings)
     assert sub.warnings == ()
@@ -17,12 +18,12 @@ def test_same_file_by_name_and_version(tmp_path):
 
 def test_stored_by_key_or_warned(tmp_path):
     store = ProcessStore(tmp_path / "s")
-    [drawing] = read_process_file(DATA / "release_review.bpmn")
+    [drawing] = read_process_file(PROCESS_DATA / "release_review.bpmn")
     [unresolved] = resolve_sub_processes([drawing], store)
     assert unresolved.warnings == (
         "node CheckHosts runs process host_check v1, which is not imported yet: import it before running this one",
     )
-    store.save(read_process_file(DATA / "v4_app_release.json"))
+    store.save(read_process_file(PROCESS_DATA / "v4_app_release.json"))
     [resolved] = resolve_sub_processes([drawing], store)
     assert resolved.node("CheckHosts").sub_process.key == "host_check" and resolved.warnings == ()
     wrong = drawing.model_copy(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from airflow_wecube.processes import ProcessError, ProcessStore, read_process_file
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 
 @pytest.fixture
 def processes():
-    return read_process_file(DATA / "v4_app_release.json")
+    return read_process_file(PROCESS_DATA / "v4_app_release.json")
 
 
 def test_versions_side_by_side(tmp_path, processes):

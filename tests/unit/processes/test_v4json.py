@@ -7,12 +7,11 @@ import json
 import pytest
 
 from airflow_wecube.processes import ProcessError, read_bytes, read_process_file, validate
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 
 def export() -> list:
-    return json.loads((DATA / "v4_app_release.json").read_text())
+    return json.loads((PROCESS_DATA / "v4_app_release.json").read_text())
 
 
 def read(doc) -> list:
@@ -20,7 +19,7 @@ def read(doc) -> list:
 
 
 def test_export_with_two_processes(sandbox_registry):
-    main, sub = (validate(p, sandbox_registry) for p in read_process_file(DATA / "v4_app_release.json"))
+    main, sub = (validate(p, sandbox_registry) for p in read_process_file(PROCESS_DATA / "v4_app_release.json"))
     assert (main.key, main.version, main.name, main.root_entity) == (
         "app_release",
         "v1",

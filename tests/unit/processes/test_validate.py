@@ -8,12 +8,11 @@ import pytest
 
 from airflow_wecube.processes import ProcessError, read_bytes, validate
 from airflow_wecube.processes.model import Edge, Node, Process
-
-from .conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 
 def base() -> Process:
-    [main, _] = read_bytes((DATA / "v4_app_release.json").read_bytes(), "export.json")
+    [main, _] = read_bytes((PROCESS_DATA / "v4_app_release.json").read_bytes(), "export.json")
     return main
 
 
@@ -138,7 +137,7 @@ def test_registry_resolution(sandbox_registry):
 
 
 def test_default_flows_and_conditions_count_as_links():
-    doc = json.loads((DATA / "v4_app_release.json").read_text())
+    doc = json.loads((PROCESS_DATA / "v4_app_release.json").read_text())
     p = read_bytes(json.dumps(doc).encode(), "x.json")[0]
     edges = [e.model_copy(update={"name": "", "condition": "${a == 1}"}) if e.id == "e9" else e for e in p.edges]
     validate(edit(p, edges=edges), None)

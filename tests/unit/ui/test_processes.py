@@ -11,7 +11,7 @@ import defusedxml.ElementTree as ET
 import pytest
 
 from airflow_wecube.processes import ProcessStore, read_process_file, validate
-from tests.unit.processes.conftest import DATA
+from tests.fixtures.paths import PROCESS_DATA
 
 EVIL = "<script>document.title='pwned'</script>"
 
@@ -19,8 +19,8 @@ EVIL = "<script>document.title='pwned'</script>"
 @pytest.fixture
 def store(tmp_path, monkeypatch, plugin_registry):
     s = ProcessStore(tmp_path / "wecube_processes")
-    processes = [validate(p, plugin_registry) for p in read_process_file(DATA / "v4_view_demo.json")]
-    processes += [validate(p, None) for p in read_process_file(DATA / "view_review.bpmn")]
+    processes = [validate(p, plugin_registry) for p in read_process_file(PROCESS_DATA / "v4_view_demo.json")]
+    processes += [validate(p, None) for p in read_process_file(PROCESS_DATA / "view_review.bpmn")]
     s.save(processes)
     monkeypatch.setenv("WECUBE_PROCESSES_PATH", str(s.root))
     return s
