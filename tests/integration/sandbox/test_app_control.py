@@ -167,8 +167,11 @@ def test_the_capacity_specs_own_promql_sees_the_load_a_flow_sets(sandbox, host, 
             assert time.monotonic() < deadline, f"Prometheus never showed the load: {frame}"
             time.sleep(1)
         assert abs(last["accounts_opened"] - 5) <= 2 and abs(last["accounts_transferred"] - 10) <= 3, last
-        # 5 x 1 ms + 20 x 2 ms + 10 x 1.5 ms = 6 % of a core, plus the process's own work
-        assert 5 <= last[TARGET] <= 20, last
+        # 1 ms per account opened, 2 ms per close, 1.5 ms per transfer: at 5, 20 and 10 a second 6 % of a
+        # core, plus the process's own work. The same rate window as the counts, which may still be
+        # filling with the new load: the CPU is held to the counts Prometheus shows, not to the set rates.
+        cost = (last["accounts_opened"] * 1 + last["accounts_closed"] * 2 + last["accounts_transferred"] * 1.5) / 10
+        assert 4 <= cost and 0.9 * cost <= last[TARGET] <= cost + 14, last
     finally:
         hook.deregister_targets(job_name(app), [out["target"]], confirm=False)
         one(sandbox, "/deploy/v1/app/stop", host=host["name"], app=app)
