@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_wecube.orchestrations.rollout_lock import LOCK_CI, held_by
 from airflow_wecube.reconcile.capacity import capacity_count
 from airflow_wecube.reconcile.differences import (
     INSTANCE_QUERY,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 #: the CMDB record of what people chose to leave as it is (``attributes.accepted``: key -> who, when)
 STATE_TYPE, STATE_NAME = "reconcile_state", "wecube_reconcile"
-RECORD_KINDS = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", STATE_TYPE)
+RECORD_KINDS = ("data_center", "vpc", "subnet", "route_table", "security_group", "host", "app", STATE_TYPE, LOCK_CI)
 #: ``(model) -> (predicted target at the current volume, the spec's limit)``, either may be None
 Predict = Callable[[str], "tuple[float | None, float | None]"]
 
@@ -178,10 +179,17 @@ def compare_now(
     strategies: Strategies,
     *,
     predict: Predict | None = None,
+    running: Callable[[str], bool | None] | None = None,
 ) -> dict[str, Any]:
     """The three-way comparison now: ``rows`` (network, then app instances), ``accepted`` (keys a
-    person chose to leave), ``desired`` (why each app's count), ``state`` (the record of answers)
-    and ``errors``."""
+    person chose to leave), ``desired`` (why each app's count), ``state`` (the record of answers),
+    ``rollouts`` (app -> the rollout in progress, whose instances the reconcile leaves alone) and
+    ``errors``.
+
+    :param running: whether a rollout's run is still active (``None``: unknown, a lock holds until its TTL)
+    """
+    import time
+
     records, real, instances, errors = read_reality(hook)
     rows = compare_network(expected_network(design), records, real)
     apps = records.get("app") or []
@@ -192,7 +200,20 @@ def compare_now(
     accepted = sorted(((state or {}).get("attributes") or {}).get("accepted") or {})
     for row in rows:
         row["accepted"] = row["key"] in accepted and row["status"] != "ok"
-    return {"rows": rows, "accepted": accepted, "desired": why, "state": state, "errors": errors}
+    now = time.time()
+    rollouts = {
+        ci["name"]: held
+        for ci in records.get(LOCK_CI) or []
+        if (held := held_by(ci.get("attributes") or {}, now=now, running=running))
+    }
+    return {
+        "rows": rows,
+        "accepted": accepted,
+        "desired": why,
+        "state": state,
+        "rollouts": rollouts,
+        "errors": errors,
+    }
 
 
 def load_inputs(design_path: Path | str, strategies_path: Path | str) -> tuple[dict[str, Any], Strategies]:

@@ -20,11 +20,15 @@ def _hook():
     return WeCubePluginHook()
 
 
-def _compare(hook, folder: Path) -> tuple[dict[str, Any], Any]:
+def _compare(ti: Any, hook, folder: Path) -> tuple[dict[str, Any], Any]:
     from airflow_wecube.orchestrations.reconcile import compare_now, load_inputs, prometheus_predict
+    from airflow_wecube.remediation.airflow import run_is_active
 
     design, strategies = load_inputs(folder / "designs" / "network.yml", folder / "designs" / "strategies.yml")
-    return compare_now(hook, design, strategies, predict=prometheus_predict(folder / "capacity")), strategies
+    now = compare_now(
+        hook, design, strategies, predict=prometheus_predict(folder / "capacity"), running=run_is_active(ti)
+    )
+    return now, strategies
 
 
 def plan_task(ti: Any, params: Mapping[str, Any] | None, folder: Path) -> list[str]:
@@ -35,7 +39,7 @@ def plan_task(ti: Any, params: Mapping[str, Any] | None, folder: Path) -> list[s
 
     p = params or {}
     hook = _hook()
-    now, strategies = _compare(hook, folder)
+    now, strategies = _compare(ti, hook, folder)
     for e in now["errors"]:
         print(f"  ! {e}")
     rows = now["rows"]
@@ -52,6 +56,7 @@ def plan_task(ti: Any, params: Mapping[str, Any] | None, folder: Path) -> list[s
         dry_run=bool(p.get("dry_run")),
         accepted=now["accepted"],
         max_changes=None if limit is None else int(limit),
+        rollouts=now["rollouts"],
     )
     result.update(errors=now["errors"], desired=now["desired"], state=now["state"])
     text = "\n".join(
@@ -82,7 +87,7 @@ def _apply(ti: Any, task: str, entries: list[dict[str, Any]], folder: Path) -> l
     )
     for c in calls:
         print(f"  {c['service']}: {c['items']} item(s), requestId {c['request_id']}")
-    after, _ = _compare(hook, folder)  # reality read again
+    after, _ = _compare(ti, hook, folder)  # reality read again
     return with_after(done, after["rows"])
 
 

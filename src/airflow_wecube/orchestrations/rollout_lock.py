@@ -82,11 +82,18 @@ def in_progress(hook: WeCubePluginHook, app: str, *, now: float, running: Callab
     :raises LockError: the CMDB cannot be read (a runbook then acts on nothing it cannot check)
     """
     ci = _ci(hook, app, create=False)
-    attributes = (ci or {}).get("attributes") or {}
+    return held_by((ci or {}).get("attributes") or {}, now=now, running=running)
+
+
+def held_by(attributes: Mapping[str, Any], *, now: float, running: Callable[[str], bool | None] | None) -> str | None:
+    """The live run holding a lock with ``attributes`` (:func:`holding`), or ``None`` (free or stale).
+
+    :param running: whether a holder's run is still active; ``None``: unknown (held until its TTL)
+    """
     holder = attributes.get("holder")
     if not holder:
         return None
-    state = lock_state(attributes, "", now=now, holder_running=running(holder))
+    state = lock_state(attributes, "", now=now, holder_running=running(holder) if running else None)
     return holding(attributes) if state == HELD else None
 
 
@@ -181,6 +188,7 @@ __all__ = [
     "RolloutBusy",
     "busy_message",
     "claim",
+    "held_by",
     "holding",
     "in_progress",
     "release",

@@ -6,7 +6,8 @@ Per difference: the strategy's action (:mod:`.strategies`), then the decision:
 ``ask``      a person decides in Required Actions: the strategy says ``ask``; the kill switch is
              ``off`` (recorded and asked only); or more than ``max_changes`` would change in one run
              (then none of them acts). ``proposal`` is what would be applied on the person's yes.
-``ignore``   the strategy says ``ignore``, or a person answered to leave it (``accepted``)
+``ignore``   the strategy says ``ignore``, or a person answered to leave it (``accepted``), or the
+             difference is an instance of an app that a rollout is changing now (the next run looks again)
 ``dry_run``  a dry run: what would act is reported, nothing changes and nobody is asked
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_wecube.reconcile.differences import EXTRA, OK
+from airflow_wecube.reconcile.differences import APP_INSTANCE, EXTRA, OK
 from airflow_wecube.reconcile.strategies import ASK, CHANGING, DELETE, IGNORE, POSSIBLE, RECREATE, Strategies
 from airflow_wecube.remediation.guard import APPROVE, OFF, VARIABLE
 
@@ -43,14 +44,16 @@ def plan(
     dry_run: bool = False,
     accepted: Iterable[str] = (),
     max_changes: int | None = None,
+    rollouts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The run's entries (one per difference, in row order) and its totals.
 
     :param mode: the kill switch, ``on`` | ``approve`` | ``off`` (see ``remediation.guard.parse_mode``)
     :param accepted: keys of differences a person chose to leave as they are
     :param max_changes: overrides the strategies' limit (a run's param)
+    :param rollouts: app -> the rollout of it in progress: its instances are the rollout's until it ends
     """
-    accepted = set(accepted)
+    accepted, rollouts = set(accepted), rollouts or {}
     limit = strategies.max_changes if max_changes is None else max_changes
     entries: list[dict[str, Any]] = []
     for r in rows:
@@ -70,6 +73,9 @@ def plan(
         }
         if r["key"] in accepted:
             entry.update(decision=IGNORED, reason="a person chose to leave it as it is")
+        elif kind == APP_INSTANCE and r.get("app") in rollouts:
+            reason = f"a rollout of {r['app']} is in progress ({rollouts[r['app']]}): left to it until it ends"
+            entry.update(decision=IGNORED, reason=reason)
         elif action == IGNORE:
             entry.update(decision=IGNORED, reason=f"strategy: {kind} {cls} -> ignore")
         elif action == ASK:

@@ -141,6 +141,26 @@ def _mode() -> tuple[str, str | None]:
         return "on", None
 
 
+def _run_active(holder: str) -> bool | None:
+    """Whether the run ``<dag_id>/<run_id>`` holding a lock is queued or running (the page's view of
+    what ``remediation.airflow.run_is_active`` tells a task)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_wecube.remediation.airflow import ACTIVE_RUN_STATES
+
+    dag_id, _, run_id = holder.partition("/")
+    if not run_id:
+        return None
+    try:
+        with create_session() as session:
+            state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    except Exception:  # the page still shows the differences: a lock then holds until its TTL
+        return None
+    return state is not None and str(getattr(state, "value", state)) in ACTIVE_RUN_STATES
+
+
 def report() -> dict[str, Any]:
     from airflow_wecube.hooks.plugin import WeCubePluginHook
     from airflow_wecube.orchestrations.reconcile import compare_now, load_inputs, prometheus_predict, strategies_file
@@ -164,13 +184,14 @@ def report() -> dict[str, Any]:
         out["errors"].append(f"{type(e).__name__}: {e}")
         return out
     try:
-        now = compare_now(WeCubePluginHook(), design, strategies, predict=prometheus_predict())
+        now = compare_now(WeCubePluginHook(), design, strategies, predict=prometheus_predict(), running=_run_active)
     except Exception as e:
         out["errors"].append(f"reality could not be read: {type(e).__name__}: {e}")
         return out
     out["errors"] += now["errors"]
     mode, _ = _mode()
-    planned = {e["key"]: e for e in plan(now["rows"], strategies, mode=mode, accepted=now["accepted"])["entries"]}
+    planned = plan(now["rows"], strategies, mode=mode, accepted=now["accepted"], rollouts=now["rollouts"])
+    planned = {e["key"]: e for e in planned["entries"]}
     for row in now["rows"]:
         entry = planned.get(row["key"])
         row["next"] = next_action(entry) if entry else ""

@@ -5,12 +5,14 @@ nothing to do. A dry run changes nothing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from airflow_wecube.hooks.plugin import WeCubePluginHook
+from airflow_wecube.orchestrations import rollout_lock
 from airflow_wecube.orchestrations.reconcile import accept, compare_now, hook_caller
 from airflow_wecube.orchestrations.rollout import app_attributes
 from airflow_wecube.reconcile.execute import FAILED, FIXED, apply
@@ -51,8 +53,8 @@ class World:
 
     def rows(self, predict=None) -> list[dict]:
         """Only this test's resources (the session's sandbox holds other tests' apps)."""
-        now = compare_now(self.hook, self.design, self.strategies, predict=predict)
-        self.accepted, self.state = now["accepted"], now["state"]
+        now = compare_now(self.hook, self.design, self.strategies, predict=predict, running=lambda holder: True)
+        self.accepted, self.state, self.rollouts = now["accepted"], now["state"], now["rollouts"]
         return [r for r in now["rows"] if r["kind"] != "app_instance" or r["app"] == self.app]
 
     def differences(self, predict=None) -> dict[str, str]:
@@ -60,7 +62,8 @@ class World:
 
     def run(self, request_id: str | None = None, *, predict=None, **guard) -> tuple[list[dict], list[dict]]:
         """One reconcile: compare, plan, apply, read again; ``(entries, calls)``."""
-        planned = plan(self.rows(predict), self.strategies, accepted=self.accepted, **{"mode": "on", **guard})
+        rows = self.rows(predict)
+        planned = plan(rows, self.strategies, accepted=self.accepted, rollouts=self.rollouts, **{"mode": "on", **guard})
         done, calls = apply(planned["entries"], hook_caller(self.hook), request_id=request_id or uniq("rc"))
         return with_after(done, self.rows(predict)), calls
 
@@ -208,6 +211,26 @@ def test_the_guard_rails_hold(world):
     assert len(w.differences()) == 5
 
 
+def test_an_app_that_rolls_out_is_left_to_the_rollout(world):
+    w = world
+    assert one(w.sandbox, "/host/v1/host/destroy", host=f"{w.app}-2")["destroyed"] == "Y"
+    one(w.sandbox, "/network/v1/subnet/delete", name=f"{w.vpc}-db-b")
+    run = "wecube_app_rollout/manual__rc"
+    rollout_lock.claim(w.hook, w.app, run, version="1.1.0", now=time.time(), running=lambda holder: True)
+    entries, calls = w.run()
+    by_key = {e["key"]: e for e in entries}
+    held = by_key[f"app_instance/{w.app}@{w.app}-2"]
+    assert (
+        held["decision"] == "ignore"
+        and f"a rollout of {w.app} is in progress ({run} of version 1.1.0" in held["reason"]
+    )
+    assert by_key[f"subnet/{w.vpc}-db-b"]["outcome"] == FIXED  # the network is not the rollout's
+    assert [c["service"] for c in calls] == ["network/subnet/create"]
+    rollout_lock.release(w.hook, w.app, run)
+    entries, calls = w.run()
+    assert [(e["key"], e["outcome"]) for e in entries] == [(f"app_instance/{w.app}@{w.app}-2", FIXED)]
+
+
 def test_a_higher_predicted_load_adds_an_instance(world):
     w = world
     w.strategies = parse_strategies({"apps": {w.app: {"desired": "capacity", "model": "m", "floor": 2, "ceiling": 4}}})
@@ -253,6 +276,13 @@ def test_the_design_page_shows_the_same_differences_and_the_next_action(world, t
     )
     assert f'data-key="security_group/sg-{vpc}-stray"' in html and "ask a person (delete on yes)" in html
     assert f'data-key="app_instance/{w.app}@{w.app}-2"' in html and "stale_record" in html
+
+    # while a rollout of the app holds its lock, the page says the reconcile leaves its instances alone
+    rollout_lock.claim(w.hook, w.app, "a-rollout", version="1.1.0", now=time.time(), running=lambda holder: True)
+    r = designs.report()
+    [row] = [n for n in r["instances"] if n["key"] == f"app_instance/{w.app}@{w.app}-2"]
+    assert (row["status"], row["next"]) == ("missing", "ignore")
+    rollout_lock.release(w.hook, w.app, "a-rollout")
 
 
 def test_a_higher_real_load_makes_the_capacity_model_add_an_instance(world, prometheus, prometheus_conn, tmp_path):

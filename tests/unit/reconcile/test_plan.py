@@ -37,6 +37,22 @@ def test_on_acts_and_asks_about_the_extra_one():
     assert p["totals"] == {"act": 2, "ask": 1, "ignore": 0, "dry_run": 0} and not p["needs_approval"]
 
 
+def test_the_instances_of_an_app_that_rolls_out_are_left_to_the_rollout():
+    shop = {"kind": "app_instance", "app": "shop", "status": "changed", "diff": [{"attribute": "version"}]}
+    rows = [
+        *ROWS,
+        {**shop, "key": "app_instance/shop@shop-1", "name": "shop@shop-1"},
+        {**shop, "key": "app_instance/ledger@ledger-1", "name": "ledger@ledger-1", "app": "ledger"},
+    ]
+    held = "wecube_app_rollout/manual__r of version 1.1.0, since 2026-12-07 09:00:00 UTC"
+    p = plan(rows, S, mode="on", rollouts={"shop": held})
+    shop_1, ledger_1 = p["entries"][3:]
+    assert shop_1["decision"] == "ignore" and next_action(shop_1) == "ignore"
+    assert shop_1["reason"] == f"a rollout of shop is in progress ({held}): left to it until it ends"
+    assert ledger_1["decision"] == "act" and decisions(p)["subnet/a"] == ("create", "act")
+    assert plan(rows, S, mode="on")["entries"][3]["decision"] == "act"  # once it ended
+
+
 def test_the_kill_switch_off_records_and_asks_only():
     p = plan(ROWS, S, mode="off")
     assert {d for _, d in decisions(p).values()} == {"ask"}
