@@ -255,6 +255,8 @@ def test_the_design_page_shows_the_same_differences_and_the_next_action(world, t
     (tmp_path / "strategies.yml").write_text(yaml.safe_dump({"kinds": {"security_group": {"extra": "ask"}}}))
     monkeypatch.setenv("AIRFLOW__WECUBE__NETWORK_DESIGN", str(tmp_path / "network.yml"))
     monkeypatch.setenv("AIRFLOW__WECUBE__RECONCILE_STRATEGIES", str(tmp_path / "strategies.yml"))
+    # the kill switch as the page reads it (an e2e test of the same worker may have set the Variable)
+    monkeypatch.setenv("AIRFLOW_VAR_WECUBE_AUTO_REMEDIATION", "on")
     drift(w)
     r = designs.report()
     assert r["errors"] == [], r["errors"]
