@@ -44,7 +44,7 @@ chromium:
 	     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver); }
 
 # Three pytest-xdist workers: the tests under tests/e2e are in two xdist groups (tests/conftest.py),
-# tests/e2e/orchestrations and the rest, each run in order by one worker under its own `airflow
+# tests/e2e/orchestrations (then reconcile, remediation) and the rest, each run in order by one worker under its own `airflow
 # standalone` (mostly waiting), while the third runs the CPU-bound unit and integration tests.
 # Serially: `make test PYTEST_XDIST=` (or PYTEST_ARGS="-n 0" or PYTEST_ARGS="-p no:xdist", which drops
 # these options).

@@ -58,13 +58,14 @@ def pytest_ignore_collect(collection_path, config):
 
 # `make test` runs `pytest -n 3 --dist loadgroup`: the tests under tests/e2e are in two xdist groups,
 # each run by one worker, in collection order, under that worker's own session `airflow standalone`,
-# sandbox, Prometheus and Alertmanager (mostly waiting on them): tests/e2e/orchestrations in one, the
-# rest of tests/e2e in the other. The third worker runs the CPU-bound unit and integration tests, then
-# every worker takes over what is left. A folder's tests stay together (its conftest's module fixtures
-# and the order its tests rely on).
+# sandbox, Prometheus and Alertmanager (mostly waiting on them): tests/e2e/orchestrations with the
+# folders that drive the same wired standalone after it (reconcile, remediation) in one, the rest of
+# tests/e2e (the demo, approvals, async plugins, ...) in the other: about 16 and 15 minutes. The third
+# worker runs the CPU-bound unit and integration tests, then every worker takes over what is left. A
+# folder's tests stay together (its conftest's module fixtures and the order its tests rely on).
 E2E_GROUP = "e2e"
-#: folders under tests/e2e with a worker of their own (group "e2e-<folder>")
-E2E_OWN_WORKER = ("orchestrations",)
+#: folders under tests/e2e run by the worker of the orchestrations group, in this order
+ORCHESTRATIONS_WORKER = ("orchestrations", "reconcile", "remediation")
 
 
 def e2e_group(path: Path) -> str | None:
@@ -72,7 +73,7 @@ def e2e_group(path: Path) -> str | None:
     if not path.is_relative_to(E2E):
         return None
     top = path.relative_to(E2E).parts[0]
-    return f"{E2E_GROUP}-{top}" if top in E2E_OWN_WORKER else E2E_GROUP
+    return f"{E2E_GROUP}-orchestrations" if top in ORCHESTRATIONS_WORKER else E2E_GROUP
 
 
 @pytest.hookimpl(tryfirst=True)

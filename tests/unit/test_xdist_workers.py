@@ -30,11 +30,15 @@ def test_the_worker_is_read_from_the_environment(monkeypatch):
 
 
 def test_e2e_tests_split_into_two_groups_by_folder():
-    """`make test -n 3`: tests/e2e/orchestrations on a worker of its own, the rest of tests/e2e on
-    another, a folder never split (its conftest's fixtures and its order stay on one worker)."""
-    from tests.conftest import E2E, e2e_group
+    """`make test -n 3`: tests/e2e/orchestrations and the folders that use its wired standalone on one
+    worker, the rest of tests/e2e on another, a folder never split (its conftest's fixtures and its
+    order stay on one worker)."""
+    from tests.conftest import e2e_group
+    from tests.fixtures.paths import E2E
 
     assert e2e_group(E2E / "orchestrations" / "test_canary_probe.py") == "e2e-orchestrations"
-    assert e2e_group(E2E / "remediation" / "test_alert_batches.py") == "e2e"
+    assert e2e_group(E2E / "remediation" / "test_alert_batches.py") == "e2e-orchestrations"
+    assert e2e_group(E2E / "reconcile" / "test_reconcile_dag.py") == "e2e-orchestrations"
     assert e2e_group(E2E / "test_demo.py") == "e2e"
+    assert e2e_group(E2E / "test_approval.py") == "e2e"
     assert e2e_group(E2E.parent / "unit" / "test_xdist_workers.py") is None
