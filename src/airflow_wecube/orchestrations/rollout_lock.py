@@ -164,9 +164,8 @@ def remediating(hook: WeCubePluginHook, app: str, *, now: float, running: Callab
         for target in [f"{app}@{h}" for h in hosts if h] + [scale_target(app)]:
             for ci in cmdb.query(hook, cmdb.REMEDIATION_CI, target):
                 attributes = ci.get("attributes") or {}
-                holder = attributes.get("holder")
-                if holder and lock_state(attributes, "", now=now, holder_running=running(holder)) == HELD:
-                    return f"{holder} on {target}"
+                if held_by(attributes, now=now, running=running):
+                    return f"{attributes['holder']} on {target}"
     except cmdb.RecordError as e:
         raise LockError(f"could not read the runbooks' locks of {app}: {e}") from None
     return None
