@@ -252,11 +252,12 @@ def test_the_design_page_shows_the_same_differences_and_the_next_action(world, t
 
     w, vpc = world, world.vpc
     (tmp_path / "network.yml").write_text(yaml.safe_dump(w.design))
-    (tmp_path / "strategies.yml").write_text(yaml.safe_dump({"kinds": {"security_group": {"extra": "ask"}}}))
+    # the page plans every difference of the session's sandbox (other tests' apps too): no limit on changes
+    strategies = {"max_changes": 10000, "kinds": {"security_group": {"extra": "ask"}}}
+    (tmp_path / "strategies.yml").write_text(yaml.safe_dump(strategies))
     monkeypatch.setenv("AIRFLOW__WECUBE__NETWORK_DESIGN", str(tmp_path / "network.yml"))
     monkeypatch.setenv("AIRFLOW__WECUBE__RECONCILE_STRATEGIES", str(tmp_path / "strategies.yml"))
-    # the kill switch as the page reads it (an e2e test of the same worker may have set the Variable)
-    monkeypatch.setenv("AIRFLOW_VAR_WECUBE_AUTO_REMEDIATION", "on")
+    monkeypatch.setenv("AIRFLOW_VAR_WECUBE_AUTO_REMEDIATION", "on")  # the kill switch the page reads
     drift(w)
     r = designs.report()
     assert r["errors"] == [], r["errors"]
