@@ -74,7 +74,8 @@ def test_a_taskman_human_node_picks_the_branch_and_the_abnormal_end_fails_the_ru
 
     task = sa.wait_for(inbox_task, 180, f"the inbox task of {run}")
     assert task["callbackParameter"] == subnet["id"]
-    assert sa.ti_state(DAG_ID, run, "n_ask") == "deferred"
+    # the plugin has the request before the task parks: it then waits deferred, holding no worker
+    sa.wait_for_ti_state(DAG_ID, run, "n_ask", "deferred", timeout=60)
     r = requests.post(f"{o.sandbox.url}{INBOX}/{task['id']}/complete",
                       json={"option": "halt", "comment": "stop here", "handler": "alice"}, timeout=30)  # fmt: skip
     assert r.status_code == 200, r.text
