@@ -9,9 +9,6 @@ import pytest
 
 from tests.fixtures.paths import CORPUS, E2E, corpus_missing
 
-# The real WeCube manifests are a corpus kept beside the repository, not in it. Tests that need it
-# skip when it is absent, unless WECUBE_REQUIRE_CORPUS=1 (CI) turns the skip into a failure.
-
 pytest_plugins = [
     "tests.fixtures.airflow_home",
     "tests.fixtures.sandbox",
